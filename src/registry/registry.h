@@ -1,0 +1,129 @@
+// The origin registry, shared by every process through one shared-memory
+// mapping that the master creates before the first fork. It survives worker
+// crashes and reloads. Writers take a process-shared robust mutex, so a
+// process that dies holding it cannot deadlock the others.
+//
+// It holds: origins (identified by their `server` id), stream pins
+// (stream key -> origin, so every worker and protocol sends a stream's clients
+// to the same origin) and sessions (HLS sessions, WebRTC ICE sessions) that
+// expire after session_ttl of inactivity.
+//
+// Times are CLOCK_MONOTONIC milliseconds (sp::monotonic_ms), passed in by the
+// caller so tests control the clock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "registry/endpoint.h"
+
+namespace sp {
+
+enum class Proto : uint8_t { rtmp = 0, http, api, srt, rtc };
+constexpr int kProtoCount = 5;
+const char* proto_name(Proto p);
+
+// What an origin registers (already validated; see api/register_request.h).
+struct OriginSpec {
+  std::string server, service, pid, device_id, ip;
+  std::vector<Endpoint> endpoints[kProtoCount];
+};
+
+struct OriginView {
+  int slot = -1;
+  std::string server, service, pid, device_id, ip;
+  std::vector<Endpoint> endpoints[kProtoCount];
+  bool alive = false;
+  int64_t age_ms = 0;  // since last heartbeat
+  int64_t registered_ms = 0;  // monotonic time of first registration
+  std::vector<std::string> streams;  // stream keys pinned to it
+};
+
+// Where to connect for a stream: the origin and the address for the protocol
+// (endpoint host if specific, else the origin's ip).
+struct Pick {
+  OriginView origin;
+  std::string host;
+  uint16_t port = 0;
+};
+
+struct StreamView {
+  std::string key;
+  std::string origin_server;
+  int64_t pinned_ms = 0;
+  uint32_t clients[kProtoCount] = {};
+};
+
+enum class SessionKind : uint8_t { hls = 1, rtc = 2 };
+
+struct SessionView {
+  SessionKind kind;
+  std::string id;
+  std::string stream_key;
+  std::string origin_server;
+  std::string data;  // protocol-specific payload (up to kSessionDataMax bytes)
+  int64_t age_ms = 0;  // since last touch
+};
+constexpr size_t kSessionDataMax = 256;
+
+struct RegistryTtls {
+  int64_t origin_ttl_ms = 300 * 1000;
+  int64_t session_ttl_ms = 120 * 1000;
+};
+
+class Registry {
+ public:
+  // Maps `bytes` of shared anonymous memory and lays out the tables. Call in
+  // the master before forking; children inherit the mapping.
+  static Result<std::unique_ptr<Registry>> create(uint64_t bytes, RegistryTtls ttls);
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // TTLs live in shared memory so a reload changes them for every process.
+  void set_ttls(RegistryTtls ttls);
+  RegistryTtls ttls() const;
+
+  // Registers or refreshes an origin. Same `server` = same origin: a new
+  // service/pid replaces the entry (restarted origin). Error when full.
+  Status register_origin(const OriginSpec& spec, int64_t now_ms);
+
+  // The origin for a stream: the pinned one while alive (sticky), else a new
+  // pick among alive origins with an endpoint for `proto`, remembered for every
+  // worker. Error when no alive origin can serve it.
+  Result<Pick> pick(std::string_view stream_key, Proto proto, int64_t now_ms);
+
+  // Client counts per stream and protocol, shown by GET /api/v1/streams.
+  void add_client(std::string_view stream_key, Proto proto, int delta);
+
+  std::vector<OriginView> origins(int64_t now_ms) const;
+  std::vector<StreamView> streams(int64_t now_ms) const;
+
+  // Sessions. put() creates or replaces; get()/touch() refresh last-use.
+  Status put_session(SessionKind kind, std::string_view id, std::string_view stream_key,
+                     std::string_view origin_server, std::string_view data, int64_t now_ms);
+  Result<SessionView> get_session(SessionKind kind, std::string_view id, int64_t now_ms);
+  bool remove_session(SessionKind kind, std::string_view id);
+  std::vector<SessionView> sessions(int64_t now_ms) const;
+
+  // Periodic job (API worker): drops origins dead for longer than origin_ttl
+  // (i.e. no heartbeat for 2 x origin_ttl) with their pins, pins with no
+  // clients idle for session_ttl, and sessions idle for session_ttl.
+  void expire(int64_t now_ms);
+
+  struct Capacity {
+    uint32_t origins, streams, sessions;
+  };
+  Capacity capacity() const;
+
+ private:
+  Registry() = default;
+  struct Impl;
+  Impl* impl_ = nullptr;
+};
+
+}  // namespace sp
