@@ -7,7 +7,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <utility>
 #include <span>
 #include <string>
 #include <vector>
@@ -117,8 +117,9 @@ struct Config {
   WebrtcConf webrtc;
   SrtConf srt;
 
-  // Which block directives were written (so -T and validation know).
-  std::map<std::string, int> seen;
+  // For -T: every file read with its text, and the PROXY_* overrides applied.
+  std::vector<std::pair<std::string, std::string>> sources;
+  std::vector<std::string> env_overrides;
 };
 
 // Contexts a directive may appear in (bit mask).
@@ -183,5 +184,14 @@ Result<bool> parse_flag(std::string_view s);        // on|off
 std::string where(const ConfDirective& d);
 // Standard value error: `invalid value "x" in "dir" directive in FILE:LINE: why`.
 Status invalid_value(const ConfDirective& d, std::string_view value, std::string_view why = "");
+
+// Setters the module tables build on: parse d.args[0] into *out.
+Status set_flag(const ConfDirective& d, bool* out);
+Status set_time(const ConfDirective& d, int64_t* out);
+Status set_size(const ConfDirective& d, uint64_t* out);
+Status set_string(const ConfDirective& d, std::string* out);
+Status set_int(const ConfDirective& d, int64_t min, int64_t max, int* out);
+// `listen ADDRESS [ssl];` appended to *out; `ssl` only where allow_ssl.
+Status add_listen(const ConfDirective& d, bool allow_ssl, std::vector<ListenConf>* out);
 
 }  // namespace sp

@@ -1,0 +1,264 @@
+// srs-proxy entry point: the command line (nginx's flags and exit statuses),
+// then either a one-shot action (-t, -T, -s, -v, -V, -h) or the server:
+// load the configuration, open the log and every listener, create the
+// shared-memory registry, daemonise, write the pid file and hand over to the
+// master loop (or run in one process with `master_process off`).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include <event2/event.h>
+#include <openssl/opensslv.h>
+
+#include "build_info.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "process/listeners.h"
+#include "process/master.h"
+#include "process/proctitle.h"
+#include "registry/registry.h"
+
+namespace {
+
+struct Cli {
+  std::string conf_path = SP_CONF_PATH;
+  std::string prefix;
+  std::string global_directives;
+  std::string signal_word;
+  bool test = false;
+  bool dump = false;
+  bool quiet = false;
+  bool version = false;
+  bool version_full = false;
+  bool help = false;
+};
+
+void usage(FILE* out) {
+  fprintf(out,
+          "Usage: srs-proxy [-?hvVtTq] [-s signal] [-p prefix] [-c filename] [-g directives]\n\n"
+          "Options:\n"
+          "  -?,-h         : this help\n"
+          "  -v            : show version and exit\n"
+          "  -V            : show version and configure options then exit\n"
+          "  -t            : test configuration and exit\n"
+          "  -T            : test configuration, dump it and exit\n"
+          "  -q            : suppress non-error messages during configuration testing\n"
+          "  -s signal     : send signal to a master process: stop, quit, reopen, reload\n"
+          "  -p prefix     : set prefix path (default: %s)\n"
+          "  -c filename   : set configuration file (default: %s)\n"
+          "  -g directives : set global directives out of configuration file\n",
+          SP_PREFIX, SP_CONF_PATH);
+}
+
+void emerg(const std::string& msg) { fprintf(stderr, "srs-proxy: [emerg] %s\n", msg.c_str()); }
+
+// Returns -1 to go on, else the exit status.
+int parse_cli(int argc, char** argv, Cli* cli) {
+  for (int i = 1; i < argc; i++) {
+    const char* a = argv[i];
+    if (a[0] != '-' || !a[1]) {
+      fprintf(stderr, "srs-proxy: invalid option: \"%s\"\n", a);
+      return 1;
+    }
+    for (const char* p = a + 1; *p; p++) {
+      auto value = [&](std::string* out, const char* what) -> bool {
+        if (p[1]) {
+          *out = p + 1;
+        } else if (i + 1 < argc) {
+          *out = argv[++i];
+        } else {
+          fprintf(stderr, "srs-proxy: option \"-%c\" requires %s\n", *p, what);
+          return false;
+        }
+        return true;
+      };
+      switch (*p) {
+        case '?':
+        case 'h': cli->help = true; break;
+        case 'v': cli->version = true; break;
+        case 'V': cli->version_full = true; break;
+        case 't': cli->test = true; break;
+        case 'T': cli->test = cli->dump = true; break;
+        case 'q': cli->quiet = true; break;
+        case 'c':
+          if (!value(&cli->conf_path, "file name")) return 1;
+          goto next_arg;
+        case 'p':
+          if (!value(&cli->prefix, "directory name")) return 1;
+          goto next_arg;
+        case 'g':
+          if (!value(&cli->global_directives, "parameter")) return 1;
+          goto next_arg;
+        case 's':
+          if (!value(&cli->signal_word, "parameter")) return 1;
+          if (cli->signal_word != "stop" && cli->signal_word != "quit" && cli->signal_word != "reopen" &&
+              cli->signal_word != "reload") {
+            fprintf(stderr, "srs-proxy: invalid option: \"-s %s\"\n", cli->signal_word.c_str());
+            return 1;
+          }
+          goto next_arg;
+        default:
+          fprintf(stderr, "srs-proxy: invalid option: \"%c\"\n", *p);
+          return 1;
+      }
+    }
+  next_arg:;
+  }
+  return -1;
+}
+
+int send_signal(const sp::Config& conf, const std::string& word) {
+  std::ifstream in(conf.pid_path);
+  long pid = 0;
+  if (!in) {
+    fprintf(stderr, "srs-proxy: [error] open() \"%s\" failed (%d: %s); is srs-proxy running?\n",
+            conf.pid_path.c_str(), errno, strerror(errno));
+    return 1;
+  }
+  if (!(in >> pid) || pid <= 0) {
+    fprintf(stderr, "srs-proxy: [error] invalid PID number in \"%s\"\n", conf.pid_path.c_str());
+    return 1;
+  }
+  int signo = word == "stop" ? SIGTERM : word == "quit" ? SIGQUIT : word == "reopen" ? SIGUSR1 : SIGHUP;
+  if (kill(pid_t(pid), signo) != 0) {
+    fprintf(stderr, "srs-proxy: [error] kill(%ld, %d) failed (%d: %s); no srs-proxy master is running\n", pid,
+            signo, errno, strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+bool daemonize() {
+  pid_t pid = fork();
+  if (pid < 0) {
+    emerg(std::string("fork() failed: ") + strerror(errno));
+    return false;
+  }
+  if (pid > 0) _exit(0);
+  if (setsid() < 0) {
+    emerg(std::string("setsid() failed: ") + strerror(errno));
+    return false;
+  }
+  umask(022);
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    if (sp::log::path() != "stderr") dup2(sp::log::fd(), STDERR_FILENO);
+    if (null > STDERR_FILENO) close(null);
+  }
+  return true;
+}
+
+bool write_pid_file(const std::string& path) {
+  std::string text = std::to_string(getpid()) + "\n";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0 || write(fd, text.data(), text.size()) != ssize_t(text.size())) {
+    SP_PERROR("writing pid file \"%s\" failed: %s", path.c_str(), strerror(errno));
+    if (fd >= 0) close(fd);
+    return false;
+  }
+  close(fd);
+  return true;
+}
+
+// Removes the pid file on exit, but only if it is still ours.
+struct PidFile {
+  std::string path;
+  pid_t owner = getpid();
+  ~PidFile() {
+    if (!path.empty() && getpid() == owner) unlink(path.c_str());
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sp::proctitle_init(argc, argv);
+  Cli cli;
+  int rc = parse_cli(argc, argv, &cli);
+  if (rc >= 0) return rc;
+  if (cli.help) {
+    printf("srs-proxy version: srs-proxy/%s\n", SP_VERSION);
+    usage(stdout);
+    return 0;
+  }
+  if (cli.version || cli.version_full) {
+    fprintf(stderr, "srs-proxy version: srs-proxy/%s\n", SP_VERSION);
+    if (cli.version_full) {
+      fprintf(stderr, "built with libevent %s, %s\n", event_get_version(), OPENSSL_VERSION_TEXT);
+      fprintf(stderr, "configure arguments:%s%s\n", *SP_CONFIGURE_ARGS ? " " : "", SP_CONFIGURE_ARGS);
+    }
+    return 0;
+  }
+
+  sp::LoadOptions lo;
+  lo.prefix = cli.prefix;
+  lo.global_directives = cli.global_directives;
+  auto conf = sp::load_config(cli.conf_path, lo);
+  if (cli.test) {
+    std::string file = conf.ok() ? conf->conf_file : cli.conf_path;
+    if (!conf.ok()) {
+      emerg(conf.error());
+      fprintf(stderr, "srs-proxy: configuration file %s test failed\n", file.c_str());
+      return 1;
+    }
+    if (!cli.quiet) {
+      fprintf(stderr, "srs-proxy: the configuration file %s syntax is ok\n", file.c_str());
+      fprintf(stderr, "srs-proxy: configuration file %s test is successful\n", file.c_str());
+    }
+    if (cli.dump) fputs(sp::dump_config(*conf).c_str(), stdout);
+    return 0;
+  }
+  if (!conf.ok()) {
+    emerg(conf.error());
+    return 1;
+  }
+  if (!cli.signal_word.empty()) return send_signal(*conf, cli.signal_word);
+
+  sp::Status st = sp::log::open(conf->error_log, conf->error_log_level);
+  if (!st.ok()) {
+    emerg(st.message());
+    return 1;
+  }
+  sp::log::set_process_context("master");
+  auto listeners = sp::ListenerSet::open(*conf, nullptr);
+  if (!listeners.ok()) {
+    emerg(listeners.error());
+    SP_CRIT("master", "%s", listeners.error().c_str());
+    return 1;
+  }
+  auto registry = sp::Registry::create(conf->registry.size,
+                                       sp::RegistryTtls{conf->registry.origin_ttl_ms, conf->registry.session_ttl_ms});
+  if (!registry.ok()) {
+    emerg(registry.error());
+    SP_CRIT("master", "%s", registry.error().c_str());
+    return 1;
+  }
+  if (conf->daemon && !daemonize()) return 1;
+  PidFile pid_file;
+  if (!write_pid_file(conf->pid_path)) {
+    emerg("cannot write pid file " + conf->pid_path);
+    return 1;
+  }
+  pid_file.path = conf->pid_path;
+  SP_PNOTICE("srs-proxy/%s started with %s, %d worker processes", SP_VERSION, conf->conf_file.c_str(),
+             conf->worker_processes);
+  for (const auto& l : listeners->items()) {
+    SP_PINFO("listening on %s %s (%s)", sp::listener_is_udp(l.kind) ? "udp" : "tcp", l.conf.addr.to_string().c_str(),
+             sp::listener_kind_name(l.kind));
+  }
+  if (!conf->master_process) return sp::run_single(std::move(*conf), std::move(*listeners), std::move(*registry));
+  sp::MasterOptions mo;
+  mo.conf_path = cli.conf_path;
+  mo.load = lo;
+  mo.title = "master process " + std::string(argv[0]) + " -c " + conf->conf_file;
+  return sp::run_master(std::move(*conf), std::move(*listeners), std::move(*registry), mo);
+}

@@ -1,0 +1,301 @@
+// Master loop: spawn, respawn, reload, stop. See master.h.
+//
+// Children are tracked by generation. A reload starts a new generation with
+// the new configuration, then sends QUIT to every child of older generations;
+// they stop accepting, finish their sessions and exit (or are killed once
+// shutdown_timeout has passed). Only children of the current generation that
+// die without being asked are respawned.
+#include "process/master.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "process/proctitle.h"
+#include "process/worker.h"
+
+namespace sp {
+
+namespace {
+
+volatile sig_atomic_t g_reap, g_terminate, g_quit, g_reconfigure, g_reopen, g_alarm;
+
+void on_signal(int signo) {
+  switch (signo) {
+    case SIGCHLD: g_reap = 1; break;
+    case SIGTERM:
+    case SIGINT: g_terminate = 1; break;
+    case SIGQUIT: g_quit = 1; break;
+    case SIGHUP: g_reconfigure = 1; break;
+    case SIGUSR1: g_reopen = 1; break;
+    case SIGALRM: g_alarm = 1; break;
+  }
+}
+
+const int kMasterSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGALRM};
+
+void install_handlers(sigset_t* blocked) {
+  sigemptyset(blocked);
+  for (int s : kMasterSignals) {
+    struct sigaction sa{};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(s, &sa, nullptr);
+    sigaddset(blocked, s);
+  }
+  signal(SIGPIPE, SIG_IGN);
+  sigprocmask(SIG_BLOCK, blocked, nullptr);
+}
+
+// In a child: back to default dispositions and an empty mask, so libevent's
+// signal handling sees every signal.
+void reset_signals_in_child() {
+  for (int s : kMasterSignals) signal(s, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+Status switch_user(const std::string& user) {
+  if (user.empty() || geteuid() != 0) return Status::Ok();
+  passwd* pw = getpwnam(user.c_str());
+  if (!pw) return Status::Error("user \"" + user + "\" not found");
+  if (setgid(pw->pw_gid) != 0 || initgroups(pw->pw_name, pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+    return Status::Error("switching to user \"" + user + "\" failed: " + strerror(errno));
+  }
+  return Status::Ok();
+}
+
+struct Child {
+  pid_t pid = -1;
+  int roles = 0;
+  int slot = 0;
+  int generation = 0;
+  bool exiting = false;      // told to stop; do not respawn
+  int64_t kill_at_ms = 0;    // SIGKILL if still alive then (0 = never)
+};
+
+class Master {
+ public:
+  Master(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry, const MasterOptions& opts)
+      : conf_(std::move(conf)), listeners_(std::move(listeners)), registry_(std::move(registry)), opts_(opts) {}
+
+  int run() {
+    install_handlers(&blocked_);
+    chown_log();
+    spawn_generation();
+    sigset_t empty;
+    sigemptyset(&empty);
+    for (;;) {
+      arm_timer();
+      if (!pending()) sigsuspend(&empty);
+      if (g_reap) reap();
+      if (g_alarm) {
+        g_alarm = 0;
+        enforce_deadlines();
+      }
+      if (g_terminate) begin_stop(SIGTERM, 5000);
+      if (g_quit) begin_stop(SIGQUIT, conf_.shutdown_timeout_ms + 1000);
+      if (g_reconfigure) reload();
+      if (g_reopen) reopen();
+      if (stopping_ && children_.empty()) break;
+    }
+    SP_PNOTICE("exit");
+    return 0;
+  }
+
+ private:
+  static bool pending() { return g_reap || g_terminate || g_quit || g_reconfigure || g_reopen || g_alarm; }
+
+  void spawn_generation() {
+    generation_++;
+    for (int i = 0; i < conf_.worker_processes; i++) spawn(kRoleProtocol, i);
+    spawn(kRoleApi, -1);
+  }
+
+  void spawn(int roles, int slot) {
+    pid_t pid = fork();
+    if (pid < 0) {
+      SP_PERROR("fork() failed: %s", strerror(errno));
+      return;
+    }
+    if (pid == 0) _exit(child_main(roles, slot));
+    children_.push_back(Child{pid, roles, slot, generation_, false, 0});
+    SP_PNOTICE("started %s %d", roles == kRoleApi ? "api worker" : "worker process", int(pid));
+  }
+
+  int child_main(int roles, int slot) {
+    reset_signals_in_child();
+    // A worker must not outlive a master killed with SIGKILL.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    bool api = roles == kRoleApi;
+    log::set_process_context(api ? "api" : "worker" + std::to_string(slot));
+    set_proctitle(api ? "srs-proxy: api worker" : "srs-proxy: worker process");
+    Status st = switch_user(conf_.user);
+    if (!st.ok()) {
+      SP_PERROR("%s", st.message().c_str());
+      return 2;
+    }
+    return run_worker(conf_, *registry_, listeners_, roles, slot);
+  }
+
+  void reap() {
+    g_reap = 0;
+    for (;;) {
+      int status = 0;
+      pid_t pid = waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) break;
+      for (size_t i = 0; i < children_.size(); i++) {
+        if (children_[i].pid != pid) continue;
+        Child c = children_[i];
+        children_.erase(children_.begin() + long(i));
+        log_exit(c, status);
+        if (!c.exiting && !stopping_ && c.generation == generation_) spawn(c.roles, c.slot);
+        break;
+      }
+    }
+  }
+
+  void log_exit(const Child& c, int status) {
+    const char* what = c.roles == kRoleApi ? "api worker" : "worker process";
+    if (WIFSIGNALED(status)) {
+      SP_LOG(c.exiting ? LogLevel::notice : LogLevel::error, log::process_context(), "%s %d exited on signal %d%s",
+             what, int(c.pid), WTERMSIG(status), c.exiting ? "" : ", respawning");
+    } else {
+      int code = WEXITSTATUS(status);
+      SP_LOG(c.exiting && code == 0 ? LogLevel::notice : LogLevel::error, log::process_context(),
+             "%s %d exited with code %d%s", what, int(c.pid), code, c.exiting ? "" : ", respawning");
+    }
+  }
+
+  void signal_children(int signo, int64_t kill_after_ms, bool only_old) {
+    int64_t now = monotonic_ms();
+    for (Child& c : children_) {
+      if (only_old && c.generation == generation_) continue;
+      if (c.exiting && signo == SIGQUIT) continue;
+      c.exiting = true;
+      int64_t deadline = now + kill_after_ms;
+      if (c.kill_at_ms == 0 || deadline < c.kill_at_ms) c.kill_at_ms = deadline;
+      if (kill(c.pid, signo) != 0 && errno != ESRCH) SP_PERROR("kill(%d) failed: %s", int(c.pid), strerror(errno));
+    }
+  }
+
+  void begin_stop(int signo, int64_t kill_after_ms) {
+    if (signo == SIGTERM) g_terminate = 0;
+    else g_quit = 0;
+    SP_PNOTICE("%s", signo == SIGTERM ? "fast shutdown" : "graceful shutdown");
+    stopping_ = true;
+    signal_children(signo, kill_after_ms, false);
+    listeners_.close_all();
+  }
+
+  void enforce_deadlines() {
+    int64_t now = monotonic_ms();
+    for (Child& c : children_) {
+      if (c.kill_at_ms && now >= c.kill_at_ms) {
+        SP_PWARN("child %d did not exit in time, killing it", int(c.pid));
+        kill(c.pid, SIGKILL);
+        c.kill_at_ms = 0;
+      }
+    }
+  }
+
+  // Wakes sigsuspend() for the earliest kill deadline.
+  void arm_timer() {
+    int64_t next = 0;
+    for (const Child& c : children_) {
+      if (c.kill_at_ms && (next == 0 || c.kill_at_ms < next)) next = c.kill_at_ms;
+    }
+    itimerval it{};
+    if (next) {
+      int64_t ms = std::max<int64_t>(1, next - monotonic_ms());
+      it.it_value.tv_sec = ms / 1000;
+      it.it_value.tv_usec = (ms % 1000) * 1000;
+    }
+    setitimer(ITIMER_REAL, &it, nullptr);
+  }
+
+  void reload() {
+    g_reconfigure = 0;
+    if (stopping_) return;
+    SP_PNOTICE("reconfiguring from %s", opts_.conf_path.c_str());
+    auto next = load_config(opts_.conf_path, opts_.load);
+    if (!next.ok()) {
+      SP_PERROR("reload failed, configuration unchanged: %s", next.error().c_str());
+      return;
+    }
+    auto listeners = ListenerSet::open(*next, &listeners_);
+    if (!listeners.ok()) {
+      SP_PERROR("reload failed, configuration unchanged: %s", listeners.error().c_str());
+      return;
+    }
+    if (next->registry.size != conf_.registry.size) {
+      SP_PWARN("registry size change from %llu to %llu takes effect only after a restart",
+               (unsigned long long)conf_.registry.size, (unsigned long long)next->registry.size);
+    }
+    Status st = log::open(next->error_log, next->error_log_level);
+    if (!st.ok()) SP_PERROR("reload: %s; keeping the old log", st.message().c_str());
+    registry_->set_ttls(RegistryTtls{next->registry.origin_ttl_ms, next->registry.session_ttl_ms});
+    conf_ = std::move(*next);
+    listeners_ = std::move(*listeners);  // sockets dropped from the config close here
+    chown_log();
+    spawn_generation();
+    signal_children(SIGQUIT, conf_.shutdown_timeout_ms + 1000, true);
+    SP_PNOTICE("reconfigured: generation %d", generation_);
+  }
+
+  void reopen() {
+    g_reopen = 0;
+    Status st = log::reopen();
+    chown_log();
+    if (!st.ok()) SP_PERROR("reopening log: %s", st.message().c_str());
+    else SP_PNOTICE("log reopened");
+    for (const Child& c : children_) kill(c.pid, SIGUSR1);
+  }
+
+  // Workers that switch user must still be able to reopen the log.
+  void chown_log() {
+    if (conf_.user.empty() || geteuid() != 0 || log::path() == "stderr") return;
+    if (passwd* pw = getpwnam(conf_.user.c_str())) {
+      if (chown(log::path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+        SP_PWARN("chown(%s) failed: %s", log::path().c_str(), strerror(errno));
+      }
+    }
+  }
+
+  Config conf_;
+  ListenerSet listeners_;
+  std::unique_ptr<Registry> registry_;
+  MasterOptions opts_;
+  std::vector<Child> children_;
+  sigset_t blocked_;
+  int generation_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int run_master(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry, const MasterOptions& opts) {
+  log::set_process_context("master");
+  set_proctitle("srs-proxy: " + opts.title);
+  Master m(std::move(conf), std::move(listeners), std::move(registry), opts);
+  return m.run();
+}
+
+int run_single(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry) {
+  log::set_process_context("single");
+  SP_PNOTICE("master_process off: serving in one process; reload is not available");
+  return run_worker(conf, *registry, listeners, kRoleProtocol | kRoleApi, 0);
+}
+
+}  // namespace sp

@@ -1,0 +1,27 @@
+// The master process: owns the configuration generation, the listening
+// sockets, the shared-memory registry and the children. It never serves
+// traffic. Signal handlers only set flags; the loop in run_master() reacts
+// to them in plain code after sigsuspend(), as nginx's master does.
+#pragma once
+
+#include <string>
+
+#include "core/config.h"
+#include "process/listeners.h"
+#include "registry/registry.h"
+
+namespace sp {
+
+struct MasterOptions {
+  std::string conf_path;
+  LoadOptions load;
+  std::string title;  // "master process -c FILE"
+};
+
+// Runs the master loop until stop; returns the process exit code.
+int run_master(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry, const MasterOptions& opts);
+
+// master_process off: everything in this process.
+int run_single(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry);
+
+}  // namespace sp

@@ -1,0 +1,27 @@
+// Directives of the `webrtc { }` block (the UDP media relay).
+#include "core/config.h"
+
+namespace sp {
+
+namespace {
+
+const Directive kWebrtcDirectives[] = {
+    {"webrtc", kCtxMain, 0, 0, kCtxWebrtc, false, nullptr, "webrtc { ... }", "",
+     "The WebRTC UDP media listener."},
+    {"listen", kCtxWebrtc, 1, 1, 0, true,
+     [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.webrtc.listen); },
+     "listen ADDRESS;", "8000", "UDP address WebRTC clients send media to."},
+    {"candidate", kCtxWebrtc, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) { return set_string(d, &c.webrtc.candidate); },
+     "candidate ADDRESS;", "",
+     "Address put in answers' candidates (public IP or name); default: the address the client signalled to."},
+    {"idle_timeout", kCtxWebrtc, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) { return set_time(d, &c.webrtc.idle_timeout_ms); },
+     "idle_timeout TIME;", "30s", "A media session without packets for this long ends."},
+};
+
+}  // namespace
+
+extern const ConfModule kWebrtcConfModule = {"webrtc", kWebrtcDirectives};
+
+}  // namespace sp

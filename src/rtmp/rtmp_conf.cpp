@@ -1,0 +1,36 @@
+// Directives of the `rtmp { }` block.
+#include "core/config.h"
+
+namespace sp {
+
+namespace {
+
+const Directive kRtmpDirectives[] = {
+    {"rtmp", kCtxMain, 0, 0, kCtxRtmp, false, nullptr, "rtmp { ... }", "", "The RTMP listener."},
+    {"listen", kCtxRtmp, 1, 1, 0, true,
+     [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.rtmp.listen); },
+     "listen ADDRESS;", "1935", "TCP address for RTMP clients; may be repeated (IPv4 and IPv6)."},
+    {"chunk_size", kCtxRtmp, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) {
+       int v = 0;
+       Status st = set_int(d, 128, 16 * 1024 * 1024 - 1, &v);
+       c.rtmp.chunk_size = uint32_t(v);
+       return st;
+     },
+     "chunk_size NUMBER;", "60000", "Outgoing chunk size toward clients and origins."},
+    {"handshake_timeout", kCtxRtmp, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) { return set_time(d, &c.rtmp.handshake_timeout_ms); },
+     "handshake_timeout TIME;", "10s", "Time allowed for the handshake and the publish/play commands."},
+    {"connect_timeout", kCtxRtmp, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) { return set_time(d, &c.rtmp.connect_timeout_ms); },
+     "connect_timeout TIME;", "5s", "Time allowed to connect to the origin and get its answer."},
+    {"idle_timeout", kCtxRtmp, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) { return set_time(d, &c.rtmp.idle_timeout_ms); },
+     "idle_timeout TIME;", "30s", "A session with no data either way for this long is closed."},
+};
+
+}  // namespace
+
+extern const ConfModule kRtmpConfModule = {"rtmp", kRtmpDirectives};
+
+}  // namespace sp

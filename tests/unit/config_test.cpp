@@ -1,0 +1,342 @@
+// Configuration: the syntax (conf_parser), the directive tables and the
+// validation. One test per kind of error, checking the message and the line.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/config.h"
+
+namespace sp {
+namespace {
+
+LoadOptions opts() {
+  LoadOptions o;
+  o.prefix = "/tmp";
+  o.apply_environment = false;
+  return o;
+}
+
+Result<Config> load(std::string_view text) { return load_config_text(text, "t.conf", opts()); }
+
+std::string error_of(std::string_view text) {
+  auto r = load(text);
+  EXPECT_FALSE(r.ok()) << "expected an error for: " << text;
+  return r.error();
+}
+
+TEST(ConfigParse, EmptyFileGivesDefaults) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->worker_processes, 1);
+  EXPECT_TRUE(c->daemon);
+  EXPECT_EQ(c->registry.origin_ttl_ms, 300000);
+  EXPECT_EQ(c->registry.session_ttl_ms, 120000);
+  ASSERT_EQ(c->system_api.listen.size(), 1u);
+  EXPECT_EQ(c->system_api.listen[0].addr.to_string(), "127.0.0.1:12025");
+  EXPECT_TRUE(c->rtmp.listen.empty());
+}
+
+TEST(ConfigParse, FullFile) {
+  auto c = load(R"(
+    # comment
+    worker_processes 3;
+    daemon off;   master_process on;
+    pid run/p.pid;
+    error_log logs/e.log debug;
+    shutdown_timeout 2m;
+    worker_connections 100;
+    registry { size 1m; origin_ttl 5s; session_ttl 1500ms; }
+    system_api { listen 127.0.0.1:12025; listen [::1]:12026; token "s3cr\"et"; allow 127.0.0.0/8; deny all; }
+    default_backend { enabled on; ip 10.0.0.1; rtmp 19350; srt udp://0.0.0.0:10081; }
+    rtmp { listen 1935; listen [::]:1935; chunk_size 4096; idle_timeout 1h; }
+    http_stream { listen 8080; cors off; root 'html dir'; }
+    http_api { listen 1985; }
+    webrtc { listen 8000; candidate 192.0.2.1; }
+    srt { listen 10080; latency 200ms; passphrase 0123456789; pbkeylen 32; }
+  )");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->worker_processes, 3);
+  EXPECT_FALSE(c->daemon);
+  EXPECT_EQ(c->pid_path, "/tmp/run/p.pid");
+  EXPECT_EQ(c->error_log, "/tmp/logs/e.log");
+  EXPECT_EQ(c->error_log_level, LogLevel::debug);
+  EXPECT_EQ(c->shutdown_timeout_ms, 120000);
+  EXPECT_EQ(c->registry.size, 1024u * 1024);
+  EXPECT_EQ(c->registry.session_ttl_ms, 1500);
+  ASSERT_EQ(c->system_api.listen.size(), 2u);
+  EXPECT_EQ(c->system_api.listen[1].addr.to_string(), "[::1]:12026");
+  EXPECT_EQ(c->system_api.token, "s3cr\"et");
+  ASSERT_EQ(c->system_api.access.size(), 2u);
+  EXPECT_TRUE(c->system_api.access[0].allow);
+  EXPECT_FALSE(c->system_api.access[1].allow);
+  EXPECT_TRUE(c->default_backend.enabled);
+  EXPECT_EQ(c->default_backend.srt, "udp://0.0.0.0:10081");
+  ASSERT_EQ(c->rtmp.listen.size(), 2u);
+  EXPECT_EQ(c->rtmp.listen[0].addr.to_string(), "0.0.0.0:1935");
+  EXPECT_EQ(c->rtmp.chunk_size, 4096u);
+  EXPECT_EQ(c->rtmp.idle_timeout_ms, 3600 * 1000);
+  EXPECT_FALSE(c->http_stream.cors);
+  EXPECT_EQ(c->http_stream.root, "/tmp/html dir");
+  EXPECT_EQ(c->webrtc.candidate, "192.0.2.1");
+  EXPECT_EQ(c->srt.latency_ms, 200);
+  EXPECT_EQ(c->srt.pbkeylen, 32);
+}
+
+TEST(ConfigParse, WorkerProcessesAuto) {
+  auto c = load("worker_processes auto;");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->worker_processes, int(sysconf(_SC_NPROCESSORS_ONLN)));
+}
+
+TEST(ConfigErrors, UnknownDirectiveNamesFileAndLine) {
+  EXPECT_EQ(error_of("daemon off;\n\nlistne 80;\n"), "unknown directive \"listne\" in t.conf:3");
+}
+
+TEST(ConfigErrors, DirectiveInWrongBlock) {
+  EXPECT_EQ(error_of("rtmp {\n  origin_ttl 5s;\n}\n"), "\"origin_ttl\" directive is not allowed here in t.conf:2");
+  EXPECT_EQ(error_of("listen 1935;"), "\"listen\" directive is not allowed here in t.conf:1");
+}
+
+TEST(ConfigErrors, WrongArgumentCount) {
+  EXPECT_EQ(error_of("daemon;"), "invalid number of arguments in \"daemon\" directive in t.conf:1");
+  EXPECT_EQ(error_of("\nworker_processes 1 2;"),
+            "invalid number of arguments in \"worker_processes\" directive in t.conf:2");
+  EXPECT_EQ(error_of("rtmp on { }"), "invalid number of arguments in \"rtmp\" directive in t.conf:1");
+}
+
+TEST(ConfigErrors, Duplicate) {
+  EXPECT_EQ(error_of("daemon on;\ndaemon off;"), "\"daemon\" directive is duplicate in t.conf:2");
+  EXPECT_EQ(error_of("registry { size 1m; }\nregistry { }"), "\"registry\" directive is duplicate in t.conf:2");
+  EXPECT_EQ(error_of("rtmp { listen 1935;\n listen 0.0.0.0:1935; }"),
+            "duplicate listen 0.0.0.0:1935 in \"listen\" directive in t.conf:2");
+}
+
+TEST(ConfigErrors, InvalidValues) {
+  EXPECT_EQ(error_of("worker_processes many;"),
+            "invalid value \"many\" in \"worker_processes\" directive in t.conf:1: not a number");
+  EXPECT_EQ(error_of("worker_processes 0;"),
+            "invalid value \"0\" in \"worker_processes\" directive in t.conf:1: must be between 1 and 1024");
+  EXPECT_EQ(error_of("daemon yes;"),
+            "invalid value \"yes\" in \"daemon\" directive in t.conf:1: it must be \"on\" or \"off\"");
+  EXPECT_EQ(error_of("registry { size 12q; }"),
+            "invalid value \"12q\" in \"size\" directive in t.conf:1: unknown size unit \"q\"");
+  EXPECT_EQ(error_of("shutdown_timeout 5y;"),
+            "invalid value \"5y\" in \"shutdown_timeout\" directive in t.conf:1: unknown time unit \"y\"");
+  EXPECT_EQ(error_of("shutdown_timeout s;"),
+            "invalid value \"s\" in \"shutdown_timeout\" directive in t.conf:1: not a time");
+  EXPECT_EQ(error_of("error_log x.log loud;"),
+            "invalid value \"loud\" in \"error_log\" directive in t.conf:1: level must be debug, info, notice, "
+            "warn, error or crit");
+  EXPECT_EQ(error_of("system_api { allow 10.0.0.0/33; }"),
+            "invalid value \"10.0.0.0/33\" in \"allow\" directive in t.conf:1: invalid prefix in \"10.0.0.0/33\"");
+}
+
+TEST(ConfigErrors, InvalidAddress) {
+  EXPECT_EQ(error_of("rtmp {\nlisten 70000;\n}"),
+            "invalid listen address \"70000\": port must be 1-65535 in \"listen\" directive in t.conf:2");
+  EXPECT_EQ(error_of("rtmp { listen example.com:1935; }"),
+            "invalid listen address \"example.com:1935\": host must be a numeric IPv4 or IPv6 address in "
+            "\"listen\" directive in t.conf:1");
+  EXPECT_EQ(error_of("rtmp { listen ::1:1935; }"),
+            "invalid listen address \"::1:1935\": IPv6 addresses must be written in brackets in \"listen\" "
+            "directive in t.conf:1");
+  EXPECT_EQ(error_of("rtmp { listen 1935 ssl; }"), "invalid number of arguments in \"listen\" directive in t.conf:1");
+  EXPECT_EQ(error_of("http_stream { listen 1935 tls; }"),
+            "invalid value \"tls\" in \"listen\" directive in t.conf:1: expected \"ssl\"");
+}
+
+TEST(ConfigErrors, ListenerConflictsAcrossBlocks) {
+  EXPECT_EQ(error_of("rtmp { listen 8080; }\nhttp_stream { listen 8080; }"),
+            "listen 0.0.0.0:8080 is used by both \"rtmp\" and \"http_stream\"");
+  // TCP and UDP may share a port number.
+  EXPECT_TRUE(load("rtmp { listen 8000; }\nwebrtc { listen 8000; }").ok());
+}
+
+TEST(ConfigErrors, Syntax) {
+  EXPECT_EQ(error_of("daemon off"), "unexpected end of file, expecting \";\" or \"}\" in t.conf:1");
+  EXPECT_EQ(error_of("rtmp {\n listen 1935;\n"), "unexpected end of file, expecting \"}\" in t.conf:3");
+  EXPECT_EQ(error_of("daemon off;\n}"), "unexpected \"}\" in t.conf:2");
+  EXPECT_EQ(error_of("user \"nobody;\n"), "unterminated string starting in t.conf:1");
+  EXPECT_EQ(error_of("{ }"), "unexpected \"{\" in t.conf:1");
+  EXPECT_EQ(error_of("daemon off { }"), "directive \"daemon\" takes no block in t.conf:1");
+  EXPECT_EQ(error_of("rtmp;"), "directive \"rtmp\" has no opening \"{\" in t.conf:1");
+  EXPECT_EQ(error_of("user no\"body;"), "unexpected quote in \"no\" in t.conf:1");
+}
+
+TEST(ConfigErrors, RegistryBounds) {
+  EXPECT_EQ(error_of("registry { size 1k; }"), "registry size must be at least 64k");
+  EXPECT_EQ(error_of("registry { origin_ttl 10ms; }"), "registry origin_ttl must be at least 1s");
+}
+
+TEST(ConfigErrors, SslListenNeedsReadableCertificate) {
+  EXPECT_EQ(error_of("http_stream { listen 8443 ssl; }"),
+            "\"http_stream\" has an ssl listen but no \"ssl_certificate\" and \"ssl_certificate_key\"");
+  EXPECT_EQ(error_of("http_api { listen 8443 ssl; ssl_certificate /nonexistent/c.pem; ssl_certificate_key "
+                     "/nonexistent/k.pem; }"),
+            "cannot read \"/nonexistent/c.pem\" in \"http_api\": No such file or directory");
+}
+
+TEST(ConfigErrors, DefaultBackendEndpoints) {
+  EXPECT_FALSE(load("default_backend { enabled on; rtmp nonsense; }").ok());
+  EXPECT_FALSE(load("default_backend { enabled on; ip not-an-ip; }").ok());
+  EXPECT_TRUE(load("default_backend { enabled off; rtmp nonsense; }").ok());
+}
+
+TEST(ConfigValues, SizesAndTimes) {
+  EXPECT_EQ(*parse_size("10"), 10u);
+  EXPECT_EQ(*parse_size("2k"), 2048u);
+  EXPECT_EQ(*parse_size("3M"), 3u * 1024 * 1024);
+  EXPECT_EQ(*parse_size("1g"), 1024ull * 1024 * 1024);
+  EXPECT_FALSE(parse_size("").ok());
+  EXPECT_FALSE(parse_size("-1").ok());
+  EXPECT_FALSE(parse_size("99999999999999999999").ok());
+  EXPECT_EQ(*parse_time_ms("250ms"), 250);
+  EXPECT_EQ(*parse_time_ms("7"), 7000);
+  EXPECT_EQ(*parse_time_ms("2h"), 7200000);
+  EXPECT_FALSE(parse_time_ms("1.5s").ok());
+}
+
+TEST(ConfigParse, QuotedStringsAndEscapes) {
+  auto c = load("user 'a b';\nsystem_api { token \"x\\ty\\\\z\"; }");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->user, "a b");
+  EXPECT_EQ(c->system_api.token, "x\ty\\z");
+}
+
+TEST(ConfigParse, GlobalDirectivesFromCommandLine) {
+  LoadOptions o = opts();
+  o.global_directives = "worker_processes 4;";
+  auto c = load_config_text("daemon off;", "t.conf", o);
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->worker_processes, 4);
+  o.global_directives = "daemon on;";
+  auto dup = load_config_text("daemon off;", "t.conf", o);
+  ASSERT_FALSE(dup.ok());
+}
+
+class ConfigFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("sp-conf-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_ / "conf.d");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+  std::filesystem::path dir_;
+};
+
+TEST_F(ConfigFiles, IncludeGlobRelativeToIncludingFile) {
+  write("main.conf", "daemon off;\ninclude conf.d/*.conf;\nrtmp { include rtmp.inc; }\n");
+  write("conf.d/a.conf", "worker_processes 2;\n");
+  write("conf.d/b.conf", "registry { origin_ttl 9s; }\n");
+  write("rtmp.inc", "listen 11935;\n");
+  auto c = load_config((dir_ / "main.conf").string(), opts());
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->worker_processes, 2);
+  EXPECT_EQ(c->registry.origin_ttl_ms, 9000);
+  ASSERT_EQ(c->rtmp.listen.size(), 1u);
+  EXPECT_EQ(c->rtmp.listen[0].addr.port(), 11935);
+  std::string dump = dump_config(*c);
+  EXPECT_NE(dump.find("# configuration file " + (dir_ / "conf.d/b.conf").string()), std::string::npos);
+}
+
+TEST_F(ConfigFiles, ErrorInIncludedFileNamesThatFile) {
+  write("main.conf", "daemon off;\ninclude bad.conf;\n");
+  write("bad.conf", "\n\nbogus 1;\n");
+  auto c = load_config((dir_ / "main.conf").string(), opts());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error(), "unknown directive \"bogus\" in " + (dir_ / "bad.conf").string() + ":3");
+}
+
+TEST_F(ConfigFiles, IncludeOfMissingFile) {
+  write("main.conf", "daemon off;\ninclude missing.conf;\n");
+  auto c = load_config((dir_ / "main.conf").string(), opts());
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error(), "include \"" + (dir_ / "missing.conf").string() + "\" failed: no such file in " +
+                           (dir_ / "main.conf").string() + ":2");
+  // A glob matching nothing is fine, as in nginx.
+  write("main.conf", "daemon off;\ninclude none/*.conf;\n");
+  EXPECT_TRUE(load_config((dir_ / "main.conf").string(), opts()).ok());
+}
+
+TEST_F(ConfigFiles, IncludeLoopIsStopped) {
+  write("main.conf", "include main.conf;\n");
+  auto c = load_config((dir_ / "main.conf").string(), opts());
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().find("includes nested too deeply"), std::string::npos) << c.error();
+}
+
+TEST_F(ConfigFiles, MissingMainFile) {
+  auto c = load_config((dir_ / "nope.conf").string(), opts());
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().find("nope.conf\" failed"), std::string::npos) << c.error();
+}
+
+TEST(ConfigEnvironment, OverridesTheFile) {
+  setenv("PROXY_RTMP_SERVER", "11935", 1);
+  setenv("PROXY_SYSTEM_API", "127.0.0.1:22025", 1);
+  setenv("PROXY_DEFAULT_BACKEND_ENABLED", "on", 1);
+  setenv("PROXY_DEFAULT_BACKEND_RTMP", "19351", 1);
+  setenv("PROXY_FORCE_QUIT_TIMEOUT", "7s", 1);
+  LoadOptions o = opts();
+  o.apply_environment = true;
+  auto c = load_config_text("rtmp { listen 1935; }", "t.conf", o);
+  unsetenv("PROXY_RTMP_SERVER");
+  unsetenv("PROXY_SYSTEM_API");
+  unsetenv("PROXY_DEFAULT_BACKEND_ENABLED");
+  unsetenv("PROXY_DEFAULT_BACKEND_RTMP");
+  unsetenv("PROXY_FORCE_QUIT_TIMEOUT");
+  ASSERT_TRUE(c.ok()) << c.error();
+  ASSERT_EQ(c->rtmp.listen.size(), 1u);
+  EXPECT_EQ(c->rtmp.listen[0].addr.port(), 11935);
+  EXPECT_EQ(c->system_api.listen[0].addr.to_string(), "127.0.0.1:22025");
+  EXPECT_TRUE(c->default_backend.enabled);
+  EXPECT_EQ(c->default_backend.rtmp, "19351");
+  EXPECT_EQ(c->shutdown_timeout_ms, 7000);
+  EXPECT_EQ(c->env_overrides.size(), 5u);
+}
+
+TEST(ConfigEnvironment, BadValueIsAnError) {
+  setenv("PROXY_HTTP_SERVER", "notaport", 1);
+  LoadOptions o = opts();
+  o.apply_environment = true;
+  auto c = load_config_text("", "t.conf", o);
+  unsetenv("PROXY_HTTP_SERVER");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().find("invalid PROXY_HTTP_SERVER=\"notaport\""), std::string::npos) << c.error();
+  setenv("PROXY_LOAD_BALANCER_TYPE", "redis", 1);
+  auto r = load_config_text("", "t.conf", o);
+  unsetenv("PROXY_LOAD_BALANCER_TYPE");
+  EXPECT_FALSE(r.ok());
+}
+
+TEST(ConfigTables, EveryDirectiveIsDocumented) {
+  for (const ConfModule* m : conf_modules()) {
+    for (const Directive& d : m->directives) {
+      EXPECT_NE(std::string(d.syntax), "") << d.name;
+      EXPECT_NE(std::string(d.help), "") << d.name;
+      EXPECT_EQ(std::string(d.syntax).rfind(d.name, 0), 0u) << d.name << " syntax must start with its name";
+    }
+  }
+}
+
+TEST(ConfigFile, ShippedDefaultIsValid) {
+  LoadOptions o;
+  o.prefix = SP_SOURCE_DIR;
+  o.apply_environment = false;
+  auto c = load_config(std::string(SP_SOURCE_DIR) + "/conf/srs-proxy.conf", o);
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_FALSE(c->daemon);
+  EXPECT_EQ(c->rtmp.listen[0].addr.port(), 1935);
+  EXPECT_EQ(c->http_stream.listen[0].addr.port(), 8080);
+  EXPECT_EQ(c->http_api.listen[0].addr.port(), 1985);
+  EXPECT_EQ(c->webrtc.listen[0].addr.port(), 8000);
+  EXPECT_EQ(c->srt.listen[0].addr.port(), 10080);
+  EXPECT_EQ(c->system_api.listen[0].addr.to_string(), "127.0.0.1:12025");
+}
+
+}  // namespace
+}  // namespace sp
