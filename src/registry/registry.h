@@ -75,8 +75,25 @@ struct RegistryTtls {
   int64_t session_ttl_ms = 120 * 1000;
 };
 
+// True when a Status came from a table being full (origins, streams or
+// sessions): the caller answers "try later" rather than "bad request".
+bool is_registry_full(const Status& s);
+
+// Longest values the fixed-size shared-memory entries hold (bytes, without
+// the terminating NUL). Longer values are refused with a clear error.
+constexpr size_t kServerIdMax = 63;
+constexpr size_t kServiceMax = 63;
+constexpr size_t kPidMax = 31;
+constexpr size_t kDeviceIdMax = 63;
+constexpr size_t kIpMax = 63;
+constexpr size_t kStreamKeyMax = 255;
+constexpr size_t kSessionIdMax = 127;
+constexpr int kMaxEndpointsPerProto = 4;
+
 class Registry {
  public:
+  struct Impl;
+
   // Maps `bytes` of shared anonymous memory and lays out the tables. Call in
   // the master before forking; children inherit the mapping.
   static Result<std::unique_ptr<Registry>> create(uint64_t bytes, RegistryTtls ttls);
@@ -98,7 +115,9 @@ class Registry {
   Result<Pick> pick(std::string_view stream_key, Proto proto, int64_t now_ms);
 
   // Client counts per stream and protocol, shown by GET /api/v1/streams.
-  void add_client(std::string_view stream_key, Proto proto, int delta);
+  // With now_ms >= 0 it also counts as use of the pin, so a pin whose last
+  // client just left is kept for session_ttl from now. No pin: nothing.
+  void add_client(std::string_view stream_key, Proto proto, int delta, int64_t now_ms = -1);
 
   std::vector<OriginView> origins(int64_t now_ms) const;
   std::vector<StreamView> streams(int64_t now_ms) const;
@@ -120,9 +139,12 @@ class Registry {
   };
   Capacity capacity() const;
 
+  // Test hook: takes the lock and exits the process while holding it, so a
+  // test can show the robust mutex recovers. Never returns.
+  [[noreturn]] void lock_and_exit_for_test(int status);
+
  private:
   Registry() = default;
-  struct Impl;
   Impl* impl_ = nullptr;
 };
 

@@ -1,0 +1,833 @@
+// The shared-memory origin registry (see registry.h).
+//
+// Layout of the one MAP_SHARED|MAP_ANONYMOUS mapping, all plain old data (no
+// pointers, no std::string: every process maps it at its own address):
+//
+//   Header   magic, the robust process-shared mutex, TTLs, table geometry
+//   origins  OriginEntry[origin_slots]  ~5% of the bytes, scanned linearly
+//   streams  StreamEntry[stream_slots]  ~45%, open addressing (pins)
+//   sessions SessionEntry[...]          the rest (~50%), open addressing
+//
+// Hash tables use FNV-1a of the key, linear probing and tombstones; at most
+// 3/4 of their slots hold live entries so probes stay short (that 3/4 is the
+// capacity() reported). expire() rebuilds a table whose tombstones pass 1/4.
+//
+// Crash safety: every writer holds the mutex; PTHREAD_MUTEX_ROBUST hands it
+// to the next locker with EOWNERDEAD if the holder died, and repair() then
+// makes the tables consistent. An entry is published by writing its fields
+// while its state says "not valid" (empty, tombstone or writing) and storing
+// state=valid last, so a half-written entry is never read as valid; repair()
+// turns leftover "writing" entries into free slots and recounts.
+//
+// Picking: least pinned streams among alive origins that have an endpoint
+// for the protocol, ties broken round-robin (a cursor in the header), so new
+// streams spread evenly and equal origins take turns.
+#include "registry/registry.h"
+
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <unordered_map>
+
+#include "core/log.h"
+
+namespace sp {
+
+namespace {
+
+constexpr uint32_t kMagic = 0x53505247;  // "SPRG"
+constexpr size_t kHostMax = 47;          // numeric IPv6 is at most 45
+
+// Share of the bytes after the header given to each table, in percent.
+constexpr uint64_t kOriginsPercent = 5;
+constexpr uint64_t kStreamsPercent = 45;
+// Sessions take what is left (~50%).
+
+// Smallest registry worth running: a few of each.
+constexpr uint32_t kMinOrigins = 4;
+constexpr uint32_t kMinStreams = 8;
+constexpr uint32_t kMinSessions = 8;
+
+enum SlotState : uint8_t { kEmpty = 0, kValid = 1, kTombstone = 2, kWriting = 3 };
+
+struct ShmEndpoint {
+  char host[kHostMax + 1];
+  uint16_t port;
+};
+
+// Every entry starts with `state` so publish() works for all of them.
+struct OriginEntry {
+  uint8_t state;
+  uint8_t endpoint_count[kProtoCount];
+  char server[kServerIdMax + 1];
+  char service[kServiceMax + 1];
+  char pid[kPidMax + 1];
+  char device_id[kDeviceIdMax + 1];
+  char ip[kIpMax + 1];
+  ShmEndpoint endpoints[kProtoCount][kMaxEndpointsPerProto];
+  int64_t registered_ms;
+  int64_t heartbeat_ms;
+  uint32_t pins;  // streams pinned here; recounted by expire() and repair()
+};
+
+struct StreamEntry {
+  uint8_t state;
+  uint32_t hash;
+  int32_t origin_hint;  // slot where origin_server was last found
+  char key[kStreamKeyMax + 1];
+  char origin_server[kServerIdMax + 1];
+  int64_t pinned_ms;
+  int64_t used_ms;  // last pick or client change
+  uint32_t clients[kProtoCount];
+};
+
+struct SessionEntry {
+  uint8_t state;
+  uint8_t kind;
+  uint16_t data_len;
+  uint32_t hash;
+  char id[kSessionIdMax + 1];
+  char stream_key[kStreamKeyMax + 1];
+  char origin_server[kServerIdMax + 1];
+  char data[kSessionDataMax];
+  int64_t touched_ms;
+};
+
+struct TableHeader {
+  uint64_t offset;  // from the start of the mapping
+  uint32_t slots;
+  uint32_t limit;   // most live entries allowed
+  uint32_t live;
+  uint32_t tombstones;
+};
+
+struct Header {
+  uint32_t magic;
+  uint32_t rebuilding;  // non-zero while expire() rebuilds a hash table
+  pthread_mutex_t mu;
+  int64_t origin_ttl_ms;
+  int64_t session_ttl_ms;
+  uint64_t bytes;
+  uint64_t origins_offset;
+  uint32_t origin_slots;
+  uint32_t rr_cursor;
+  TableHeader streams;
+  TableHeader sessions;
+};
+
+constexpr uint64_t align64(uint64_t v) { return (v + 63) & ~uint64_t(63); }
+
+uint32_t fnv1a(std::string_view s, uint32_t h = 2166136261u) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+uint32_t session_hash(SessionKind kind, std::string_view id) {
+  char k = char(kind);
+  return fnv1a(id, fnv1a(std::string_view(&k, 1)));
+}
+
+template <size_t N>
+void copy_str(char (&dst)[N], std::string_view src) {
+  memset(dst, 0, N);
+  memcpy(dst, src.data(), std::min(src.size(), N - 1));
+}
+
+template <class E>
+void store_state(E& e, uint8_t s) {
+  __atomic_store_n(&e.state, s, __ATOMIC_RELEASE);
+  // Keep the field writes that follow from being moved before this store.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+template <class E>
+bool is_valid(const E& e) {
+  return __atomic_load_n(&e.state, __ATOMIC_ACQUIRE) == kValid;
+}
+
+// Copies `fresh` into `slot` so that `slot` is never valid while half written.
+template <class E>
+void publish(E& slot, E fresh) {
+  if (slot.state == kValid) store_state(slot, kWriting);
+  fresh.state = slot.state;
+  memcpy(static_cast<void*>(&slot), &fresh, sizeof(E));
+  store_state(slot, kValid);
+}
+
+Status too_long(const char* what, std::string_view value, size_t max) {
+  return Status::Error(std::string(what) + " \"" + std::string(value.substr(0, 80)) +
+                       (value.size() > 80 ? "..." : "") + "\" is too long (at most " +
+                       std::to_string(max) + " bytes)");
+}
+
+// An open-addressing table over one region of the mapping.
+template <class E>
+struct HashTable {
+  TableHeader* t;
+  E* e;
+
+  // Index of the valid entry with `hash` for which match() holds, or -1.
+  template <class Match>
+  int find(uint32_t hash, Match match) const {
+    uint32_t i = hash % t->slots;
+    for (uint32_t n = 0; n < t->slots; n++, i = (i + 1) % t->slots) {
+      if (e[i].state == kEmpty) return -1;
+      if (is_valid(e[i]) && e[i].hash == hash && match(e[i])) return int(i);
+    }
+    return -1;
+  }
+
+  // First free slot (empty or tombstone) on the probe path of `hash`. The
+  // caller has checked live < limit, so one exists.
+  uint32_t free_slot(uint32_t hash) const {
+    uint32_t i = hash % t->slots;
+    while (e[i].state == kValid || e[i].state == kWriting) i = (i + 1) % t->slots;
+    return i;
+  }
+
+  bool full() const { return t->live >= t->limit; }
+
+  void insert(E fresh) {
+    uint32_t i = free_slot(fresh.hash);
+    if (e[i].state == kTombstone) t->tombstones--;
+    publish(e[i], fresh);
+    t->live++;
+  }
+
+  // Tombstones keep probe chains intact; a run of them that ends at an empty
+  // slot is not needed by any chain and becomes empty again.
+  void erase(uint32_t i) {
+    store_state(e[i], kTombstone);
+    t->live--;
+    t->tombstones++;
+    if (e[(i + 1) % t->slots].state != kEmpty) return;
+    for (uint32_t n = 0; n < t->slots && e[i].state == kTombstone; n++) {
+      e[i].state = kEmpty;
+      t->tombstones--;
+      i = (i + t->slots - 1) % t->slots;
+    }
+  }
+
+  // Counts from the slots themselves, after a crash.
+  void recount() {
+    t->live = t->tombstones = 0;
+    for (uint32_t i = 0; i < t->slots; i++) {
+      if (e[i].state == kWriting) e[i].state = kTombstone;
+      if (e[i].state == kValid) t->live++;
+      if (e[i].state == kTombstone) t->tombstones++;
+    }
+  }
+
+  // Re-inserts every live entry into a clean table, dropping all tombstones.
+  // A crash in the middle loses the entries not yet re-inserted: pins and
+  // sessions are soft state (the next client re-picks), and repair() logs it.
+  void rebuild() {
+    std::vector<E> keep;
+    keep.reserve(t->live);
+    for (uint32_t i = 0; i < t->slots; i++) {
+      if (is_valid(e[i])) keep.push_back(e[i]);
+    }
+    for (uint32_t i = 0; i < t->slots; i++) e[i].state = kEmpty;
+    t->live = t->tombstones = 0;
+    for (const E& entry : keep) insert(entry);
+  }
+
+  bool wants_rebuild() const { return t->tombstones > t->slots / 4; }
+};
+
+struct Geometry {
+  uint64_t origins_offset, streams_offset, sessions_offset;
+  uint32_t origin_slots, stream_slots, session_slots;
+};
+
+uint32_t slots_in(uint64_t bytes, size_t entry) {
+  return uint32_t(std::min<uint64_t>(bytes / entry, 1u << 30));
+}
+
+// The documented split: origins 5%, streams 45%, sessions the rest.
+Geometry geometry_for(uint64_t bytes) {
+  Geometry g{};
+  uint64_t head = align64(sizeof(Header));
+  uint64_t usable = bytes > head + 3 * 64 ? bytes - head - 3 * 64 : 0;  // 64 = alignment slack
+  uint64_t ob = usable * kOriginsPercent / 100;
+  uint64_t sb = usable * kStreamsPercent / 100;
+  uint64_t eb = usable - ob - sb;
+  g.origin_slots = slots_in(ob, sizeof(OriginEntry));
+  g.stream_slots = slots_in(sb, sizeof(StreamEntry));
+  g.session_slots = slots_in(eb, sizeof(SessionEntry));
+  g.origins_offset = head;
+  g.streams_offset = align64(g.origins_offset + uint64_t(g.origin_slots) * sizeof(OriginEntry));
+  g.sessions_offset = align64(g.streams_offset + uint64_t(g.stream_slots) * sizeof(StreamEntry));
+  return g;
+}
+
+uint32_t hash_limit(uint32_t slots) { return slots - slots / 4; }
+
+bool big_enough(const Geometry& g) {
+  return g.origin_slots >= kMinOrigins && hash_limit(g.stream_slots) >= kMinStreams &&
+         hash_limit(g.session_slots) >= kMinSessions;
+}
+
+// Smallest size that big_enough() accepts, for the error message.
+uint64_t minimum_bytes() {
+  uint64_t lo = 0, hi = 64ull << 20;
+  while (lo + 1 < hi) {
+    uint64_t mid = (lo + hi) / 2;
+    (big_enough(geometry_for(mid)) ? hi : lo) = mid;
+  }
+  return hi;
+}
+
+}  // namespace
+
+const char* proto_name(Proto p) {
+  switch (p) {
+    case Proto::rtmp: return "rtmp";
+    case Proto::http: return "http";
+    case Proto::api: return "api";
+    case Proto::srt: return "srt";
+    case Proto::rtc: return "rtc";
+  }
+  return "unknown";
+}
+
+bool is_registry_full(const Status& s) { return !s.ok() && s.message().starts_with("registry full"); }
+
+struct Registry::Impl {
+  void* base = nullptr;
+  uint64_t bytes = 0;
+  Header* h = nullptr;
+  OriginEntry* origins = nullptr;
+  HashTable<StreamEntry> streams{};
+  HashTable<SessionEntry> sessions{};
+
+  void lock() {
+    int rc = pthread_mutex_lock(&h->mu);
+    if (rc == EOWNERDEAD) {
+      SP_PWARN("registry: a process died holding the registry lock; repairing the tables");
+      pthread_mutex_consistent(&h->mu);
+      repair();
+    } else if (rc != 0) {
+      // Only reachable if someone unlocked without marking it consistent.
+      SP_PERROR("registry: lock failed: %s", strerror(rc));
+    }
+  }
+  void unlock() { pthread_mutex_unlock(&h->mu); }
+
+  void repair() {
+    for (uint32_t i = 0; i < h->origin_slots; i++) {
+      if (origins[i].state == kWriting) origins[i].state = kEmpty;
+    }
+    if (h->rebuilding) SP_PWARN("registry: the crash interrupted a table rebuild; some pins or sessions are lost");
+    h->rebuilding = 0;
+    streams.recount();
+    sessions.recount();
+    recount_pins();
+  }
+
+  bool alive(const OriginEntry& o, int64_t now) const { return now - o.heartbeat_ms < h->origin_ttl_ms; }
+
+  int find_origin(std::string_view server) const {
+    for (uint32_t i = 0; i < h->origin_slots; i++) {
+      if (is_valid(origins[i]) && server == origins[i].server) return int(i);
+    }
+    return -1;
+  }
+
+  // The origin a pin names, through its slot hint when still right.
+  int pin_origin(StreamEntry& s) const {
+    int hint = s.origin_hint;
+    if (hint >= 0 && uint32_t(hint) < h->origin_slots && is_valid(origins[hint]) &&
+        strcmp(origins[hint].server, s.origin_server) == 0) {
+      return hint;
+    }
+    int found = find_origin(s.origin_server);
+    if (found >= 0) s.origin_hint = found;
+    return found;
+  }
+
+  void recount_pins() {
+    for (uint32_t i = 0; i < h->origin_slots; i++) origins[i].pins = 0;
+    for (uint32_t i = 0; i < streams.t->slots; i++) {
+      if (!is_valid(streams.e[i])) continue;
+      int o = pin_origin(streams.e[i]);
+      if (o >= 0) origins[o].pins++;
+    }
+  }
+
+  int find_stream(std::string_view key) const {
+    return streams.find(fnv1a(key), [&](const StreamEntry& s) { return key == s.key; });
+  }
+
+  int find_session(SessionKind kind, std::string_view id) const {
+    return sessions.find(session_hash(kind, id),
+                         [&](const SessionEntry& s) { return s.kind == uint8_t(kind) && id == s.id; });
+  }
+
+  // Least pinned streams among alive origins serving `proto`, round-robin on ties.
+  int choose_origin(Proto proto, int64_t now) {
+    uint32_t n = h->origin_slots;
+    int best = -1;
+    for (uint32_t k = 0; k < n; k++) {
+      uint32_t i = (h->rr_cursor + k) % n;
+      const OriginEntry& o = origins[i];
+      if (!is_valid(o) || !alive(o, now) || o.endpoint_count[int(proto)] == 0) continue;
+      if (best < 0 || o.pins < origins[best].pins) best = int(i);
+    }
+    if (best >= 0) h->rr_cursor = uint32_t(best + 1) % n;
+    return best;
+  }
+
+  OriginView origin_view(int slot, int64_t now) const {
+    const OriginEntry& o = origins[slot];
+    OriginView v;
+    v.slot = slot;
+    v.server = o.server;
+    v.service = o.service;
+    v.pid = o.pid;
+    v.device_id = o.device_id;
+    v.ip = o.ip;
+    for (int p = 0; p < kProtoCount; p++) {
+      for (int k = 0; k < o.endpoint_count[p]; k++) {
+        v.endpoints[p].push_back(Endpoint{o.endpoints[p][k].host, o.endpoints[p][k].port});
+      }
+    }
+    v.alive = alive(o, now);
+    v.age_ms = now - o.heartbeat_ms;
+    v.registered_ms = o.registered_ms;
+    return v;
+  }
+
+  Pick make_pick(int slot, Proto proto, int64_t now) const {
+    Pick pick;
+    pick.origin = origin_view(slot, now);
+    const Endpoint& ep = pick.origin.endpoints[int(proto)].front();
+    pick.host = endpoint_connect_host(ep, pick.origin.ip);
+    pick.port = ep.port;
+    return pick;
+  }
+
+  // Points a pin (new or existing) at origin `slot`.
+  Status pin(int existing, std::string_view key, int slot, int64_t now) {
+    StreamEntry fresh{};
+    if (existing >= 0) fresh = streams.e[existing];
+    fresh.hash = fnv1a(key);
+    copy_str(fresh.key, key);
+    copy_str(fresh.origin_server, origins[slot].server);
+    fresh.origin_hint = slot;
+    fresh.pinned_ms = now;
+    fresh.used_ms = now;
+    if (existing >= 0) {
+      int old = pin_origin(streams.e[existing]);
+      if (old >= 0 && origins[old].pins > 0) origins[old].pins--;
+      publish(streams.e[existing], fresh);
+    } else {
+      if (streams.full()) return Status::Error("registry full: " + std::to_string(streams.t->limit) + " streams");
+      streams.insert(fresh);
+    }
+    origins[slot].pins++;
+    return Status::Ok();
+  }
+
+  void erase_stream(uint32_t i) {
+    int o = pin_origin(streams.e[i]);
+    if (o >= 0 && origins[o].pins > 0) origins[o].pins--;
+    streams.erase(i);
+  }
+};
+
+namespace {
+
+class Locked {
+ public:
+  explicit Locked(Registry::Impl* impl) : impl_(impl) { impl_->lock(); }
+  ~Locked() { impl_->unlock(); }
+  Locked(const Locked&) = delete;
+  Locked& operator=(const Locked&) = delete;
+
+ private:
+  Registry::Impl* impl_;
+};
+
+Status check_spec(const OriginSpec& spec) {
+  if (spec.server.empty()) return Status::Error("origin server id is empty");
+  if (spec.server.size() > kServerIdMax) return too_long("server id", spec.server, kServerIdMax);
+  if (spec.service.size() > kServiceMax) return too_long("service", spec.service, kServiceMax);
+  if (spec.pid.size() > kPidMax) return too_long("pid", spec.pid, kPidMax);
+  if (spec.device_id.size() > kDeviceIdMax) return too_long("device_id", spec.device_id, kDeviceIdMax);
+  if (spec.ip.size() > kIpMax) return too_long("ip", spec.ip, kIpMax);
+  for (int p = 0; p < kProtoCount; p++) {
+    if (spec.endpoints[p].size() > size_t(kMaxEndpointsPerProto)) {
+      return Status::Error(std::string("too many ") + proto_name(Proto(p)) + " endpoints (at most " +
+                           std::to_string(kMaxEndpointsPerProto) + ")");
+    }
+    for (const Endpoint& ep : spec.endpoints[p]) {
+      if (ep.host.size() > kHostMax) return too_long("endpoint host", ep.host, kHostMax);
+    }
+  }
+  return Status::Ok();
+}
+
+// The entry a spec describes, zero-filled so entries compare with memcmp.
+OriginEntry entry_from(const OriginSpec& spec) {
+  OriginEntry o;
+  memset(static_cast<void*>(&o), 0, sizeof(o));
+  copy_str(o.server, spec.server);
+  copy_str(o.service, spec.service);
+  copy_str(o.pid, spec.pid);
+  copy_str(o.device_id, spec.device_id);
+  copy_str(o.ip, spec.ip);
+  for (int p = 0; p < kProtoCount; p++) {
+    o.endpoint_count[p] = uint8_t(spec.endpoints[p].size());
+    for (size_t k = 0; k < spec.endpoints[p].size(); k++) {
+      copy_str(o.endpoints[p][k].host, spec.endpoints[p][k].host);
+      o.endpoints[p][k].port = spec.endpoints[p][k].port;
+    }
+  }
+  return o;
+}
+
+bool same_addresses(const OriginEntry& a, const OriginEntry& b) {
+  return memcmp(a.ip, b.ip, sizeof(a.ip)) == 0 && memcmp(a.device_id, b.device_id, sizeof(a.device_id)) == 0 &&
+         memcmp(a.endpoint_count, b.endpoint_count, sizeof(a.endpoint_count)) == 0 &&
+         memcmp(a.endpoints, b.endpoints, sizeof(a.endpoints)) == 0;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Registry>> Registry::create(uint64_t bytes, RegistryTtls ttls) {
+  Geometry g = geometry_for(bytes);
+  if (!big_enough(g)) {
+    return Result<std::unique_ptr<Registry>>::Error(
+        "registry size " + std::to_string(bytes) + " bytes is too small: it would hold " +
+        std::to_string(g.origin_slots) + " origins, " + std::to_string(hash_limit(g.stream_slots)) + " streams and " +
+        std::to_string(hash_limit(g.session_slots)) + " sessions; at least " + std::to_string(minimum_bytes()) +
+        " bytes are needed");
+  }
+  void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) {
+    return Result<std::unique_ptr<Registry>>::Error("registry: mmap of " + std::to_string(bytes) +
+                                                   " bytes failed: " + strerror(errno));
+  }
+  auto* h = static_cast<Header*>(base);  // the mapping is zero-filled
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  int rc = pthread_mutex_init(&h->mu, &attr);
+  pthread_mutexattr_destroy(&attr);
+  if (rc != 0) {
+    munmap(base, bytes);
+    return Result<std::unique_ptr<Registry>>::Error(std::string("registry: mutex init failed: ") + strerror(rc));
+  }
+  h->magic = kMagic;
+  h->origin_ttl_ms = ttls.origin_ttl_ms;
+  h->session_ttl_ms = ttls.session_ttl_ms;
+  h->bytes = bytes;
+  h->origins_offset = g.origins_offset;
+  h->origin_slots = g.origin_slots;
+  h->streams = TableHeader{g.streams_offset, g.stream_slots, hash_limit(g.stream_slots), 0, 0};
+  h->sessions = TableHeader{g.sessions_offset, g.session_slots, hash_limit(g.session_slots), 0, 0};
+
+  std::unique_ptr<Registry> r(new Registry());
+  r->impl_ = new Impl();
+  Impl& impl = *r->impl_;
+  impl.base = base;
+  impl.bytes = bytes;
+  impl.h = h;
+  auto* bytes_at = static_cast<char*>(base);
+  impl.origins = reinterpret_cast<OriginEntry*>(bytes_at + h->origins_offset);
+  impl.streams = {&h->streams, reinterpret_cast<StreamEntry*>(bytes_at + h->streams.offset)};
+  impl.sessions = {&h->sessions, reinterpret_cast<SessionEntry*>(bytes_at + h->sessions.offset)};
+  SP_PINFO("registry: %llu bytes in shared memory for %u origins, %u streams, %u sessions",
+           (unsigned long long)bytes, h->origin_slots, h->streams.limit, h->sessions.limit);
+  return r;
+}
+
+Registry::~Registry() {
+  if (!impl_) return;
+  munmap(impl_->base, impl_->bytes);
+  delete impl_;
+}
+
+void Registry::set_ttls(RegistryTtls ttls) {
+  Locked l(impl_);
+  impl_->h->origin_ttl_ms = ttls.origin_ttl_ms;
+  impl_->h->session_ttl_ms = ttls.session_ttl_ms;
+}
+
+RegistryTtls Registry::ttls() const {
+  Locked l(impl_);
+  return RegistryTtls{impl_->h->origin_ttl_ms, impl_->h->session_ttl_ms};
+}
+
+Registry::Capacity Registry::capacity() const {
+  return Capacity{impl_->h->origin_slots, impl_->h->streams.limit, impl_->h->sessions.limit};
+}
+
+Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
+  if (Status s = check_spec(spec); !s.ok()) return s;
+  OriginEntry fresh = entry_from(spec);
+  fresh.registered_ms = now_ms;
+  fresh.heartbeat_ms = now_ms;
+
+  Locked l(impl_);
+  Impl& im = *impl_;
+  int slot = im.find_origin(spec.server);
+  if (slot >= 0) {
+    OriginEntry& cur = im.origins[slot];
+    bool restarted = strcmp(cur.service, fresh.service) != 0 || strcmp(cur.pid, fresh.pid) != 0;
+    if (!restarted && same_addresses(cur, fresh)) {
+      cur.heartbeat_ms = now_ms;  // the common heartbeat: one aligned store
+      return Status::Ok();
+    }
+    if (restarted) {
+      SP_PINFO("registry: origin %s restarted (service %s -> %s, pid %s -> %s), replacing its entry", cur.server,
+               cur.service, fresh.service, cur.pid, fresh.pid);
+    } else {
+      SP_PINFO("registry: origin %s changed its addresses", cur.server);
+      fresh.registered_ms = cur.registered_ms;
+    }
+    fresh.pins = cur.pins;
+    publish(cur, fresh);
+    return Status::Ok();
+  }
+  for (uint32_t i = 0; i < im.h->origin_slots; i++) {
+    if (im.origins[i].state != kEmpty) continue;
+    publish(im.origins[i], fresh);
+    SP_PINFO("registry: origin %s registered (service %s, pid %s, ip %s)", fresh.server, fresh.service, fresh.pid,
+             fresh.ip);
+    return Status::Ok();
+  }
+  return Status::Error("registry full: " + std::to_string(im.h->origin_slots) + " origins");
+}
+
+Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, int64_t now_ms) {
+  if (stream_key.empty()) return Result<Pick>::Error("empty stream key");
+  if (stream_key.size() > kStreamKeyMax) return too_long("stream key", stream_key, kStreamKeyMax);
+  Locked l(impl_);
+  Impl& im = *impl_;
+  int si = im.find_stream(stream_key);
+  if (si >= 0) {
+    StreamEntry& s = im.streams.e[si];
+    int o = im.pin_origin(s);
+    if (o >= 0 && im.alive(im.origins[o], now_ms)) {
+      if (im.origins[o].endpoint_count[int(proto)] > 0) {
+        s.used_ms = now_ms;
+        return im.make_pick(o, proto, now_ms);
+      }
+      // Moving a stream that has clients would split them across origins.
+      bool busy = std::any_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c > 0; });
+      if (busy) {
+        return Result<Pick>::Error("stream \"" + std::string(stream_key) + "\" is on origin " + s.origin_server +
+                                   ", which has no " + proto_name(proto) + " endpoint");
+      }
+    }
+  }
+  int chosen = im.choose_origin(proto, now_ms);
+  if (chosen < 0) {
+    return Result<Pick>::Error("no alive origin can serve \"" + std::string(stream_key) + "\" over " +
+                               proto_name(proto));
+  }
+  if (Status s = im.pin(si, stream_key, chosen, now_ms); !s.ok()) return s;
+  SP_PINFO("registry: stream %.*s pinned to origin %s", int(stream_key.size()), stream_key.data(),
+           im.origins[chosen].server);
+  return im.make_pick(chosen, proto, now_ms);
+}
+
+void Registry::add_client(std::string_view stream_key, Proto proto, int delta, int64_t now_ms) {
+  if (stream_key.empty() || stream_key.size() > kStreamKeyMax) return;
+  Locked l(impl_);
+  int si = impl_->find_stream(stream_key);
+  if (si < 0) return;
+  StreamEntry& s = impl_->streams.e[si];
+  int64_t next = int64_t(s.clients[int(proto)]) + delta;
+  s.clients[int(proto)] = uint32_t(std::max<int64_t>(next, 0));
+  if (now_ms >= 0) s.used_ms = now_ms;
+}
+
+std::vector<OriginView> Registry::origins(int64_t now_ms) const {
+  Locked l(impl_);
+  const Impl& im = *impl_;
+  std::vector<OriginView> out;
+  std::unordered_map<std::string, size_t> by_server;
+  for (uint32_t i = 0; i < im.h->origin_slots; i++) {
+    if (!is_valid(im.origins[i])) continue;
+    by_server[im.origins[i].server] = out.size();
+    out.push_back(im.origin_view(int(i), now_ms));
+  }
+  for (uint32_t i = 0; i < im.streams.t->slots; i++) {
+    const StreamEntry& s = im.streams.e[i];
+    if (!is_valid(s)) continue;
+    auto it = by_server.find(s.origin_server);
+    if (it != by_server.end()) out[it->second].streams.push_back(s.key);
+  }
+  for (OriginView& v : out) std::sort(v.streams.begin(), v.streams.end());
+  return out;
+}
+
+std::vector<StreamView> Registry::streams(int64_t now_ms) const {
+  Locked l(impl_);
+  std::vector<StreamView> out;
+  const auto& t = impl_->streams;
+  for (uint32_t i = 0; i < t.t->slots; i++) {
+    const StreamEntry& s = t.e[i];
+    if (!is_valid(s)) continue;
+    StreamView v;
+    v.key = s.key;
+    v.origin_server = s.origin_server;
+    v.pinned_ms = s.pinned_ms;
+    std::copy(std::begin(s.clients), std::end(s.clients), v.clients);
+    out.push_back(std::move(v));
+  }
+  std::sort(out.begin(), out.end(), [](const StreamView& a, const StreamView& b) { return a.key < b.key; });
+  return out;
+}
+
+Status Registry::put_session(SessionKind kind, std::string_view id, std::string_view stream_key,
+                             std::string_view origin_server, std::string_view data, int64_t now_ms) {
+  if (id.empty()) return Status::Error("empty session id");
+  if (id.size() > kSessionIdMax) return too_long("session id", id, kSessionIdMax);
+  if (stream_key.size() > kStreamKeyMax) return too_long("stream key", stream_key, kStreamKeyMax);
+  if (origin_server.size() > kServerIdMax) return too_long("server id", origin_server, kServerIdMax);
+  if (data.size() > kSessionDataMax) {
+    return Status::Error("session data of " + std::to_string(data.size()) + " bytes is too long (at most " +
+                         std::to_string(kSessionDataMax) + ")");
+  }
+  SessionEntry fresh;
+  memset(static_cast<void*>(&fresh), 0, sizeof(fresh));
+  fresh.kind = uint8_t(kind);
+  fresh.hash = session_hash(kind, id);
+  copy_str(fresh.id, id);
+  copy_str(fresh.stream_key, stream_key);
+  copy_str(fresh.origin_server, origin_server);
+  memcpy(fresh.data, data.data(), data.size());
+  fresh.data_len = uint16_t(data.size());
+  fresh.touched_ms = now_ms;
+
+  Locked l(impl_);
+  auto& t = impl_->sessions;
+  int i = impl_->find_session(kind, id);
+  if (i >= 0) {
+    publish(t.e[i], fresh);
+    return Status::Ok();
+  }
+  if (t.full()) return Status::Error("registry full: " + std::to_string(t.t->limit) + " sessions");
+  t.insert(fresh);
+  return Status::Ok();
+}
+
+namespace {
+
+SessionView session_view(const SessionEntry& s, int64_t now) {
+  SessionView v;
+  v.kind = SessionKind(s.kind);
+  v.id = s.id;
+  v.stream_key = s.stream_key;
+  v.origin_server = s.origin_server;
+  v.data.assign(s.data, s.data_len);
+  v.age_ms = now - s.touched_ms;
+  return v;
+}
+
+const char* session_kind_name(SessionKind k) { return k == SessionKind::hls ? "hls" : "rtc"; }
+
+}  // namespace
+
+Result<SessionView> Registry::get_session(SessionKind kind, std::string_view id, int64_t now_ms) {
+  Locked l(impl_);
+  int i = id.size() > kSessionIdMax ? -1 : impl_->find_session(kind, id);
+  if (i < 0) {
+    return Result<SessionView>::Error(std::string("no ") + session_kind_name(kind) + " session \"" +
+                                      std::string(id.substr(0, 80)) + "\"");
+  }
+  SessionEntry& s = impl_->sessions.e[i];
+  SessionView v = session_view(s, now_ms);
+  s.touched_ms = now_ms;
+  return v;
+}
+
+bool Registry::remove_session(SessionKind kind, std::string_view id) {
+  if (id.size() > kSessionIdMax) return false;
+  Locked l(impl_);
+  int i = impl_->find_session(kind, id);
+  if (i < 0) return false;
+  impl_->sessions.erase(uint32_t(i));
+  return true;
+}
+
+std::vector<SessionView> Registry::sessions(int64_t now_ms) const {
+  Locked l(impl_);
+  std::vector<SessionView> out;
+  const auto& t = impl_->sessions;
+  for (uint32_t i = 0; i < t.t->slots; i++) {
+    if (is_valid(t.e[i])) out.push_back(session_view(t.e[i], now_ms));
+  }
+  return out;
+}
+
+void Registry::expire(int64_t now_ms) {
+  Locked l(impl_);
+  Impl& im = *impl_;
+  const int64_t origin_ttl = im.h->origin_ttl_ms, session_ttl = im.h->session_ttl_ms;
+
+  for (uint32_t i = 0; i < im.h->origin_slots; i++) {
+    OriginEntry& o = im.origins[i];
+    if (!is_valid(o) || now_ms - o.heartbeat_ms < 2 * origin_ttl) continue;
+    SP_PINFO("registry: origin %s removed, no heartbeat for %lld s", o.server,
+             (long long)((now_ms - o.heartbeat_ms) / 1000));
+    store_state(o, kEmpty);
+  }
+
+  auto& st = im.streams;
+  for (uint32_t i = 0; i < st.t->slots; i++) {
+    StreamEntry& s = st.e[i];
+    if (!is_valid(s)) continue;
+    bool orphan = im.pin_origin(s) < 0;
+    bool idle = std::all_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c == 0; }) &&
+                now_ms - s.used_ms >= session_ttl;
+    if (orphan || idle) im.erase_stream(i);
+  }
+
+  auto& se = im.sessions;
+  for (uint32_t i = 0; i < se.t->slots; i++) {
+    if (is_valid(se.e[i]) && now_ms - se.e[i].touched_ms >= session_ttl) se.erase(i);
+  }
+
+  // Erasing while scanning can turn tombstones behind the cursor into empty
+  // slots, never the reverse, so no live entry was skipped above.
+  if (st.wants_rebuild()) {
+    im.h->rebuilding = 1;
+    st.rebuild();
+    im.h->rebuilding = 0;
+  }
+  if (se.wants_rebuild()) {
+    im.h->rebuilding = 1;
+    se.rebuild();
+    im.h->rebuilding = 0;
+  }
+  im.recount_pins();
+}
+
+void Registry::lock_and_exit_for_test(int status) {
+  impl_->lock();
+  // Leave a half-written origin behind, as a crash inside publish() would.
+  for (uint32_t i = 0; i < impl_->h->origin_slots; i++) {
+    OriginEntry& o = impl_->origins[i];
+    if (o.state != kEmpty) continue;
+    store_state(o, kWriting);
+    copy_str(o.server, "half-written");
+    break;
+  }
+  _exit(status);
+}
+
+}  // namespace sp

@@ -1,0 +1,454 @@
+// Tests for the shared-memory registry: origin identity and liveness, sticky
+// picks spread over origins, client counts, sessions, expiry, full tables,
+// and the multi-process guarantees (a forked child's writes are seen; a child
+// dying with the lock held does not wedge the others).
+#include "registry/registry.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+namespace sp {
+namespace {
+
+constexpr uint64_t kSmall = 256 * 1024;
+constexpr int64_t kTtl = 10 * 1000;
+constexpr int64_t kSessionTtl = 5 * 1000;
+
+std::unique_ptr<Registry> make_registry(uint64_t bytes = kSmall) {
+  auto r = Registry::create(bytes, RegistryTtls{kTtl, kSessionTtl});
+  EXPECT_TRUE(r.ok()) << r.error();
+  return r.ok() ? std::move(*r) : nullptr;
+}
+
+OriginSpec origin(const std::string& server, const std::string& ip = "10.0.0.1", const std::string& pid = "100") {
+  OriginSpec s;
+  s.server = server;
+  s.service = "svc-" + pid;
+  s.pid = pid;
+  s.ip = ip;
+  s.device_id = "dev";
+  s.endpoints[int(Proto::rtmp)] = {Endpoint{"", 19351}};
+  s.endpoints[int(Proto::http)] = {Endpoint{"", 8081}};
+  return s;
+}
+
+const OriginView* find(const std::vector<OriginView>& all, const std::string& server) {
+  auto it = std::find_if(all.begin(), all.end(), [&](const OriginView& o) { return o.server == server; });
+  return it == all.end() ? nullptr : &*it;
+}
+
+TEST(Registry, RejectsTooSmallSizes) {
+  for (uint64_t bytes : {uint64_t(0), uint64_t(4096), uint64_t(20 * 1024)}) {
+    auto r = Registry::create(bytes, {});
+    ASSERT_FALSE(r.ok()) << bytes;
+    EXPECT_NE(r.error().find("too small"), std::string::npos) << r.error();
+  }
+}
+
+TEST(Registry, CapacityFollowsTheSplit) {
+  auto small = make_registry();
+  auto big = make_registry(16 * 1024 * 1024);
+  ASSERT_TRUE(small && big);
+  auto c = small->capacity();
+  EXPECT_GE(c.origins, 4u);
+  EXPECT_GE(c.streams, 8u);
+  EXPECT_GE(c.sessions, 8u);
+  auto b = big->capacity();
+  EXPECT_GT(b.origins, 100u);
+  EXPECT_GT(b.streams, 10000u);
+  EXPECT_GT(b.sessions, 5000u);
+  EXPECT_GT(b.streams, b.origins * 10);
+}
+
+TEST(Registry, TtlsCanChange) {
+  auto reg = make_registry();
+  EXPECT_EQ(reg->ttls().origin_ttl_ms, kTtl);
+  reg->set_ttls(RegistryTtls{1234, 567});
+  EXPECT_EQ(reg->ttls().origin_ttl_ms, 1234);
+  EXPECT_EQ(reg->ttls().session_ttl_ms, 567);
+}
+
+TEST(Registry, RegisterAndView) {
+  auto reg = make_registry();
+  OriginSpec s = origin("vid-1", "10.0.0.7");
+  s.endpoints[int(Proto::srt)] = {Endpoint{"10.0.0.8", 10080}};
+  ASSERT_TRUE(reg->register_origin(s, 1000).ok());
+  auto all = reg->origins(1500);
+  ASSERT_EQ(all.size(), 1u);
+  const OriginView& o = all[0];
+  EXPECT_EQ(o.server, "vid-1");
+  EXPECT_EQ(o.service, "svc-100");
+  EXPECT_EQ(o.pid, "100");
+  EXPECT_EQ(o.device_id, "dev");
+  EXPECT_EQ(o.ip, "10.0.0.7");
+  EXPECT_EQ(o.endpoints[int(Proto::rtmp)], (std::vector<Endpoint>{{"", 19351}}));
+  EXPECT_EQ(o.endpoints[int(Proto::srt)], (std::vector<Endpoint>{{"10.0.0.8", 10080}}));
+  EXPECT_TRUE(o.endpoints[int(Proto::rtc)].empty());
+  EXPECT_TRUE(o.alive);
+  EXPECT_EQ(o.age_ms, 500);
+  EXPECT_EQ(o.registered_ms, 1000);
+}
+
+TEST(Registry, HeartbeatKeepsAlive) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  EXPECT_TRUE(reg->origins(kTtl - 1)[0].alive);
+  EXPECT_FALSE(reg->origins(kTtl)[0].alive);
+  ASSERT_TRUE(reg->register_origin(origin("a"), kTtl - 1).ok());
+  auto all = reg->origins(kTtl + 100);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_TRUE(all[0].alive);
+  EXPECT_EQ(all[0].age_ms, 101);
+  EXPECT_EQ(all[0].registered_ms, 0);  // a heartbeat is not a new registration
+}
+
+TEST(Registry, RestartReplacesInPlace) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.1", "100"), 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("b", "10.0.0.2", "200"), 0).ok());
+  int slot = find(reg->origins(0), "a")->slot;
+  ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.3", "101"), 500).ok());
+  auto all = reg->origins(600);
+  ASSERT_EQ(all.size(), 2u);
+  const OriginView* a = find(all, "a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->slot, slot);
+  EXPECT_EQ(a->pid, "101");
+  EXPECT_EQ(a->service, "svc-101");
+  EXPECT_EQ(a->ip, "10.0.0.3");
+  EXPECT_EQ(a->registered_ms, 500);
+}
+
+TEST(Registry, RefusesValuesTooLong) {
+  auto reg = make_registry();
+  auto s = reg->register_origin(origin(std::string(64, 'x')), 0);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("too long"), std::string::npos) << s.message();
+  EXPECT_TRUE(reg->register_origin(origin(std::string(63, 'x')), 0).ok());
+  OriginSpec many = origin("m");
+  many.endpoints[int(Proto::rtmp)].assign(kMaxEndpointsPerProto + 1, Endpoint{"", 1935});
+  EXPECT_FALSE(reg->register_origin(many, 0).ok());
+  EXPECT_FALSE(reg->register_origin(origin(""), 0).ok());
+  EXPECT_EQ(reg->origins(0).size(), 1u);
+  auto p = reg->pick(std::string(256, 'k'), Proto::rtmp, 0);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().find("too long"), std::string::npos);
+  EXPECT_TRUE(reg->pick(std::string(255, 'k'), Proto::rtmp, 0).ok());
+}
+
+TEST(Registry, FullOriginTableChangesNothing) {
+  auto reg = make_registry();
+  uint32_t cap = reg->capacity().origins;
+  for (uint32_t i = 0; i < cap; i++) ASSERT_TRUE(reg->register_origin(origin("o" + std::to_string(i)), 0).ok());
+  auto s = reg->register_origin(origin("one-too-many"), 0);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "registry full: " + std::to_string(cap) + " origins");
+  EXPECT_TRUE(is_registry_full(s));
+  EXPECT_EQ(reg->origins(0).size(), cap);
+  EXPECT_EQ(find(reg->origins(0), "one-too-many"), nullptr);
+  // Existing origins still heartbeat fine.
+  EXPECT_TRUE(reg->register_origin(origin("o0"), 5).ok());
+}
+
+TEST(Registry, PickWithoutOriginsNamesStreamAndProto) {
+  auto reg = make_registry();
+  auto p = reg->pick("__defaultVhost__/live/s", Proto::rtmp, 0);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error(), "no alive origin can serve \"__defaultVhost__/live/s\" over rtmp");
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  p = reg->pick("__defaultVhost__/live/s", Proto::srt, 0);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error(), "no alive origin can serve \"__defaultVhost__/live/s\" over srt");
+  EXPECT_TRUE(reg->streams(0).empty());
+}
+
+TEST(Registry, PickConnectsToOriginIpOrEndpointHost) {
+  auto reg = make_registry();
+  OriginSpec s = origin("a", "10.0.0.7");
+  s.endpoints[int(Proto::srt)] = {Endpoint{"192.168.3.10", 10080}};
+  ASSERT_TRUE(reg->register_origin(s, 0).ok());
+  auto p = reg->pick("v/app/s", Proto::rtmp, 0);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_EQ(p->host, "10.0.0.7");
+  EXPECT_EQ(p->port, 19351);
+  EXPECT_EQ(p->origin.server, "a");
+  p = reg->pick("v/app/s", Proto::srt, 0);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_EQ(p->host, "192.168.3.10");
+  EXPECT_EQ(p->port, 10080);
+}
+
+TEST(Registry, PickIsStickyAndSpreads) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.1"), 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("b", "10.0.0.2"), 0).ok());
+  std::map<std::string, int> per_origin;
+  std::map<std::string, std::string> first;
+  for (int i = 0; i < 10; i++) {
+    std::string key = "v/live/s" + std::to_string(i);
+    auto p = reg->pick(key, Proto::rtmp, 10);
+    ASSERT_TRUE(p.ok());
+    first[key] = p->origin.server;
+    per_origin[p->origin.server]++;
+  }
+  EXPECT_EQ(per_origin["a"], 5);
+  EXPECT_EQ(per_origin["b"], 5);
+  // Every later pick, by any protocol the origin has, returns the same origin.
+  for (auto& [key, server] : first) {
+    EXPECT_EQ(reg->pick(key, Proto::http, 20)->origin.server, server);
+    EXPECT_EQ(reg->pick(key, Proto::rtmp, 30)->origin.server, server);
+  }
+  EXPECT_EQ(reg->streams(0).size(), 10u);
+  auto a = find(reg->origins(40), "a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->streams.size(), 5u);
+}
+
+TEST(Registry, DeadOriginLosesItsStreams) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_EQ(reg->pick("v/l/s", Proto::rtmp, 0)->origin.server, "a");
+  ASSERT_TRUE(reg->register_origin(origin("b"), kTtl).ok());
+  // a's last heartbeat is now kTtl old: dead; the pin moves to b.
+  auto p = reg->pick("v/l/s", Proto::rtmp, kTtl);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->origin.server, "b");
+  auto streams = reg->streams(kTtl);
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].origin_server, "b");
+  // a coming back does not steal it: b is alive.
+  ASSERT_TRUE(reg->register_origin(origin("a"), kTtl + 1).ok());
+  EXPECT_EQ(reg->pick("v/l/s", Proto::rtmp, kTtl + 2)->origin.server, "b");
+}
+
+TEST(Registry, RestartedOriginKeepsItsPins) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.1", "1"), 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("b", "10.0.0.2", "1"), 0).ok());
+  std::string first = reg->pick("v/l/s", Proto::rtmp, 0)->origin.server;
+  ASSERT_TRUE(reg->register_origin(origin(first, "10.0.0.9", "2"), 100).ok());
+  auto p = reg->pick("v/l/s", Proto::rtmp, 200);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->origin.server, first);
+  EXPECT_EQ(p->host, "10.0.0.9");
+  EXPECT_EQ(reg->origins(200).size(), 2u);
+}
+
+TEST(Registry, PinnedOriginWithoutProto) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_EQ(reg->pick("v/l/s", Proto::rtmp, 0)->origin.server, "a");
+  OriginSpec b = origin("b");
+  b.endpoints[int(Proto::srt)] = {Endpoint{"", 10080}};
+  ASSERT_TRUE(reg->register_origin(b, 0).ok());
+  // With a client on a, moving the stream would split it: refuse.
+  reg->add_client("v/l/s", Proto::rtmp, 1);
+  auto p = reg->pick("v/l/s", Proto::srt, 1);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.error().find("no srt endpoint"), std::string::npos) << p.error();
+  // Once idle, the stream moves to an origin that can serve srt.
+  reg->add_client("v/l/s", Proto::rtmp, -1);
+  p = reg->pick("v/l/s", Proto::srt, 2);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_EQ(p->origin.server, "b");
+  EXPECT_EQ(reg->pick("v/l/s", Proto::rtmp, 3)->origin.server, "b");
+}
+
+TEST(Registry, ClientCounts) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/s", Proto::rtmp, 0).ok());
+  reg->add_client("v/l/s", Proto::rtmp, 1);
+  reg->add_client("v/l/s", Proto::http, 1);
+  reg->add_client("v/l/s", Proto::http, 1);
+  reg->add_client("v/l/nothing", Proto::http, 1);  // no pin: ignored
+  auto s = reg->streams(0);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].key, "v/l/s");
+  EXPECT_EQ(s[0].origin_server, "a");
+  EXPECT_EQ(s[0].clients[int(Proto::rtmp)], 1u);
+  EXPECT_EQ(s[0].clients[int(Proto::http)], 2u);
+  reg->add_client("v/l/s", Proto::rtmp, -5);  // never below zero
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::rtmp)], 0u);
+}
+
+TEST(Registry, FullStreamTable) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  for (uint32_t i = 0; i < cap; i++) ASSERT_TRUE(reg->pick("v/l/" + std::to_string(i), Proto::rtmp, 0).ok()) << i;
+  auto p = reg->pick("v/l/extra", Proto::rtmp, 0);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error(), "registry full: " + std::to_string(cap) + " streams");
+  // Existing pins still answer.
+  EXPECT_TRUE(reg->pick("v/l/0", Proto::rtmp, 0).ok());
+  EXPECT_EQ(reg->streams(0).size(), cap);
+}
+
+TEST(Registry, Sessions) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "abc", "v/l/s", "a", "data\0x", 0).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::rtc, "abc", "v/l/t", "b", "", 0).ok());
+  auto h = reg->get_session(SessionKind::hls, "abc", 100);
+  ASSERT_TRUE(h.ok()) << h.error();
+  EXPECT_EQ(h->stream_key, "v/l/s");
+  EXPECT_EQ(h->origin_server, "a");
+  EXPECT_EQ(h->data, "data");
+  EXPECT_EQ(h->age_ms, 100);
+  EXPECT_EQ(h->kind, SessionKind::hls);
+  EXPECT_EQ(reg->get_session(SessionKind::rtc, "abc", 100)->origin_server, "b");
+  EXPECT_EQ(reg->get_session(SessionKind::hls, "abc", 150)->age_ms, 50);  // get touched it
+  // Replace.
+  std::string binary("\x00\x01\x02", 3);
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "abc", "v/l/s2", "c", binary, 200).ok());
+  h = reg->get_session(SessionKind::hls, "abc", 200);
+  EXPECT_EQ(h->origin_server, "c");
+  EXPECT_EQ(h->data, binary);
+  EXPECT_EQ(reg->sessions(200).size(), 2u);
+  EXPECT_TRUE(reg->remove_session(SessionKind::hls, "abc"));
+  EXPECT_FALSE(reg->remove_session(SessionKind::hls, "abc"));
+  auto gone = reg->get_session(SessionKind::hls, "abc", 300);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_NE(gone.error().find("abc"), std::string::npos);
+  EXPECT_TRUE(reg->get_session(SessionKind::rtc, "abc", 300).ok());
+}
+
+TEST(Registry, SessionLimits) {
+  auto reg = make_registry();
+  EXPECT_FALSE(reg->put_session(SessionKind::hls, "", "k", "a", "", 0).ok());
+  EXPECT_FALSE(reg->put_session(SessionKind::hls, std::string(kSessionIdMax + 1, 'i'), "k", "a", "", 0).ok());
+  EXPECT_FALSE(reg->put_session(SessionKind::hls, "i", "k", "a", std::string(kSessionDataMax + 1, 'd'), 0).ok());
+  EXPECT_TRUE(reg->put_session(SessionKind::hls, "i", "k", "a", std::string(kSessionDataMax, 'd'), 0).ok());
+  uint32_t cap = reg->capacity().sessions;
+  for (uint32_t i = 1; i < cap; i++) ASSERT_TRUE(reg->put_session(SessionKind::rtc, std::to_string(i), "k", "a", "", 0).ok());
+  auto s = reg->put_session(SessionKind::rtc, "extra", "k", "a", "", 0);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "registry full: " + std::to_string(cap) + " sessions");
+  // Replacing an existing one needs no room.
+  EXPECT_TRUE(reg->put_session(SessionKind::rtc, "1", "k2", "a", "", 0).ok());
+}
+
+TEST(Registry, ExpireOriginsAndTheirPins) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/s", Proto::rtmp, 0).ok());
+  reg->add_client("v/l/s", Proto::rtmp, 1);
+  ASSERT_TRUE(reg->register_origin(origin("b"), 2 * kTtl - 1).ok());
+  reg->expire(2 * kTtl - 1);  // a is dead but kept: not yet 2 x ttl
+  EXPECT_EQ(reg->origins(2 * kTtl - 1).size(), 2u);
+  EXPECT_EQ(reg->streams(0).size(), 1u);
+  reg->expire(2 * kTtl);
+  auto all = reg->origins(2 * kTtl);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].server, "b");
+  EXPECT_TRUE(reg->streams(0).empty());  // its pin went with it, clients or not
+}
+
+TEST(Registry, ExpireIdlePinsAndSessions) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/idle", Proto::rtmp, 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/busy", Proto::rtmp, 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/recent", Proto::rtmp, 0).ok());
+  reg->add_client("v/l/busy", Proto::http, 1);
+  ASSERT_TRUE(reg->pick("v/l/recent", Proto::rtmp, 3000).ok());  // a pick is use
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "old", "v/l/s", "a", "", 0).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "used", "v/l/s", "a", "", 0).ok());
+  ASSERT_TRUE(reg->get_session(SessionKind::hls, "used", 3000).ok());
+  reg->expire(kSessionTtl);
+  std::set<std::string> keys;
+  for (auto& s : reg->streams(kSessionTtl)) keys.insert(s.key);
+  EXPECT_EQ(keys, (std::set<std::string>{"v/l/busy", "v/l/recent"}));
+  auto sessions = reg->sessions(kSessionTtl);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].id, "used");
+  // A client leaving counts as use when the time is given.
+  reg->add_client("v/l/busy", Proto::http, -1, kSessionTtl + 1000);
+  reg->expire(kSessionTtl + 2000);
+  EXPECT_EQ(reg->streams(0).size(), 2u);
+  reg->expire(kSessionTtl + 1000 + kSessionTtl);
+  EXPECT_TRUE(reg->streams(0).empty());
+}
+
+TEST(Registry, ChurnKeepsLookupsCorrect) {
+  // Many inserts and removals leave tombstones; lookups and expiry's rebuild
+  // must keep every live entry reachable.
+  auto reg = make_registry();
+  uint32_t cap = reg->capacity().sessions;
+  std::set<std::string> live;
+  for (int round = 0; round < 20; round++) {
+    for (uint32_t i = 0; live.size() < cap; i++) {
+      std::string id = "r" + std::to_string(round) + "-" + std::to_string(i);
+      ASSERT_TRUE(reg->put_session(SessionKind::rtc, id, "k", "a", id, round).ok()) << id;
+      live.insert(id);
+    }
+    int n = 0;
+    for (auto it = live.begin(); it != live.end();) {
+      if (n++ % 3 == 0) {
+        ASSERT_TRUE(reg->remove_session(SessionKind::rtc, *it));
+        it = live.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    reg->expire(round);  // nothing is idle; may rebuild
+  }
+  for (const std::string& id : live) {
+    auto s = reg->get_session(SessionKind::rtc, id, 20);
+    ASSERT_TRUE(s.ok()) << id;
+    EXPECT_EQ(s->data, id);
+  }
+  EXPECT_EQ(reg->sessions(20).size(), live.size());
+  EXPECT_FALSE(reg->get_session(SessionKind::rtc, "never", 20).ok());
+}
+
+TEST(Registry, ForkedChildWritesAreSeen) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("parent"), 0).ok());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    bool ok = reg->register_origin(origin("child", "10.9.9.9"), 5).ok() && reg->pick("v/l/s", Proto::rtmp, 5).ok() &&
+              reg->put_session(SessionKind::hls, "h1", "v/l/s", "child", "x", 5).ok();
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto all = reg->origins(10);
+  ASSERT_EQ(all.size(), 2u);
+  const OriginView* child = find(all, "child");
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->ip, "10.9.9.9");
+  EXPECT_EQ(reg->streams(10).size(), 1u);
+  EXPECT_EQ(reg->get_session(SessionKind::hls, "h1", 10)->data, "x");
+}
+
+TEST(Registry, ChildDyingWithLockDoesNotWedge) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) reg->lock_and_exit_for_test(7);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 7);
+  // The next locker recovers the mutex; the half-written entry is not visible.
+  auto all = reg->origins(1);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].server, "a");
+  EXPECT_TRUE(reg->register_origin(origin("b"), 1).ok());
+  EXPECT_EQ(reg->origins(1).size(), 2u);
+  EXPECT_TRUE(reg->pick("v/l/s", Proto::rtmp, 1).ok());
+  // And it keeps working for later lockers.
+  EXPECT_EQ(reg->streams(1).size(), 1u);
+}
+
+}  // namespace
+}  // namespace sp
