@@ -139,3 +139,238 @@ TEST(RegisterRequest, OptionalArraysMayBeEmptyOrNull) {
 
 }  // namespace
 }  // namespace sp
+
+// ---- The same registrations through the system API over real sockets. ----
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+#include "api/system_api.h"
+#include "core/clock.h"
+#include "core/event_ptr.h"
+
+namespace sp {
+namespace {
+
+int listen_loopback(uint16_t* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  EXPECT_EQ(listen(fd, 16), 0);
+  socklen_t len = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+// Sends one raw request (the server closes after answering) and returns the
+// whole response.
+std::string raw_exchange(uint16_t port, const std::string& request) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return "connect failed";
+  }
+  (void)!write(fd, request.data(), request.size());
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, size_t(n));
+  close(fd);
+  return out;
+}
+
+class RegisterRequestHttp : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    base_.reset(event_base_new());
+    fd_ = listen_loopback(&port_);
+    auto r = Registry::create(256 * 1024, {});
+    ASSERT_TRUE(r.ok()) << r.error();
+    registry_ = std::move(*r);
+  }
+  void TearDown() override {
+    api_.reset();
+    close(fd_);
+  }
+  void start() {
+    api_ = std::make_unique<SystemApi>(base_.get(), conf_, *registry_);
+    ASSERT_TRUE(api_->start({fd_}).ok());
+  }
+  // Runs the loop until the client thread has its answer.
+  std::string exchange(const std::string& request) {
+    auto answer = std::async(std::launch::async, raw_exchange, port_, request);
+    while (answer.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+      event_base_loop(base_.get(), EVLOOP_NONBLOCK);
+      usleep(1000);
+    }
+    return answer.get();
+  }
+  std::string get(const std::string& target, const std::string& headers = "") {
+    return exchange("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n");
+  }
+  std::string post(const std::string& target, const std::string& body, const std::string& headers = "") {
+    return exchange("POST " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n" +
+                    headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+
+  Config conf_;
+  EventBasePtr base_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<SystemApi> api_;
+};
+
+bool status_is(const std::string& response, int code) {
+  return response.rfind("HTTP/1.1 " + std::to_string(code) + " ", 0) == 0;
+}
+
+std::string body_of(const std::string& response) {
+  size_t at = response.find("\r\n\r\n");
+  return at == std::string::npos ? "" : response.substr(at + 4);
+}
+
+TEST_F(RegisterRequestHttp, RegisterFixtureAndList) {
+  start();
+  std::string r = post("/api/v1/srs/register", fixture("srs-heartbeat.json"));
+  EXPECT_TRUE(status_is(r, 200)) << r;
+  EXPECT_NE(r.find("Content-Type: application/json"), std::string::npos) << r;
+  EXPECT_EQ(body_of(r), "{\"code\":0,\"pid\":\"" + std::to_string(getpid()) + "\"}");
+  auto origins = registry_->origins(monotonic_ms());
+  ASSERT_EQ(origins.size(), 1u);
+  EXPECT_EQ(origins[0].server, "vid-682yv42");
+
+  ASSERT_TRUE(registry_->pick("__defaultVhost__/live/s", Proto::rtmp, monotonic_ms()).ok());
+  registry_->add_client("__defaultVhost__/live/s", Proto::rtmp, 2);
+  r = get("/api/v1/origins");
+  ASSERT_TRUE(status_is(r, 200)) << r;
+  std::string b = body_of(r);
+  EXPECT_EQ(b.front(), '[') << b;
+  EXPECT_NE(b.find("\"server\":\"vid-682yv42\""), std::string::npos) << b;
+  EXPECT_NE(b.find("\"alive\":true"), std::string::npos) << b;
+  EXPECT_NE(b.find("\"srt\":[\"10081\"]"), std::string::npos) << b;
+  EXPECT_NE(b.find("\"streams\":[\"__defaultVhost__/live/s\"]"), std::string::npos) << b;
+  EXPECT_NE(b.find("\"heartbeat_age_seconds\":"), std::string::npos) << b;
+
+  r = get("/api/v1/streams");
+  ASSERT_TRUE(status_is(r, 200)) << r;
+  EXPECT_EQ(body_of(r), "[{\"key\":\"__defaultVhost__/live/s\",\"origin\":\"vid-682yv42\",\"clients\":"
+                        "{\"rtmp\":2,\"http\":0,\"api\":0,\"srt\":0,\"rtc\":0}}]");
+
+  r = get("/api/v1/versions");
+  ASSERT_TRUE(status_is(r, 200)) << r;
+  EXPECT_NE(body_of(r).find("\"server\":\"srs-proxy\""), std::string::npos) << r;
+  EXPECT_NE(body_of(r).find("\"code\":0"), std::string::npos) << r;
+}
+
+TEST_F(RegisterRequestHttp, BadBodyIs400NamingTheField) {
+  start();
+  std::string r = post("/api/v1/srs/register", "{\"ip\":\"1.2.3.4\",\"server\":\"s\",\"service\":\"x\",\"pid\":\"1\"}");
+  EXPECT_TRUE(status_is(r, 400)) << r;
+  EXPECT_NE(body_of(r).find("\"code\":400"), std::string::npos) << r;
+  EXPECT_NE(body_of(r).find("rtmp"), std::string::npos) << r;
+  r = post("/api/v1/srs/register", "{oops");
+  EXPECT_TRUE(status_is(r, 400)) << r;
+  EXPECT_TRUE(registry_->origins(0).empty());
+}
+
+TEST_F(RegisterRequestHttp, FullRegistryIs503AndTooLongIs400) {
+  start();
+  OriginSpec filler;
+  filler.ip = "10.0.0.1";
+  filler.endpoints[int(Proto::rtmp)] = {Endpoint{"", 1935}};
+  for (uint32_t i = 0; i < registry_->capacity().origins; i++) {
+    filler.server = "filler-" + std::to_string(i);
+    ASSERT_TRUE(registry_->register_origin(filler, monotonic_ms()).ok());
+  }
+  std::string r = post("/api/v1/srs/register", fixture("srs-heartbeat.json"));
+  EXPECT_TRUE(status_is(r, 503)) << r;
+  EXPECT_NE(body_of(r).find("registry full"), std::string::npos) << r;
+  std::string long_id = "{\"ip\":\"1.2.3.4\",\"server\":\"" + std::string(100, 'x') +
+                        "\",\"service\":\"x\",\"pid\":\"1\",\"rtmp\":[\"1935\"]}";
+  r = post("/api/v1/srs/register", long_id);
+  EXPECT_TRUE(status_is(r, 400)) << r;
+  EXPECT_NE(body_of(r).find("too long"), std::string::npos) << r;
+}
+
+TEST_F(RegisterRequestHttp, RoutesAndMethods) {
+  start();
+  std::string r = get("/api/v1/nothing");
+  EXPECT_TRUE(status_is(r, 404)) << r;
+  EXPECT_NE(body_of(r).find("\"code\":404"), std::string::npos) << r;
+  r = get("/api/v1/srs/register");
+  EXPECT_TRUE(status_is(r, 405)) << r;
+  EXPECT_NE(r.find("Allow: POST"), std::string::npos) << r;
+  r = post("/api/v1/versions", "{}");
+  EXPECT_TRUE(status_is(r, 405)) << r;
+  r = exchange("DELETE /api/v1/origins HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_TRUE(status_is(r, 405)) << r;
+}
+
+TEST_F(RegisterRequestHttp, BodyOverLimitIs413) {
+  conf_.system_api.max_body_size = 100;
+  start();
+  std::string r = post("/api/v1/srs/register", fixture("srs-heartbeat-summaries.json"));
+  EXPECT_TRUE(status_is(r, 413)) << r;
+  EXPECT_TRUE(registry_->origins(0).empty());
+}
+
+TEST_F(RegisterRequestHttp, Token) {
+  conf_.system_api.token = "s3cret";
+  start();
+  EXPECT_TRUE(status_is(get("/api/v1/versions"), 401));
+  EXPECT_TRUE(status_is(get("/api/v1/versions", "Authorization: Bearer wrong\r\n"), 401));
+  EXPECT_TRUE(status_is(get("/api/v1/versions?token=s3cre"), 401));
+  EXPECT_TRUE(status_is(get("/api/v1/versions", "Authorization: Bearer s3cret\r\n"), 200));
+  std::string r = post("/api/v1/srs/register?token=s3cret", fixture("srs-heartbeat.json"));
+  EXPECT_TRUE(status_is(r, 200)) << r;
+  EXPECT_NE(body_of(get("/api/v1/origins")).find("error"), std::string::npos);
+}
+
+TEST_F(RegisterRequestHttp, AccessRulesFirstMatchWins) {
+  AccessRule deny_local{false, *parse_cidr("127.0.0.0/8"), "127.0.0.0/8"};
+  AccessRule allow_all{true, *parse_cidr("all"), "all"};
+  conf_.system_api.access = {deny_local, allow_all};
+  start();
+  std::string r = get("/api/v1/versions");
+  EXPECT_TRUE(status_is(r, 403)) << r;
+  EXPECT_NE(body_of(r).find("\"code\":403"), std::string::npos) << r;
+}
+
+TEST_F(RegisterRequestHttp, AccessRulesAllowFirst) {
+  AccessRule allow_one{true, *parse_cidr("127.0.0.1"), "127.0.0.1"};
+  AccessRule deny_all{false, *parse_cidr("all"), "all"};
+  conf_.system_api.access = {allow_one, deny_all};
+  start();
+  EXPECT_TRUE(status_is(get("/api/v1/versions"), 200));
+}
+
+TEST_F(RegisterRequestHttp, StopAcceptingLeavesTheCallersSocket) {
+  start();
+  EXPECT_TRUE(status_is(get("/api/v1/versions"), 200));
+  api_->stop_accepting();
+  EXPECT_NE(fcntl(fd_, F_GETFD), -1);  // still open: we own it
+  // A new server (e.g. after a reload) can serve on the same socket.
+  start();
+  EXPECT_TRUE(status_is(get("/api/v1/versions"), 200));
+}
+
+}  // namespace
+}  // namespace sp
