@@ -37,8 +37,11 @@ Result<std::unique_ptr<Service>> make_system_api(WorkerContext& ctx) {
   return std::unique_ptr<Service>(std::move(svc));
 }
 
-// Protocol services; each protocol issue adds its factory here.
-const ServiceFactory kProtocolFactories[] = {nullptr};
+// Protocol services of a protocol worker. Each protocol adds its factory
+// (declared in its own folder's header) on a line of its own.
+const ServiceFactory kProtocolFactories[] = {
+    nullptr,  // keeps the list non-empty while protocols are being added
+};
 
 class Worker {
  public:
@@ -51,7 +54,7 @@ class Worker {
       SP_PERROR("event_base_new() failed");
       return 1;
     }
-    WorkerContext ctx{base_.get(), conf_, registry_, listeners_, slot_};
+    WorkerContext ctx{base_.get(), conf_, registry_, listeners_, slot_, limiter_};
     if (!start_services(ctx)) return 1;
     watch_signals();
     if (roles_ & kRoleApi) start_api_jobs();
@@ -170,6 +173,7 @@ class Worker {
   ListenerSet& listeners_;
   int roles_;
   int slot_;
+  ConnectionLimiter limiter_{conf_.worker_connections};
   bool quitting_ = false;
   EventBasePtr base_;
   std::vector<std::unique_ptr<Service>> services_;
@@ -179,6 +183,19 @@ class Worker {
 };
 
 }  // namespace
+
+bool ConnectionLimiter::try_acquire(const char* service) {
+  if (used_ < limit_) {
+    used_++;
+    return true;
+  }
+  int64_t now = monotonic_ms();
+  if (now - last_warn_ms_ >= 1000) {
+    last_warn_ms_ = now;
+    SP_PWARN("worker_connections (%d) reached, %s client refused", limit_, service);
+  }
+  return false;
+}
 
 OriginSpec default_backend_spec(const DefaultBackendConf& conf) {
   OriginSpec spec;

@@ -19,12 +19,31 @@
 
 namespace sp {
 
+// worker_connections: one budget shared by every service of a worker. A
+// service asks before it takes a client and gives the slot back when the
+// session ends; a refusal is logged at most once a second.
+class ConnectionLimiter {
+ public:
+  explicit ConnectionLimiter(int limit) : limit_(limit) {}
+  bool try_acquire(const char* service);
+  void release() {
+    if (used_ > 0) used_--;
+  }
+  int used() const { return used_; }
+
+ private:
+  int limit_;
+  int used_ = 0;
+  int64_t last_warn_ms_ = 0;
+};
+
 struct WorkerContext {
   event_base* base;
   const Config& conf;
   Registry& registry;
   const ListenerSet& listeners;
   int slot;  // 0..worker_processes-1 for protocol workers, -1 for the API worker
+  ConnectionLimiter& limiter;
 };
 
 class Service {
