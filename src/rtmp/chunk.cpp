@@ -1,0 +1,311 @@
+// Chunk stream reader and writer (see chunk.h).
+//
+// The reader is a two-state machine: either it is reading a chunk header, or
+// it is copying `chunk_left_` payload bytes of the current chunk into that
+// chunk stream's partial message. A header split across feeds is kept in
+// header_buf_ (at most 18 bytes), so nothing but partial messages is buffered.
+#include "rtmp/chunk.h"
+
+#include <algorithm>
+#include <string>
+
+#include "rtmp/bytes.h"
+
+namespace sp::rtmp {
+namespace {
+
+// 3-byte basic header + 11-byte fmt 0 header + 4-byte extended timestamp.
+constexpr size_t kMaxHeaderSize = 18;
+constexpr uint8_t kSetChunkSizeType = 1;
+constexpr uint8_t kAbortType = 2;
+
+std::string csid_text(uint32_t csid) { return "csid " + std::to_string(csid); }
+
+}  // namespace
+
+// ---- reader -----------------------------------------------------------------
+
+ChunkReader::ChunkReader(ChunkReaderLimits limits) : limits_(limits) {}
+
+Status ChunkReader::fail(Status st) {
+  error_ = st;
+  return st;
+}
+
+Status ChunkReader::feed(std::span<const uint8_t> bytes) {
+  if (!error_.ok()) return error_;
+  total_bytes_ += bytes.size();
+  while (!bytes.empty()) {
+    if (chunk_left_ > 0) {
+      Result<size_t> n = take_payload(bytes);
+      if (!n.ok()) return fail(n.status());
+      bytes = bytes.subspan(*n);
+      continue;
+    }
+    Status st = feed_header(&bytes);
+    if (!st.ok()) return fail(st);
+  }
+  return Status::Ok();
+}
+
+// Parses one chunk header from the front of *in (joined with any header bytes
+// left from the previous feed) and advances *in past the bytes it used.
+Status ChunkReader::feed_header(std::span<const uint8_t>* in) {
+  if (header_buf_.empty()) {
+    Result<size_t> used = parse_header(*in);
+    if (!used.ok()) return used.status();
+    if (*used == 0) {  // incomplete: keep the fragment for the next feed
+      header_buf_.assign(in->begin(), in->end());
+      *in = {};
+    } else {
+      *in = in->subspan(*used);
+    }
+    return Status::Ok();
+  }
+  size_t old = header_buf_.size();
+  size_t add = std::min(kMaxHeaderSize - old, in->size());
+  header_buf_.insert(header_buf_.end(), in->begin(), in->begin() + add);
+  Result<size_t> used = parse_header(header_buf_);
+  if (!used.ok()) return used.status();
+  if (*used == 0) {
+    *in = in->subspan(add);
+    return Status::Ok();
+  }
+  *in = in->subspan(*used - old);
+  header_buf_.clear();
+  return Status::Ok();
+}
+
+Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
+  ByteReader r(in);
+  uint8_t b0;
+  if (!r.u8(&b0)) return size_t(0);
+  uint8_t fmt = b0 >> 6;
+  uint32_t csid = b0 & 0x3f;
+  if (csid == 0) {
+    uint8_t b1;
+    if (!r.u8(&b1)) return size_t(0);
+    csid = 64 + b1;
+  } else if (csid == 1) {
+    uint8_t b1, b2;
+    if (!r.u8(&b1) || !r.u8(&b2)) return size_t(0);
+    csid = 64 + b1 + 256u * b2;
+  }
+
+  auto it = streams_.find(csid);
+  bool known = it != streams_.end() && it->second.has_header;
+  if (fmt != 0 && !known) {
+    return Result<size_t>::Error("rtmp chunk: fmt " + std::to_string(fmt) + " header on " +
+                                 csid_text(csid) + " with no previous header");
+  }
+  if (it == streams_.end() && streams_.size() >= limits_.max_chunk_streams) {
+    return Result<size_t>::Error("rtmp chunk: more than " +
+                                 std::to_string(limits_.max_chunk_streams) + " chunk streams");
+  }
+  Stream& s = streams_[csid];
+  if (fmt != 3 && s.in_message) {
+    return Result<size_t>::Error("rtmp chunk: fmt " + std::to_string(fmt) + " header on " +
+                                 csid_text(csid) + " before its previous message completed");
+  }
+
+  // Read every field before touching state: the header may be incomplete.
+  uint32_t ts_field = 0, length = s.length, stream_id = s.stream_id;
+  uint8_t type_id = s.type_id;
+  if (fmt <= 2 && !r.u24(&ts_field)) return size_t(0);
+  if (fmt <= 1 && (!r.u24(&length) || !r.u8(&type_id))) return size_t(0);
+  if (fmt == 0 && !r.u32_le(&stream_id)) return size_t(0);
+
+  bool extended = fmt <= 2 ? ts_field == kExtendedTimestamp : s.extended;
+  if (fmt <= 2 && extended && !r.u32(&ts_field)) return size_t(0);
+  if (fmt == 3 && extended) {
+    // The spec repeats the extended timestamp on fmt 3 chunks, but some
+    // encoders omit it. Take the 4 bytes only if they repeat the value.
+    std::span<const uint8_t> peek = r.rest();
+    if (peek.size() < 4) return size_t(0);
+    uint32_t v = uint32_t(peek[0]) << 24 | uint32_t(peek[1]) << 16 | uint32_t(peek[2]) << 8 | peek[3];
+    if (v == s.extended_value) r.u32(&v);
+  }
+
+  if (length > limits_.max_message_size) {
+    return Result<size_t>::Error("rtmp chunk: message of " + std::to_string(length) +
+                                 " bytes on " + csid_text(csid) + " exceeds the limit of " +
+                                 std::to_string(limits_.max_message_size));
+  }
+
+  bool new_message = !s.in_message;
+  if (fmt == 0) {
+    // A fmt 0 timestamp also serves as the delta a following fmt 3 repeats
+    // (what ffmpeg, librtmp and SRS do).
+    s.timestamp = ts_field;
+    s.delta = ts_field;
+  } else if (fmt <= 2) {
+    s.delta = ts_field;
+    s.timestamp += ts_field;
+  } else if (new_message) {
+    s.timestamp += s.delta;
+  }
+  if (fmt <= 2) {
+    s.extended = extended;
+    s.extended_value = extended ? ts_field : 0;
+  }
+  s.has_header = true;
+  s.length = length;
+  s.type_id = type_id;
+  s.stream_id = stream_id;
+
+  if (new_message) {
+    s.in_message = true;
+    s.payload.clear();
+    // Grow as bytes arrive; never reserve what a header merely claims.
+    s.payload.reserve(std::min(length, chunk_size_));
+  }
+  current_csid_ = csid;
+  chunk_left_ = std::min<uint32_t>(chunk_size_, length - uint32_t(s.payload.size()));
+  size_t used = r.position();
+  if (chunk_left_ == 0) {  // zero-length message: complete at its header
+    Status st = complete_message(csid, &s);
+    if (!st.ok()) return st;
+  }
+  return used;
+}
+
+Result<size_t> ChunkReader::take_payload(std::span<const uint8_t> in) {
+  Stream& s = streams_[current_csid_];
+  size_t n = std::min<size_t>(in.size(), chunk_left_);
+  if (buffered_ + n > limits_.max_buffered_bytes) {
+    return Result<size_t>::Error("rtmp chunk: partial messages exceed " +
+                                 std::to_string(limits_.max_buffered_bytes) + " bytes");
+  }
+  s.payload.insert(s.payload.end(), in.begin(), in.begin() + n);
+  buffered_ += n;
+  chunk_left_ -= uint32_t(n);
+  if (chunk_left_ == 0 && s.payload.size() == s.length) {
+    Status st = complete_message(current_csid_, &s);
+    if (!st.ok()) return st;
+  }
+  return n;
+}
+
+Status ChunkReader::complete_message(uint32_t csid, Stream* s) {
+  Message m;
+  m.type_id = s->type_id;
+  m.timestamp = s->timestamp;
+  m.stream_id = s->stream_id;
+  m.csid = csid;
+  buffered_ -= s->payload.size();
+  m.payload = std::move(s->payload);
+  s->payload = {};
+  s->in_message = false;
+  Status st = apply_control(m);
+  if (!st.ok()) return st;
+  ready_.push_back(std::move(m));
+  return Status::Ok();
+}
+
+// Set Chunk Size and Abort change how the very next chunk is read, so the
+// reader applies them itself instead of leaving it to the session.
+Status ChunkReader::apply_control(const Message& m) {
+  if (m.type_id != kSetChunkSizeType && m.type_id != kAbortType) return Status::Ok();
+  ByteReader r(m.payload);
+  uint32_t v;
+  if (!r.u32(&v)) {
+    return Status::Error("rtmp chunk: control message type " + std::to_string(m.type_id) +
+                         " has a " + std::to_string(m.payload.size()) + "-byte payload");
+  }
+  if (m.type_id == kSetChunkSizeType) {
+    if (v == 0 || v > kMaxChunkSize)
+      return Status::Error("rtmp chunk: peer set an invalid chunk size " + std::to_string(v));
+    chunk_size_ = v;
+    return Status::Ok();
+  }
+  auto it = streams_.find(v);
+  if (it != streams_.end() && it->second.in_message) {
+    buffered_ -= it->second.payload.size();
+    it->second.payload = {};
+    it->second.in_message = false;
+  }
+  return Status::Ok();
+}
+
+bool ChunkReader::next(Message* out) {
+  if (ready_.empty()) return false;
+  *out = std::move(ready_.front());
+  ready_.pop_front();
+  return true;
+}
+
+// ---- writer -----------------------------------------------------------------
+
+void put_basic_header(std::vector<uint8_t>* out, uint8_t fmt, uint32_t csid) {
+  uint8_t top = uint8_t(fmt << 6);
+  if (csid < 64) {
+    put_u8(out, top | uint8_t(csid));
+  } else if (csid < 64 + 256) {
+    put_u8(out, top | 0);
+    put_u8(out, uint8_t(csid - 64));
+  } else {
+    put_u8(out, top | 1);
+    put_u8(out, uint8_t((csid - 64) & 0xff));
+    put_u8(out, uint8_t((csid - 64) >> 8));
+  }
+}
+
+Status ChunkWriter::set_chunk_size(uint32_t size) {
+  if (size == 0 || size > kMaxChunkSize)
+    return Status::Error("rtmp chunk: invalid outgoing chunk size " + std::to_string(size));
+  chunk_size_ = size;
+  return Status::Ok();
+}
+
+void ChunkWriter::reset() { last_.clear(); }
+
+void ChunkWriter::write(const Message& msg, std::vector<uint8_t>* out) {
+  uint32_t length = uint32_t(msg.payload.size());
+  auto it = last_.find(msg.csid);
+  Last& l = last_[msg.csid];
+
+  // Pick the smallest header that lets the reader reconstruct this message.
+  uint8_t fmt = 0;
+  uint32_t delta = msg.timestamp - l.timestamp;
+  if (it != last_.end() && msg.stream_id == l.stream_id && msg.timestamp >= l.timestamp) {
+    if (length != l.length || msg.type_id != l.type_id) {
+      fmt = 1;
+    } else if (l.delta_valid && !l.extended && delta == l.delta) {
+      fmt = 3;  // same shape, same delta: the reader repeats the last delta
+    } else {
+      fmt = 2;
+    }
+  }
+  uint32_t ts_field = fmt == 0 ? msg.timestamp : delta;
+  bool extended = fmt != 3 && ts_field >= kExtendedTimestamp;
+
+  put_basic_header(out, fmt, msg.csid);
+  if (fmt <= 2) put_u24(out, extended ? kExtendedTimestamp : ts_field);
+  if (fmt <= 1) {
+    put_u24(out, length);
+    put_u8(out, msg.type_id);
+  }
+  if (fmt == 0) put_u32_le(out, msg.stream_id);
+  if (extended) put_u32(out, ts_field);
+
+  size_t off = 0;
+  while (true) {
+    size_t n = std::min<size_t>(chunk_size_, length - off);
+    put_bytes(out, std::span(msg.payload).subspan(off, n));
+    off += n;
+    if (off >= length) break;
+    put_basic_header(out, 3, msg.csid);
+    if (extended) put_u32(out, ts_field);  // continuation chunks repeat it
+  }
+
+  l.type_id = msg.type_id;
+  l.stream_id = msg.stream_id;
+  l.length = length;
+  l.timestamp = msg.timestamp;
+  if (fmt == 1 || fmt == 2) l.delta = delta;
+  // After fmt 0 readers disagree on what fmt 3 would add, so never rely on it.
+  l.delta_valid = fmt != 0;
+  if (fmt != 3) l.extended = extended;
+}
+
+}  // namespace sp::rtmp

@@ -1,0 +1,136 @@
+// The RTMP chunk stream: how messages are cut into chunks on the wire and put
+// back together. After the handshake every byte in both directions is chunks.
+//
+// ChunkReader is incremental: the session feeds whatever the socket gave it
+// (split anywhere, even inside a header) and pops complete Messages. It
+// applies Set Chunk Size and Abort itself, at the exact byte where they take
+// effect, and still hands them out so the session can see them. Memory is
+// bounded: one message may not exceed max_message_size, and the partial
+// messages of all chunk streams together may not exceed max_buffered_bytes.
+//
+// ChunkWriter does the reverse for one outgoing direction, remembering the
+// last header per chunk stream so it can pick the smallest header (fmt 0-3).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "core/result.h"
+
+namespace sp::rtmp {
+
+inline constexpr uint32_t kDefaultChunkSize = 128;   // until Set Chunk Size says otherwise
+inline constexpr uint32_t kMaxChunkSize = 0xffffff;  // the largest value peers may announce
+inline constexpr uint32_t kMinCsid = 2;               // 0 and 1 only select the header form
+inline constexpr uint32_t kMaxCsid = 65599;           // 64 + 0xffff, the 3-byte basic header
+inline constexpr uint32_t kExtendedTimestamp = 0xffffff;
+
+// Chunk stream ids used by convention (any 2..65599 is legal).
+inline constexpr uint32_t kCsidControl = 2;   // protocol control messages, stream 0
+inline constexpr uint32_t kCsidCommand = 3;   // connect, createStream, _result...
+
+// One complete RTMP message.
+struct Message {
+  uint8_t type_id = 0;
+  uint32_t timestamp = 0;  // absolute, in milliseconds (wraps at 2^32)
+  uint32_t stream_id = 0;  // message stream id (0 = the NetConnection)
+  uint32_t csid = kCsidCommand;
+  std::vector<uint8_t> payload;
+};
+
+struct ChunkReaderLimits {
+  uint32_t max_message_size = 16 * 1024 * 1024;
+  size_t max_buffered_bytes = 32 * 1024 * 1024;
+  // Real peers use a handful of chunk streams; each remembered one costs memory.
+  size_t max_chunk_streams = 1024;
+};
+
+class ChunkReader {
+ public:
+  explicit ChunkReader(ChunkReaderLimits limits = {});
+
+  // Consumes all of `bytes`. Once an error is returned the stream is out of
+  // sync for good: every later call returns the same error.
+  Status feed(std::span<const uint8_t> bytes);
+  // The next complete message, in arrival order; false when none is ready.
+  bool next(Message* out);
+  size_t ready() const { return ready_.size(); }
+
+  uint32_t chunk_size() const { return chunk_size_; }
+  // Bytes held in partial messages right now (what the buffer cap counts).
+  size_t buffered_bytes() const { return buffered_; }
+  // Bytes fed so far, for the session's acknowledgement window.
+  uint64_t total_bytes() const { return total_bytes_; }
+
+ private:
+  // What the reader remembers per chunk stream: the last header, to expand
+  // fmt 1-3 headers, and the message being reassembled.
+  struct Stream {
+    bool has_header = false;
+    uint8_t type_id = 0;
+    uint32_t stream_id = 0;
+    uint32_t length = 0;
+    uint32_t timestamp = 0;
+    uint32_t delta = 0;          // what fmt 3 adds when it starts a new message
+    bool extended = false;       // last header carried an extended timestamp
+    uint32_t extended_value = 0;
+    std::vector<uint8_t> payload;  // partial message
+    bool in_message = false;
+  };
+
+  // Returns how many bytes of `in` were consumed (0 = need more), or error.
+  Result<size_t> parse_header(std::span<const uint8_t> in);
+  Result<size_t> take_payload(std::span<const uint8_t> in);
+  Status feed_header(std::span<const uint8_t>* in);
+  Status complete_message(uint32_t csid, Stream* s);
+  Status apply_control(const Message& m);
+  Status fail(Status st);
+
+  ChunkReaderLimits limits_;
+  uint32_t chunk_size_ = kDefaultChunkSize;
+  std::unordered_map<uint32_t, Stream> streams_;
+  std::vector<uint8_t> header_buf_;  // an incomplete chunk header carried to the next feed
+  uint32_t current_csid_ = 0;        // chunk whose payload is being read
+  uint32_t chunk_left_ = 0;          // payload bytes still due in the current chunk
+  size_t buffered_ = 0;
+  uint64_t total_bytes_ = 0;
+  std::deque<Message> ready_;
+  Status error_;
+};
+
+class ChunkWriter {
+ public:
+  // The outgoing chunk size. The caller must send Set Chunk Size to the peer
+  // first (see message.h), then switch the writer.
+  Status set_chunk_size(uint32_t size);
+  uint32_t chunk_size() const { return chunk_size_; }
+
+  // Appends msg as chunks to *out, using msg.csid.
+  void write(const Message& msg, std::vector<uint8_t>* out);
+
+  // Forgets the last header of every chunk stream, so the next message on each
+  // starts with a full fmt 0 header (e.g. after sending an Abort).
+  void reset();
+
+ private:
+  struct Last {
+    uint8_t type_id = 0;
+    uint32_t stream_id = 0;
+    uint32_t length = 0;
+    uint32_t timestamp = 0;
+    uint32_t delta = 0;
+    bool delta_valid = false;  // last header was fmt 1/2 (fmt 3 may repeat its delta)
+    bool extended = false;
+  };
+
+  uint32_t chunk_size_ = kDefaultChunkSize;
+  std::unordered_map<uint32_t, Last> last_;
+};
+
+// Header encoding helpers, public so tests can craft hostile chunks.
+void put_basic_header(std::vector<uint8_t>* out, uint8_t fmt, uint32_t csid);
+
+}  // namespace sp::rtmp
