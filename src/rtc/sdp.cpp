@@ -11,6 +11,7 @@ namespace {
 
 constexpr std::string_view kCandidatePrefix = "a=candidate:";
 constexpr std::string_view kUfragPrefix = "a=ice-ufrag:";
+constexpr std::string_view kPwdPrefix = "a=ice-pwd:";
 
 // One line of the text: its content and its own terminator ("\r\n", "\n" or
 // "" for a last line without one), so output can keep the input's endings.
@@ -54,9 +55,10 @@ bool is_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// RFC 8839: ice-char = ALPHA / DIGIT / "+" / "/", ufrag 4..256 of them.
-bool is_valid_ufrag(std::string_view u) {
-  return u.size() >= 4 && u.size() <= 256 && std::all_of(u.begin(), u.end(), [](char c) {
+// RFC 8839: ice-char = ALPHA / DIGIT / "+" / "/"; a ufrag has 4..256 of
+// them, a password 22..256.
+bool is_ice_chars(std::string_view u, size_t min_size) {
+  return u.size() >= min_size && u.size() <= 256 && std::all_of(u.begin(), u.end(), [](char c) {
            return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
          });
 }
@@ -171,9 +173,10 @@ bool is_valid_address(std::string_view a) {
          });
 }
 
-}  // namespace
-
-Result<std::string_view> sdp_ice_ufrag(std::string_view sdp) {
+// The value of the session-level `prefix` attribute, else the first media
+// section's; ICE credentials are found this way.
+Result<std::string_view> find_ice_credential(std::string_view sdp, std::string_view prefix, size_t min_size) {
+  std::string_view name = prefix.substr(0, prefix.size() - 1);
   if (!looks_like_sdp(sdp)) return Result<std::string_view>::Error("not an SDP (no leading v=)");
   int media_sections = 0;
   while (!sdp.empty() && media_sections < 2) {
@@ -182,15 +185,22 @@ Result<std::string_view> sdp_ice_ufrag(std::string_view sdp) {
       ++media_sections;
       continue;
     }
-    if (!line.starts_with(kUfragPrefix)) continue;
-    std::string_view ufrag = trim_right(line.substr(kUfragPrefix.size()));
-    if (!is_valid_ufrag(ufrag)) {
-      return Result<std::string_view>::Error("SDP a=ice-ufrag is not 4..256 ICE characters");
+    if (!line.starts_with(prefix)) continue;
+    std::string_view value = trim_right(line.substr(prefix.size()));
+    if (!is_ice_chars(value, min_size)) {
+      return Result<std::string_view>::Error("SDP " + std::string(name) + " is not " + std::to_string(min_size) +
+                                             "..256 ICE characters");
     }
-    return ufrag;
+    return value;
   }
-  return Result<std::string_view>::Error("SDP has no a=ice-ufrag");
+  return Result<std::string_view>::Error("SDP has no " + std::string(name));
 }
+
+}  // namespace
+
+Result<std::string_view> sdp_ice_ufrag(std::string_view sdp) { return find_ice_credential(sdp, kUfragPrefix, 4); }
+
+Result<std::string_view> sdp_ice_pwd(std::string_view sdp) { return find_ice_credential(sdp, kPwdPrefix, 22); }
 
 Result<SdpCandidateRewrite> rewrite_answer_candidates(std::string_view sdp, std::string_view address,
                                                       uint16_t port) {

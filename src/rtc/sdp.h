@@ -20,6 +20,10 @@ namespace sp {
 // The view points into `sdp`.
 Result<std::string_view> sdp_ice_ufrag(std::string_view sdp);
 
+// The ICE password, found the same way (22..256 ice-chars). The relay can use
+// the answer's to check MESSAGE-INTEGRITY of the client's binding requests.
+Result<std::string_view> sdp_ice_pwd(std::string_view sdp);
+
 struct SdpCandidateRewrite {
   std::string sdp;    // the rewritten answer
   int rewritten = 0;  // host UDP candidates now naming the proxy

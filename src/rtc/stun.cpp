@@ -1,7 +1,13 @@
 // STUN parsing for the UDP relay: see stun.h.
 #include "rtc/stun.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
 #include <array>
+#include <initializer_list>
+#include <memory>
 
 namespace sp {
 
@@ -10,6 +16,8 @@ namespace {
 constexpr size_t kStunAttrHeaderBytes = 4;
 constexpr size_t kStunMaxUsernameBytes = 513;  // RFC 5389 section 15.3
 constexpr uint32_t kFingerprintXor = 0x5354554e;
+constexpr size_t kSha1Bytes = 20;
+constexpr size_t kHmacBlockBytes = 64;
 
 uint16_t read_u16(std::span<const uint8_t> b, size_t at) { return uint16_t(b[at] << 8 | b[at + 1]); }
 
@@ -34,6 +42,39 @@ uint32_t crc32(std::span<const uint8_t> bytes) {
   uint32_t c = 0xFFFFFFFFu;
   for (uint8_t b : bytes) c = kCrcTable[(c ^ b) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
+}
+
+using DigestCtx = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+// SHA-1 over several pieces, without copying them together.
+bool sha1(std::initializer_list<std::span<const uint8_t>> pieces, uint8_t out[kSha1Bytes]) {
+  DigestCtx ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha1(), nullptr) != 1) return false;
+  for (std::span<const uint8_t> p : pieces) {
+    if (EVP_DigestUpdate(ctx.get(), p.data(), p.size()) != 1) return false;
+  }
+  unsigned int n = 0;
+  return EVP_DigestFinal_ex(ctx.get(), out, &n) == 1 && n == kSha1Bytes;
+}
+
+// HMAC-SHA1 (RFC 2104) of header + body, so the caller can pass a patched
+// copy of the 20-byte header and the untouched rest of the datagram.
+bool hmac_sha1(std::string_view key, std::span<const uint8_t> header, std::span<const uint8_t> body,
+               uint8_t out[kSha1Bytes]) {
+  std::array<uint8_t, kHmacBlockBytes> block{};
+  std::span<const uint8_t> key_bytes(reinterpret_cast<const uint8_t*>(key.data()), key.size());
+  if (key_bytes.size() > kHmacBlockBytes) {
+    if (!sha1({key_bytes}, block.data())) return false;
+  } else {
+    std::copy(key_bytes.begin(), key_bytes.end(), block.begin());
+  }
+  std::array<uint8_t, kHmacBlockBytes> ipad, opad;
+  for (size_t i = 0; i < kHmacBlockBytes; ++i) {
+    ipad[i] = block[i] ^ 0x36;
+    opad[i] = block[i] ^ 0x5c;
+  }
+  uint8_t inner[kSha1Bytes];
+  return sha1({ipad, header, body}, inner) && sha1({opad, std::span<const uint8_t>(inner, kSha1Bytes)}, out);
 }
 
 Status check_header(std::span<const uint8_t> d) {
@@ -74,7 +115,9 @@ Status take_attribute(std::span<const uint8_t> d, size_t at, uint16_t type, uint
   }
   if (m->has_message_integrity) return Status::Ok();
   if (type == kStunAttrMessageIntegrity) {
+    if (len != kSha1Bytes) return Status::Error("STUN MESSAGE-INTEGRITY has a bad length");
     m->has_message_integrity = true;
+    m->message_integrity_offset = at;
   } else if (type == kStunAttrUsername && !m->has_username) {
     if (len > kStunMaxUsernameBytes) return Status::Error("STUN USERNAME is too long");
     m->username = std::string_view(reinterpret_cast<const char*>(d.data() + at + kStunAttrHeaderBytes), len);
@@ -113,6 +156,26 @@ Result<StunMessage> parse_stun(std::span<const uint8_t> datagram) {
   m.transaction_id = datagram.subspan<8, 12>();
   if (Status s = walk_attributes(datagram, &m); !s.ok()) return s;
   return m;
+}
+
+bool stun_integrity_matches(std::span<const uint8_t> datagram, const StunMessage& message,
+                            std::string_view password) {
+  size_t at = message.message_integrity_offset;
+  if (!message.has_message_integrity || at + kStunAttrHeaderBytes + kSha1Bytes > datagram.size()) {
+    return false;
+  }
+  // The HMAC covers the message up to MESSAGE-INTEGRITY, with the header's
+  // length field pretending the message ends right after it.
+  std::array<uint8_t, kStunHeaderBytes> header;
+  std::copy_n(datagram.begin(), kStunHeaderBytes, header.begin());
+  size_t length = at + kStunAttrHeaderBytes + kSha1Bytes - kStunHeaderBytes;
+  header[2] = uint8_t(length >> 8);
+  header[3] = uint8_t(length);
+  uint8_t mac[kSha1Bytes];
+  if (!hmac_sha1(password, header, datagram.subspan(kStunHeaderBytes, at - kStunHeaderBytes), mac)) {
+    return false;
+  }
+  return CRYPTO_memcmp(mac, datagram.data() + at + kStunAttrHeaderBytes, kSha1Bytes) == 0;
 }
 
 Result<StunUsername> split_stun_username(std::string_view username) {

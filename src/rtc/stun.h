@@ -37,6 +37,8 @@ struct StunMessage {
   std::string_view username;
   bool has_username = false;
   bool has_message_integrity = false;
+  // Where the MESSAGE-INTEGRITY attribute starts (its type field), when present.
+  size_t message_integrity_offset = 0;
   // FINGERPRINT present; parse_stun() has already checked its CRC.
   bool has_fingerprint = false;
 
@@ -52,6 +54,15 @@ bool looks_like_stun(std::span<const uint8_t> datagram);
 // wrong magic cookie, an attribute (with its padding) running past the end,
 // a USERNAME over 513 bytes, or a FINGERPRINT whose CRC does not match.
 Result<StunMessage> parse_stun(std::span<const uint8_t> datagram);
+
+// Checks MESSAGE-INTEGRITY (HMAC-SHA1, RFC 5389 section 15.4) with an ICE
+// short-term credential: for a binding request from the client, `password` is
+// the answer's a=ice-pwd. `message` must come from parse_stun(datagram). False
+// when the message has no MESSAGE-INTEGRITY. Lets the relay refuse a spoofed
+// USERNAME (ufrags travel in clear text) before letting a new address take
+// over a session.
+bool stun_integrity_matches(std::span<const uint8_t> datagram, const StunMessage& message,
+                            std::string_view password);
 
 // The two ufrags of an ICE USERNAME. In a binding request from the client,
 // USERNAME is "<ufrag of the side receiving>:<ufrag of the sender>", i.e.

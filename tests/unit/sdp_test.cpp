@@ -102,6 +102,13 @@ TEST(SdpTest, UfragErrors) {
             std::string::npos);
 }
 
+TEST(SdpTest, IcePassword) {
+  EXPECT_EQ(*sdp_ice_pwd(read_fixture("aiortc_answer.sdp")), "VsYIKTcxHaLdIyCWrEFERS");
+  EXPECT_EQ(*sdp_ice_pwd(kSrsAnswer), "t5x3r9n71f0e8h7k06y1329kp50l2a41");
+  EXPECT_NE(sdp_ice_pwd("v=0\na=ice-ufrag:abcd\n").error().find("no a=ice-pwd"), std::string::npos);
+  EXPECT_NE(sdp_ice_pwd("v=0\na=ice-pwd:tooshort\n").error().find("22..256"), std::string::npos);
+}
+
 TEST(SdpTest, RewritesRealAiortcAnswer) {
   std::string answer = read_fixture("aiortc_answer.sdp");
   Result<SdpCandidateRewrite> r = rewrite_answer_candidates(answer, "203.0.113.7", 8000);

@@ -227,6 +227,43 @@ TEST(StunTest, GarbageNeverCrashes) {
   SUCCEED();
 }
 
+TEST(StunTest, IntegrityOfRealAiortcRequest) {
+  // The capture script gave aiortc an answer with this a=ice-pwd.
+  Bytes d = read_fixture("aiortc_stun_binding_request.bin");
+  Result<StunMessage> m = parse_stun(d);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->message_integrity_offset, 64u);  // 96 - FINGERPRINT (8) - MESSAGE-INTEGRITY (24)
+  EXPECT_TRUE(stun_integrity_matches(d, *m, "proxypasswordproxypassword1"));
+  EXPECT_FALSE(stun_integrity_matches(d, *m, "proxypasswordproxypassword2"));
+  EXPECT_FALSE(stun_integrity_matches(d, *m, ""));
+}
+
+TEST(StunTest, IntegrityOfRfc5769Request) {
+  Bytes d = read_fixture("rfc5769_binding_request.bin");
+  Result<StunMessage> m = parse_stun(d);
+  ASSERT_TRUE(m.ok());
+  EXPECT_TRUE(stun_integrity_matches(d, *m, "VOkJxbRl1RmTxUk/WvJxBt"));
+  // A changed covered byte (PRIORITY) breaks it.
+  Bytes changed = d;
+  changed[47] ^= 0x01;
+  EXPECT_FALSE(stun_integrity_matches(changed, *m, "VOkJxbRl1RmTxUk/WvJxBt"));
+  // A key longer than the HMAC block is hashed first, and still just wrong.
+  EXPECT_FALSE(stun_integrity_matches(d, *m, std::string(100, 'k')));
+}
+
+TEST(StunTest, NoIntegrityNeverMatches) {
+  Bytes d = make_message(kStunBindingRequest, attribute(kStunAttrUsername, "a:b"));
+  Result<StunMessage> m = parse_stun(d);
+  ASSERT_TRUE(m.ok());
+  EXPECT_FALSE(stun_integrity_matches(d, *m, "anything"));
+}
+
+TEST(StunTest, RejectsIntegrityWithBadLength) {
+  Bytes body = attribute(kStunAttrMessageIntegrity, "short");
+  EXPECT_NE(parse_error(make_message(kStunBindingRequest, body)).find("MESSAGE-INTEGRITY has a bad length"),
+            std::string::npos);
+}
+
 TEST(StunTest, SplitUsername) {
   Result<StunUsername> u = split_stun_username("abcd:efgh");
   ASSERT_TRUE(u.ok());
