@@ -637,9 +637,15 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, int64_t no
     return Result<Pick>::Error("no alive origin can serve \"" + std::string(stream_key) + "\" over " +
                                proto_name(proto));
   }
+  std::string previous = si >= 0 ? im.streams.e[si].origin_server : "";
   if (Status s = im.pin(si, stream_key, chosen, now_ms); !s.ok()) return s;
-  SP_PINFO("registry: stream %.*s pinned to origin %s", int(stream_key.size()), stream_key.data(),
-           im.origins[chosen].server);
+  if (previous.empty()) {
+    SP_PINFO("registry: stream %.*s pinned to origin %s", int(stream_key.size()), stream_key.data(),
+             im.origins[chosen].server);
+  } else {
+    SP_PINFO("registry: stream %.*s moved from origin %s to %s", int(stream_key.size()), stream_key.data(),
+             previous.c_str(), im.origins[chosen].server);
+  }
   return im.make_pick(chosen, proto, now_ms);
 }
 

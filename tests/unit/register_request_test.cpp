@@ -1,11 +1,24 @@
 // Tests for registration-body validation: SRS's real heartbeat bodies (from
-// ../shared/fixtures) are accepted, and every bad field is named.
+// ../shared/fixtures) are accepted, and every bad field is named. The second
+// half (RegisterRequestHttp) sends the same bodies to the system API over
+// real loopback sockets: status codes, JSON answers, token, networks, limits.
 #include "api/register_request.h"
 
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <future>
 #include <sstream>
+
+#include "api/system_api.h"
+#include "core/clock.h"
+#include "core/event_ptr.h"
 
 namespace sp {
 namespace {
@@ -141,21 +154,6 @@ TEST(RegisterRequest, OptionalArraysMayBeEmptyOrNull) {
 }  // namespace sp
 
 // ---- The same registrations through the system API over real sockets. ----
-
-#include <arpa/inet.h>
-#include <event2/event.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <future>
-#include <thread>
-
-#include "api/system_api.h"
-#include "core/clock.h"
-#include "core/event_ptr.h"
 
 namespace sp {
 namespace {

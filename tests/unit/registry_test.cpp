@@ -203,7 +203,8 @@ TEST(Registry, PickIsStickyAndSpreads) {
     EXPECT_EQ(reg->pick(key, Proto::rtmp, 30)->origin.server, server);
   }
   EXPECT_EQ(reg->streams(0).size(), 10u);
-  auto a = find(reg->origins(40), "a");
+  auto all = reg->origins(40);
+  auto a = find(all, "a");
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->streams.size(), 5u);
 }
