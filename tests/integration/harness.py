@@ -18,7 +18,7 @@ BINARY = os.environ.get("SP_BINARY") or os.path.join(
     os.environ.get("SP_BUILD_DIR", "objs"), "srs-proxy")
 SOURCE_DIR = os.environ.get("SP_SOURCE_DIR") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FIXTURES = os.path.join(SOURCE_DIR, "..", "shared", "fixtures")
+FIXTURES = os.path.join(SOURCE_DIR, "tests", "fixtures", "srs")
 
 
 def free_port(kind=socket.SOCK_STREAM):
