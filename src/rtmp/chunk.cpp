@@ -4,6 +4,7 @@
 // it is copying `chunk_left_` payload bytes of the current chunk into that
 // chunk stream's partial message. A header split across feeds is kept in
 // header_buf_ (at most 18 bytes), so nothing but partial messages is buffered.
+// Headers are parsed only when complete, so state changes happen once per chunk.
 #include "rtmp/chunk.h"
 
 #include <algorithm>
@@ -27,41 +28,39 @@ std::string csid_text(uint32_t csid) { return "csid " + std::to_string(csid); }
 
 ChunkReader::ChunkReader(ChunkReaderLimits limits) : limits_(limits) {}
 
-Status ChunkReader::fail(Status st) {
-  error_ = st;
-  return st;
-}
-
 Status ChunkReader::feed(std::span<const uint8_t> bytes) {
   if (!error_.ok()) return error_;
   total_bytes_ += bytes.size();
+  Status st = consume(bytes);
+  if (!st.ok()) error_ = st;
+  return st;
+}
+
+Status ChunkReader::consume(std::span<const uint8_t> bytes) {
   while (!bytes.empty()) {
     if (chunk_left_ > 0) {
       Result<size_t> n = take_payload(bytes);
-      if (!n.ok()) return fail(n.status());
+      if (!n.ok()) return n.status();
       bytes = bytes.subspan(*n);
-      continue;
+    } else if (header_buf_.empty()) {
+      Result<size_t> used = parse_header(bytes);
+      if (!used.ok()) return used.status();
+      if (*used == 0) {  // incomplete: keep the fragment for the next feed
+        header_buf_.assign(bytes.begin(), bytes.end());
+        return Status::Ok();
+      }
+      bytes = bytes.subspan(*used);
+    } else {
+      Status st = finish_split_header(&bytes);
+      if (!st.ok()) return st;
     }
-    Status st = feed_header(&bytes);
-    if (!st.ok()) return fail(st);
   }
   return Status::Ok();
 }
 
-// Parses one chunk header from the front of *in (joined with any header bytes
-// left from the previous feed) and advances *in past the bytes it used.
-Status ChunkReader::feed_header(std::span<const uint8_t>* in) {
-  if (header_buf_.empty()) {
-    Result<size_t> used = parse_header(*in);
-    if (!used.ok()) return used.status();
-    if (*used == 0) {  // incomplete: keep the fragment for the next feed
-      header_buf_.assign(in->begin(), in->end());
-      *in = {};
-    } else {
-      *in = in->subspan(*used);
-    }
-    return Status::Ok();
-  }
+// Completes a header begun in an earlier feed: joins the kept fragment with
+// the front of *in, parses, and advances *in past what the header used.
+Status ChunkReader::finish_split_header(std::span<const uint8_t>* in) {
   size_t old = header_buf_.size();
   size_t add = std::min(kMaxHeaderSize - old, in->size());
   header_buf_.insert(header_buf_.end(), in->begin(), in->begin() + add);
@@ -71,9 +70,16 @@ Status ChunkReader::feed_header(std::span<const uint8_t>* in) {
     *in = in->subspan(add);
     return Status::Ok();
   }
-  *in = in->subspan(*used - old);
-  header_buf_.clear();
-  return Status::Ok();
+  std::vector<uint8_t> joined;
+  joined.swap(header_buf_);
+  if (*used >= old) {
+    *in = in->subspan(*used - old);
+    return Status::Ok();
+  }
+  // The header ended inside the kept fragment: a fmt 3 chunk whose optional
+  // extended timestamp turned out to be absent. The rest of the fragment is
+  // payload; *in has not been consumed at all.
+  return consume(std::span<const uint8_t>(joined).subspan(*used, old - *used));
 }
 
 Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
@@ -160,6 +166,7 @@ Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
     s.payload.reserve(std::min(length, chunk_size_));
   }
   current_csid_ = csid;
+  current_ = &s;
   chunk_left_ = std::min<uint32_t>(chunk_size_, length - uint32_t(s.payload.size()));
   size_t used = r.position();
   if (chunk_left_ == 0) {  // zero-length message: complete at its header
@@ -170,7 +177,7 @@ Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
 }
 
 Result<size_t> ChunkReader::take_payload(std::span<const uint8_t> in) {
-  Stream& s = streams_[current_csid_];
+  Stream& s = *current_;
   size_t n = std::min<size_t>(in.size(), chunk_left_);
   if (buffered_ + n > limits_.max_buffered_bytes) {
     return Result<size_t>::Error("rtmp chunk: partial messages exceed " +

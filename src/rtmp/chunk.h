@@ -84,16 +84,17 @@ class ChunkReader {
   // Returns how many bytes of `in` were consumed (0 = need more), or error.
   Result<size_t> parse_header(std::span<const uint8_t> in);
   Result<size_t> take_payload(std::span<const uint8_t> in);
-  Status feed_header(std::span<const uint8_t>* in);
+  Status consume(std::span<const uint8_t> bytes);
+  Status finish_split_header(std::span<const uint8_t>* in);
   Status complete_message(uint32_t csid, Stream* s);
   Status apply_control(const Message& m);
-  Status fail(Status st);
 
   ChunkReaderLimits limits_;
   uint32_t chunk_size_ = kDefaultChunkSize;
   std::unordered_map<uint32_t, Stream> streams_;
   std::vector<uint8_t> header_buf_;  // an incomplete chunk header carried to the next feed
   uint32_t current_csid_ = 0;        // chunk whose payload is being read
+  Stream* current_ = nullptr;        // its state (map nodes never move; none are erased)
   uint32_t chunk_left_ = 0;          // payload bytes still due in the current chunk
   size_t buffered_ = 0;
   uint64_t total_bytes_ = 0;

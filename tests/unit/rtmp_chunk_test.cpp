@@ -306,10 +306,36 @@ TEST(RtmpChunk, ExtendedTimestampOmittedOnContinuationIsTolerated) {
   b.insert(b.end(), payload.begin(), payload.begin() + 128);
   put_basic_header(&b, 3, 6);
   b.insert(b.end(), payload.begin() + 128, payload.end());
-  std::vector<Message> got = read_all(b, 2, 9);
-  ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].timestamp, 0x01000000u);
-  EXPECT_EQ(got[0].payload, payload);
+  // Byte by byte too: the reader must wait for 4 bytes to see the field is
+  // absent, then give the bytes it looked at back to the payload.
+  for (size_t piece : {1, 2, 3, 5, 9, 1000}) {
+    std::vector<Message> got = read_all(b, unsigned(piece), piece);
+    ASSERT_EQ(got.size(), 1u) << piece;
+    EXPECT_EQ(got[0].timestamp, 0x01000000u);
+    EXPECT_EQ(got[0].payload, payload);
+  }
+}
+
+TEST(RtmpChunk, OmittedExtendedTimestampThenNextHeaderInSameFragment) {
+  // The fmt 3 chunk carries only 2 payload bytes, so the 4 bytes the reader
+  // peeks at include the next message's header.
+  std::vector<uint8_t> b;
+  put_fmt0(&b, 6, 0x01000000, 130, msg_type::kVideo, 1);
+  b.insert(b.end(), 128, 0x42);
+  put_basic_header(&b, 3, 6);
+  b.insert(b.end(), {0x43, 0x44});
+  put_fmt0(&b, 4, 5, 1, msg_type::kAudio, 1);
+  b.push_back(0x45);
+  for (size_t piece : {1, 2, 4, 7, 1000}) {
+    Status st;
+    std::vector<Message> got = read_all(b, unsigned(piece), piece, &st);
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ(got.size(), 2u) << piece;
+    EXPECT_EQ(got[0].payload.size(), 130u);
+    EXPECT_EQ(got[0].payload.back(), 0x44);
+    EXPECT_EQ(got[1].timestamp, 5u);
+    EXPECT_EQ(got[1].payload, std::vector<uint8_t>{0x45});
+  }
 }
 
 TEST(RtmpChunk, ExtendedDeltas) {
