@@ -430,6 +430,43 @@ TEST(Registry, ForkedChildWritesAreSeen) {
   EXPECT_EQ(reg->get_session(SessionKind::hls, "h1", 10)->data, "x");
 }
 
+TEST(Registry, ConcurrentChildrenDoNotLoseWrites) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("b"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/shared", Proto::rtmp, 0).ok());
+  constexpr int kChildren = 4, kEach = 40;
+  std::vector<pid_t> kids;
+  for (int c = 0; c < kChildren; c++) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      bool ok = true;
+      for (int i = 0; i < kEach; i++) {
+        ok = ok && reg->pick("v/l/c" + std::to_string(c) + "-" + std::to_string(i), Proto::rtmp, 1).ok();
+        reg->add_client("v/l/shared", Proto::http, 1);
+      }
+      _exit(ok ? 0 : 1);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  auto streams = reg->streams(2);
+  EXPECT_EQ(streams.size(), size_t(1 + kChildren * kEach));
+  auto shared = std::find_if(streams.begin(), streams.end(), [](auto& s) { return s.key == "v/l/shared"; });
+  ASSERT_NE(shared, streams.end());
+  EXPECT_EQ(shared->clients[int(Proto::http)], uint32_t(kChildren * kEach));
+  // Least-loaded picking kept the two origins within one stream of each other.
+  auto all = reg->origins(2);
+  ASSERT_EQ(all.size(), 2u);
+  int diff = int(all[0].streams.size()) - int(all[1].streams.size());
+  EXPECT_LE(std::abs(diff), 1);
+}
+
 TEST(Registry, ChildDyingWithLockDoesNotWedge) {
   auto reg = make_registry();
   ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
