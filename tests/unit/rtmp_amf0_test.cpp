@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "rtmp/amf0.h"
 
@@ -212,6 +213,16 @@ TEST(RtmpAmf0, RejectsDeepNesting) {
   for (int i = 0; i < 100000; ++i) arrays.insert(arrays.end(), {0x0a, 0, 0, 0, 1});
   arrays.push_back(0x05);
   EXPECT_FALSE(decode_one(arrays).ok());
+}
+
+TEST(RtmpAmf0, RandomBytesNeverCrash) {
+  std::mt19937 rng(1);
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<uint8_t> junk(rng() % 64);
+    // Bias toward valid markers so decoding gets past the first byte.
+    for (uint8_t& x : junk) x = rng() % 4 ? uint8_t(rng() % 13) : uint8_t(rng());
+    (void)decode_all(junk);
+  }
 }
 
 TEST(RtmpAmf0, ToStringIsReadable) {

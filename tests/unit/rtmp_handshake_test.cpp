@@ -5,6 +5,8 @@
 //    verifies the S1 digest and the S2 signature over its C1 digest);
 //  - bad versions and sizes are errors.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <fstream>
 #include <iterator>
@@ -212,6 +214,33 @@ TEST(RtmpHandshake, ClientRejectsBadServerVersionAndSize) {
   s0s1s2[0] = 4;
   EXPECT_FALSE(client_c2(s0s1s2, hello).ok());
   EXPECT_FALSE(client_c2(std::vector<uint8_t>(100, 3), hello).ok());
+}
+
+// A schema 0 C1 (key block first, as older Flash Players send), signed here
+// with OpenSSL directly rather than through the code under test.
+TEST(RtmpHandshake, Schema0ClientGetsSchema0Reply) {
+  std::vector<uint8_t> c0c1(kC0C1Size);
+  for (size_t i = 0; i < c0c1.size(); ++i) c0c1[i] = uint8_t(i * 31 + 7);
+  c0c1[0] = 3;
+  std::span<uint8_t> c1(c0c1.data() + 1, kPacketSize);
+  c1[4] = 10;  // version 10.0.32.18, non-zero
+  // Digest block at 772: its first 4 bytes sum, mod 728, to the offset after them.
+  size_t off = 772 + 4 + (size_t(c1[772]) + c1[773] + c1[774] + c1[775]) % 728;
+  ASSERT_EQ(off, digest_offset(c1, Schema::key_first));
+  std::vector<uint8_t> rest(c1.begin(), c1.begin() + off);
+  rest.insert(rest.end(), c1.begin() + off + 32, c1.end());
+  const std::string key = "Genuine Adobe Flash Player 001";
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), int(key.size()), rest.data(), rest.size(), c1.data() + off, &len);
+  ASSERT_EQ(len, 32u);
+
+  std::optional<Schema> found = find_client_digest(c1);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(*found, Schema::key_first);
+  Result<ServerReply> reply = server_reply(c0c1);
+  ASSERT_TRUE(reply.ok()) << reply.error();
+  EXPECT_EQ(reply->schema, Schema::key_first);
+  expect_client_would_accept(c0c1, *reply);
 }
 
 TEST(RtmpHandshake, TamperedDigestIsNotFound) {
