@@ -46,7 +46,7 @@ struct OriginView {
 // Where to connect for a stream: the origin and the address for the protocol
 // (endpoint host if specific, else the origin's ip).
 struct Pick {
-  OriginView origin;
+  OriginView origin;  // its `streams` is left empty (listing them costs a table scan)
   std::string host;
   uint16_t port = 0;
 };
@@ -111,7 +111,10 @@ class Registry {
 
   // The origin for a stream: the pinned one while alive (sticky), else a new
   // pick among alive origins with an endpoint for `proto`, remembered for every
-  // worker. Error when no alive origin can serve it.
+  // worker. Error when no alive origin can serve it. New picks go to the
+  // origin with the fewest pinned streams, round-robin among equals. A pinned
+  // origin that is alive but lacks `proto` keeps the stream (error) while the
+  // stream has clients, else the stream moves.
   Result<Pick> pick(std::string_view stream_key, Proto proto, int64_t now_ms);
 
   // Client counts per stream and protocol, shown by GET /api/v1/streams.
