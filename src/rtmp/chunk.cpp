@@ -22,6 +22,24 @@ constexpr uint8_t kAbortType = 2;
 
 std::string csid_text(uint32_t csid) { return "csid " + std::to_string(csid); }
 
+// The 1-, 2- or 3-byte basic header: fmt and chunk stream id. False if incomplete.
+bool read_basic_header(ByteReader* r, uint8_t* fmt, uint32_t* csid) {
+  uint8_t b0;
+  if (!r->u8(&b0)) return false;
+  *fmt = b0 >> 6;
+  *csid = b0 & 0x3f;
+  if (*csid == 0) {
+    uint8_t b1;
+    if (!r->u8(&b1)) return false;
+    *csid = 64 + b1;
+  } else if (*csid == 1) {
+    uint8_t b1, b2;
+    if (!r->u8(&b1) || !r->u8(&b2)) return false;
+    *csid = 64 + b1 + 256u * b2;
+  }
+  return true;
+}
+
 }  // namespace
 
 // ---- reader -----------------------------------------------------------------
@@ -82,21 +100,26 @@ Status ChunkReader::finish_split_header(std::span<const uint8_t>* in) {
   return consume(std::span<const uint8_t>(joined).subspan(*used, old - *used));
 }
 
+// Applies a header's timestamp field to its chunk stream.
+void ChunkReader::advance_timestamp(Stream* s, uint8_t fmt, uint32_t ts_field, bool new_message) {
+  if (fmt == 0) {
+    // A fmt 0 timestamp also serves as the delta a following fmt 3 repeats
+    // (what ffmpeg, librtmp and SRS do).
+    s->timestamp = ts_field;
+    s->delta = ts_field;
+  } else if (fmt <= 2) {
+    s->delta = ts_field;
+    s->timestamp += ts_field;
+  } else if (new_message) {
+    s->timestamp += s->delta;
+  }
+}
+
 Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
   ByteReader r(in);
-  uint8_t b0;
-  if (!r.u8(&b0)) return size_t(0);
-  uint8_t fmt = b0 >> 6;
-  uint32_t csid = b0 & 0x3f;
-  if (csid == 0) {
-    uint8_t b1;
-    if (!r.u8(&b1)) return size_t(0);
-    csid = 64 + b1;
-  } else if (csid == 1) {
-    uint8_t b1, b2;
-    if (!r.u8(&b1) || !r.u8(&b2)) return size_t(0);
-    csid = 64 + b1 + 256u * b2;
-  }
+  uint8_t fmt;
+  uint32_t csid;
+  if (!read_basic_header(&r, &fmt, &csid)) return size_t(0);
 
   auto it = streams_.find(csid);
   bool known = it != streams_.end() && it->second.has_header;
@@ -139,17 +162,7 @@ Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
   }
 
   bool new_message = !s.in_message;
-  if (fmt == 0) {
-    // A fmt 0 timestamp also serves as the delta a following fmt 3 repeats
-    // (what ffmpeg, librtmp and SRS do).
-    s.timestamp = ts_field;
-    s.delta = ts_field;
-  } else if (fmt <= 2) {
-    s.delta = ts_field;
-    s.timestamp += ts_field;
-  } else if (new_message) {
-    s.timestamp += s.delta;
-  }
+  advance_timestamp(&s, fmt, ts_field, new_message);
   if (fmt <= 2) {
     s.extended = extended;
     s.extended_value = extended ? ts_field : 0;

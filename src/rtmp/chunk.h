@@ -83,6 +83,7 @@ class ChunkReader {
 
   // Returns how many bytes of `in` were consumed (0 = need more), or error.
   Result<size_t> parse_header(std::span<const uint8_t> in);
+  static void advance_timestamp(Stream* s, uint8_t fmt, uint32_t ts_field, bool new_message);
   Result<size_t> take_payload(std::span<const uint8_t> in);
   Status consume(std::span<const uint8_t> bytes);
   Status finish_split_header(std::span<const uint8_t>* in);
