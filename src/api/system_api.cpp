@@ -255,7 +255,7 @@ struct SystemApi::Impl {
     SP_DEBUG(ctx, "system api: heartbeat of origin %s from %s", spec->server.c_str(), peer.c_str());
     JsonPtr body(cJSON_CreateObject());
     cJSON_AddNumberToObject(body.get(), "code", 0);
-    cJSON_AddStringToObject(body.get(), "pid", std::to_string(getpid()).c_str());
+    cJSON_AddStringToObject(body.get(), "pid", std::to_string(registry.creator_pid()).c_str());
     send_json(req, 200, body.get());
   }
 
@@ -268,15 +268,19 @@ struct SystemApi::Impl {
   }
 
   void handle_origins(evhttp_request* req, const std::string&) {
-    JsonPtr arr(cJSON_CreateArray());
-    for (const OriginView& o : registry.origins(monotonic_ms())) cJSON_AddItemToArray(arr.get(), origin_json(o));
-    send_json(req, 200, arr.get());
+    JsonPtr body(cJSON_CreateObject());
+    cJSON_AddNumberToObject(body.get(), "code", 0);
+    cJSON* arr = cJSON_AddArrayToObject(body.get(), "origins");
+    for (const OriginView& o : registry.origins(monotonic_ms())) cJSON_AddItemToArray(arr, origin_json(o));
+    send_json(req, 200, body.get());
   }
 
   void handle_streams(evhttp_request* req, const std::string&) {
-    JsonPtr arr(cJSON_CreateArray());
-    for (const StreamView& s : registry.streams(monotonic_ms())) cJSON_AddItemToArray(arr.get(), stream_json(s));
-    send_json(req, 200, arr.get());
+    JsonPtr body(cJSON_CreateObject());
+    cJSON_AddNumberToObject(body.get(), "code", 0);
+    cJSON* arr = cJSON_AddArrayToObject(body.get(), "streams");
+    for (const StreamView& s : registry.streams(monotonic_ms())) cJSON_AddItemToArray(arr, stream_json(s));
+    send_json(req, 200, body.get());
   }
 };
 

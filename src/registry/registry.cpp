@@ -116,6 +116,7 @@ struct Header {
   uint64_t origins_offset;
   uint32_t origin_slots;
   uint32_t rr_cursor;
+  int32_t creator_pid;  // the master: the proxy's pid as origins see it
   TableHeader streams;
   TableHeader sessions;
 };
@@ -372,14 +373,22 @@ struct Registry::Impl {
                          [&](const SessionEntry& s) { return s.kind == uint8_t(kind) && id == s.id; });
   }
 
-  // Least pinned streams among alive origins serving `proto`, round-robin on ties.
-  int choose_origin(Proto proto, int64_t now) {
+  // True when origin `o` has an endpoint for every protocol in `needs` (bit per Proto).
+  static bool serves(const OriginEntry& o, uint32_t needs) {
+    for (int p = 0; p < kProtoCount; p++) {
+      if ((needs & (1u << p)) && o.endpoint_count[p] == 0) return false;
+    }
+    return true;
+  }
+
+  // Least pinned streams among alive origins serving `needs`, round-robin on ties.
+  int choose_origin(uint32_t needs, int64_t now) {
     uint32_t n = h->origin_slots;
     int best = -1;
     for (uint32_t k = 0; k < n; k++) {
       uint32_t i = (h->rr_cursor + k) % n;
       const OriginEntry& o = origins[i];
-      if (!is_valid(o) || !alive(o, now) || o.endpoint_count[int(proto)] == 0) continue;
+      if (!is_valid(o) || !alive(o, now) || !serves(o, needs)) continue;
       if (best < 0 || o.pins < origins[best].pins) best = int(i);
     }
     if (best >= 0) h->rr_cursor = uint32_t(best + 1) % n;
@@ -529,6 +538,7 @@ Result<std::unique_ptr<Registry>> Registry::create(uint64_t bytes, RegistryTtls 
     return Result<std::unique_ptr<Registry>>::Error(std::string("registry: mutex init failed: ") + strerror(rc));
   }
   h->magic = kMagic;
+  h->creator_pid = int32_t(getpid());
   h->origin_ttl_ms = ttls.origin_ttl_ms;
   h->session_ttl_ms = ttls.session_ttl_ms;
   h->bytes = bytes;
@@ -568,6 +578,8 @@ RegistryTtls Registry::ttls() const {
   Locked l(impl_);
   return RegistryTtls{impl_->h->origin_ttl_ms, impl_->h->session_ttl_ms};
 }
+
+pid_t Registry::creator_pid() const { return pid_t(impl_->h->creator_pid); }
 
 Registry::Capacity Registry::capacity() const {
   return Capacity{impl_->h->origin_slots, impl_->h->streams.limit, impl_->h->sessions.limit};
@@ -611,6 +623,11 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
 }
 
 Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, int64_t now_ms) {
+  return pick(stream_key, proto, proto, now_ms);
+}
+
+Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also, int64_t now_ms) {
+  uint32_t needs = (1u << int(proto)) | (1u << int(also));
   if (stream_key.empty()) return Result<Pick>::Error("empty stream key");
   if (stream_key.size() > kStreamKeyMax) return too_long("stream key", stream_key, kStreamKeyMax);
   Locked l(impl_);
@@ -620,7 +637,7 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, int64_t no
     StreamEntry& s = im.streams.e[si];
     int o = im.pin_origin(s);
     if (o >= 0 && im.alive(im.origins[o], now_ms)) {
-      if (im.origins[o].endpoint_count[int(proto)] > 0) {
+      if (Impl::serves(im.origins[o], needs)) {
         s.used_ms = now_ms;
         return im.make_pick(o, proto, now_ms);
       }
@@ -628,14 +645,17 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, int64_t no
       bool busy = std::any_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c > 0; });
       if (busy) {
         return Result<Pick>::Error("stream \"" + std::string(stream_key) + "\" is on origin " + s.origin_server +
-                                   ", which has no " + proto_name(proto) + " endpoint");
+                                   ", which has no " + proto_name(proto) +
+                                   (also != proto ? std::string(" and ") + proto_name(also) : std::string()) +
+                                   " endpoint");
       }
     }
   }
-  int chosen = im.choose_origin(proto, now_ms);
+  int chosen = im.choose_origin(needs, now_ms);
   if (chosen < 0) {
     return Result<Pick>::Error("no alive origin can serve \"" + std::string(stream_key) + "\" over " +
-                               proto_name(proto));
+                               proto_name(proto) +
+                               (also != proto ? std::string(" (with ") + proto_name(also) + ")" : std::string()));
   }
   std::string previous = si >= 0 ? im.streams.e[si].origin_server : "";
   if (Status s = im.pin(si, stream_key, chosen, now_ms); !s.ok()) return s;

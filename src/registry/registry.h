@@ -12,6 +12,8 @@
 // caller so tests control the clock.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -116,6 +118,11 @@ class Registry {
   // origin that is alive but lacks `proto` keeps the stream (error) while the
   // stream has clients, else the stream moves.
   Result<Pick> pick(std::string_view stream_key, Proto proto, int64_t now_ms);
+  // Same for a client that needs two endpoints of one origin (WebRTC: `api`
+  // for signalling and `rtc` for media): only origins with both qualify, and
+  // a pinned origin lacking either is treated as lacking `proto`. The Pick's
+  // host and port are those of `proto`.
+  Result<Pick> pick(std::string_view stream_key, Proto proto, Proto also, int64_t now_ms);
 
   // Client counts per stream and protocol, shown by GET /api/v1/streams.
   // With now_ms >= 0 it also counts as use of the pin, so a pin whose last
@@ -141,6 +148,9 @@ class Registry {
     uint32_t origins, streams, sessions;
   };
   Capacity capacity() const;
+  // The process that created the registry (the master): the proxy's pid in
+  // registration answers, stable across worker respawns and reloads.
+  pid_t creator_pid() const;
 
   // Test hook: takes the lock and exits the process while holding it, so a
   // test can show the robust mutex recovers. Never returns.

@@ -38,8 +38,7 @@ class Processes(ProxyTestCase):
                  timeout=5, what="a new api worker")
         status, origins = p.api_json("GET", "/api/v1/origins")
         self.assertEqual(status, 200)
-        self.assertEqual([o["server"] for o in origins["origins"]] if isinstance(origins, dict)
-                         else [o["server"] for o in origins], ["vid-682yv42"])
+        self.assertEqual([o["server"] for o in origins["origins"]], ["vid-682yv42"])
 
     def test_quit_stops_everything_and_removes_pid_file(self):
         p = self.proxy(workers=2)

@@ -9,7 +9,7 @@ from harness import ProxyTestCase, fixture, main, wait_for
 def origins(p):
     status, body = p.api_json("GET", "/api/v1/origins")
     assert status == 200, (status, body)
-    return body["origins"] if isinstance(body, dict) else body
+    return body["origins"]
 
 
 class Registration(ProxyTestCase):
