@@ -83,7 +83,19 @@ struct Child {
   int generation = 0;
   bool exiting = false;      // told to stop; do not respawn
   int64_t kill_at_ms = 0;    // SIGKILL if still alive then (0 = never)
+  int64_t started_ms = 0;
 };
+
+// A respawn held back so a worker that crashes at start cannot fork-loop.
+struct PendingSpawn {
+  int roles;
+  int slot;
+  int64_t due_ms;
+};
+
+// A child that lived at least this long is respawned at once; one that died
+// sooner is respawned this long after its start (at most one fork a second).
+constexpr int64_t kRespawnIntervalMs = 1000;
 
 class Master {
  public:
@@ -103,6 +115,7 @@ class Master {
       if (g_alarm) {
         g_alarm = 0;
         enforce_deadlines();
+        spawn_due();
       }
       if (g_terminate) begin_stop(SIGTERM, 5000);
       if (g_quit) begin_stop(SIGQUIT, conf_.shutdown_timeout_ms + 1000);
@@ -130,7 +143,7 @@ class Master {
       return;
     }
     if (pid == 0) _exit(child_main(roles, slot));
-    children_.push_back(Child{pid, roles, slot, generation_, false, 0});
+    children_.push_back(Child{pid, roles, slot, generation_, false, 0, monotonic_ms()});
     SP_PNOTICE("started %s %d", roles == kRoleApi ? "api worker" : "worker process", int(pid));
   }
 
@@ -160,10 +173,30 @@ class Master {
         Child c = children_[i];
         children_.erase(children_.begin() + long(i));
         log_exit(c, status);
-        if (!c.exiting && !stopping_ && c.generation == generation_) spawn(c.roles, c.slot);
+        if (!c.exiting && !stopping_ && c.generation == generation_) respawn(c);
         break;
       }
     }
+  }
+
+  void respawn(const Child& c) {
+    int64_t due = c.started_ms + kRespawnIntervalMs;
+    if (monotonic_ms() >= due) {
+      spawn(c.roles, c.slot);
+    } else {
+      pending_.push_back(PendingSpawn{c.roles, c.slot, due});
+    }
+  }
+
+  void spawn_due() {
+    int64_t now = monotonic_ms();
+    std::vector<PendingSpawn> later;
+    for (const PendingSpawn& p : pending_) {
+      if (stopping_) continue;
+      if (now >= p.due_ms) spawn(p.roles, p.slot);
+      else later.push_back(p);
+    }
+    pending_ = std::move(later);
   }
 
   void log_exit(const Child& c, int status) {
@@ -210,11 +243,14 @@ class Master {
     }
   }
 
-  // Wakes sigsuspend() for the earliest kill deadline.
+  // Wakes sigsuspend() for the earliest kill deadline or held-back respawn.
   void arm_timer() {
     int64_t next = 0;
     for (const Child& c : children_) {
       if (c.kill_at_ms && (next == 0 || c.kill_at_ms < next)) next = c.kill_at_ms;
+    }
+    for (const PendingSpawn& p : pending_) {
+      if (next == 0 || p.due_ms < next) next = p.due_ms;
     }
     itimerval it{};
     if (next) {
@@ -249,6 +285,7 @@ class Master {
     conf_ = std::move(*next);
     listeners_ = std::move(*listeners);  // sockets dropped from the config close here
     chown_log();
+    pending_.clear();  // the new generation replaces any held-back respawn
     spawn_generation();
     signal_children(SIGQUIT, conf_.shutdown_timeout_ms + 1000, true);
     SP_PNOTICE("reconfigured: generation %d", generation_);
@@ -278,6 +315,7 @@ class Master {
   std::unique_ptr<Registry> registry_;
   MasterOptions opts_;
   std::vector<Child> children_;
+  std::vector<PendingSpawn> pending_;
   sigset_t blocked_;
   int generation_ = 0;
   bool stopping_ = false;

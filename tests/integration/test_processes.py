@@ -40,6 +40,19 @@ class Processes(ProxyTestCase):
         self.assertEqual(status, 200)
         self.assertEqual([o["server"] for o in origins["origins"]], ["vid-682yv42"])
 
+    def test_a_worker_dying_at_start_is_respawned_at_most_once_a_second(self):
+        p = self.proxy(workers=1)
+        p.wait_children(1)
+        t0 = time.monotonic()
+        victim = p.workers()[0]
+        for _ in range(3):
+            os.kill(victim, signal.SIGKILL)
+            victim = wait_for(lambda: [w for w in p.workers() if w != victim and alive(w)],
+                              timeout=5, what="respawned worker")[0]
+        # Three deaths right after start: held back to one fork a second.
+        self.assertGreaterEqual(time.monotonic() - t0, 1.8)
+        self.assertEqual(len(p.workers()), 1)
+
     def test_quit_stops_everything_and_removes_pid_file(self):
         p = self.proxy(workers=2)
         p.wait_children(2)
