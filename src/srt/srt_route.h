@@ -1,0 +1,35 @@
+// Where an SRT caller goes, decided from its streamid alone: the parsed
+// streamid, the registry stream key and, for a refusal, the SRT rejection code
+// the caller will see. Pure (no sockets, no registry), so the decision
+// the listen callback takes is unit-tested on real streamids.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "srt/streamid.h"
+
+namespace sp {
+
+// Rejection codes the proxy sends (values of libsrt's access_control.h,
+// SRT_REJC_PREDEFINED + HTTP status), repeated here so this header stays free
+// of libsrt; srt_route_test.cpp checks them against the library's constants.
+constexpr int kSrtRejectBadRequest = 1400;   // SRT_REJX_BAD_REQUEST: malformed streamid
+constexpr int kSrtRejectUnavailable = 1503;  // SRT_REJX_DOWN: no origin alive for the stream
+constexpr int kSrtRejectOverload = 1402;     // SRT_REJX_OVERLOAD: worker is not taking callers
+
+struct SrtRoute {
+  SrtStreamId id;
+  std::string key;  // VHOST/APP/STREAM, see registry/stream_key.h
+};
+
+// Parses the streamid and builds the stream key. The error text says what is
+// wrong with the streamid; the caller is rejected with kSrtRejectBadRequest.
+Result<SrtRoute> route_srt_streamid(std::string_view streamid);
+
+// "1400 (bad request)"-style text of a rejection code for logs, covering
+// libsrt's own reasons (below 1000) and the predefined HTTP-like ones.
+std::string srt_reject_text(int code);
+
+}  // namespace sp

@@ -1,0 +1,448 @@
+// SRT service: libsrt listener, listen callback, one I/O thread, relays.
+//
+// Design
+// ------
+// Threads. libsrt runs its own threads (a receive and a send thread per UDP
+// multiplexer, a GC thread) and offers its own epoll, which a libevent loop
+// cannot watch. The service therefore owns ONE thread (per worker) that does
+// all SRT I/O: it waits in srt_epoll_uwait() on the listener(s) and on both
+// sockets of every relay, accepts, connects to origins and moves messages.
+// A relay is SRT<->SRT, so it never needs the libevent loop. The wait has a
+// 100 ms timeout, which is when idle/connect deadlines and the stop flags are
+// looked at: a tick, not a busy loop.
+//   The loop thread and the SRT thread meet in two places only:
+//   - stop_accepting()/destruction set atomic flags the SRT thread reads on
+//     its next tick (<= 100 ms later), and the destructor joins the thread;
+//   - worker_connections: the ConnectionLimiter belongs to the loop thread,
+//     so the SRT thread posts "acquire"/"release" notes to it through a
+//     mutex-guarded queue and an eventfd the loop watches. A caller the
+//     limiter refuses is handed back and closed on the next tick. (Accepted
+//     first, counted a moment later: the limit is exact, the refusal is not
+//     instantaneous.)
+//   The listen callback runs on libsrt's receive thread; it only parses the
+//   streamid and asks the registry, which is process-shared and locked, so
+//   calling it from any thread is safe.
+//
+// libsrt start-up. srt_startup() runs after fork, in the one worker that
+// serves SRT, when the service starts; srt_cleanup() when it is destroyed.
+// The master never loads libsrt state.
+//
+// Workers and the UDP socket. The master opens the `srt { listen }` UDP
+// socket (ListenerKind::srt) and every worker inherits it, but libsrt's
+// multiplexer must be the only reader of its UDP socket: a datagram read by
+// another process would be lost to the session it belongs to (libsrt routes
+// by the SRT socket id inside the packet, which the kernel cannot). So only
+// worker slot 0 serves SRT; it gives libsrt a dup of the inherited socket
+// with srt_bind_acquire() (libsrt closes its copy when the multiplexer goes),
+// and the other workers leave their copies alone. One worker bounds SRT to
+// one core for the client-facing side; the origin-facing sockets are ordinary
+// libsrt callers with multiplexers of their own.
+//
+// Reload (trade-off). The new generation's slot 0 acquires the same (dup'd)
+// socket while the old one drains, and for a moment both processes read it.
+// Keeping the old SRT sessions through the drain would mean two readers for
+// as long as shutdown_timeout, with each process losing the other's packets
+// at random -- a broken stream rather than a closed one. So at graceful stop
+// (QUIT or reload) this service closes its listener AND ends its SRT sessions
+// (reason "stopping"), then the worker exits and srt_cleanup() releases the
+// socket, so the overlap lasts about one tick. Callers see a clean close and
+// reconnect to the new generation (handshakes that land in the old process
+// during the overlap are not answered; the caller's handshake retry reaches
+// the new one). SRT sessions therefore do not survive a reload; RTMP/HTTP
+// sessions do.
+//
+// Rejections (in the listen callback, before libsrt accepts): a malformed
+// streamid -> SRT_REJX_BAD_REQUEST (1400); no alive origin with an `srt`
+// endpoint -> 1503 (SRT_REJX_DOWN, "service unavailable"; libsrt 1.5.1 has no
+// separate UNAVAILABLE constant); both logged once with the peer address. A
+// wrong or missing passphrase is rejected by libsrt itself (BADSECRET /
+// UNSECURE). An origin that refuses or does not answer within
+// connect_timeout ends the session with a logged reason.
+#include "srt/srt_service.h"
+
+#include <srt/access_control.h>
+#include <srt/logging_api.h>
+#include <sys/eventfd.h>
+#include <sys/syslog.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/event_ptr.h"
+#include "core/log.h"
+#include "srt/srt_handle.h"
+#include "srt/srt_relay.h"
+#include "srt/srt_route.h"
+
+namespace sp {
+
+namespace {
+
+constexpr int64_t kTickMs = 100;
+constexpr int kListenBacklog = 1024;
+constexpr int kMaxEvents = 256;
+
+static_assert(kSrtRejectBadRequest == SRT_REJX_BAD_REQUEST);
+static_assert(kSrtRejectUnavailable == SRT_REJX_DOWN);
+static_assert(kSrtRejectOverload == SRT_REJX_OVERLOAD);
+
+std::string peer_text(const sockaddr* sa) {
+  if (!sa) return "?";
+  socklen_t len = sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  return SockAddr::from(sa, len).to_string();
+}
+
+// libsrt's own log lines go to our log, tagged "srt".
+void srt_log_handler(void*, int level, const char*, int, const char* area, const char* message) {
+  LogLevel l = level <= LOG_ERR ? LogLevel::warn : level == LOG_WARNING ? LogLevel::info : LogLevel::debug;
+  SP_LOG(l, "libsrt", "%s: %s", area ? area : "", message);
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  void reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+// Notes from the SRT thread to the loop thread (worker_connections).
+struct Note {
+  bool acquire;  // false: release
+  uint64_t relay_id;
+};
+
+class SrtService final : public Service {
+ public:
+  explicit SrtService(WorkerContext& ctx)
+      : base_(ctx.base), conf_(ctx.conf.srt), registry_(ctx.registry), limiter_(ctx.limiter) {}
+
+  ~SrtService() override {
+    quit_.store(true);
+    if (thread_.joinable()) thread_.join();
+    relays_.clear();
+    listeners_.clear();
+    epoll_.reset();
+    if (started_) srt_cleanup();
+  }
+
+  Status start(const std::vector<int>& udp_fds);
+
+  const char* name() const override { return "srt"; }
+  void stop_accepting() override { stop_accepting_.store(true); }
+  size_t active_sessions() const override { return live_.load(); }
+
+ private:
+  // --- SRT thread ---
+  static int on_listen(void* opaque, SRTSOCKET ns, int hsversion, const sockaddr* peer, const char* streamid);
+  Status open_listener(int inherited_fd);
+  void run();
+  void dispatch(SRTSOCKET s, int events, int64_t now_ms);
+  void accept_one(SRTSOCKET listener, int64_t now_ms);
+  void start_relay(SrtSocket client, const std::string& peer, int64_t now_ms);
+  void end_relay(uint64_t id, const std::string& reason, int64_t now_ms);
+  void end_all(const std::string& reason);
+  void check_timers(int64_t now_ms);
+  void close_refused(int64_t now_ms);
+  void post(Note note);
+
+  // --- loop thread ---
+  static void on_notes(evutil_socket_t, short, void* arg);
+
+  event_base* base_;
+  const SrtConf& conf_;
+  Registry& registry_;
+  ConnectionLimiter& limiter_;
+  bool started_ = false;  // srt_startup() called
+
+  std::atomic<bool> quit_{false};
+  std::atomic<bool> stop_accepting_{false};
+  std::atomic<size_t> live_{0};
+  std::thread thread_;
+
+  // Owned by the SRT thread once it runs.
+  SrtEpoll epoll_;
+  std::vector<SrtSocket> listeners_;
+  std::unordered_map<uint64_t, std::unique_ptr<SrtRelay>> relays_;
+  std::unordered_map<SRTSOCKET, uint64_t> owner_;  // socket -> relay id
+  uint64_t next_id_ = 1;
+  int64_t last_timers_ms_ = 0;
+
+  // SRT thread <-> loop thread.
+  std::mutex mu_;
+  std::vector<Note> notes_;         // to the loop
+  std::vector<uint64_t> refused_;   // to the SRT thread
+  Fd wake_;                         // eventfd the loop watches
+  EventPtr wake_event_;
+  std::unordered_set<uint64_t> acquired_;  // loop thread only
+};
+
+Status SrtService::start(const std::vector<int>& udp_fds) {
+  if (srt_startup() < 0) return Status::Error("srt_startup: " + srt_error_text());
+  started_ = true;
+  srt_setloghandler(nullptr, srt_log_handler);
+  srt_setlogflags(SRT_LOGF_DISABLE_TIME | SRT_LOGF_DISABLE_THREADNAME | SRT_LOGF_DISABLE_SEVERITY |
+                  SRT_LOGF_DISABLE_EOL);
+  srt_setloglevel(log::enabled(LogLevel::debug) ? LOG_WARNING : LOG_ERR);
+
+  epoll_.reset(srt_epoll_create());
+  if (!epoll_) return Status::Error("srt_epoll_create: " + srt_error_text());
+  srt_epoll_set(epoll_.get(), SRT_EPOLL_ENABLE_EMPTY);
+  for (int fd : udp_fds) {
+    Status st = open_listener(fd);
+    if (!st.ok()) return st;
+  }
+
+  wake_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (wake_.get() < 0) return Status::Error(std::string("eventfd: ") + strerror(errno));
+  wake_event_.reset(event_new(base_, wake_.get(), EV_READ | EV_PERSIST, on_notes, this));
+  event_add(wake_event_.get(), nullptr);
+
+  thread_ = std::thread([this] { run(); });
+  return Status::Ok();
+}
+
+Status SrtService::open_listener(int inherited_fd) {
+  SrtSocket lsn(srt_create_socket());
+  if (!lsn) return Status::Error("srt_create_socket: " + srt_error_text());
+  Status st = apply_srt_hop_options(lsn.get(), conf_);
+  if (!st.ok()) return Status::Error("srt listener: " + st.message());
+  if (srt_listen_callback(lsn.get(), on_listen, this) == SRT_ERROR) {
+    return Status::Error("srt_listen_callback: " + srt_error_text());
+  }
+  // libsrt closes the UDP socket it acquired when its multiplexer goes, and
+  // the worker closes its inherited copy on graceful stop: give libsrt a dup.
+  int fd = fcntl(inherited_fd, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return Status::Error(std::string("dup(srt listener): ") + strerror(errno));
+  if (srt_bind_acquire(lsn.get(), fd) == SRT_ERROR) {
+    ::close(fd);
+    return Status::Error("srt_bind_acquire: " + srt_error_text());
+  }
+  if (srt_listen(lsn.get(), kListenBacklog) == SRT_ERROR) return Status::Error("srt_listen: " + srt_error_text());
+  int flags = SRT_EPOLL_IN | SRT_EPOLL_ERR;
+  srt_epoll_add_usock(epoll_.get(), lsn.get(), &flags);
+  sockaddr_storage ss{};
+  int len = sizeof(ss);
+  srt_getsockname(lsn.get(), reinterpret_cast<sockaddr*>(&ss), &len);
+  SP_PINFO("srt listening on %s (udp fd %d acquired by libsrt)",
+           SockAddr::from(reinterpret_cast<sockaddr*>(&ss), socklen_t(len)).to_string().c_str(), fd);
+  listeners_.push_back(std::move(lsn));
+  return Status::Ok();
+}
+
+// libsrt's receive thread, before the caller is accepted: route or reject.
+int SrtService::on_listen(void* opaque, SRTSOCKET ns, int, const sockaddr* peer, const char* streamid) {
+  auto* self = static_cast<SrtService*>(opaque);
+  std::string who = peer_text(peer);
+  std::string sid = streamid ? streamid : "";
+  if (self->stop_accepting_.load()) {
+    srt_setrejectreason(ns, kSrtRejectOverload);
+    return -1;
+  }
+  Result<SrtRoute> route = route_srt_streamid(sid);
+  if (!route.ok()) {
+    SP_WARN(new_context_id(), "srt caller %s rejected with %s: %s", who.c_str(),
+            srt_reject_text(kSrtRejectBadRequest).c_str(), route.error().c_str());
+    srt_setrejectreason(ns, kSrtRejectBadRequest);
+    return -1;
+  }
+  Result<Pick> pick = self->registry_.pick(route->key, Proto::srt, monotonic_ms());
+  if (!pick.ok()) {
+    SP_WARN(new_context_id(), "srt caller %s (streamid \"%s\") rejected with %s: %s", who.c_str(), sid.c_str(),
+            srt_reject_text(kSrtRejectUnavailable).c_str(), pick.error().c_str());
+    srt_setrejectreason(ns, kSrtRejectUnavailable);
+    return -1;
+  }
+  return 0;
+}
+
+void SrtService::run() {
+  SRT_EPOLL_EVENT events[kMaxEvents];
+  while (!quit_.load()) {
+    if (stop_accepting_.load() && !listeners_.empty()) {
+      listeners_.clear();  // srt_close(): no new callers
+      end_all("stopping (graceful stop or reload)");
+    }
+    int64_t now = monotonic_ms();
+    close_refused(now);
+    int n = srt_epoll_uwait(epoll_.get(), events, kMaxEvents, kTickMs);
+    now = monotonic_ms();
+    if (n < 0 && srt_getlasterror(nullptr) != SRT_ETIMEOUT) {
+      SP_PERROR("srt_epoll_uwait: %s", srt_error_text().c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(kTickMs));  // never spin on a broken epoll
+    }
+    for (int i = 0; i < n; ++i) dispatch(events[i].fd, events[i].events, now);
+    if (now - last_timers_ms_ >= kTickMs) check_timers(now);
+  }
+  end_all("worker exiting");
+}
+
+void SrtService::dispatch(SRTSOCKET s, int events, int64_t now_ms) {
+  for (const SrtSocket& l : listeners_) {
+    if (l.get() != s) continue;
+    if (events & SRT_EPOLL_ERR) SP_PERROR("srt listener error: %s", srt_error_text().c_str());
+    accept_one(s, now_ms);
+    return;
+  }
+  auto it = owner_.find(s);
+  if (it == owner_.end()) return;  // a relay that ended earlier in this batch
+  uint64_t id = it->second;
+  SrtRelay& relay = *relays_.at(id);
+  if (!relay.on_event(s, events, now_ms)) end_relay(id, relay.reason(), now_ms);
+}
+
+// One caller per readiness event: the epoll is level-triggered, so more
+// pending callers are reported again at once, and libsrt logs an error for
+// every srt_accept() that finds none.
+void SrtService::accept_one(SRTSOCKET listener, int64_t now_ms) {
+  sockaddr_storage ss{};
+  int len = sizeof(ss);
+  SRTSOCKET s = srt_accept(listener, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (s == SRT_INVALID_SOCK) return;
+  start_relay(SrtSocket(s), peer_text(reinterpret_cast<sockaddr*>(&ss)), now_ms);
+}
+
+void SrtService::start_relay(SrtSocket client, const std::string& peer, int64_t now_ms) {
+  std::string ctx = new_context_id();
+  char sid[kSrtMaxStreamIdBytes + 1] = {};
+  int sid_len = sizeof(sid) - 1;
+  if (srt_getsockflag(client.get(), SRTO_STREAMID, sid, &sid_len) == SRT_ERROR) sid_len = 0;
+  std::string streamid(sid, size_t(sid_len));
+  // The listen callback checked both already; they can only fail here if the
+  // origin died in between.
+  Result<SrtRoute> route = route_srt_streamid(streamid);
+  if (!route.ok()) {
+    SP_WARN(ctx, "srt caller %s closed: %s", peer.c_str(), route.error().c_str());
+    return;
+  }
+  Result<Pick> pick = registry_.pick(route->key, Proto::srt, now_ms);
+  if (!pick.ok()) {
+    SP_WARN(ctx, "srt caller %s closed: %s", peer.c_str(), pick.error().c_str());
+    return;
+  }
+  std::string key = route->key;
+  uint64_t id = next_id_++;
+  auto relay = std::make_unique<SrtRelay>(ctx, std::move(client), peer, std::move(*route), std::move(streamid),
+                                          std::move(*pick), conf_, now_ms);
+  SrtRelay* r = relay.get();
+  relays_.emplace(id, std::move(relay));
+  owner_[r->client_sock()] = id;
+  live_.fetch_add(1);
+  registry_.add_client(key, Proto::srt, +1, now_ms);
+  post(Note{true, id});
+  Status st = r->start(epoll_.get());
+  if (r->origin_sock() != SRT_INVALID_SOCK) owner_[r->origin_sock()] = id;
+  if (!st.ok()) end_relay(id, st.message(), now_ms);
+}
+
+void SrtService::end_relay(uint64_t id, const std::string& reason, int64_t now_ms) {
+  auto it = relays_.find(id);
+  if (it == relays_.end()) return;
+  SrtRelay& r = *it->second;
+  owner_.erase(r.client_sock());
+  owner_.erase(r.origin_sock());
+  r.finish(reason.empty() ? "closed" : reason, now_ms);
+  registry_.add_client(r.key(), Proto::srt, -1, now_ms);
+  relays_.erase(it);
+  live_.fetch_sub(1);
+  post(Note{false, id});
+}
+
+void SrtService::end_all(const std::string& reason) {
+  std::vector<uint64_t> ids;
+  for (const auto& [id, r] : relays_) ids.push_back(id);
+  int64_t now = monotonic_ms();
+  for (uint64_t id : ids) end_relay(id, reason, now);
+}
+
+void SrtService::check_timers(int64_t now_ms) {
+  last_timers_ms_ = now_ms;
+  std::vector<std::pair<uint64_t, std::string>> done;
+  for (const auto& [id, r] : relays_) {
+    if (!r->check_timers(now_ms)) done.emplace_back(id, r->reason());
+  }
+  for (const auto& [id, reason] : done) end_relay(id, reason, now_ms);
+}
+
+void SrtService::close_refused(int64_t now_ms) {
+  std::vector<uint64_t> refused;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    refused.swap(refused_);
+  }
+  for (uint64_t id : refused) end_relay(id, "refused: worker_connections reached", now_ms);
+}
+
+void SrtService::post(Note note) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    notes_.push_back(note);
+  }
+  uint64_t one = 1;
+  ssize_t ignored = ::write(wake_.get(), &one, sizeof(one));  // full counter: the loop is awake anyway
+  (void)ignored;
+}
+
+// Loop thread: apply worker_connections to what the SRT thread accepted.
+void SrtService::on_notes(evutil_socket_t fd, short, void* arg) {
+  auto* self = static_cast<SrtService*>(arg);
+  uint64_t count;
+  ssize_t ignored = ::read(fd, &count, sizeof(count));
+  (void)ignored;
+  std::vector<Note> notes;
+  {
+    std::lock_guard<std::mutex> lock(self->mu_);
+    notes.swap(self->notes_);
+  }
+  std::vector<uint64_t> refused;
+  for (const Note& n : notes) {
+    if (n.acquire) {
+      if (self->limiter_.try_acquire("srt")) self->acquired_.insert(n.relay_id);
+      else refused.push_back(n.relay_id);
+    } else if (self->acquired_.erase(n.relay_id) > 0) {
+      self->limiter_.release();
+    }
+  }
+  if (refused.empty()) return;
+  std::lock_guard<std::mutex> lock(self->mu_);
+  self->refused_.insert(self->refused_.end(), refused.begin(), refused.end());
+}
+
+// A worker that does not serve SRT (not slot 0, or no srt listener).
+class IdleSrtService final : public Service {
+ public:
+  const char* name() const override { return "srt"; }
+  void stop_accepting() override {}
+  size_t active_sessions() const override { return 0; }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Service>> make_srt_service(WorkerContext& ctx) {
+  std::vector<int> fds = ctx.listeners.fds(ListenerKind::srt);
+  // Only slot 0 serves SRT: see "Workers and the UDP socket" above.
+  if (fds.empty() || ctx.slot != 0) return std::unique_ptr<Service>(std::make_unique<IdleSrtService>());
+  auto svc = std::make_unique<SrtService>(ctx);
+  Status st = svc->start(fds);
+  if (!st.ok()) return Result<std::unique_ptr<Service>>::Error("srt: " + st.message());
+  return std::unique_ptr<Service>(std::move(svc));
+}
+
+}  // namespace sp
