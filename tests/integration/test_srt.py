@@ -1,0 +1,274 @@
+"""SRT proxy with real peers: srt-live-transmit as the origin (a listener
+writing what it receives to a file, or a listener serving a looping MPEG-TS),
+registered through the system API; ffmpeg publishing and ffprobe playing
+through the proxy. Covers every streamid form, the passphrase per hop, and the
+rejections (malformed streamid, no origin) with the worker serving others
+afterwards.
+
+ffmpeg 5.1 does not percent-decode `streamid=` in an srt:// URL, so the
+streamid is written raw ('#', ':' and ',' pass through its URL parser)."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import unittest
+
+from harness import ProxyTestCase, free_port, main, require, wait_for
+
+TS_PACKET = 188
+
+
+def udp_bound(port):
+    """True once some process has a UDP socket bound to `port` (any address)."""
+    needle = ":%04X " % port
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                if any(line.split()[1].endswith(needle.strip()) for line in f):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def ts_packets(data):
+    """Number of whole TS packets in `data`, or -1 if a sync byte is missing."""
+    whole = len(data) // TS_PACKET
+    for i in range(whole):
+        if data[i * TS_PACKET] != 0x47:
+            return -1
+    return whole
+
+
+def srt_url(port, streamid=None, **params):
+    query = []
+    if streamid is not None:
+        query.append("streamid=" + streamid)
+    query += ["%s=%s" % kv for kv in params.items()]
+    return "srt://127.0.0.1:%d%s" % (port, ("?" + "&".join(query)) if query else "")
+
+
+class SrtTest(ProxyTestCase):
+    @classmethod
+    def setUpClass(cls):
+        for tool in ("ffmpeg", "ffprobe", "srt-live-transmit", "curl"):
+            require(tool)
+        cls.tmp = tempfile.mkdtemp(prefix="sp-srt-")
+        cls.ts = os.path.join(cls.tmp, "testsrc.ts")
+        # One-second GOPs so a player joining mid-stream finds a keyframe soon.
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                        "testsrc=size=320x240:rate=25", "-t", "10", "-c:v", "libx264", "-g", "25",
+                        "-preset", "ultrafast", "-f", "mpegts", cls.ts], check=True, timeout=60)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    # ---- peers ----
+
+    def spawn(self, cmd, **kwargs):
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, **kwargs)
+
+        def stop():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe:
+                    pipe.close()
+        self.addCleanup(stop)
+        return proc
+
+    def sink_origin(self, passphrase=None):
+        """srt-live-transmit listening for one publisher at a time, writing
+        what it receives to a file. Returns (port, path of the file)."""
+        port = free_port()
+        path = os.path.join(self.tmp, "sink-%d.ts" % port)
+        params = {"mode": "listener"}
+        if passphrase:
+            params["passphrase"] = passphrase
+        out = open(path, "wb")
+        self.addCleanup(out.close)
+        self.spawn(["srt-live-transmit", "-q", srt_url(port, **params), "file://con"], stdout=out,
+                   stderr=subprocess.DEVNULL)
+        wait_for(lambda: udp_bound(port), what="srt origin on udp %d" % port)
+        return port, path
+
+    def ts_origin(self):
+        """srt-live-transmit listening for a player, serving a looping TS fed
+        to it over UDP by ffmpeg in real time. Returns the SRT port."""
+        port, feed = free_port(), free_port()
+        self.spawn(["srt-live-transmit", "-q", "udp://127.0.0.1:%d" % feed,
+                    srt_url(port, mode="listener")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: udp_bound(port) and udp_bound(feed), what="srt ts origin on udp %d" % port)
+        self.spawn(["ffmpeg", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", self.ts, "-c", "copy",
+                    "-f", "mpegts", "udp://127.0.0.1:%d?pkt_size=1316" % feed],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return port
+
+    def srt_proxy(self, extra=""):
+        port = free_port()
+        p = self.proxy(body="srt { listen 127.0.0.1:%d; connect_timeout 2s; %s }" % (port, extra))
+        p.wait_children(2)
+        p.wait_log("srt listening on 127.0.0.1:%d" % port)
+        return p, port
+
+    def register(self, p, srt_port, server="srt-origin"):
+        status, body = p.register({"ip": "127.0.0.1", "server": server, "service": "svc-1", "pid": "4242",
+                                   "rtmp": ["1935"], "srt": ["udp://0.0.0.0:%d" % srt_port]})
+        self.assertEqual(status, 200, body)
+
+    def publish(self, url, seconds=3):
+        return subprocess.run(["ffmpeg", "-loglevel", "error", "-re", "-i", self.ts, "-t", str(seconds),
+                               "-c", "copy", "-f", "mpegts", url], capture_output=True, text=True, timeout=30)
+
+    def publish_in_background(self, url, seconds=4):
+        return self.spawn(["ffmpeg", "-loglevel", "error", "-re", "-i", self.ts, "-t", str(seconds), "-c", "copy",
+                           "-f", "mpegts", url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def caller(self, url):
+        """srt-live-transmit as a publishing caller that does not retry; its
+        stderr names libsrt's rejection."""
+        with open(self.ts, "rb") as f:
+            data = f.read(200000)
+        return subprocess.run(["srt-live-transmit", "-a", "no", "-t", "5", "file://con", url], input=data,
+                              capture_output=True, timeout=30)
+
+    def size(self, path):
+        return os.path.getsize(path)
+
+    def assert_ts_arrived(self, path, more_than=0):
+        def enough():
+            with open(path, "rb") as f:
+                data = f.read()
+            n = ts_packets(data)
+            self.assertNotEqual(n, -1, "TS sync byte missing at the origin")
+            return len(data) > more_than and n > 50
+        wait_for(enough, timeout=10, what="TS bytes at the origin (%s)" % path)
+
+    # ---- tests ----
+
+    def test_publish_with_each_streamid_form_reaches_the_origin(self):
+        p, port = self.srt_proxy()
+        origin, sink = self.sink_origin()
+        self.register(p, origin)
+        forms = ["#!::r=live/s,m=publish", "#!::h=live/s", "live/s"]
+        for streamid in forms:
+            before = self.size(sink)
+            proc = self.publish_in_background(srt_url(port, streamid), seconds=3)
+            # Bytes arrive while the publisher is still sending: the size grows.
+            wait_for(lambda: self.size(sink) > before + 20000, timeout=10,
+                     what="origin file growing for %s" % streamid)
+            self.assertEqual(proc.wait(timeout=20), 0, proc.stderr.read().decode(errors="replace"))
+            self.assert_ts_arrived(sink, before)
+        log = p.log()
+        for streamid in forms:
+            self.assertIn('streamid "%s", key __defaultVhost__/live/s' % streamid, log)
+        self.assertIn("mode publish", log)
+        wait_for(lambda: p.log().count("srt session end:") >= 3, what="three session end lines")
+        ends = [l for l in p.log().splitlines() if "srt session end:" in l]
+        for line in ends:
+            self.assertRegex(line, r"bytes client->origin [1-9]\d+ origin->client \d+")
+            self.assertIn("lost ", line)
+            self.assertIn("retrans ", line)
+            self.assertIn("reason: ", line)
+
+    def test_play_through_the_proxy_finds_h264(self):
+        p, port = self.srt_proxy()
+        self.register(p, self.ts_origin())
+        out = subprocess.run(["ffprobe", "-v", "quiet", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+                              srt_url(port, "#!::r=live/play,m=request")],
+                             capture_output=True, text=True, timeout=40)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("h264", out.stdout)
+        wait_for(lambda: "srt session end:" in p.log(), what="session end line")
+        self.assertRegex(p.log(), r"mode request.*\n(.*\n)*.*origin->client [1-9]\d+")
+
+    def test_passphrase_right_one_works_wrong_one_is_rejected(self):
+        secret = "correct-horse-42"
+        p, port = self.srt_proxy('passphrase "%s";' % secret)
+        origin, sink = self.sink_origin(passphrase=secret)
+        self.register(p, origin)
+        # Wrong passphrase, and none at all: libsrt refuses the handshake.
+        for params in ({"passphrase": "wrong-horse-000"}, {}):
+            r = self.caller(srt_url(port, "live/enc", **params))
+            self.assertIn(b"REJECT", r.stderr, r.stderr)
+        self.assertEqual(self.size(sink), 0)
+        self.assertNotIn("srt session start", p.log())
+        # The right one works end to end: decrypted and re-encrypted per hop.
+        r = self.publish(srt_url(port, "live/enc", passphrase=secret))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_ts_arrived(sink)
+
+    def test_rejections_then_the_worker_keeps_serving(self):
+        p, port = self.srt_proxy()
+        workers = set(p.workers())
+        # No origin registered: unavailable.
+        r = self.caller(srt_url(port, "#!::r=live/none,m=publish"))
+        self.assertIn(b"REJECT", r.stderr, r.stderr)
+        p.wait_log("rejected with 1503 (service unavailable)")
+        self.assertRegex(p.log(), r"srt caller 127\.0\.0\.1:\d+ \(streamid \"#!::r=live/none,m=publish\"\) "
+                                  r"rejected with 1503")
+        r = self.publish(srt_url(port, "#!::r=live/none,m=publish"), seconds=1)
+        self.assertNotEqual(r.returncode, 0)
+        # Malformed streamids: bad request.
+        for bad in ("#!::m=publish", "#!::r=live/x,r=live/y"):
+            r = self.caller(srt_url(port, bad))
+            self.assertIn(b"REJECT", r.stderr, r.stderr)
+        wait_for(lambda: p.log().count("rejected with 1400 (bad request)") >= 2, what="two bad requests logged")
+        self.assertIn("streamid has no resource", p.log())
+        self.assertIn("streamid repeats key r", p.log())
+        # The same worker still serves a good caller.
+        origin, sink = self.sink_origin()
+        self.register(p, origin)
+        r = self.publish(srt_url(port, "#!::r=live/good,m=publish"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_ts_arrived(sink)
+        self.assertEqual(set(p.workers()), workers)
+
+    def test_origin_that_does_not_answer_closes_the_client_with_a_reason(self):
+        p, port = self.srt_proxy()
+        self.register(p, free_port())  # registered, but nothing listens there
+        r = self.caller(srt_url(port, "live/dead"))
+        p.wait_log("origin connect failed", timeout=10)
+        self.assertRegex(p.log(), r"srt session end: .*key __defaultVhost__/live/dead.*reason: origin connect failed")
+
+    def test_idle_session_is_closed_after_idle_timeout(self):
+        p, port = self.srt_proxy("idle_timeout 1s;")
+        origin, _ = self.sink_origin()
+        self.register(p, origin)
+        # A caller that connects and never sends: stdin is a pipe kept open.
+        quiet = self.spawn(["srt-live-transmit", "-a", "no", "file://con", srt_url(port, "live/quiet")],
+                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(quiet.stdin.close)
+        p.wait_log("srt session start")
+        p.wait_log("reason: idle for 1000ms", timeout=10)
+        self.assertEqual(p.log().count("srt session end:"), 1)
+
+    def test_reload_ends_srt_sessions_and_the_new_generation_serves(self):
+        p, port = self.srt_proxy()
+        origin, sink = self.sink_origin()
+        self.register(p, origin)
+        proc = self.publish_in_background(srt_url(port, "live/reload"), seconds=30)
+        wait_for(lambda: self.size(sink) > 20000, what="bytes flowing before the reload")
+        p.signal(signal.SIGHUP)
+        p.wait_log("reconfigured: generation 2")
+        # Documented trade-off: the old worker's SRT sessions are ended so
+        # only one process reads the shared UDP socket.
+        p.wait_log("reason: stopping (graceful stop or reload)", timeout=10)
+        proc.kill()
+        before = self.size(sink)
+        r = self.publish(srt_url(port, "live/reload"), seconds=3)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_ts_arrived(sink, more_than=before)
+
+
+if __name__ == "__main__":
+    main()
