@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
+#include "http/http_stream.h"
 #include "srt/srt_service.h"
 
 namespace sp {
@@ -42,6 +43,7 @@ Result<std::unique_ptr<Service>> make_system_api(WorkerContext& ctx) {
 // (declared in its own folder's header) on a line of its own.
 const ServiceFactory kProtocolFactories[] = {
     nullptr,  // keeps the list non-empty while protocols are being added
+    make_http_stream_service,
     make_srt_service,
 };
 

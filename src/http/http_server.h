@@ -1,0 +1,161 @@
+// The server side of an HTTP/1.1 listener on bufferevents (plain or TLS),
+// kept free of stream logic so the WebRTC signalling listener can reuse it.
+//
+// HttpListener accepts on sockets the master opened (a dup() of each, so
+// freeing the listener on graceful stop never closes the master's socket)
+// and wraps every new connection in a bufferevent, a TLS one for `ssl`
+// listens.
+//
+// HttpConn is one client connection: it parses request heads with
+// http_parser.h, one request at a time (pipelined requests wait in the input
+// buffer, bounded by a read watermark), reads a Content-Length body up to a
+// limit, and gives the request to its Handler. The handler answers either at
+// once (respond()) or as a stream (begin_response(), write()...,
+// end_response()). After a length-delimited answer to a keep-alive request
+// the next request is read; a close-delimited answer closes after the flush.
+//
+// Timeouts: the whole request head (and body) must arrive within
+// head_timeout_ms of the connection or of the previous answer, however it is
+// trickled (slowloris); output that makes no progress for idle_timeout_ms
+// closes the connection (a viewer that stopped reading).
+//
+// Back-pressure: output_size() tells the handler how much waits for the
+// client; the handler stops its source above a high-water mark and
+// Handler::on_drain() fires when the output falls below kLowWater.
+//
+// Lifetime: the connection never deletes itself. close() frees the socket at
+// once and calls Handler::on_close() once; the owner destroys the object
+// later, outside any callback (see the service's reaper).
+#pragma once
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <openssl/ssl.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/event_ptr.h"
+#include "core/net_addr.h"
+#include "core/result.h"
+#include "http/http_parser.h"
+
+namespace sp {
+
+class HttpListener {
+ public:
+  // Takes ownership of the new connection's bufferevent.
+  using OnAccept = std::function<void(BufferEventPtr bev, const SockAddr& peer, bool tls)>;
+
+  HttpListener(event_base* base, OnAccept on_accept) : base_(base), on_accept_(std::move(on_accept)) {}
+  // Serves an already-listening socket; `tls` (borrowed, must outlive the
+  // listener) makes it an HTTPS listener. The caller keeps `fd`.
+  Status add(int fd, SSL_CTX* tls);
+  // Graceful stop: frees every evconnlistener (and its dup()ed socket).
+  void stop() { items_.clear(); }
+
+ private:
+  struct Item {
+    HttpListener* owner;
+    SSL_CTX* tls;
+    ListenerPtr listener;
+  };
+  static void on_accept(evconnlistener* l, evutil_socket_t fd, sockaddr* sa, int len, void* arg);
+
+  event_base* base_;
+  OnAccept on_accept_;
+  std::vector<std::unique_ptr<Item>> items_;
+};
+
+class HttpConn {
+ public:
+  static constexpr size_t kLowWater = 256 * 1024;
+
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // A complete request (and its body, if any). Answer through the conn.
+    virtual void on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) = 0;
+    // Output dropped below kLowWater while an answer is being streamed.
+    virtual void on_drain(HttpConn& conn) {}
+    // The connection is gone (peer closed, error, timeout or close()).
+    virtual void on_close(HttpConn& conn, const std::string& reason) = 0;
+  };
+
+  struct Limits {
+    int64_t head_timeout_ms = 30 * 1000;
+    int64_t idle_timeout_ms = 30 * 1000;
+    uint64_t max_body = 0;  // 0: requests with a body get 413
+  };
+
+  HttpConn(event_base* base, BufferEventPtr bev, SockAddr peer, bool tls, std::string ctx, Limits limits,
+           Handler* handler);
+  ~HttpConn();
+  HttpConn(const HttpConn&) = delete;
+  HttpConn& operator=(const HttpConn&) = delete;
+
+  // Starts reading the first request.
+  void start();
+
+  const std::string& ctx() const { return ctx_; }
+  const SockAddr& peer() const { return peer_; }
+  bool tls() const { return tls_; }
+  bool closed() const { return !bev_; }
+
+  // A whole answer with a body (no body sent for HEAD). Adds Content-Length,
+  // Connection and Server headers.
+  void respond(int status, const HttpHeaders& headers, std::string_view body);
+  // Streamed answer: with a length the connection may be kept; without one
+  // the body runs until close.
+  void begin_response(int status, const HttpHeaders& headers, std::optional<uint64_t> length);
+  // Body bytes: moves everything out of `data` (zero copy), or copies text.
+  void write(evbuffer* data);
+  void write(std::string_view data);
+  // A file region, sent with sendfile where possible. Takes `fd`.
+  void write_file(int fd, uint64_t offset, uint64_t length);
+  // The answer is complete: next request, or close once flushed.
+  void end_response();
+  size_t output_size() const;
+
+  // Closes now (output not yet sent is dropped). Calls on_close().
+  void close(const std::string& reason);
+
+  // Status and body bytes of the current/last answer, for the access log.
+  int status_sent() const { return status_; }
+  uint64_t body_bytes_sent() const { return body_bytes_; }
+
+ private:
+  static void on_read(bufferevent* bev, void* arg);
+  static void on_write(bufferevent* bev, void* arg);
+  static void on_event(bufferevent* bev, short what, void* arg);
+  static void on_head_timeout(evutil_socket_t, short, void* arg);
+  static void on_kick(evutil_socket_t, short, void* arg);
+
+  void wait_for_request();
+  void try_parse();
+  void send_head(int status, const HttpHeaders& headers, std::optional<uint64_t> length);
+  void refuse(int status, const std::string& why);
+
+  event_base* base_;
+  BufferEventPtr bev_;
+  SockAddr peer_;
+  bool tls_;
+  std::string ctx_;
+  Limits limits_;
+  Handler* handler_;
+  EventPtr head_timer_;
+  EventPtr kick_;  // runs deferred work (pipelined request, close after flush) from the loop
+
+  enum class Phase { kReadingHead, kReadingBody, kHandling, kClosingAfterFlush } phase_ = Phase::kReadingHead;
+  std::optional<HttpRequestHead> pending_;  // head whose body is being read
+  bool keep_alive_ = false;   // this answer may be followed by another request
+  bool head_request_ = false;  // HEAD: no body bytes
+  std::optional<uint64_t> length_;
+  int status_ = 0;
+  uint64_t body_bytes_ = 0;
+};
+
+}  // namespace sp

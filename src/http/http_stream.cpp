@@ -1,0 +1,653 @@
+// The HTTP stream service: routing, live relay, HLS sessions and static files
+// (see http_stream.h). Wire formats live in http_parser.h, hls_playlist.h,
+// query.h and http_static.h; this file is the I/O glue.
+#include "http/http_stream.h"
+
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <unordered_map>
+
+#include "build_info.h"
+#include "core/clock.h"
+#include "core/event_ptr.h"
+#include "core/log.h"
+#include "http/hls_playlist.h"
+#include "http/http_server.h"
+#include "http/http_static.h"
+#include "http/origin_client.h"
+#include "http/query.h"
+#include "http/tls.h"
+#include "registry/endpoint.h"
+#include "registry/stream_key.h"
+
+namespace sp {
+
+namespace {
+
+constexpr size_t kHighWater = 1024 * 1024;
+constexpr size_t kMaxPlaylist = 4 * 1024 * 1024;
+constexpr int kMaxRedirects = 5;
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+// Extension of the last path segment, lower-case, without the dot.
+std::string extension_of(std::string_view path) {
+  size_t slash = path.rfind('/');
+  std::string_view base = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  size_t dot = base.rfind('.');
+  return dot == std::string_view::npos ? "" : lower(base.substr(dot + 1));
+}
+
+bool is_live_extension(std::string_view ext) {
+  return ext == "flv" || ext == "ts" || ext == "aac" || ext == "mp3";
+}
+
+std::string new_session_id() {
+  unsigned char raw[8];
+  if (RAND_bytes(raw, sizeof raw) != 1) {
+    for (auto& b : raw) b = static_cast<unsigned char>(random());
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : raw) {
+    id.push_back(kHex[b >> 4]);
+    id.push_back(kHex[b & 15]);
+  }
+  return id;
+}
+
+std::string host_port_text(const std::string& host, uint16_t port) {
+  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+  return host + ":" + std::to_string(port);
+}
+
+// Session data: "HOST PORT" of the origin's http endpoint.
+std::string session_data(const std::string& host, uint16_t port) { return host + " " + std::to_string(port); }
+bool parse_session_data(std::string_view data, std::string* host, uint16_t* port) {
+  size_t sp = data.rfind(' ');
+  if (sp == std::string_view::npos) return false;
+  int p = atoi(std::string(data.substr(sp + 1)).c_str());
+  if (p <= 0 || p > 65535) return false;
+  *host = std::string(data.substr(0, sp));
+  *port = uint16_t(p);
+  return true;
+}
+
+// Location of a redirect -> host, port and target. Relative references
+// resolve against the current target; only http:// with a numeric host is
+// followed (origins register numeric addresses).
+bool resolve_location(std::string_view loc, std::string* host, uint16_t* port, std::string* target) {
+  if (loc.substr(0, 7) == "http://") {
+    std::string_view rest = loc.substr(7);
+    size_t slash = rest.find_first_of("/?");
+    std::string_view authority = rest.substr(0, slash);
+    std::string path(slash == std::string_view::npos ? "/" : rest.substr(slash));
+    if (path.front() == '?') path.insert(0, "/");
+    std::string h;
+    uint16_t p = 80;
+    if (!authority.empty() && authority.front() == '[') {
+      size_t close = authority.find(']');
+      if (close == std::string_view::npos) return false;
+      h = std::string(authority.substr(1, close - 1));
+      if (close + 1 < authority.size() && authority[close + 1] == ':') p = uint16_t(atoi(std::string(authority.substr(close + 2)).c_str()));
+    } else {
+      size_t colon = authority.rfind(':');
+      h = std::string(authority.substr(0, colon));
+      if (colon != std::string_view::npos) p = uint16_t(atoi(std::string(authority.substr(colon + 1)).c_str()));
+    }
+    if (h.empty() || p == 0 || !make_sock_addr(h, p).ok()) return false;
+    *host = h;
+    *port = p;
+    *target = path;
+    return true;
+  }
+  if (loc.find("://") != std::string_view::npos || loc.substr(0, 2) == "//") return false;
+  if (!loc.empty() && loc.front() == '/') {
+    *target = std::string(loc);
+    return true;
+  }
+  std::string base = target->substr(0, target->find('?'));
+  *target = base.substr(0, base.rfind('/') + 1) + std::string(loc);
+  return true;
+}
+
+class HttpStreamService;
+
+// One client connection and, while it is relaying, its origin request.
+class StreamSession : public HttpConn::Handler, public OriginClient::Handler {
+ public:
+  StreamSession(HttpStreamService& svc, BufferEventPtr bev, const SockAddr& peer, bool tls);
+  void start() { conn_.start(); }
+
+  // HttpConn::Handler
+  void on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) override;
+  void on_drain(HttpConn& conn) override;
+  void on_close(HttpConn& conn, const std::string& reason) override;
+  // OriginClient::Handler
+  void on_origin_head(OriginClient& origin, const HttpResponseHead& head) override;
+  void on_origin_body(OriginClient& origin, evbuffer* data) override;
+  void on_origin_end(OriginClient& origin, const Status& result) override;
+
+ private:
+  enum class Mode { kIdle, kRelay, kPlaylist };
+
+  void route(const HttpRequestHead& req);
+  void serve_live(const HttpRequestHead& req, const std::string& key);
+  void serve_new_hls(const HttpRequestHead& req);
+  void serve_hls_session(const HttpRequestHead& req, const std::string& id);
+  void serve_static(const HttpRequestHead& req);
+  void serve_versions();
+
+  void start_origin(Mode mode, const std::string& host, uint16_t port, const std::string& target);
+  void finish_playlist(const Status& result);
+  void drop_origin();
+
+  void add_cors(HttpHeaders* h) const;
+  void answer(int status, const std::string& text, const char* content_type = "text/plain; charset=utf-8");
+  void fail(int status, const std::string& why);
+  void end_request(const std::string& reason);
+
+  HttpStreamService& svc_;
+  HttpConn conn_;
+  std::unique_ptr<OriginClient> origin_;
+
+  // The request being served.
+  Mode mode_ = Mode::kIdle;
+  bool in_request_ = false;
+  int64_t started_ms_ = 0;
+  std::string method_, target_, path_, query_, host_header_;
+  std::string origin_desc_;   // "server@host:port" for the log
+  std::string counted_key_;   // stream key counted in the registry's clients
+  bool paused_ = false;
+  HttpHeaders forward_;       // request headers passed to the origin
+
+  // Playlist fetch (HLS).
+  std::string hls_id_;
+  std::string hls_key_, hls_server_;
+  bool hls_new_ = false;
+  int redirects_ = 0;
+  bool redirect_pending_ = false;
+  std::string origin_host_, next_target_;
+  uint16_t origin_port_ = 0;
+  int pl_status_ = 0;
+  std::string pl_body_;
+};
+
+class HttpStreamService : public Service {
+ public:
+  explicit HttpStreamService(WorkerContext& ctx)
+      : base_(ctx.base),
+        conf_(ctx.conf.http_stream),
+        registry_(ctx.registry),
+        limiter_(ctx.limiter),
+        listener_(ctx.base, [this](BufferEventPtr bev, const SockAddr& peer, bool tls) {
+          accept(std::move(bev), peer, tls);
+        }) {}
+
+  Status start(const ListenerSet& listeners) {
+    reaper_.reset(event_new(base_, -1, 0, &HttpStreamService::on_reap, this));
+    if (!conf_.root.empty()) {
+      char buf[PATH_MAX];
+      if (realpath(conf_.root.c_str(), buf)) {
+        real_root_ = buf;
+      } else {
+        SP_PWARN("http_stream: root \"%s\" unusable (%s), static files disabled", conf_.root.c_str(),
+                 strerror(errno));
+      }
+    }
+    for (const Listener& l : listeners.items()) {
+      if (l.kind != ListenerKind::http_stream) continue;
+      SSL_CTX* tls = nullptr;
+      if (l.conf.ssl) {
+        if (!tls_) {
+          auto made = make_tls_server_context(conf_.ssl_certificate, conf_.ssl_certificate_key);
+          if (!made.ok()) return Status::Error("http_stream: " + made.error());
+          tls_ = std::move(*made);
+        }
+        tls = tls_.get();
+      }
+      Status st = listener_.add(l.fd, tls);
+      if (!st.ok()) return Status::Error("http_stream: " + st.message());
+    }
+    return Status::Ok();
+  }
+
+  const char* name() const override { return "http_stream"; }
+  void stop_accepting() override {
+    stopped_ = true;
+    listener_.stop();
+  }
+  size_t active_sessions() const override { return sessions_.size(); }
+
+  event_base* base() const { return base_; }
+  const HttpStreamConf& conf() const { return conf_; }
+  Registry& registry() { return registry_; }
+  const std::string& real_root() const { return real_root_; }
+
+  // Destroys `obj` from the loop, after the callback that gave it up returns.
+  template <class T>
+  void bury(std::unique_ptr<T> obj) {
+    if (!obj) return;
+    graveyard_.push_back(std::shared_ptr<void>(std::move(obj)));
+    event_active(reaper_.get(), EV_TIMEOUT, 0);
+  }
+
+  void session_closed(StreamSession* s) {
+    auto it = sessions_.find(s);
+    if (it == sessions_.end()) return;
+    limiter_.release();
+    bury(std::move(it->second));
+    sessions_.erase(it);
+  }
+
+ private:
+  void accept(BufferEventPtr bev, const SockAddr& peer, bool tls) {
+    if (stopped_ || !limiter_.try_acquire("http_stream")) return;  // bev freed: closed
+    auto s = std::make_unique<StreamSession>(*this, std::move(bev), peer, tls);
+    StreamSession* raw = s.get();
+    sessions_.emplace(raw, std::move(s));
+    raw->start();
+  }
+
+  static void on_reap(evutil_socket_t, short, void* arg) { static_cast<HttpStreamService*>(arg)->graveyard_.clear(); }
+
+  event_base* base_;
+  HttpStreamConf conf_;
+  Registry& registry_;
+  ConnectionLimiter& limiter_;
+  SslCtxPtr tls_;
+  HttpListener listener_;
+  std::string real_root_;
+  bool stopped_ = false;
+  std::unordered_map<StreamSession*, std::unique_ptr<StreamSession>> sessions_;
+  std::vector<std::shared_ptr<void>> graveyard_;
+  EventPtr reaper_;
+};
+
+StreamSession::StreamSession(HttpStreamService& svc, BufferEventPtr bev, const SockAddr& peer, bool tls)
+    : svc_(svc),
+      conn_(svc.base(), std::move(bev), peer, tls, new_context_id(),
+            HttpConn::Limits{svc.conf().idle_timeout_ms, svc.conf().idle_timeout_ms, 0}, this) {}
+
+void StreamSession::on_request(HttpConn&, const HttpRequestHead& req, std::string) {
+  in_request_ = true;
+  mode_ = Mode::kIdle;
+  started_ms_ = monotonic_ms();
+  method_ = req.method;
+  target_ = req.target;
+  path_ = req.path;
+  query_ = req.query;
+  host_header_ = req.host();
+  origin_desc_.clear();
+  counted_key_.clear();
+  paused_ = false;
+  hls_id_.clear();
+  hls_new_ = false;
+  redirects_ = 0;
+  forward_ = HttpHeaders();
+  for (const char* name : {"User-Agent", "Accept", "Range", "If-Modified-Since", "If-None-Match", "Referer"}) {
+    if (auto v = req.headers.get(name)) forward_.add(name, std::string(*v));
+  }
+  std::string xff = conn_.peer().host_string();
+  if (auto prior = req.headers.get("X-Forwarded-For")) xff = std::string(*prior) + ", " + xff;
+  forward_.add("X-Forwarded-For", xff);
+  route(req);
+}
+
+void StreamSession::route(const HttpRequestHead& req) {
+  if (req.method == "OPTIONS") {
+    HttpHeaders h;
+    add_cors(&h);
+    conn_.respond(200, h, "");
+    return end_request("");
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    HttpHeaders h;
+    h.add("Allow", "GET, HEAD, OPTIONS");
+    add_cors(&h);
+    h.add("Content-Type", "text/plain; charset=utf-8");
+    conn_.respond(405, h, "method " + req.method + " not allowed\n");
+    return end_request("");
+  }
+  if (path_ == "/api/v1/versions" || path_ == "/api/v1/versions/") return serve_versions();
+  if (auto id = query_param(query_, kHlsSessionParam)) return serve_hls_session(req, *id);
+  std::string ext = extension_of(path_);
+  // SRS's `?app=live&stream=s.flv` form names the stream in the query.
+  auto app = query_param(query_, "app");
+  auto stream = query_param(query_, "stream");
+  if (app && stream && !app->empty() && !stream->empty()) {
+    auto key = make_stream_key(host_header_, *app, *stream, query_);
+    if (!key.ok()) return fail(400, key.error());
+    std::string sext = extension_of(*stream);
+    if (sext == "m3u8" || (sext.empty() && ext == "m3u8")) return serve_new_hls(req);
+    return serve_live(req, *key);
+  }
+  if (ext == "m3u8") return serve_new_hls(req);
+  if (is_live_extension(ext)) {
+    auto key = stream_key_from_http(host_header_, target_);
+    if (!key.ok()) return fail(400, key.error());
+    return serve_live(req, *key);
+  }
+  serve_static(req);
+}
+
+void StreamSession::serve_versions() {
+  HttpHeaders h;
+  add_cors(&h);
+  answer(200, std::string("{\"code\":0,\"server\":\"srs-proxy\",\"version\":\"") + SP_VERSION + "\"}",
+         "application/json");
+  end_request("");
+}
+
+void StreamSession::serve_live(const HttpRequestHead& req, const std::string& key) {
+  int64_t now = monotonic_ms();
+  auto pick = svc_.registry().pick(key, Proto::http, now);
+  if (!pick.ok()) return fail(503, pick.error());
+  svc_.registry().add_client(key, Proto::http, +1, now);
+  counted_key_ = key;
+  origin_desc_ = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
+  start_origin(Mode::kRelay, pick->host, pick->port, target_);
+}
+
+void StreamSession::serve_new_hls(const HttpRequestHead& req) {
+  auto key = stream_key_from_http(host_header_, target_);
+  auto app = query_param(query_, "app");
+  auto stream = query_param(query_, "stream");
+  if (app && stream && !app->empty() && !stream->empty()) key = make_stream_key(host_header_, *app, *stream, query_);
+  if (!key.ok()) return fail(400, key.error());
+  int64_t now = monotonic_ms();
+  auto pick = svc_.registry().pick(*key, Proto::http, now);
+  if (!pick.ok()) return fail(503, pick.error());
+  hls_id_ = new_session_id();
+  hls_key_ = *key;
+  hls_server_ = pick->origin.server;
+  Status st = svc_.registry().put_session(SessionKind::hls, hls_id_, *key, pick->origin.server,
+                                          session_data(pick->host, pick->port), now);
+  if (!st.ok()) return fail(503, "cannot create HLS session: " + st.message());
+  hls_new_ = true;
+  SP_INFO(conn_.ctx(), "http: hls session %s created for %s on origin %s", hls_id_.c_str(), key->c_str(),
+          pick->origin.server.c_str());
+  origin_desc_ = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
+  std::string q = query_without_param(query_, kHlsSessionParam);
+  start_origin(Mode::kPlaylist, pick->host, pick->port, path_ + (q.empty() ? "" : "?" + q));
+}
+
+void StreamSession::serve_hls_session(const HttpRequestHead& req, const std::string& id) {
+  auto s = svc_.registry().get_session(SessionKind::hls, id, monotonic_ms());
+  std::string host;
+  uint16_t port = 0;
+  if (!s.ok() || !parse_session_data(s->data, &host, &port)) {
+    return fail(404, "unknown or expired HLS session \"" + id + "\"");
+  }
+  hls_id_ = id;
+  hls_key_ = s->stream_key;
+  hls_server_ = s->origin_server;
+  origin_desc_ = s->origin_server + "@" + host_port_text(host, port);
+  std::string q = query_without_param(query_, kHlsSessionParam);
+  std::string target = path_ + (q.empty() ? "" : "?" + q);
+  start_origin(extension_of(path_) == "m3u8" ? Mode::kPlaylist : Mode::kRelay, host, port, target);
+}
+
+void StreamSession::start_origin(Mode mode, const std::string& host, uint16_t port, const std::string& target) {
+  mode_ = mode;
+  origin_host_ = host;
+  origin_port_ = port;
+  next_target_ = target;
+  pl_status_ = 0;
+  pl_body_.clear();
+  redirect_pending_ = false;
+  origin_ = std::make_unique<OriginClient>(svc_.base(), conn_.ctx(), this);
+  OriginClient::Request r;
+  r.host = host;
+  r.port = port;
+  r.method = method_ == "HEAD" && mode == Mode::kRelay ? "HEAD" : "GET";
+  r.target = target;
+  r.host_header = host_port_text(host, port);
+  // A playlist is fetched whole to be rewritten: no ranges, no 304s.
+  for (const auto& [name, value] : forward_.fields()) {
+    bool partial = name == "Range" || name == "If-Modified-Since" || name == "If-None-Match";
+    if (mode == Mode::kRelay || !partial) r.headers.add(name, value);
+  }
+  OriginClient::Timeouts t{svc_.conf().connect_timeout_ms, svc_.conf().idle_timeout_ms};
+  Status st = origin_->start(r, t);
+  if (!st.ok()) {
+    drop_origin();
+    fail(503, "origin unreachable: " + st.message());
+  }
+}
+
+void StreamSession::on_origin_head(OriginClient& origin, const HttpResponseHead& head) {
+  if (mode_ == Mode::kPlaylist) {
+    auto loc = head.headers.get("Location");
+    if (head.status / 100 == 3 && loc && redirects_ < kMaxRedirects &&
+        resolve_location(*loc, &origin_host_, &origin_port_, &next_target_)) {
+      redirect_pending_ = true;  // followed once this answer is over
+      origin.abort();
+      return on_origin_end(origin, Status::Ok());
+    }
+    pl_status_ = head.status;
+    return;
+  }
+  HttpHeaders h;
+  bool cors = svc_.conf().cors;
+  for (const auto& [name, value] : head.headers.fields()) {
+    if (http_is_hop_by_hop(name)) continue;
+    std::string n = lower(name);
+    if (n == "server" || (cors && n.rfind("access-control-", 0) == 0)) continue;
+    h.add(name, value);
+  }
+  add_cors(&h);
+  std::optional<uint64_t> length;
+  const HttpBodyFraming& f = origin.framing();
+  if (f.kind == HttpBodyFraming::kLength) length = f.length;
+  if (f.kind == HttpBodyFraming::kNone) {
+    length = 0;
+    // HEAD: announce the origin's length.
+    if (auto cl = head.headers.get("Content-Length"); cl && method_ == "HEAD") length = strtoull(std::string(*cl).c_str(), nullptr, 10);
+  }
+  conn_.begin_response(head.status, h, length);
+  if (head.status == 200 && counted_key_.size()) {
+    SP_INFO(conn_.ctx(), "http: stream start %s %s %s key=%s origin=%s", conn_.peer().to_string().c_str(),
+            method_.c_str(), target_.c_str(), counted_key_.c_str(), origin_desc_.c_str());
+  }
+}
+
+void StreamSession::on_origin_body(OriginClient& origin, evbuffer* data) {
+  if (mode_ == Mode::kPlaylist) {
+    size_t n = evbuffer_get_length(data);
+    if (pl_body_.size() + n > kMaxPlaylist) {
+      origin.abort();
+      return finish_playlist(Status::Error("playlist larger than 4 MiB"));
+    }
+    size_t at = pl_body_.size();
+    pl_body_.resize(at + n);
+    evbuffer_remove(data, pl_body_.data() + at, n);
+    return;
+  }
+  conn_.write(data);
+  if (!paused_ && conn_.output_size() > kHighWater) {
+    paused_ = true;
+    origin.pause();
+  }
+}
+
+void StreamSession::on_drain(HttpConn&) {
+  if (paused_ && origin_) {
+    paused_ = false;
+    origin_->resume();
+  }
+}
+
+void StreamSession::on_origin_end(OriginClient& origin, const Status& result) {
+  if (mode_ == Mode::kPlaylist) return finish_playlist(result);
+  bool had_head = origin.got_head();
+  drop_origin();
+  if (!had_head) return fail(result.message().find("connect") != std::string::npos ? 503 : 502,
+                             "origin " + origin_desc_ + ": " + result.message());
+  if (result.ok()) {
+    conn_.end_response();
+    return end_request("");
+  }
+  end_request(result.message());
+  conn_.close("origin: " + result.message());
+}
+
+void StreamSession::finish_playlist(const Status& result) {
+  if (mode_ != Mode::kPlaylist || !origin_) return;
+  bool had_head = origin_->got_head();
+  drop_origin();
+  if (redirect_pending_) {
+    redirects_++;
+    std::string desc = host_port_text(origin_host_, origin_port_);
+    SP_INFO(conn_.ctx(), "http: origin redirected the playlist to %s%s", desc.c_str(), next_target_.c_str());
+    if (!hls_id_.empty()) {
+      // Later segment requests must go where the playlist now comes from.
+      svc_.registry().put_session(SessionKind::hls, hls_id_, hls_key_, hls_server_,
+                                  session_data(origin_host_, origin_port_), monotonic_ms());
+    }
+    origin_desc_ = hls_server_ + "@" + desc;
+    return start_origin(Mode::kPlaylist, origin_host_, origin_port_, next_target_);
+  }
+  auto forget = [&] {
+    if (hls_new_) svc_.registry().remove_session(SessionKind::hls, hls_id_);
+  };
+  if (!result.ok()) {
+    forget();
+    return fail(had_head ? 502 : 503, "origin " + origin_desc_ + ": " + result.message());
+  }
+  if (pl_status_ != 200) {
+    forget();
+    return fail(pl_status_ == 404 ? 404 : 502,
+                "origin " + origin_desc_ + " answered " + std::to_string(pl_status_) + " for the playlist");
+  }
+  auto rewritten = rewrite_hls_playlist(pl_body_, hls_id_);
+  if (!rewritten.ok()) {
+    forget();
+    return fail(502, "origin " + origin_desc_ + " sent a bad playlist: " + rewritten.error());
+  }
+  HttpHeaders h;
+  h.add("Content-Type", "application/vnd.apple.mpegurl");
+  h.add("Cache-Control", "no-cache, no-store");
+  add_cors(&h);
+  conn_.respond(200, h, rewritten->text);
+  end_request("");
+}
+
+void StreamSession::serve_static(const HttpRequestHead& req) {
+  const std::string& root = svc_.real_root();
+  if (root.empty()) return fail(404, "no stream or file at " + path_);
+  auto rel = static_relative_path(path_);
+  if (!rel.ok()) return fail(403, "refused path: " + rel.error());
+  std::string full = root + "/" + *rel;
+  char real[PATH_MAX];
+  if (!realpath(full.c_str(), real)) return fail(404, "no stream or file at " + path_);
+  std::string resolved = real;
+  if (resolved.compare(0, root.size() + 1, root + "/") != 0) return fail(403, "refused path: outside root");
+  int fd = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fd >= 0) close(fd);
+    return fail(404, "no stream or file at " + path_);
+  }
+  uint64_t size = uint64_t(st.st_size);
+  HttpHeaders h;
+  h.add("Content-Type", std::string(mime_type_for(resolved)));
+  h.add("Accept-Ranges", "bytes");
+  add_cors(&h);
+  ByteRange range;
+  if (auto r = req.headers.get("Range")) range = parse_byte_range(*r, size);
+  if (range.kind == ByteRange::kUnsatisfiable) {
+    close(fd);
+    h.add("Content-Range", "bytes */" + std::to_string(size));
+    conn_.respond(416, h, "");
+    return end_request("");
+  }
+  uint64_t first = 0, length = size;
+  int status = 200;
+  if (range.kind == ByteRange::kRange) {
+    status = 206;
+    first = range.first;
+    length = range.last - range.first + 1;
+    h.add("Content-Range", "bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/" +
+                               std::to_string(size));
+  }
+  conn_.begin_response(status, h, length);
+  if (length > 0) {
+    conn_.write_file(fd, first, length);
+  } else {
+    close(fd);
+  }
+  conn_.end_response();
+  end_request("");
+}
+
+void StreamSession::add_cors(HttpHeaders* h) const {
+  if (!svc_.conf().cors) return;
+  h->add("Access-Control-Allow-Origin", "*");
+  h->add("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
+  h->add("Access-Control-Allow-Headers", "*");
+  h->add("Access-Control-Expose-Headers", "Content-Length, Content-Range");
+  h->add("Access-Control-Max-Age", "86400");
+}
+
+void StreamSession::answer(int status, const std::string& text, const char* content_type) {
+  HttpHeaders h;
+  h.add("Content-Type", content_type);
+  add_cors(&h);
+  conn_.respond(status, h, text);
+}
+
+void StreamSession::fail(int status, const std::string& why) {
+  answer(status, why + "\n");
+  end_request(why);
+}
+
+void StreamSession::drop_origin() {
+  if (!origin_) return;
+  origin_->abort();
+  svc_.bury(std::move(origin_));
+}
+
+void StreamSession::end_request(const std::string& reason) {
+  if (!in_request_) return;
+  in_request_ = false;
+  mode_ = Mode::kIdle;
+  if (!counted_key_.empty()) {
+    svc_.registry().add_client(counted_key_, Proto::http, -1, monotonic_ms());
+    counted_key_.clear();
+  }
+  double secs = double(monotonic_ms() - started_ms_) / 1000.0;
+  SP_INFO(conn_.ctx(), "http: %s %s %s %d %llu bytes %.3fs origin=%s%s%s%s%s", conn_.peer().to_string().c_str(),
+          method_.c_str(), target_.c_str(), conn_.status_sent(), static_cast<unsigned long long>(conn_.body_bytes_sent()),
+          secs, origin_desc_.empty() ? "-" : origin_desc_.c_str(), hls_id_.empty() ? "" : " hls=",
+          hls_id_.c_str(), reason.empty() ? "" : " reason=", reason.c_str());
+}
+
+void StreamSession::on_close(HttpConn&, const std::string& reason) {
+  drop_origin();  // client gone: the origin request ends now
+  end_request(reason);
+  svc_.session_closed(this);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Service>> make_http_stream_service(WorkerContext& ctx) {
+  auto svc = std::make_unique<HttpStreamService>(ctx);
+  Status st = svc->start(ctx.listeners);
+  if (!st.ok()) return st;
+  return std::unique_ptr<Service>(std::move(svc));
+}
+
+}  // namespace sp

@@ -1,0 +1,54 @@
+// The HTTP stream service of a protocol worker (`http_stream { }` block):
+// HTTP-FLV / HTTP-TS / AAC / MP3 live streams relayed from the picked origin,
+// HLS with sessions routed through the shared registry, static files from
+// `root`, CORS, GET /api/v1/versions, plain HTTP and HTTPS listeners.
+//
+// Routing of one request (first match wins):
+//   OPTIONS *                         200, CORS headers, no body
+//   GET /api/v1/versions              JSON, as on the system API
+//   any path with ?spbhid=ID          the HLS session's origin (404 if unknown)
+//   *.m3u8                            new HLS session, playlist rewritten
+//   *.flv *.ts *.aac *.mp3 (or ?app=&stream=)   live relay from the picked origin
+//   anything else                     static file from `root`, else 404
+//
+// Live relay: the stream key comes from the Host header and path
+// (stream_key_from_http), the origin from Registry::pick(key, Proto::http).
+// The origin gets the same path and query with its own Host; its status and
+// end-to-end headers are passed on, and the body is streamed as it arrives.
+// A body of known length keeps the client connection; a chunked or
+// close-delimited body is de-chunked and sent close-delimited (valid for
+// HTTP/1.0 and 1.1 clients alike, and no re-framing cost per byte).
+// Errors: origin unreachable or none alive -> 503 with a one-line reason;
+// the origin's own 404 (or any status) passes through; client gone -> the
+// origin connection is closed at once.
+//
+// HLS sessions: a playlist request without spbhid creates a session
+// (16 hex chars from RAND_bytes) in the registry holding the stream key, the
+// origin's server id and, as its data, "HOST PORT" of the origin's http
+// endpoint, so any worker can route the session's later requests without
+// another pick. The playlist is fetched (following up to 5 redirects on the
+// proxy side; a redirect to another origin moves the session there),
+// rewritten with hls_playlist.h so every URI carries spbhid, and answered
+// with no-cache headers. Requests carrying spbhid refresh the session
+// (get_session) and are relayed to its origin with spbhid removed from the
+// query; playlists among them (master -> media) are rewritten again.
+//
+// Back-pressure: when a client's pending output passes kHighWater (1 MiB)
+// reading from its origin stops, and resumes below HttpConn::kLowWater. So a
+// stalled viewer costs at most ~1.3 MiB plus socket buffers, and is closed
+// after idle_timeout without progress.
+//
+// Logs: every request gets one access line (peer, method, target, status,
+// body bytes, duration, origin, end reason) under the connection's context
+// id; a relayed stream also gets a start line.
+#pragma once
+
+#include <memory>
+
+#include "process/worker.h"
+
+namespace sp {
+
+Result<std::unique_ptr<Service>> make_http_stream_service(WorkerContext& ctx);
+
+}  // namespace sp
