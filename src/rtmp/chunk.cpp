@@ -280,6 +280,17 @@ Status ChunkWriter::set_chunk_size(uint32_t size) {
 void ChunkWriter::reset() { last_.clear(); }
 
 void ChunkWriter::write(const Message& msg, std::vector<uint8_t>* out) {
+  write(
+      msg,
+      [](void* ctx, std::span<const uint8_t> header, std::span<const uint8_t> payload) {
+        auto* v = static_cast<std::vector<uint8_t>*>(ctx);
+        put_bytes(v, header);
+        put_bytes(v, payload);
+      },
+      out);
+}
+
+void ChunkWriter::write(const Message& msg, Emit emit, void* ctx) {
   uint32_t length = uint32_t(msg.payload.size());
   auto it = last_.find(msg.csid);
   Last& l = last_[msg.csid];
@@ -299,6 +310,8 @@ void ChunkWriter::write(const Message& msg, std::vector<uint8_t>* out) {
   uint32_t ts_field = fmt == 0 ? msg.timestamp : delta;
   bool extended = fmt != 3 && ts_field >= kExtendedTimestamp;
 
+  std::vector<uint8_t>* out = &header_;
+  out->clear();
   put_basic_header(out, fmt, msg.csid);
   if (fmt <= 2) put_u24(out, extended ? kExtendedTimestamp : ts_field);
   if (fmt <= 1) {
@@ -311,9 +324,10 @@ void ChunkWriter::write(const Message& msg, std::vector<uint8_t>* out) {
   size_t off = 0;
   while (true) {
     size_t n = std::min<size_t>(chunk_size_, length - off);
-    put_bytes(out, std::span(msg.payload).subspan(off, n));
+    emit(ctx, *out, std::span(msg.payload).subspan(off, n));
     off += n;
     if (off >= length) break;
+    out->clear();
     put_basic_header(out, 3, msg.csid);
     if (extended) put_u32(out, ts_field);  // continuation chunks repeat it
   }

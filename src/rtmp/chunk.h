@@ -113,6 +113,13 @@ class ChunkWriter {
   // Appends msg as chunks to *out, using msg.csid.
   void write(const Message& msg, std::vector<uint8_t>* out);
 
+  // The same chunks without copying the payload: emit(ctx, header, slice) is
+  // called once per chunk, in order, with the chunk's header bytes (valid
+  // only during the call) and its slice of msg.payload. A relay uses it to
+  // hand payload bytes to its socket buffer by reference.
+  using Emit = void (*)(void* ctx, std::span<const uint8_t> header, std::span<const uint8_t> payload);
+  void write(const Message& msg, Emit emit, void* ctx);
+
   // Forgets the last header of every chunk stream, so the next message on each
   // starts with a full fmt 0 header (e.g. after sending an Abort).
   void reset();
@@ -130,6 +137,7 @@ class ChunkWriter {
 
   uint32_t chunk_size_ = kDefaultChunkSize;
   std::unordered_map<uint32_t, Last> last_;
+  std::vector<uint8_t> header_;  // scratch for the emitting write(), reused
 };
 
 // Header encoding helpers, public so tests can craft hostile chunks.

@@ -551,5 +551,42 @@ TEST(RtmpChunk, CountsTotalBytes) {
   EXPECT_EQ(r.total_bytes(), b.size());
 }
 
+// The emitting form hands out the same bytes as the appending one, with each
+// payload slice pointing into the message (no copy) and header + slice per chunk.
+TEST(RtmpChunk, EmittingWriterMatchesAppendingWriter) {
+  ChunkWriter a, b;
+  ASSERT_TRUE(a.set_chunk_size(1000).ok());
+  ASSERT_TRUE(b.set_chunk_size(1000).ok());
+  std::vector<uint8_t> appended, emitted;
+  struct Ctx {
+    std::vector<uint8_t>* out;
+    const Message* msg;
+    int chunks = 0;
+    bool slices_in_message = true;
+  };
+  uint32_t ts = 0;
+  for (size_t len : {0u, 10u, 999u, 1000u, 1001u, 3500u, 3500u}) {
+    ts += len == 3500 ? 0x1000000 : 40;  // exercise extended timestamps too
+    Message m = make_message(msg_type::kVideo, ts, 1, 6, len);
+    a.write(m, &appended);
+    Ctx ctx{&emitted, &m};
+    b.write(
+        m,
+        [](void* arg, std::span<const uint8_t> header, std::span<const uint8_t> payload) {
+          auto* c = static_cast<Ctx*>(arg);
+          c->chunks++;
+          if (!payload.empty() && (payload.data() < c->msg->payload.data() ||
+                                   payload.data() + payload.size() > c->msg->payload.data() + c->msg->payload.size()))
+            c->slices_in_message = false;
+          c->out->insert(c->out->end(), header.begin(), header.end());
+          c->out->insert(c->out->end(), payload.begin(), payload.end());
+        },
+        &ctx);
+    EXPECT_TRUE(ctx.slices_in_message);
+    EXPECT_EQ(ctx.chunks, len == 0 ? 1 : int((len + 999) / 1000)) << len;
+  }
+  EXPECT_EQ(emitted, appended);
+}
+
 }  // namespace
 }  // namespace sp::rtmp
