@@ -9,6 +9,7 @@
 #include "core/event_ptr.h"
 #include "core/log.h"
 #include "http/http_stream.h"
+#include "rtmp/rtmp_service.h"
 #include "srt/srt_service.h"
 
 namespace sp {
@@ -44,6 +45,7 @@ Result<std::unique_ptr<Service>> make_system_api(WorkerContext& ctx) {
 const ServiceFactory kProtocolFactories[] = {
     nullptr,  // keeps the list non-empty while protocols are being added
     make_http_stream_service,
+    make_rtmp_service,
     make_srt_service,
 };
 

@@ -1,0 +1,98 @@
+// RTMP service: listeners, the connection limit and the sessions' lifetimes.
+//
+// The listening sockets belong to the worker's ListenerSet (the master opened
+// them), so the evconnlisteners are created without LEV_OPT_CLOSE_ON_FREE:
+// stop_accepting() frees them and the ListenerSet closes the sockets.
+//
+// A session tells the service it has ended from inside one of its own
+// callbacks, so it cannot be destroyed there; it is moved to a graveyard that
+// a zero-delay event empties on the next loop iteration.
+#include "rtmp/rtmp_service.h"
+
+#include <unistd.h>
+
+#include <unordered_map>
+#include <vector>
+
+#include "core/event_ptr.h"
+#include "core/log.h"
+#include "rtmp/rtmp_session.h"
+
+namespace sp {
+namespace {
+
+class RtmpService final : public Service {
+ public:
+  explicit RtmpService(WorkerContext& ctx)
+      : base_(ctx.base), limiter_(ctx.limiter), env_{ctx.base, ctx.conf.rtmp, ctx.registry} {}
+
+  ~RtmpService() override {
+    listeners_.clear();
+    // Ending sessions log their end; destroying them closes their sockets.
+    for (auto& [ptr, session] : sessions_) session->abort("worker exiting");
+    for (size_t i = 0; i < sessions_.size(); ++i) limiter_.release();
+    sessions_.clear();
+    graveyard_.clear();
+  }
+
+  Status start(const std::vector<int>& fds) {
+    reaper_.reset(event_new(base_, -1, 0, &RtmpService::reap, this));
+    if (!reaper_) return Status::Error("rtmp: event_new failed");
+    for (int fd : fds) {
+      // backlog 0: the master already called listen(); the socket is not ours to close.
+      ListenerPtr l(evconnlistener_new(base_, &RtmpService::on_accept, this, LEV_OPT_CLOSE_ON_EXEC, 0, fd));
+      if (!l) return Status::Error("rtmp: evconnlistener_new failed on socket " + std::to_string(fd));
+      listeners_.push_back(std::move(l));
+    }
+    return Status::Ok();
+  }
+
+  const char* name() const override { return "rtmp"; }
+  void stop_accepting() override { listeners_.clear(); }
+  size_t active_sessions() const override { return sessions_.size(); }
+
+ private:
+  static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* sa, int len, void* arg) {
+    auto* self = static_cast<RtmpService*>(arg);
+    if (!self->limiter_.try_acquire("rtmp")) {
+      ::close(fd);
+      return;
+    }
+    SockAddr peer = SockAddr::from(sa, socklen_t(len));
+    auto session = std::make_unique<rtmp::Session>(self->env_, fd, peer,
+                                                   [self](rtmp::Session* s) { self->ended(s); });
+    rtmp::Session* raw = session.get();
+    self->sessions_.emplace(raw, std::move(session));
+    raw->start();
+  }
+
+  void ended(rtmp::Session* s) {
+    auto it = sessions_.find(s);
+    if (it == sessions_.end()) return;
+    graveyard_.push_back(std::move(it->second));
+    sessions_.erase(it);
+    limiter_.release();
+    event_active(reaper_.get(), EV_TIMEOUT, 0);
+  }
+
+  static void reap(evutil_socket_t, short, void* arg) { static_cast<RtmpService*>(arg)->graveyard_.clear(); }
+
+  event_base* base_;
+  ConnectionLimiter& limiter_;
+  rtmp::SessionEnv env_;
+  EventPtr reaper_;
+  std::vector<ListenerPtr> listeners_;
+  std::unordered_map<rtmp::Session*, std::unique_ptr<rtmp::Session>> sessions_;
+  std::vector<std::unique_ptr<rtmp::Session>> graveyard_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Service>> make_rtmp_service(WorkerContext& ctx) {
+  auto svc = std::make_unique<RtmpService>(ctx);
+  Status st = svc->start(ctx.listeners.fds(ListenerKind::rtmp));
+  if (!st.ok()) return st;
+  return std::unique_ptr<Service>(std::move(svc));
+}
+
+}  // namespace sp

@@ -1,0 +1,777 @@
+// RTMP proxy session (see rtmp_session.h for the life of a session).
+//
+// Notes on the choices made here:
+// - The client only ever talks to the proxy until publish/play: we answer
+//   connect, releaseStream, FCPublish, createStream, ... ourselves, because the
+//   origin is not known before the stream name is. Then the origin gets the
+//   client's own connect object (tcUrl, app, flashVer, ...), the
+//   releaseStream/FCPublish it sent, createStream, and the client's publish or
+//   play command byte for byte (name with ?params, start/duration/reset), so
+//   the origin sees what it would have seen without the proxy.
+// - While the origin is being set up the client is not read: its next
+//   messages (metadata, SetBufferLength, ...) wait in the socket or in the
+//   chunk reader and are relayed once the origin said yes.
+// - Per hop: Set Chunk Size / Abort (applied by ChunkReader), Window Ack Size
+//   and Acks, Set Peer Bandwidth and pings stay on the hop they arrived on.
+//   Stream-level user control events (StreamBegin, EOF, SetBufferLength...) and
+//   everything else cross, with the message stream id mapped.
+// - Large payloads are queued by reference (evbuffer_add_reference) into the
+//   output buffer; only the few bytes of each chunk header are copied.
+// - Back-pressure: past kHighWater bytes queued toward one side we stop
+//   reading the other, and resume when the write callback (low watermark
+//   kLowWater) says the queue drained. One read is at most kMaxSingleRead, so
+//   memory per session stays around kHighWater + kMaxSingleRead + the chunk
+//   reader's partial messages.
+// - Closing is graceful for ordinary ends (flush what is queued, FIN, then
+//   read and discard until the peer's EOF, at most kCloseMs) so an error
+//   status reaches the client before the connection goes away; bad input
+//   ends the session at once.
+#include "rtmp/rtmp_session.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstring>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "registry/stream_key.h"
+
+namespace sp::rtmp {
+namespace {
+
+constexpr uint32_t kWindowAckSize = 2500000;
+constexpr size_t kHighWater = 4 * 1024 * 1024;
+constexpr size_t kLowWater = 1024 * 1024;
+constexpr size_t kMaxSingleRead = 256 * 1024;
+constexpr int64_t kCloseMs = 3000;
+// Payloads at least this big are queued by reference instead of copied.
+constexpr size_t kReferenceMin = 2048;
+
+ChunkReaderLimits client_limits() {
+  ChunkReaderLimits l;
+  l.max_message_size = 8 * 1024 * 1024;
+  l.max_buffered_bytes = 16 * 1024 * 1024;
+  l.max_chunk_streams = 64;
+  return l;
+}
+
+void tune_socket(bufferevent* bev) {
+  evutil_socket_t fd = bufferevent_getfd(bev);
+  int one = 1;
+  if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  bufferevent_set_max_single_read(bev, kMaxSingleRead);
+  bufferevent_set_max_single_write(bev, kMaxSingleRead);
+}
+
+std::string socket_error() { return evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()); }
+
+// A forwarded message's payload, kept alive until every chunk that references
+// it has been written to the socket.
+struct PayloadRef {
+  Message msg;
+  int refs = 1;
+  static void release(const void*, size_t, void* arg) {
+    auto* r = static_cast<PayloadRef*>(arg);
+    if (--r->refs == 0) delete r;
+  }
+};
+
+struct EmitCtx {
+  evbuffer* out;
+  PayloadRef* ref;  // null: copy payloads
+  uint64_t bytes = 0;
+};
+
+void emit_chunk(void* arg, std::span<const uint8_t> header, std::span<const uint8_t> payload) {
+  auto* c = static_cast<EmitCtx*>(arg);
+  evbuffer_add(c->out, header.data(), header.size());
+  if (c->ref && payload.size() >= kReferenceMin) {
+    c->ref->refs++;
+    evbuffer_add_reference(c->out, payload.data(), payload.size(), &PayloadRef::release, c->ref);
+  } else if (!payload.empty()) {
+    evbuffer_add(c->out, payload.data(), payload.size());
+  }
+  c->bytes += header.size() + payload.size();
+}
+
+bool is_stream_event(uint16_t event) {
+  return event == user_control::kStreamBegin || event == user_control::kStreamEof ||
+         event == user_control::kStreamDry || event == user_control::kSetBufferLength ||
+         event == user_control::kStreamIsRecorded;
+}
+
+const char* state_word(bool publishing) { return publishing ? "publish" : "play"; }
+
+// The error code a client gets when its stream cannot be served.
+const char* publishing_code(bool publishing) {
+  return publishing ? status::kPublishBadName.data() : status::kPlayStreamNotFound.data();
+}
+
+}  // namespace
+
+Session::Session(const SessionEnv& env, evutil_socket_t fd, const SockAddr& peer, DoneFn on_done)
+    : env_(env),
+      id_(new_context_id()),
+      peer_(peer),
+      peer_text_(peer.to_string()),
+      on_done_(std::move(on_done)),
+      client_("client", client_limits()),
+      origin_("origin", ChunkReaderLimits{}) {
+  client_.bev.reset(bufferevent_socket_new(env_.base, fd, BEV_OPT_CLOSE_ON_FREE));
+  timer_.reset(event_new(env_.base, -1, 0, &Session::on_timer, this));
+}
+
+Session::~Session() {
+  if (state_ != State::done) abort("worker exiting");
+}
+
+void Session::start() {
+  started_ms_ = monotonic_ms();
+  last_activity_ms_ = started_ms_;
+  SP_INFO(id_, "rtmp client %s connected", peer_text_.c_str());
+  if (!client_.bev || !timer_) {
+    fail("out of memory creating the session");
+    return;
+  }
+  tune_socket(client_.bev.get());
+  bufferevent_setcb(client_.bev.get(), &Session::on_client_read, &Session::on_client_write,
+                    &Session::on_client_event, this);
+  bufferevent_setwatermark(client_.bev.get(), EV_WRITE, kLowWater, 0);
+  bufferevent_enable(client_.bev.get(), EV_READ | EV_WRITE);
+  deadline_ms_ = started_ms_ + env_.conf.handshake_timeout_ms;
+  arm_timer(deadline_ms_);
+}
+
+void Session::abort(const char* reason) {
+  if (state_ == State::done) return;
+  if (end_reason_.empty()) end_reason_ = reason;
+  state_ = State::done;
+  log_end();
+  if (counted_) env_.registry.add_client(stream_key_, Proto::rtmp, -1, monotonic_ms());
+  counted_ = false;
+}
+
+// ---- libevent callbacks -------------------------------------------------------
+
+void Session::on_client_read(bufferevent*, void* arg) { static_cast<Session*>(arg)->client_readable(); }
+void Session::on_origin_read(bufferevent*, void* arg) { static_cast<Session*>(arg)->origin_readable(); }
+void Session::on_client_write(bufferevent*, void* arg) {
+  auto* s = static_cast<Session*>(arg);
+  s->hop_writable(s->client_);
+}
+void Session::on_origin_write(bufferevent*, void* arg) {
+  auto* s = static_cast<Session*>(arg);
+  s->hop_writable(s->origin_);
+}
+void Session::on_client_event(bufferevent*, short what, void* arg) {
+  auto* s = static_cast<Session*>(arg);
+  s->hop_event(s->client_, what);
+}
+void Session::on_origin_event(bufferevent*, short what, void* arg) {
+  auto* s = static_cast<Session*>(arg);
+  if (what & BEV_EVENT_CONNECTED) {
+    s->origin_connected();
+    return;
+  }
+  s->hop_event(s->origin_, what);
+}
+
+void Session::on_timer(evutil_socket_t, short, void* arg) {
+  auto* s = static_cast<Session*>(arg);
+  int64_t now = monotonic_ms();
+  switch (s->state_) {
+    case State::client_c0c1:
+    case State::client_c2:
+    case State::client_commands:
+      if (now < s->deadline_ms_) break;
+      s->fail("handshake_timeout: no publish or play within " +
+              std::to_string(s->env_.conf.handshake_timeout_ms) + " ms");
+      return;
+    case State::origin_connect:
+    case State::origin_handshake:
+    case State::origin_commands:
+      if (now < s->deadline_ms_) break;
+      s->send_status("error", publishing_code(s->publishing_),
+                     "origin " + s->describe_origin() + " did not answer within connect_timeout (" +
+                         std::to_string(s->env_.conf.connect_timeout_ms) + " ms)");
+      s->close("origin connect_timeout");
+      return;
+    case State::relay:
+      if (now - s->last_activity_ms_ >= s->env_.conf.idle_timeout_ms) {
+        s->close("idle_timeout");
+        return;
+      }
+      s->arm_timer(s->last_activity_ms_ + s->env_.conf.idle_timeout_ms);
+      return;
+    case State::closing:
+      if (now < s->deadline_ms_) break;
+      s->finish();
+      return;
+    case State::done:
+      return;
+  }
+  s->arm_timer(s->deadline_ms_);
+}
+
+// ---- client side ----------------------------------------------------------------
+
+void Session::client_readable() {
+  last_activity_ms_ = monotonic_ms();
+  evbuffer* in = bufferevent_get_input(client_.bev.get());
+  if (state_ == State::closing || state_ == State::done) {
+    evbuffer_drain(in, evbuffer_get_length(in));
+    return;
+  }
+  if (state_ == State::client_c0c1 || state_ == State::client_c2) {
+    if (!read_client_handshake()) return;
+  }
+  if (!feed(client_)) return;
+  process_client_messages();
+}
+
+// Returns true when the handshake is complete and chunk bytes may follow.
+bool Session::read_client_handshake() {
+  evbuffer* in = bufferevent_get_input(client_.bev.get());
+  if (state_ == State::client_c0c1) {
+    uint8_t c0 = 0;
+    if (evbuffer_copyout(in, &c0, 1) == 1 && c0 != handshake::kVersion) {
+      // Fail at the first byte: garbage (an HTTP request, TLS) is shorter than C0+C1.
+      fail("bad handshake: C0 version " + std::to_string(c0) + " is not 3");
+      return false;
+    }
+    if (evbuffer_get_length(in) < handshake::kC0C1Size) return false;
+    std::vector<uint8_t> c0c1(handshake::kC0C1Size);
+    evbuffer_remove(in, c0c1.data(), c0c1.size());
+    client_.handshake_bytes += c0c1.size();
+    Result<handshake::ServerReply> reply = handshake::server_reply(c0c1);
+    if (!reply.ok()) {
+      fail("bad handshake: " + reply.error());
+      return false;
+    }
+    bufferevent_write(client_.bev.get(), reply->s0s1s2.data(), reply->s0s1s2.size());
+    client_.bytes_out += reply->s0s1s2.size();
+    state_ = State::client_c2;
+  }
+  if (evbuffer_get_length(in) < handshake::kPacketSize) return false;
+  std::vector<uint8_t> c2(handshake::kPacketSize);
+  evbuffer_remove(in, c2.data(), c2.size());
+  client_.handshake_bytes += c2.size();
+  Status st = handshake::server_check_c2(c2);
+  if (!st.ok()) {
+    fail("bad handshake: " + st.message());
+    return false;
+  }
+  state_ = State::client_commands;
+  return true;
+}
+
+void Session::process_client_messages() {
+  Message m;
+  while ((state_ == State::client_commands || state_ == State::relay) && client_.reader.next(&m))
+    client_message(m);
+}
+
+void Session::client_message(Message& m) {
+  if (control_message(client_, m)) return;
+  if (state_ == State::relay) {
+    forward(client_, origin_, m);
+    return;
+  }
+  if (m.type_id == msg_type::kCommandAmf0 || m.type_id == msg_type::kCommandAmf3) {
+    client_command(m);
+    return;
+  }
+  SP_DEBUG(id_, "rtmp: ignoring message type %u from the client before publish/play", m.type_id);
+}
+
+void Session::client_command(Message& m) {
+  Result<Command> cmd = decode_command(m);
+  if (!cmd.ok()) {
+    fail("malformed command: " + cmd.error());
+    return;
+  }
+  const std::string& name = cmd->name;
+  double tid = cmd->transaction_id;
+  if (name == "connect") {
+    answer_connect(*cmd);
+    return;
+  }
+  if (!connected_) {
+    if (name == "publish" || name == "play") {
+      publishing_ = name == "publish";
+      client_.stream_id = m.stream_id;
+      send_status("error", publishing_code(publishing_), name + " before connect");
+      close(name + " before connect");
+    } else {
+      fail("command \"" + name + "\" before connect");
+    }
+    return;
+  }
+  if (name == "releaseStream" || name == "FCPublish" || name == "FCSubscribe") {
+    if (pre_publish_.size() < 8) pre_publish_.push_back(*cmd);
+    if (tid != 0) send(client_, command_message(simple_result(tid), 0));
+  } else if (name == "createStream") {
+    send(client_, command_message(create_stream_result(tid, 1), 0));
+  } else if (name == "publish" || name == "play") {
+    client_publish_or_play(m, *cmd);
+  } else if (name == "deleteStream" || name == "closeStream") {
+    close("client sent " + name + " before publish/play");
+  } else if (name == "getStreamLength" || name == "_checkbw" || name == "FCUnpublish") {
+    if (tid != 0) send(client_, command_message(simple_result(tid), 0));
+  } else {
+    SP_DEBUG(id_, "rtmp: ignoring command \"%s\" before publish/play", name.c_str());
+  }
+}
+
+void Session::answer_connect(const Command& cmd) {
+  if (connected_) {
+    fail("second connect on one connection");
+    return;
+  }
+  if (!cmd.object.is_object() || cmd.object.get_string("tcUrl").empty()) {
+    send(client_, command_message(connect_error(cmd.transaction_id, status::kConnectRejected,
+                                                "connect without a tcUrl"),
+                                  0));
+    close("connect without a tcUrl");
+    return;
+  }
+  connected_ = true;
+  connect_ = cmd;
+  send(client_, window_ack_size_message(kWindowAckSize));
+  send(client_, set_peer_bandwidth_message(kWindowAckSize, BandwidthLimit::dynamic));
+  send(client_, set_chunk_size_message(env_.conf.chunk_size));
+  (void)client_.writer.set_chunk_size(env_.conf.chunk_size);  // the table bounds it
+  double encoding = cmd.object.get_number("objectEncoding", 0);
+  send(client_, command_message(connect_result(cmd.transaction_id, encoding), 0));
+}
+
+void Session::client_publish_or_play(Message& m, const Command& cmd) {
+  publishing_ = cmd.name == "publish";
+  client_.stream_id = m.stream_id;
+  const char* code = publishing_code(publishing_);
+  if (cmd.args.empty() || !cmd.args[0].is_string() || cmd.args[0].str.empty()) {
+    send_status("error", code, cmd.name + " without a stream name");
+    close(cmd.name + " without a stream name");
+    return;
+  }
+  stream_name_ = cmd.args[0].str;
+  std::string tc_url = connect_.object.get_string("tcUrl");
+  Result<std::string> key = stream_key_from_rtmp(tc_url, stream_name_);
+  if (!key.ok()) {
+    send_status("error", code, "invalid stream \"" + stream_name_ + "\": " + key.error());
+    close("invalid stream: " + key.error());
+    return;
+  }
+  stream_key_ = *key;
+  Result<Pick> pick = env_.registry.pick(stream_key_, Proto::rtmp, monotonic_ms());
+  if (!pick.ok()) {
+    send_status("error", code, "no origin for stream " + stream_key_ + ": " + pick.error());
+    close("no origin: " + pick.error());
+    return;
+  }
+  pick_ = *pick;
+  picked_ = true;
+  publish_ = m;
+  SP_INFO(id_, "rtmp %s %s name=\"%s\" key=%s origin=%s", peer_text_.c_str(), state_word(publishing_),
+          stream_name_.c_str(), stream_key_.c_str(), describe_origin().c_str());
+  // The client's next messages wait until the origin has said yes.
+  bufferevent_disable(client_.bev.get(), EV_READ);
+  start_origin();
+}
+
+// ---- origin side ----------------------------------------------------------------
+
+void Session::start_origin() {
+  state_ = State::origin_connect;
+  deadline_ms_ = monotonic_ms() + env_.conf.connect_timeout_ms;
+  arm_timer(deadline_ms_);
+  const char* code = publishing_code(publishing_);
+  Result<SockAddr> addr = make_sock_addr(pick_.host, pick_.port);
+  if (!addr.ok()) {
+    send_status("error", code, "origin " + describe_origin() + " has a bad address: " + addr.error());
+    close("bad origin address");
+    return;
+  }
+  origin_.bev.reset(bufferevent_socket_new(env_.base, -1, BEV_OPT_CLOSE_ON_FREE));
+  if (!origin_.bev) {
+    fail("out of memory creating the origin connection");
+    return;
+  }
+  bufferevent_setcb(origin_.bev.get(), &Session::on_origin_read, &Session::on_origin_write,
+                    &Session::on_origin_event, this);
+  bufferevent_setwatermark(origin_.bev.get(), EV_WRITE, kLowWater, 0);
+  if (bufferevent_socket_connect(origin_.bev.get(), addr->sa(), int(addr->len)) < 0) {
+    std::string why = socket_error();
+    send_status("error", code, "origin " + describe_origin() + " unreachable: " + why);
+    close("origin unreachable: " + why);
+  }
+}
+
+void Session::origin_connected() {
+  tune_socket(origin_.bev.get());
+  hello_ = handshake::client_hello(handshake::Kind::complex);
+  bufferevent_write(origin_.bev.get(), hello_.c0c1.data(), hello_.c0c1.size());
+  origin_.bytes_out += hello_.c0c1.size();
+  state_ = State::origin_handshake;
+  bufferevent_enable(origin_.bev.get(), EV_READ | EV_WRITE);
+}
+
+void Session::origin_readable() {
+  last_activity_ms_ = monotonic_ms();
+  evbuffer* in = bufferevent_get_input(origin_.bev.get());
+  if (state_ == State::closing || state_ == State::done) {
+    evbuffer_drain(in, evbuffer_get_length(in));
+    return;
+  }
+  if (state_ == State::origin_handshake && !read_origin_handshake()) return;
+  if (!feed(origin_)) return;
+  process_origin_messages();
+}
+
+bool Session::read_origin_handshake() {
+  evbuffer* in = bufferevent_get_input(origin_.bev.get());
+  if (evbuffer_get_length(in) < handshake::kS0S1S2Size) return false;
+  std::vector<uint8_t> s0s1s2(handshake::kS0S1S2Size);
+  evbuffer_remove(in, s0s1s2.data(), s0s1s2.size());
+  origin_.handshake_bytes += s0s1s2.size();
+  Result<std::vector<uint8_t>> c2 = handshake::client_c2(s0s1s2, hello_);
+  if (!c2.ok()) {
+    send_status("error", publishing_code(publishing_),
+                "origin " + describe_origin() + " handshake failed: " + c2.error());
+    close("origin handshake: " + c2.error());
+    return false;
+  }
+  bufferevent_write(origin_.bev.get(), c2->data(), c2->size());
+  origin_.bytes_out += c2->size();
+  state_ = State::origin_commands;
+  send(origin_, set_chunk_size_message(env_.conf.chunk_size));
+  (void)origin_.writer.set_chunk_size(env_.conf.chunk_size);
+  Command connect = connect_;  // the client's own properties and extra arguments
+  connect.transaction_id = 1;
+  send(origin_, command_message(connect, 0));
+  return true;
+}
+
+void Session::process_origin_messages() {
+  Message m;
+  while ((state_ == State::origin_commands || state_ == State::relay) && origin_.reader.next(&m))
+    origin_message(m);
+}
+
+void Session::origin_message(Message& m) {
+  if (control_message(origin_, m)) return;
+  if (state_ == State::relay) {
+    forward(origin_, client_, m);
+    return;
+  }
+  if (m.type_id == msg_type::kCommandAmf0 || m.type_id == msg_type::kCommandAmf3) {
+    origin_command(m);
+    return;
+  }
+  // Data before the status (e.g. |RtmpSampleAccess) belongs to the client.
+  if (origin_.stream_id != 0) forward(origin_, client_, m);
+}
+
+void Session::origin_command(Message& m) {
+  Result<Command> cmd = decode_command(m);
+  const char* code = publishing_code(publishing_);
+  if (!cmd.ok()) {
+    send_status("error", code, "origin " + describe_origin() + " sent a malformed command");
+    close("origin sent a malformed command: " + cmd.error());
+    return;
+  }
+  const amf0::Value* info = status_info(*cmd);
+  std::string level = info ? info->get_string("level") : "";
+  std::string status_code = info ? info->get_string("code") : "";
+  std::string description = info ? info->get_string("description") : "";
+  if (cmd->name == "_error") {
+    send_status("error", status_code.empty() ? code : status_code,
+                "origin " + describe_origin() + " refused: " + description);
+    close("origin refused: " + status_code + " " + description);
+    return;
+  }
+  if (cmd->name == "_result" && cmd->transaction_id == 1 && create_stream_tid_ == 0) {
+    send_origin_stream_commands();
+    return;
+  }
+  if (cmd->name == "_result" && cmd->transaction_id == create_stream_tid_ && origin_.stream_id == 0) {
+    for (const amf0::Value& a : cmd->args)
+      if (a.is_number()) origin_.stream_id = uint32_t(a.number);
+    if (origin_.stream_id == 0) {
+      send_status("error", code, "origin " + describe_origin() + " gave no stream id");
+      close("origin createStream without a stream id");
+      return;
+    }
+    Message p = publish_;
+    p.stream_id = origin_.stream_id;
+    send(origin_, p);
+    return;
+  }
+  if (cmd->name != "onStatus") return;  // onBWDone, onFCPublish, other _results
+  forward(origin_, client_, m);
+  if (level == "error") {
+    close("origin status " + status_code + ": " + description);
+    return;
+  }
+  bool started = publishing_ ? status_code == status::kPublishStart
+                             : status_code == status::kPlayStart || status_code == status::kPlayReset;
+  if (started) start_relay();
+}
+
+void Session::send_origin_stream_commands() {
+  double tid = 2;
+  for (Command c : pre_publish_) {
+    c.transaction_id = tid++;
+    send(origin_, command_message(c, 0));
+  }
+  create_stream_tid_ = tid;
+  send(origin_, command_message(create_stream_command(tid), 0));
+}
+
+void Session::start_relay() {
+  state_ = State::relay;
+  int64_t now = monotonic_ms();
+  last_activity_ms_ = now;
+  arm_timer(now + env_.conf.idle_timeout_ms);
+  env_.registry.add_client(stream_key_, Proto::rtmp, +1, now);
+  counted_ = true;
+  SP_INFO(id_, "rtmp relaying %s key=%s origin=%s stream ids client %u origin %u",
+          state_word(publishing_), stream_key_.c_str(), describe_origin().c_str(), client_.stream_id,
+          origin_.stream_id);
+  bufferevent_enable(client_.bev.get(), EV_READ);
+  process_client_messages();  // what arrived while the origin was set up
+}
+
+// ---- both sides --------------------------------------------------------------------
+
+// Hands everything buffered on `hop`'s socket to its chunk reader without
+// copying it out first. False when the session ended.
+bool Session::feed(Hop& hop) {
+  evbuffer* in = bufferevent_get_input(hop.bev.get());
+  while (evbuffer_get_length(in) > 0) {
+    evbuffer_iovec v[16];
+    int n = std::min(evbuffer_peek(in, -1, nullptr, v, 16), 16);
+    size_t used = 0;
+    for (int i = 0; i < n; ++i) {
+      Status st = hop.reader.feed(std::span(static_cast<const uint8_t*>(v[i].iov_base), v[i].iov_len));
+      if (!st.ok()) {
+        if (&hop == &client_) {
+          fail("bad chunk stream: " + st.message());
+        } else {
+          send_status("error", publishing_code(publishing_),
+                      "origin " + describe_origin() + " sent a bad chunk stream");
+          close("origin chunk stream: " + st.message());
+        }
+        return false;
+      }
+      used += v[i].iov_len;
+    }
+    evbuffer_drain(in, used);
+  }
+  send_ack_if_due(hop);
+  return true;
+}
+
+// Protocol control stays on its hop. True when `m` was consumed.
+bool Session::control_message(Hop& from, Message& m) {
+  switch (m.type_id) {
+    case msg_type::kSetChunkSize:
+    case msg_type::kAbort:  // both applied by ChunkReader already
+    case msg_type::kAck:
+    case msg_type::kSetPeerBandwidth:
+      return true;
+    case msg_type::kWindowAckSize: {
+      Result<uint32_t> w = decode_u32_control(m);
+      if (w.ok()) from.ack_window = *w;
+      return true;
+    }
+    case msg_type::kUserControl:
+      break;
+    default:
+      return false;
+  }
+  Result<UserControl> uc = decode_user_control(m);
+  if (!uc.ok()) {
+    SP_DEBUG(id_, "rtmp: %s sent a bad user control message: %s", from.name, uc.error().c_str());
+    return true;
+  }
+  if (uc->event == user_control::kPingRequest) {
+    send(from, ping_response_message(uc->value));
+    return true;
+  }
+  Hop& to = other(from);
+  // Stream events cross once both stream ids are known, with the id mapped.
+  if (is_stream_event(uc->event) && from.stream_id != 0 && to.stream_id != 0 && to.bev &&
+      (state_ == State::relay || &from == &origin_)) {
+    UserControl mapped = *uc;
+    if (mapped.value == from.stream_id) mapped.value = to.stream_id;
+    send(to, user_control_message(mapped));
+  }
+  return true;
+}
+
+void Session::send_ack_if_due(Hop& from) {
+  if (from.ack_window == 0 || from.bytes_in() - from.acked < from.ack_window) return;
+  from.acked = from.bytes_in();
+  send(from, ack_message(uint32_t(from.acked)));
+}
+
+// Relays `m` (consumed) to `to`, with its message stream id mapped. The
+// payload bytes go to the socket buffer by reference.
+void Session::forward(Hop& from, Hop& to, Message& m) {
+  if (!to.bev) return;
+  if (m.stream_id != 0 && m.stream_id == from.stream_id) m.stream_id = to.stream_id;
+  auto* ref = new PayloadRef{std::move(m), 1};
+  EmitCtx ctx{bufferevent_get_output(to.bev.get()), ref};
+  to.writer.write(ref->msg, &emit_chunk, &ctx);
+  PayloadRef::release(nullptr, 0, ref);
+  to.bytes_out += ctx.bytes;
+  check_backpressure(to);
+}
+
+// Sends a message of our own (control, replies): small, copied.
+void Session::send(Hop& to, const Message& m) {
+  if (!to.bev) return;
+  EmitCtx ctx{bufferevent_get_output(to.bev.get()), nullptr};
+  to.writer.write(m, &emit_chunk, &ctx);
+  to.bytes_out += ctx.bytes;
+}
+
+void Session::send_status(std::string_view level, std::string_view code, const std::string& description) {
+  if (!connected_ || !client_.bev) return;  // the client cannot read commands yet
+  SP_DEBUG(id_, "rtmp: onStatus %.*s to the client: %s", int(code.size()), code.data(), description.c_str());
+  send(client_, command_message(on_status(level, code, description), client_.stream_id));
+}
+
+void Session::check_backpressure(Hop& to) {
+  Hop& from = other(to);
+  if (from.paused || !from.bev || state_ != State::relay) return;
+  if (evbuffer_get_length(bufferevent_get_output(to.bev.get())) <= kHighWater) return;
+  from.paused = true;
+  bufferevent_disable(from.bev.get(), EV_READ);
+}
+
+void Session::hop_writable(Hop& hop) {
+  if (state_ == State::closing) {
+    closing_progress();
+    return;
+  }
+  Hop& from = other(hop);
+  if (!from.paused || !from.bev) return;
+  if (evbuffer_get_length(bufferevent_get_output(hop.bev.get())) > kLowWater) return;
+  from.paused = false;
+  if (state_ == State::relay) bufferevent_enable(from.bev.get(), EV_READ);
+}
+
+void Session::hop_event(Hop& hop, short what) {
+  if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) return;
+  std::string why = (what & BEV_EVENT_ERROR) ? socket_error() : "connection closed";
+  hop.eof = true;
+  if (state_ == State::closing) {
+    closing_progress();
+    return;
+  }
+  if (state_ == State::done) return;
+  if (&hop == &origin_ && state_ != State::relay) {
+    send_status("error", publishing_code(publishing_),
+                "origin " + describe_origin() + (state_ == State::origin_connect ? " unreachable: " : " failed: ") + why);
+    close("origin " + why);
+    return;
+  }
+  if (&hop == &client_ && state_ <= State::client_commands && !connected_) {
+    fail(std::string("client ") + why + " during the handshake");
+    return;
+  }
+  close(std::string(hop.name) + " " + why);
+}
+
+// ---- ending ------------------------------------------------------------------------
+
+void Session::fail(const std::string& reason) {
+  SP_WARN(id_, "rtmp client %s: %s", peer_text_.c_str(), reason.c_str());
+  if (end_reason_.empty()) end_reason_ = reason;
+  finish();
+}
+
+void Session::close(const std::string& reason) {
+  if (state_ == State::closing || state_ == State::done) return;
+  if (end_reason_.empty()) end_reason_ = reason;
+  bool origin_ready = state_ == State::origin_commands || state_ == State::relay;
+  state_ = State::closing;
+  // An origin not yet talking RTMP has nothing owed to it.
+  if (!origin_ready) origin_.bev.reset();
+  for (Hop* h : {&client_, &origin_}) {
+    if (!h->bev) continue;
+    bufferevent_disable(h->bev.get(), EV_READ);
+    bufferevent_setwatermark(h->bev.get(), EV_WRITE, 0, 0);
+    bufferevent_enable(h->bev.get(), EV_WRITE);
+  }
+  deadline_ms_ = monotonic_ms() + kCloseMs;
+  arm_timer(deadline_ms_);
+  closing_progress();
+}
+
+// Closing: flush each side's output, then send FIN and read (discarding)
+// until the peer's EOF; a reset would destroy data the peer has not read yet.
+void Session::closing_progress() {
+  bool waiting = false;
+  for (Hop* h : {&client_, &origin_}) {
+    if (!h->bev || h->eof) continue;
+    if (evbuffer_get_length(bufferevent_get_output(h->bev.get())) > 0) {
+      waiting = true;
+      continue;
+    }
+    if (!h->shut) {
+      h->shut = true;
+      shutdown(bufferevent_getfd(h->bev.get()), SHUT_WR);
+      bufferevent_enable(h->bev.get(), EV_READ);
+    }
+    waiting = true;
+  }
+  if (!waiting) finish();
+}
+
+void Session::finish() {
+  if (state_ == State::done) return;
+  state_ = State::done;
+  if (timer_) event_del(timer_.get());
+  for (Hop* h : {&client_, &origin_}) {
+    if (!h->bev) continue;
+    bufferevent_disable(h->bev.get(), EV_READ | EV_WRITE);
+    bufferevent_setcb(h->bev.get(), nullptr, nullptr, nullptr, nullptr);
+  }
+  log_end();
+  if (counted_) env_.registry.add_client(stream_key_, Proto::rtmp, -1, monotonic_ms());
+  counted_ = false;
+  on_done_(this);  // the owner destroys us later, from the loop
+}
+
+void Session::log_end() {
+  double secs = double(monotonic_ms() - started_ms_) / 1000.0;
+  SP_INFO(id_,
+          "rtmp session end peer=%s %s key=%s origin=%s client_in=%" PRIu64 " client_out=%" PRIu64
+          " origin_in=%" PRIu64 " origin_out=%" PRIu64 " duration=%.3fs reason=%s",
+          peer_text_.c_str(), stream_name_.empty() ? "-" : state_word(publishing_),
+          stream_key_.empty() ? "-" : stream_key_.c_str(), picked_ ? describe_origin().c_str() : "-",
+          client_.bytes_in(), client_.bytes_out, origin_.bytes_in(), origin_.bytes_out, secs,
+          end_reason_.c_str());
+}
+
+void Session::arm_timer(int64_t at_ms) {
+  if (!timer_) return;
+  int64_t delay = std::max<int64_t>(at_ms - monotonic_ms(), 0);
+  timeval tv = ms_to_timeval(delay + 1);
+  event_add(timer_.get(), &tv);
+}
+
+std::string Session::describe_origin() const {
+  return pick_.origin.server + " (" + pick_.host + ":" + std::to_string(pick_.port) + ")";
+}
+
+}  // namespace sp::rtmp

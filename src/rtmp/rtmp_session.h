@@ -1,0 +1,175 @@
+// One RTMP proxy session: a client connection (publisher or player), the
+// connection the proxy opens to the origin picked for its stream, and the
+// relay between them. This is the I/O glue; every byte format comes from the
+// pure wire layer (handshake.h, chunk.h, message.h, amf0.h).
+//
+// Life of a session (see rtmp_session.cpp for the details of each step):
+//   client handshake -> client commands (connect, createStream, ...) until
+//   publish/play -> stream key + pick -> origin TCP connect -> origin
+//   handshake -> replayed connect/createStream/publish|play -> origin's
+//   success status -> relay both ways -> close (flush, then lingering close).
+// The relay de-chunks each side and re-chunks toward the other, so protocol
+// control stays per hop and message stream ids are mapped; media payload
+// bytes are handed to the output buffer by reference, never re-encoded.
+//
+// The owner (RtmpService) creates a session per accepted socket and is told
+// through `on_done` when it has ended; it must destroy the session later, from
+// the event loop, never inside that call.
+#pragma once
+
+#include <event2/event.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/event_ptr.h"
+#include "core/net_addr.h"
+#include "registry/registry.h"
+#include "rtmp/amf0.h"
+#include "rtmp/chunk.h"
+#include "rtmp/handshake.h"
+#include "rtmp/message.h"
+
+namespace sp::rtmp {
+
+// What every session of a worker shares.
+struct SessionEnv {
+  event_base* base;
+  const RtmpConf& conf;
+  Registry& registry;
+};
+
+class Session {
+ public:
+  using DoneFn = std::function<void(Session*)>;
+
+  // Takes ownership of the accepted socket `fd`.
+  Session(const SessionEnv& env, evutil_socket_t fd, const SockAddr& peer, DoneFn on_done);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void start();
+  // Ends the session now (worker exit): logs its end, no callbacks.
+  void abort(const char* reason);
+
+  const std::string& id() const { return id_; }
+
+ private:
+  enum class State {
+    client_c0c1,       // waiting for C0+C1
+    client_c2,         // waiting for C2
+    client_commands,   // connect, createStream, ... until publish/play
+    origin_connect,    // TCP connect to the origin
+    origin_handshake,  // waiting for S0+S1+S2
+    origin_commands,   // replayed commands, waiting for the origin's status
+    relay,
+    closing,           // flushing output, then lingering until EOF
+    done,
+  };
+
+  // One side of the session: a socket and its chunk stream state.
+  struct Hop {
+    const char* name;  // "client" / "origin", for logs
+    BufferEventPtr bev;
+    ChunkReader reader;
+    ChunkWriter writer;
+    uint32_t stream_id = 0;       // this peer's message stream id for the stream
+    uint32_t ack_window = 0;      // Window Ack Size the peer announced (0: none)
+    uint64_t acked = 0;           // reader bytes at our last Ack to it
+    uint64_t handshake_bytes = 0; // bytes read before the chunk stream began
+    uint64_t bytes_out = 0;       // bytes queued toward this peer
+    bool paused = false;          // reading stopped by back-pressure
+    bool eof = false;             // peer closed (or errored) its side
+    bool shut = false;            // we sent FIN after flushing
+
+    explicit Hop(const char* n, ChunkReaderLimits limits) : name(n), reader(limits) {}
+    uint64_t bytes_in() const { return handshake_bytes + reader.total_bytes(); }
+  };
+
+  // libevent callbacks (arg = Session*).
+  static void on_client_read(bufferevent*, void* arg);
+  static void on_origin_read(bufferevent*, void* arg);
+  static void on_client_write(bufferevent*, void* arg);
+  static void on_origin_write(bufferevent*, void* arg);
+  static void on_client_event(bufferevent*, short what, void* arg);
+  static void on_origin_event(bufferevent*, short what, void* arg);
+  static void on_timer(evutil_socket_t, short, void* arg);
+
+  // Client side.
+  void client_readable();
+  bool read_client_handshake();
+  void process_client_messages();
+  void client_message(Message& m);
+  void client_command(Message& m);
+  void answer_connect(const Command& cmd);
+  void client_publish_or_play(Message& m, const Command& cmd);
+
+  // Origin side.
+  void start_origin();
+  void origin_connected();
+  void origin_readable();
+  bool read_origin_handshake();
+  void process_origin_messages();
+  void origin_message(Message& m);
+  void origin_command(Message& m);
+  void send_origin_stream_commands();
+
+  // Both sides.
+  bool feed(Hop& hop);
+  bool control_message(Hop& from, Message& m);
+  void send_ack_if_due(Hop& from);
+  void forward(Hop& from, Hop& to, Message& m);
+  void send(Hop& to, const Message& m);
+  void send_status(std::string_view level, std::string_view code, const std::string& description);
+  void start_relay();
+  void check_backpressure(Hop& to);
+  void hop_writable(Hop& hop);
+  void hop_event(Hop& hop, short what);
+  Hop& other(Hop& h) { return &h == &client_ ? origin_ : client_; }
+
+  // Ending.
+  void fail(const std::string& reason);
+  void close(const std::string& reason);
+  void closing_progress();
+  void finish();
+  void log_end();
+  void arm_timer(int64_t at_ms);
+
+  std::string describe_origin() const;
+
+  SessionEnv env_;
+  std::string id_;
+  SockAddr peer_;
+  std::string peer_text_;
+  DoneFn on_done_;
+  State state_ = State::client_c0c1;
+  Hop client_;
+  Hop origin_;
+  EventPtr timer_;
+  int64_t started_ms_ = 0;
+  int64_t deadline_ms_ = 0;       // handshake / origin / closing deadline
+  int64_t last_activity_ms_ = 0;  // for idle_timeout while relaying
+  std::string end_reason_;
+
+  // What the client told us, replayed to the origin.
+  bool connected_ = false;
+  Command connect_;
+  std::vector<Command> pre_publish_;  // releaseStream / FCPublish / FCSubscribe
+  Message publish_;                  // the publish or play command message
+  bool publishing_ = false;
+  std::string stream_name_;
+  std::string stream_key_;
+  bool counted_ = false;  // registered as a client of stream_key_
+
+  // The origin.
+  Pick pick_;
+  bool picked_ = false;
+  handshake::ClientHello hello_;
+  double create_stream_tid_ = 0;
+};
+
+}  // namespace sp::rtmp
