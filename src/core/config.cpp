@@ -4,12 +4,16 @@
 // (process-level directives) and the shared value parsers.
 #include "core/config.h"
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <cstdlib>
 #include <set>
 
@@ -387,6 +391,30 @@ Status check_listen_conflicts(const Config& c) {
   return check({{"webrtc", &c.webrtc.listen}, {"srt", &c.srt.listen}});
 }
 
+// Loads the PEM certificate and key the way a worker will, so a bad or
+// mismatched pair fails at -t / reload instead of at worker start.
+Status check_cert_pair(const char* block, const std::string& cert, const std::string& key) {
+  auto fail = [&](const std::string& file, const char* what) {
+    unsigned long code = ERR_get_error();
+    ERR_clear_error();
+    char reason[256] = "";
+    if (code) ERR_error_string_n(code, reason, sizeof reason);
+    return Status::Error(std::string(what) + " \"" + file + "\" in \"" + block + "\"" +
+                         (code ? std::string(": ") + reason : std::string()));
+  };
+  ERR_clear_error();
+  std::unique_ptr<BIO, decltype(&BIO_free)> cbio(BIO_new_file(cert.c_str(), "r"), BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> x509(cbio ? PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr)
+                                                        : nullptr, X509_free);
+  if (!x509) return fail(cert, "cannot load certificate");
+  std::unique_ptr<BIO, decltype(&BIO_free)> kbio(BIO_new_file(key.c_str(), "r"), BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
+      kbio ? PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr) : nullptr, EVP_PKEY_free);
+  if (!pkey) return fail(key, "cannot load private key");
+  if (X509_check_private_key(x509.get(), pkey.get()) != 1) return fail(key, "private key does not match certificate for");
+  return Status::Ok();
+}
+
 Status check_ssl(const char* block, const std::vector<ListenConf>& listen, std::string* cert, std::string* key,
                  const std::string& prefix) {
   bool any_ssl = false;
@@ -403,7 +431,7 @@ Status check_ssl(const char* block, const std::vector<ListenConf>& listen, std::
       return Status::Error(std::string("cannot read \"") + *f + "\" in \"" + block + "\": " + strerror(errno));
     }
   }
-  return Status::Ok();
+  return check_cert_pair(block, *cert, *key);
 }
 
 Status validate(Config& c) {

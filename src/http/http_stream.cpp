@@ -4,6 +4,8 @@
 #include "http/http_stream.h"
 
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -54,16 +56,23 @@ bool is_live_extension(std::string_view ext) {
   return ext == "flv" || ext == "ts" || ext == "aac" || ext == "mp3";
 }
 
-std::string new_session_id() {
-  unsigned char raw[8];
-  if (RAND_bytes(raw, sizeof raw) != 1) {
-    for (auto& b : raw) b = static_cast<unsigned char>(random());
-  }
+// An HLS session id: 16 hex chars of HMAC-SHA256(worker secret, client
+// address, User-Agent, stream key). Unguessable from outside (the secret is
+// RAND_bytes), yet a player that reloads the playlist URL it started with
+// (without spbhid, as most do) gets the same id again, so reloads refresh
+// one registry entry instead of leaving a new session behind every second.
+std::string hls_session_id(const std::string& secret, std::string_view peer_ip, std::string_view user_agent,
+                           std::string_view key) {
+  std::string msg = std::string(peer_ip) + '\n' + std::string(user_agent) + '\n' + std::string(key);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char*>(msg.data()),
+       msg.size(), mac, &mac_len);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id;
-  for (unsigned char b : raw) {
-    id.push_back(kHex[b >> 4]);
-    id.push_back(kHex[b & 15]);
+  for (unsigned i = 0; i < 8 && i < mac_len; i++) {
+    id.push_back(kHex[mac[i] >> 4]);
+    id.push_back(kHex[mac[i] & 15]);
   }
   return id;
 }
@@ -197,6 +206,10 @@ class HttpStreamService : public Service {
         }) {}
 
   Status start(const ListenerSet& listeners) {
+    hls_secret_.resize(32);
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(hls_secret_.data()), int(hls_secret_.size())) != 1) {
+      return Status::Error("http_stream: RAND_bytes failed");
+    }
     reaper_.reset(event_new(base_, -1, 0, &HttpStreamService::on_reap, this));
     if (!conf_.root.empty()) {
       char buf[PATH_MAX];
@@ -235,6 +248,7 @@ class HttpStreamService : public Service {
   const HttpStreamConf& conf() const { return conf_; }
   Registry& registry() { return registry_; }
   const std::string& real_root() const { return real_root_; }
+  const std::string& hls_secret() const { return hls_secret_; }
 
   // Destroys `obj` from the loop, after the callback that gave it up returns.
   template <class T>
@@ -270,6 +284,7 @@ class HttpStreamService : public Service {
   SslCtxPtr tls_;
   HttpListener listener_;
   std::string real_root_;
+  std::string hls_secret_;
   bool stopped_ = false;
   std::unordered_map<StreamSession*, std::unique_ptr<StreamSession>> sessions_;
   std::vector<std::shared_ptr<void>> graveyard_;
@@ -370,14 +385,15 @@ void StreamSession::serve_new_hls(const HttpRequestHead& req) {
   int64_t now = monotonic_ms();
   auto pick = svc_.registry().pick(*key, Proto::http, now);
   if (!pick.ok()) return fail(503, pick.error());
-  hls_id_ = new_session_id();
+  auto ua = req.headers.get("User-Agent");
+  hls_id_ = hls_session_id(svc_.hls_secret(), conn_.peer().host_string(), ua ? *ua : "", *key);
   hls_key_ = *key;
   hls_server_ = pick->origin.server;
   Status st = svc_.registry().put_session(SessionKind::hls, hls_id_, *key, pick->origin.server,
                                           session_data(pick->host, pick->port), now);
   if (!st.ok()) return fail(503, "cannot create HLS session: " + st.message());
   hls_new_ = true;
-  SP_INFO(conn_.ctx(), "http: hls session %s created for %s on origin %s", hls_id_.c_str(), key->c_str(),
+  SP_INFO(conn_.ctx(), "http: hls session %s (re)started for %s on origin %s", hls_id_.c_str(), key->c_str(),
           pick->origin.server.c_str());
   origin_desc_ = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
   std::string q = query_without_param(query_, kHlsSessionParam);

@@ -22,8 +22,11 @@
 // the origin's own 404 (or any status) passes through; client gone -> the
 // origin connection is closed at once.
 //
-// HLS sessions: a playlist request without spbhid creates a session
-// (16 hex chars from RAND_bytes) in the registry holding the stream key, the
+// HLS sessions: a playlist request without spbhid creates (or, for the same
+// client address, User-Agent and stream, refreshes) a session whose id is 16
+// hex chars of an HMAC under a per-worker random secret: players reload the
+// URL they started with, so a fresh random id per reload would leave one
+// registry entry behind per reload. The registry entry holds the stream key, the
 // origin's server id and, as its data, "HOST PORT" of the origin's http
 // endpoint, so any worker can route the session's later requests without
 // another pick. The playlist is fetched (following up to 5 redirects on the
