@@ -231,6 +231,16 @@ Status SrtService::open_listener(int inherited_fd) {
   // the worker closes its inherited copy on graceful stop: give libsrt a dup.
   int fd = fcntl(inherited_fd, F_DUPFD_CLOEXEC, 3);
   if (fd < 0) return Status::Error(std::string("dup(srt listener): ") + strerror(errno));
+  // The master opens UDP listeners non-blocking, but on Linux libsrt's
+  // receiver thread waits in recvmsg() with SO_RCVTIMEO on a blocking socket:
+  // left non-blocking, that thread spins at 100% CPU. O_NONBLOCK belongs to
+  // the open file description shared with the master and the other workers;
+  // none of them reads this socket, so clearing it is safe.
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+    ::close(fd);
+    return Status::Error(std::string("fcntl(srt listener): ") + strerror(errno));
+  }
   if (srt_bind_acquire(lsn.get(), fd) == SRT_ERROR) {
     ::close(fd);
     return Status::Error("srt_bind_acquire: " + srt_error_text());
