@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -56,7 +57,20 @@ bool is_live_extension(std::string_view ext) {
   return ext == "flv" || ext == "ts" || ext == "aac" || ext == "mp3";
 }
 
-// An HLS session id: 16 hex chars of HMAC-SHA256(worker secret, client
+// The key of HLS session ids. Made when the binary loads, i.e. in the master
+// before it forks, so every worker (and every respawned or reloaded one)
+// derives the same id for the same viewer.
+const std::string& hls_session_secret() {
+  static const std::string secret = [] {
+    std::string s(32, '\0');
+    if (getrandom(s.data(), s.size(), 0) != ssize_t(s.size())) RAND_bytes(reinterpret_cast<unsigned char*>(s.data()), 32);
+    return s;
+  }();
+  return secret;
+}
+[[maybe_unused]] const std::string& kEagerSecret = hls_session_secret();
+
+// An HLS session id: 16 hex chars of HMAC-SHA256(process-tree secret, client
 // address, User-Agent, stream key). Unguessable from outside (the secret is
 // RAND_bytes), yet a player that reloads the playlist URL it started with
 // (without spbhid, as most do) gets the same id again, so reloads refresh
@@ -206,10 +220,6 @@ class HttpStreamService : public Service {
         }) {}
 
   Status start(const ListenerSet& listeners) {
-    hls_secret_.resize(32);
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(hls_secret_.data()), int(hls_secret_.size())) != 1) {
-      return Status::Error("http_stream: RAND_bytes failed");
-    }
     reaper_.reset(event_new(base_, -1, 0, &HttpStreamService::on_reap, this));
     if (!conf_.root.empty()) {
       char buf[PATH_MAX];
@@ -248,7 +258,7 @@ class HttpStreamService : public Service {
   const HttpStreamConf& conf() const { return conf_; }
   Registry& registry() { return registry_; }
   const std::string& real_root() const { return real_root_; }
-  const std::string& hls_secret() const { return hls_secret_; }
+  const std::string& hls_secret() const { return hls_session_secret(); }
 
   // Destroys `obj` from the loop, after the callback that gave it up returns.
   template <class T>
@@ -284,7 +294,6 @@ class HttpStreamService : public Service {
   SslCtxPtr tls_;
   HttpListener listener_;
   std::string real_root_;
-  std::string hls_secret_;
   bool stopped_ = false;
   std::unordered_map<StreamSession*, std::unique_ptr<StreamSession>> sessions_;
   std::vector<std::shared_ptr<void>> graveyard_;

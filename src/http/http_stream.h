@@ -24,9 +24,10 @@
 //
 // HLS sessions: a playlist request without spbhid creates (or, for the same
 // client address, User-Agent and stream, refreshes) a session whose id is 16
-// hex chars of an HMAC under a per-worker random secret: players reload the
-// URL they started with, so a fresh random id per reload would leave one
-// registry entry behind per reload. The registry entry holds the stream key, the
+// hex chars of an HMAC under a random secret made in the master before it
+// forks, so all workers agree. Players reload the URL they started with
+// (without spbhid); a fresh random id per reload would leave one registry
+// entry behind per reload. The registry entry holds the stream key, the
 // origin's server id and, as its data, "HOST PORT" of the origin's http
 // endpoint, so any worker can route the session's later requests without
 // another pick. The playlist is fetched (following up to 5 redirects on the

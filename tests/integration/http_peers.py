@@ -67,11 +67,15 @@ http {
             alias %(hls)s/;
             add_header Cache-Control no-cache;
         }
-        location /moved/ {
+        # Redirects within the same directory, relative and absolute.
+        location ~ ^/live/moved-(.*)$ {
             return 302 /live/$1;
         }
-        location ~ ^/redirect/(.*)$ {
+        location ~ ^/live/away-(.*)$ {
             return 302 http://127.0.0.1:%(http)d/live/$1;
+        }
+        location ~ ^/live/loop-(.*)$ {
+            return 302 /live/loop-$1;
         }
     }
 }
