@@ -655,6 +655,8 @@ void Session::check_backpressure(Hop& to) {
   if (evbuffer_get_length(bufferevent_get_output(to.bev.get())) <= kHighWater) return;
   from.paused = true;
   bufferevent_disable(from.bev.get(), EV_READ);
+  SP_DEBUG(id_, "rtmp: more than %zu bytes queued toward the %s, pausing reads from the %s", kHighWater,
+           to.name, from.name);
 }
 
 void Session::hop_writable(Hop& hop) {
@@ -667,6 +669,7 @@ void Session::hop_writable(Hop& hop) {
   if (evbuffer_get_length(bufferevent_get_output(hop.bev.get())) > kLowWater) return;
   from.paused = false;
   if (state_ == State::relay) bufferevent_enable(from.bev.get(), EV_READ);
+  SP_DEBUG(id_, "rtmp: the %s drained, resuming reads from the %s", hop.name, from.name);
 }
 
 void Session::hop_event(Hop& hop, short what) {
