@@ -148,7 +148,7 @@ void HttpConn::try_parse() {
   HttpRequestHead req = std::move(*pending_);
   pending_.reset();
   phase_ = Phase::kHandling;
-  keep_alive_ = req.keep_alive();
+  keep_alive_ = req.keep_alive() && !draining_;
   head_request_ = req.method == "HEAD";
   length_.reset();
   status_ = 0;
@@ -264,6 +264,14 @@ void HttpConn::on_head_timeout(evutil_socket_t, short, void* arg) {
             static_cast<long long>(self->limits_.head_timeout_ms));
   }
   self->close(partial ? "request head timeout" : "idle keep-alive connection timed out");
+}
+
+void HttpConn::drain() {
+  draining_ = true;
+  if (closed()) return;
+  keep_alive_ = false;  // takes effect if the answer head is not sent yet
+  bool idle = phase_ == Phase::kReadingHead && evbuffer_get_length(bufferevent_get_input(bev_.get())) == 0;
+  if (idle) close("shutting down");
 }
 
 void HttpConn::close(const std::string& reason) {

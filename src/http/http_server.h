@@ -122,6 +122,9 @@ class HttpConn {
 
   // Closes now (output not yet sent is dropped). Calls on_close().
   void close(const std::string& reason);
+  // Graceful stop: an idle keep-alive connection closes now, a busy one
+  // after its current answer.
+  void drain();
 
   // Status and body bytes of the current/last answer, for the access log.
   int status_sent() const { return status_; }
@@ -152,6 +155,7 @@ class HttpConn {
   enum class Phase { kReadingHead, kReadingBody, kHandling, kClosingAfterFlush } phase_ = Phase::kReadingHead;
   std::optional<HttpRequestHead> pending_;  // head whose body is being read
   bool keep_alive_ = false;   // this answer may be followed by another request
+  bool draining_ = false;     // graceful stop: no further requests
   bool head_request_ = false;  // HEAD: no body bytes
   std::optional<uint64_t> length_;
   int status_ = 0;

@@ -153,6 +153,7 @@ class StreamSession : public HttpConn::Handler, public OriginClient::Handler {
  public:
   StreamSession(HttpStreamService& svc, BufferEventPtr bev, const SockAddr& peer, bool tls);
   void start() { conn_.start(); }
+  void drain() { conn_.drain(); }
 
   // HttpConn::Handler
   void on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) override;
@@ -251,6 +252,11 @@ class HttpStreamService : public Service {
   void stop_accepting() override {
     stopped_ = true;
     listener_.stop();
+    // Idle keep-alive clients close now, the others after their answer;
+    // copy first, as closing removes entries.
+    std::vector<StreamSession*> all;
+    for (auto& [raw, owned] : sessions_) all.push_back(raw);
+    for (StreamSession* s : all) s->drain();
   }
   size_t active_sessions() const override { return sessions_.size(); }
 
