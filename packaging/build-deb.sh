@@ -25,7 +25,7 @@ done
 
 version=$(sed -n 's/^project(srs-proxy VERSION \([0-9.]*\).*/\1/p' "$srcdir/CMakeLists.txt")
 stage=$outdir/deb/srs-proxy-$version
-sh "$srcdir/packaging/stage-tree.sh" "$srcdir" "$stage"
+sh "$srcdir/packaging/stage-tree.sh" "$srcdir" "$stage" "$outdir"
 cp -R "$srcdir/packaging/debian" "$stage/debian"
 
 : "${DEB_BUILD_OPTIONS:=parallel=$(nproc 2>/dev/null || echo 2) nocheck}"

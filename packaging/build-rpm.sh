@@ -33,7 +33,7 @@ fi
 top=$outdir/rpmbuild
 rm -rf "$top"
 mkdir -p "$top/SOURCES" "$top/SPECS"
-sh "$srcdir/packaging/stage-tree.sh" "$srcdir" "$top/stage/srs-proxy-$version"
+sh "$srcdir/packaging/stage-tree.sh" "$srcdir" "$top/stage/srs-proxy-$version" "$outdir"
 tar -C "$top/stage" -czf "$top/SOURCES/srs-proxy-$version.tar.gz" "srs-proxy-$version"
 rm -rf "$top/stage"
 cp "$srcdir/packaging/rpm/srs-proxy.spec" "$top/SPECS/"
