@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
+#include "rtc/rtc_service.h"
 #include "http/http_stream.h"
 #include "rtmp/rtmp_service.h"
 #include "srt/srt_service.h"
@@ -44,6 +45,7 @@ Result<std::unique_ptr<Service>> make_system_api(WorkerContext& ctx) {
 // (declared in its own folder's header) on a line of its own.
 const ServiceFactory kProtocolFactories[] = {
     nullptr,  // keeps the list non-empty while protocols are being added
+    make_webrtc_service,
     make_http_stream_service,
     make_rtmp_service,
     make_srt_service,

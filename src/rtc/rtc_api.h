@@ -1,0 +1,45 @@
+// WebRTC signalling on the http_api listener (evhttp, plain and `ssl`):
+// WHIP/WHEP (POST /rtc/v1/whip/, /rtc/v1/whep/, path forms), SRS's JSON
+// signalling (POST /rtc/v1/publish/, /rtc/v1/play/), DELETE/PATCH on the
+// resource URLs the proxy hands out, OPTIONS + CORS, GET /api/v1/versions.
+//
+// An offer is forwarded (path, query, content type, Authorization) to the
+// `api` endpoint of the origin picked for the stream (an origin with both
+// `api` and `rtc` endpoints); its answer comes back with every candidate
+// rewritten to the proxy's `candidate` address and webrtc UDP port, and the
+// session "answer-ufrag:offer-ufrag" is recorded in the shared registry for
+// the UDP relay (udp_relay.h) of whichever worker reads the client's first
+// binding request.
+#pragma once
+
+#include <event2/event.h>
+
+#include <memory>
+
+#include "core/config.h"
+#include "core/result.h"
+#include "process/listeners.h"
+#include "registry/registry.h"
+
+namespace sp {
+
+class RtcApi {
+ public:
+  RtcApi(event_base* base, const Config& conf, Registry& registry);
+  ~RtcApi();
+  RtcApi(const RtcApi&) = delete;
+  RtcApi& operator=(const RtcApi&) = delete;
+
+  // Serves every http_api listener of the set (the caller keeps its fds).
+  Status start(const ListenerSet& listeners);
+  void stop_accepting();
+  // Signalling requests waiting for their origin.
+  size_t active_requests() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sp

@@ -1,0 +1,739 @@
+// The WebRTC UDP relay: see udp_relay.h for the design (how a session's
+// packets reach its owner worker, and the hot path).
+#include "rtc/udp_relay.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <span>
+#include <string>
+#include <unordered_map>
+
+#include "core/clock.h"
+#include "core/event_ptr.h"
+#include "core/log.h"
+#include "process/worker.h"
+#include "rtc/signaling.h"
+#include "rtc/stun.h"
+
+namespace sp {
+
+namespace {
+
+constexpr int kBatch = 32;             // datagrams per recvmmsg/sendmmsg
+constexpr size_t kSlotBytes = 2048;    // largest datagram relayed; bigger ones are dropped
+constexpr int kRoundsPerWakeup = 8;    // batches per readiness event, then back to the loop
+constexpr int kMaxPaths = 4;           // client addresses per session (candidates, NAT rebinding)
+constexpr int kTxRing = 16;            // binding-request transaction ids remembered per session
+constexpr int64_t kTickMs = 1000;
+constexpr int64_t kPathIdleMs = 15 * 1000;  // an inactive extra path is closed after this
+constexpr uint32_t kForwardMagic = 0x53505243;  // "SPRC"
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.release();
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  int release() {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// A client address as a hash-map key without allocating.
+struct AddrKey {
+  uint8_t bytes[sizeof(sockaddr_in6)] = {};
+  bool operator==(const AddrKey&) const = default;
+};
+AddrKey addr_key(const SockAddr& a) {
+  AddrKey k;
+  if (a.family() == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&a.ss);
+    memcpy(k.bytes, &v4->sin_family, sizeof(v4->sin_family));
+    memcpy(k.bytes + 2, &v4->sin_port, 2);
+    memcpy(k.bytes + 4, &v4->sin_addr, 4);
+  } else if (a.family() == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&a.ss);
+    memcpy(k.bytes, &v6->sin6_family, sizeof(v6->sin6_family));
+    memcpy(k.bytes + 2, &v6->sin6_port, 2);
+    memcpy(k.bytes + 4, &v6->sin6_addr, 16);
+  }
+  return k;
+}
+struct AddrKeyHash {
+  size_t operator()(const AddrKey& k) const {
+    uint64_t h = 1469598103934665603ull;
+    for (uint8_t b : k.bytes) h = (h ^ b) * 1099511628211ull;
+    return size_t(h);
+  }
+};
+
+// Per-worker datagram buffers, shared by every socket (one thread).
+struct Batch {
+  uint8_t data[kBatch][kSlotBytes];
+  iovec iov[kBatch];
+  mmsghdr msgs[kBatch];
+  sockaddr_storage addrs[kBatch];
+  alignas(cmsghdr) uint8_t ctrl[kBatch][128];
+  mmsghdr out[kBatch];
+
+  // Readies msgs[] for recvmmsg (it overwrites lengths and flags).
+  void prepare(bool with_addr, bool with_ctrl) {
+    for (int i = 0; i < kBatch; i++) {
+      iov[i] = {data[i], kSlotBytes};
+      msghdr& h = msgs[i].msg_hdr;
+      h = {};
+      h.msg_iov = &iov[i];
+      h.msg_iovlen = 1;
+      if (with_addr) {
+        h.msg_name = &addrs[i];
+        h.msg_namelen = sizeof(addrs[i]);
+      }
+      if (with_ctrl) {
+        h.msg_control = ctrl[i];
+        h.msg_controllen = sizeof(ctrl[i]);
+      }
+      msgs[i].msg_len = 0;
+    }
+  }
+  // Adds datagram i, `len` bytes, to the outgoing list at position n.
+  void queue(int n, int i, size_t len) {
+    iov[i].iov_len = len;
+    out[n] = {};
+    out[n].msg_hdr.msg_iov = &iov[i];
+    out[n].msg_hdr.msg_iovlen = 1;
+  }
+};
+
+bool is_stun_byte(uint8_t b) { return b < 4; }  // RFC 7983
+
+// Header of a binding request handed to the owner worker.
+struct ForwardHeader {
+  uint32_t magic;
+  uint32_t client_len, local_len;
+  sockaddr_storage client, local;
+};
+
+sockaddr_un abstract_addr(const std::string& name, socklen_t* len) {
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  size_t n = std::min(name.size(), sizeof(a.sun_path) - 1);
+  memcpy(a.sun_path + 1, name.data(), n);  // sun_path[0] = 0: abstract namespace
+  *len = socklen_t(offsetof(sockaddr_un, sun_path) + 1 + n);
+  return a;
+}
+
+// The local address a datagram was sent to, from IP_PKTINFO/IPV6_PKTINFO,
+// with the listener's port; the listener's address when absent.
+SockAddr local_address(const msghdr& h, const SockAddr& listener) {
+  SockAddr local = listener;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO && listener.family() == AF_INET) {
+      in_pktinfo pi;
+      memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+      reinterpret_cast<sockaddr_in*>(&local.ss)->sin_addr = pi.ipi_addr;
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO && listener.family() == AF_INET6) {
+      in6_pktinfo pi;
+      memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+      reinterpret_cast<sockaddr_in6*>(&local.ss)->sin6_addr = pi.ipi6_addr;
+    }
+  }
+  return local;
+}
+
+// A UDP socket bound to the listener's address and port and connected to one
+// client: the kernel then steers that client's datagrams to it (udp_relay.h).
+Result<UniqueFd> open_path_socket(const SockAddr& local, const SockAddr& client) {
+  UniqueFd fd(::socket(local.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return Result<UniqueFd>::Error(std::string("socket: ") + strerror(errno));
+  int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (local.family() == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (::bind(fd.get(), local.sa(), local.len) != 0) {
+    return Result<UniqueFd>::Error("bind " + local.to_string() + ": " + strerror(errno));
+  }
+  if (::connect(fd.get(), client.sa(), client.len) != 0) {
+    return Result<UniqueFd>::Error("connect " + client.to_string() + ": " + strerror(errno));
+  }
+  return fd;
+}
+
+Result<UniqueFd> open_origin_socket(const SockAddr& origin) {
+  UniqueFd fd(::socket(origin.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0) return Result<UniqueFd>::Error(std::string("socket: ") + strerror(errno));
+  if (::connect(fd.get(), origin.sa(), origin.len) != 0) {
+    return Result<UniqueFd>::Error("connect " + origin.to_string() + ": " + strerror(errno));
+  }
+  return fd;
+}
+
+}  // namespace
+
+struct Session;
+
+// One client address of a session, with its connected socket.
+struct Path {
+  Session* session = nullptr;
+  int index = 0;
+  SockAddr client, local;
+  int64_t last_ms = 0;
+  UniqueFd fd;
+  EventPtr ev;  // after fd: freed first
+};
+
+struct Session {
+  UdpRelay::Impl* relay = nullptr;
+  std::string ctx, id, key, origin_server, pwd;
+  SockAddr origin;
+  int64_t start_ms = 0, last_client_ms = 0;
+  uint64_t bytes_up = 0, bytes_down = 0, packets_up = 0, packets_down = 0;
+  std::unique_ptr<Path> paths[kMaxPaths];
+  int active = -1;  // path origin traffic goes to
+  struct Tx {
+    uint8_t id[12];
+    int8_t path;
+  } tx[kTxRing] = {};
+  int tx_next = 0;
+  bool dead = false;
+  UniqueFd origin_fd, claim_fd;
+  EventPtr origin_ev, claim_ev;  // after the fds: freed first
+
+  void remember_tx(const uint8_t* stun, int path) {
+    memcpy(tx[tx_next].id, stun + 8, 12);
+    tx[tx_next].path = int8_t(path);
+    tx_next = (tx_next + 1) % kTxRing;
+  }
+  Path* path_for_tx(const uint8_t* stun) {
+    for (const Tx& t : tx) {
+      if (t.path >= 0 && memcmp(t.id, stun + 8, 12) == 0 && paths[t.path]) return paths[t.path].get();
+    }
+    return nullptr;
+  }
+  Path* active_path() { return active >= 0 ? paths[active].get() : nullptr; }
+};
+
+struct ListenSock {
+  UdpRelay::Impl* relay = nullptr;
+  SockAddr addr;
+  UniqueFd fd;
+  EventPtr ev;
+};
+
+struct UdpRelay::Impl {
+  event_base* base;
+  const Config& conf;
+  Registry& registry;
+  ConnectionLimiter& limiter;
+  Counters counters;
+  uint64_t claim_inode = 0;
+  bool accepting = false;
+  std::unique_ptr<Batch> batch = std::make_unique<Batch>();
+  std::vector<std::unique_ptr<ListenSock>> listeners;
+  UniqueFd forward_fd;  // unbound Unix socket to reach owners
+  std::unordered_map<std::string, std::unique_ptr<Session>> sessions;
+  std::unordered_map<AddrKey, Path*, AddrKeyHash> by_client;
+  std::vector<std::unique_ptr<Session>> graveyard;  // ended in a callback; freed on the next tick
+  // Datagrams found on a new path socket before connect() narrowed it.
+  std::vector<std::pair<SockAddr, std::vector<uint8_t>>> strays;
+  SockAddr stray_local;
+  int64_t last_warn_ms = 0;
+  EventPtr tick, reap;
+
+  Impl(event_base* b, const Config& c, Registry& r, ConnectionLimiter& l)
+      : base(b), conf(c), registry(r), limiter(l) {}
+
+  ~Impl() {
+    std::vector<Session*> all;
+    for (auto& [id, s] : sessions) all.push_back(s.get());
+    for (Session* s : all) end_session(s, "worker exit", false);
+    graveyard.clear();
+  }
+
+  // ---- logging of dropped input: once a second at most, with the peer ----
+  void warn_drop(uint64_t* counter, const SockAddr& peer, const char* what) {
+    (*counter)++;
+    int64_t now = monotonic_ms();
+    if (now - last_warn_ms < 1000) return;
+    last_warn_ms = now;
+    SP_WARN(log::process_context(), "webrtc: dropped %s from %s (totals: not-stun %llu, bad-stun %llu, "
+            "unknown-username %llu, bad-integrity %llu, oversized %llu)", what, peer.to_string().c_str(),
+            (unsigned long long)counters.not_stun, (unsigned long long)counters.bad_stun,
+            (unsigned long long)counters.unknown_username, (unsigned long long)counters.bad_integrity,
+            (unsigned long long)counters.oversized);
+  }
+
+  // ---- start / stop ----
+  Status start(const std::vector<int>& fds) {
+    for (int fd : fds) {
+      auto l = std::make_unique<ListenSock>();
+      l->relay = this;
+      l->fd = UniqueFd(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+      if (l->fd.get() < 0) return Status::Error(std::string("webrtc: dup of listener failed: ") + strerror(errno));
+      sockaddr_storage ss{};
+      socklen_t len = sizeof(ss);
+      getsockname(l->fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
+      l->addr = SockAddr::from(reinterpret_cast<sockaddr*>(&ss), len);
+      int one = 1;
+      // The listener is shared by all workers; these only add information.
+      if (l->addr.family() == AF_INET) setsockopt(l->fd.get(), IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+      if (l->addr.family() == AF_INET6) setsockopt(l->fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+      // Path sockets bind the same address and port; UDP allows it when both
+      // sides set SO_REUSEADDR (the master sets it on every listener).
+      setsockopt(l->fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+      if (claim_inode == 0) {
+        struct stat st{};
+        fstat(l->fd.get(), &st);
+        claim_inode = uint64_t(st.st_ino);
+      }
+      l->ev.reset(event_new(base, l->fd.get(), EV_READ | EV_PERSIST, on_listener_readable, l.get()));
+      event_add(l->ev.get(), nullptr);
+      listeners.push_back(std::move(l));
+    }
+    forward_fd = UniqueFd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    tick.reset(event_new(base, -1, EV_PERSIST, on_tick, this));
+    timeval tv = ms_to_timeval(kTickMs);
+    event_add(tick.get(), &tv);
+    reap.reset(event_new(base, -1, 0, [](evutil_socket_t, short, void* arg) {
+      static_cast<Impl*>(arg)->graveyard.clear();
+    }, this));
+    accepting = !listeners.empty();
+    return Status::Ok();
+  }
+
+  void stop_accepting() {
+    accepting = false;
+    listeners.clear();  // events first (member order), then our dup of the socket
+  }
+
+  // ---- listener: only session starts, strays and NAT rebinding land here ----
+  static void on_listener_readable(evutil_socket_t, short, void* arg) {
+    auto* l = static_cast<ListenSock*>(arg);
+    l->relay->read_listener(l);
+  }
+
+  void read_listener(ListenSock* l) {
+    Batch& b = *batch;
+    for (int round = 0; round < kRoundsPerWakeup; round++) {
+      b.prepare(true, true);
+      int n = recvmmsg(l->fd.get(), b.msgs, kBatch, MSG_DONTWAIT, nullptr);
+      if (n <= 0) break;
+      for (int i = 0; i < n; i++) {
+        const msghdr& h = b.msgs[i].msg_hdr;
+        SockAddr src = SockAddr::from(reinterpret_cast<sockaddr*>(&b.addrs[i]), h.msg_namelen);
+        SockAddr local = local_address(h, l->addr);
+        bool truncated = (h.msg_flags & MSG_TRUNC) != 0;
+        on_datagram(std::span<const uint8_t>(b.data[i], b.msgs[i].msg_len), src, local, truncated, false);
+      }
+      if (n < kBatch) break;
+    }
+    handle_strays();
+  }
+
+  void handle_strays() {
+    while (!strays.empty()) {
+      auto [src, bytes] = std::move(strays.back());
+      strays.pop_back();
+      on_datagram(bytes, src, stray_local, false, false);
+    }
+  }
+
+  // A datagram that did not arrive on a session's own socket.
+  void on_datagram(std::span<const uint8_t> pkt, const SockAddr& src, const SockAddr& local, bool truncated,
+                   bool forwarded) {
+    if (truncated) return warn_drop(&counters.oversized, src, "an oversized datagram");
+    auto known = by_client.find(addr_key(src));
+    if (known != by_client.end()) {
+      // Sent before the path socket existed (or a racing retransmit).
+      Path* p = known->second;
+      relay_up_one(p->session, p, pkt);
+      return;
+    }
+    if (pkt.empty() || !is_stun_byte(pkt[0])) return warn_drop(&counters.not_stun, src, "a non-STUN datagram");
+    auto msg = parse_stun(pkt);
+    if (!msg.ok()) return warn_drop(&counters.bad_stun, src, ("bad STUN (" + msg.error() + ")").c_str());
+    if (!msg->is_binding_request() || !msg->has_username || msg->username.empty()) {
+      return warn_drop(&counters.bad_stun, src, "STUN that is not a binding request with USERNAME");
+    }
+    on_binding_request(pkt, *msg, src, local, forwarded);
+  }
+
+  void on_binding_request(std::span<const uint8_t> pkt, const StunMessage& msg, const SockAddr& src,
+                          const SockAddr& local, bool forwarded) {
+    std::string id(msg.username);
+    auto it = sessions.find(id);
+    if (it != sessions.end()) {
+      Session* s = it->second.get();
+      if (!s->pwd.empty() && !stun_integrity_matches(pkt, msg, s->pwd)) {
+        return warn_drop(&counters.bad_integrity, src, "a binding request with wrong MESSAGE-INTEGRITY");
+      }
+      Path* p = add_path(s, src, local);
+      if (p) relay_up_one(s, p, pkt);
+      return;
+    }
+    int64_t now = monotonic_ms();
+    auto rec = registry.get_session(SessionKind::rtc, id, now);
+    if (!rec.ok()) return warn_drop(&counters.unknown_username, src, "a binding request for an unknown session");
+    auto data = decode_rtc_session_data(rec->data);
+    if (!data.ok()) return warn_drop(&counters.unknown_username, src, data.error().c_str());
+    if (!data->answer_pwd.empty() && !stun_integrity_matches(pkt, msg, data->answer_pwd)) {
+      return warn_drop(&counters.bad_integrity, src, "a binding request with wrong MESSAGE-INTEGRITY");
+    }
+    // Claim the session, or hand the request to the worker that owns it.
+    std::string name = rtc_claim_socket_name(claim_inode, id);
+    socklen_t alen = 0;
+    sockaddr_un addr = abstract_addr(name, &alen);
+    UniqueFd claim(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (claim.get() < 0) return;
+    if (::bind(claim.get(), reinterpret_cast<sockaddr*>(&addr), alen) != 0) {
+      if (errno == EADDRINUSE && !forwarded) forward_to_owner(addr, alen, pkt, src, local);
+      return;
+    }
+    if (!accepting && !forwarded) return;
+    if (!limiter.try_acquire("webrtc")) return;
+    create_session(id, *rec, *data, std::move(claim), pkt, src, local, now);
+  }
+
+  void forward_to_owner(const sockaddr_un& addr, socklen_t alen, std::span<const uint8_t> pkt, const SockAddr& src,
+                        const SockAddr& local) {
+    ForwardHeader h{};
+    h.magic = kForwardMagic;
+    h.client_len = src.len;
+    h.local_len = local.len;
+    h.client = src.ss;
+    h.local = local.ss;
+    iovec iov[2] = {{&h, sizeof(h)}, {const_cast<uint8_t*>(pkt.data()), pkt.size()}};
+    msghdr m{};
+    m.msg_name = const_cast<sockaddr_un*>(&addr);
+    m.msg_namelen = alen;
+    m.msg_iov = iov;
+    m.msg_iovlen = 2;
+    if (sendmsg(forward_fd.get(), &m, MSG_DONTWAIT) >= 0) counters.forwarded_to_owner++;
+  }
+
+  void create_session(const std::string& id, const SessionView& rec, const RtcSessionData& data, UniqueFd claim,
+                      std::span<const uint8_t> stun, const SockAddr& src, const SockAddr& local, int64_t now) {
+    auto s = std::make_unique<Session>();
+    s->relay = this;
+    s->ctx = new_context_id();
+    s->id = id;
+    s->key = rec.stream_key;
+    s->origin_server = rec.origin_server;
+    s->pwd = data.answer_pwd;
+    s->start_ms = s->last_client_ms = now;
+    for (auto& t : s->tx) t.path = -1;
+    auto origin = make_sock_addr(data.origin_host, data.origin_port);
+    Result<UniqueFd> ofd = origin.ok() ? open_origin_socket(*origin) : Result<UniqueFd>(origin.status());
+    if (!ofd.ok()) {
+      SP_WARN(s->ctx, "webrtc: session %s from %s to origin %s %s:%u not started: %s", id.c_str(),
+              src.to_string().c_str(), rec.origin_server.c_str(), data.origin_host.c_str(), data.origin_port,
+              ofd.error().c_str());
+      limiter.release();
+      return;
+    }
+    s->origin = *origin;
+    s->origin_fd = std::move(*ofd);
+    s->claim_fd = std::move(claim);
+    s->origin_ev.reset(event_new(base, s->origin_fd.get(), EV_READ | EV_PERSIST, on_origin_readable, s.get()));
+    event_add(s->origin_ev.get(), nullptr);
+    s->claim_ev.reset(event_new(base, s->claim_fd.get(), EV_READ | EV_PERSIST, on_claim_readable, s.get()));
+    event_add(s->claim_ev.get(), nullptr);
+    Session* raw = s.get();
+    sessions.emplace(id, std::move(s));
+    registry.add_client(raw->key, Proto::rtc, +1, now);
+    counters.sessions++;
+    SP_INFO(raw->ctx, "webrtc: session %s start, client %s, stream %s, origin %s at %s, worker %d",
+            id.c_str(), src.to_string().c_str(), raw->key.c_str(), raw->origin_server.c_str(),
+            raw->origin.to_string().c_str(), int(getpid()));
+    Path* p = add_path(raw, src, local);
+    if (!p) return end_session(raw, "no client path", false);
+    relay_up_one(raw, p, stun);
+  }
+
+  // The path for a client address, opened if new (the oldest idle path makes room).
+  Path* add_path(Session* s, const SockAddr& client, const SockAddr& local) {
+    int64_t now = monotonic_ms();
+    int free_slot = -1, oldest = -1;
+    for (int i = 0; i < kMaxPaths; i++) {
+      Path* p = s->paths[i].get();
+      if (!p) {
+        if (free_slot < 0) free_slot = i;
+        continue;
+      }
+      if (p->client == client) {
+        p->last_ms = now;
+        return p;
+      }
+      if (i != s->active && (oldest < 0 || p->last_ms < s->paths[oldest]->last_ms)) oldest = i;
+    }
+    int slot = free_slot >= 0 ? free_slot : oldest;
+    if (slot < 0) return nullptr;
+    auto fd = open_path_socket(local, client);
+    if (!fd.ok()) {
+      SP_WARN(s->ctx, "webrtc: session %s cannot open a path for %s: %s", s->id.c_str(), client.to_string().c_str(),
+              fd.error().c_str());
+      return nullptr;
+    }
+    if (s->paths[slot]) close_path(s, slot);
+    auto p = std::make_unique<Path>();
+    p->session = s;
+    p->index = slot;
+    p->client = client;
+    p->local = local;
+    p->last_ms = now;
+    p->fd = std::move(*fd);
+    p->ev.reset(event_new(base, p->fd.get(), EV_READ | EV_PERSIST, on_path_readable, p.get()));
+    event_add(p->ev.get(), nullptr);
+    collect_strays(p.get());
+    by_client[addr_key(client)] = p.get();
+    bool first = s->active < 0;
+    if (first) s->active = slot;
+    else SP_INFO(s->ctx, "webrtc: session %s: client also at %s", s->id.c_str(), client.to_string().c_str());
+    s->paths[slot] = std::move(p);
+    return s->paths[slot].get();
+  }
+
+  // Between bind() and connect() the new socket could receive other clients'
+  // datagrams; they are handled as if read from the listener.
+  void collect_strays(Path* p) {
+    uint8_t buf[kSlotBytes];
+    for (int k = 0; k < kBatch; k++) {
+      sockaddr_storage ss{};
+      socklen_t len = sizeof(ss);
+      ssize_t n = recvfrom(p->fd.get(), buf, sizeof(buf), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), &len);
+      if (n < 0) break;
+      // Our own client's are relayed by the by_client lookup once it is in.
+      strays.emplace_back(SockAddr::from(reinterpret_cast<sockaddr*>(&ss), len), std::vector<uint8_t>(buf, buf + n));
+      stray_local = p->local;
+    }
+  }
+
+  void close_path(Session* s, int slot) {
+    Path* p = s->paths[slot].get();
+    if (!p) return;
+    auto it = by_client.find(addr_key(p->client));
+    if (it != by_client.end() && it->second == p) by_client.erase(it);
+    event_del(p->ev.get());
+    if (s->active == slot) s->active = -1;
+    // Freed with the session or on the next tick: we may be inside its callback.
+    retire_path(std::move(s->paths[slot]));
+  }
+
+  std::vector<std::unique_ptr<Path>> retired_paths;
+  void retire_path(std::unique_ptr<Path> p) {
+    retired_paths.push_back(std::move(p));
+    event_active(reap.get(), EV_TIMEOUT, 0);
+  }
+
+  // ---- the hot path ----
+  static void on_path_readable(evutil_socket_t, short, void* arg) {
+    auto* p = static_cast<Path*>(arg);
+    p->session->relay->relay_up(p);
+  }
+
+  // Client -> origin, in batches.
+  void relay_up(Path* p) {
+    Session* s = p->session;
+    Batch& b = *batch;
+    bool got = false;
+    for (int round = 0; round < kRoundsPerWakeup; round++) {
+      b.prepare(false, false);
+      int n = recvmmsg(p->fd.get(), b.msgs, kBatch, MSG_DONTWAIT, nullptr);
+      if (n < 0 && errno == ECONNREFUSED) continue;  // an ICMP error surfaced; datagrams may follow
+      if (n <= 0) break;
+      got = true;
+      int out = 0;
+      for (int i = 0; i < n; i++) {
+        size_t len = b.msgs[i].msg_len;
+        if (b.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+          warn_drop(&counters.oversized, p->client, "an oversized datagram");
+          continue;
+        }
+        note_up(s, p, b.data[i], len);
+        b.queue(out++, i, len);
+      }
+      send_batch(s->origin_fd.get(), b.out, out);
+      if (n < kBatch) break;
+    }
+    if (got) s->last_client_ms = p->last_ms = monotonic_ms();
+  }
+
+  // Bookkeeping for one client datagram: counters, which path answers go to.
+  void note_up(Session* s, Path* p, const uint8_t* d, size_t len) {
+    s->bytes_up += len;
+    s->packets_up++;
+    if (len >= kStunHeaderBytes && is_stun_byte(d[0])) {
+      if (d[0] == 0x00 && d[1] == 0x01) s->remember_tx(d, p->index);  // binding request
+    } else {
+      s->active = p->index;  // media (DTLS/SRTP) decides where the origin's media goes
+    }
+  }
+
+  void relay_up_one(Session* s, Path* p, std::span<const uint8_t> pkt) {
+    note_up(s, p, pkt.data(), pkt.size());
+    s->last_client_ms = p->last_ms = monotonic_ms();
+    if (::send(s->origin_fd.get(), pkt.data(), pkt.size(), MSG_DONTWAIT) < 0) counters.send_drops++;
+  }
+
+  static void on_origin_readable(evutil_socket_t, short, void* arg) {
+    auto* s = static_cast<Session*>(arg);
+    s->relay->relay_down(s);
+  }
+
+  // Origin -> client: to the active path, except STUN responses, which go to
+  // the path that sent the request (ICE checks every candidate pair).
+  void relay_down(Session* s) {
+    Batch& b = *batch;
+    for (int round = 0; round < kRoundsPerWakeup; round++) {
+      b.prepare(false, false);
+      int n = recvmmsg(s->origin_fd.get(), b.msgs, kBatch, MSG_DONTWAIT, nullptr);
+      if (n < 0 && errno == ECONNREFUSED) continue;
+      if (n <= 0) break;
+      Path* active = s->active_path();
+      int out = 0;
+      for (int i = 0; i < n; i++) {
+        size_t len = b.msgs[i].msg_len;
+        const uint8_t* d = b.data[i];
+        if (b.msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+          warn_drop(&counters.oversized, s->origin, "an oversized datagram");
+          continue;
+        }
+        s->bytes_down += len;
+        s->packets_down++;
+        Path* to = active;
+        if (len >= kStunHeaderBytes && d[0] == 0x01 && (d[1] == 0x01 || d[1] == 0x11)) {
+          if (Path* p = s->path_for_tx(d)) to = p;
+        }
+        if (!to) continue;
+        if (to == active) {
+          b.queue(out++, i, len);
+        } else if (::send(to->fd.get(), d, len, MSG_DONTWAIT) < 0) {
+          counters.send_drops++;
+        }
+      }
+      if (active) send_batch(active->fd.get(), b.out, out);
+      if (n < kBatch) break;
+    }
+  }
+
+  void send_batch(int fd, mmsghdr* msgs, int count) {
+    int sent = 0;
+    while (sent < count) {
+      int r = sendmmsg(fd, msgs + sent, unsigned(count - sent), MSG_DONTWAIT);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == ECONNREFUSED) continue;  // a stale ICMP error; the next try sends
+        counters.send_drops += uint64_t(count - sent);
+        return;
+      }
+      sent += r;
+    }
+  }
+
+  // ---- ownership channel: binding requests other workers read for us ----
+  static void on_claim_readable(evutil_socket_t, short, void* arg) {
+    auto* s = static_cast<Session*>(arg);
+    s->relay->read_claim(s);
+  }
+
+  void read_claim(Session* s) {
+    struct {
+      ForwardHeader h;
+      uint8_t payload[kSlotBytes];
+    } m;
+    for (int k = 0; k < kBatch; k++) {
+      ssize_t n = recv(s->claim_fd.get(), &m, sizeof(m), MSG_DONTWAIT);
+      if (n < 0) break;
+      if (size_t(n) < sizeof(ForwardHeader) || m.h.magic != kForwardMagic || m.h.client_len > sizeof(sockaddr_storage) ||
+          m.h.local_len > sizeof(sockaddr_storage)) {
+        continue;
+      }
+      SockAddr client = SockAddr::from(reinterpret_cast<sockaddr*>(&m.h.client), m.h.client_len);
+      SockAddr local = SockAddr::from(reinterpret_cast<sockaddr*>(&m.h.local), m.h.local_len);
+      std::span<const uint8_t> pkt(m.payload, size_t(n) - sizeof(ForwardHeader));
+      on_datagram(pkt, client, local, false, true);
+      if (s->dead) break;
+    }
+    handle_strays();
+  }
+
+  // ---- session end and housekeeping ----
+  void end_session(Session* s, const char* reason, bool remove_record) {
+    if (s->dead) return;
+    s->dead = true;
+    int64_t now = monotonic_ms();
+    Path* p = s->active_path();
+    std::string peer = p ? p->client.to_string() : std::string("-");
+    SP_INFO(s->ctx, "webrtc: session %s end, client %s, stream %s, origin %s, bytes up %llu down %llu "
+            "(packets %llu/%llu), duration %.1fs, reason: %s", s->id.c_str(), peer.c_str(), s->key.c_str(),
+            s->origin_server.c_str(), (unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down,
+            (unsigned long long)s->packets_up, (unsigned long long)s->packets_down,
+            double(now - s->start_ms) / 1000.0, reason);
+    for (int i = 0; i < kMaxPaths; i++) close_path(s, i);
+    registry.add_client(s->key, Proto::rtc, -1, now);
+    if (remove_record) registry.remove_session(SessionKind::rtc, s->id);
+    limiter.release();
+    event_del(s->origin_ev.get());
+    event_del(s->claim_ev.get());
+    auto it = sessions.find(s->id);
+    if (it != sessions.end()) {
+      graveyard.push_back(std::move(it->second));
+      sessions.erase(it);
+    }
+    if (reap) event_active(reap.get(), EV_TIMEOUT, 0);
+  }
+
+  static void on_tick(evutil_socket_t, short, void* arg) { static_cast<Impl*>(arg)->housekeep(); }
+
+  void housekeep() {
+    graveyard.clear();
+    retired_paths.clear();
+    int64_t now = monotonic_ms();
+    std::vector<std::pair<Session*, const char*>> ending;
+    for (auto& [id, s] : sessions) {
+      if (now - s->last_client_ms >= conf.webrtc.idle_timeout_ms) {
+        ending.emplace_back(s.get(), "idle timeout");
+      } else if (!registry.get_session(SessionKind::rtc, id, now).ok()) {  // also keeps the record fresh
+        ending.emplace_back(s.get(), "session deleted");
+      } else {
+        for (int i = 0; i < kMaxPaths; i++) {
+          Path* p = s->paths[i].get();
+          if (p && i != s->active && now - p->last_ms >= kPathIdleMs) close_path(s.get(), i);
+        }
+      }
+    }
+    for (auto& [s, reason] : ending) end_session(s, reason, std::string_view(reason) != "session deleted");
+  }
+};
+
+UdpRelay::UdpRelay(event_base* base, const Config& conf, Registry& registry, ConnectionLimiter& limiter)
+    : impl_(std::make_unique<Impl>(base, conf, registry, limiter)) {}
+UdpRelay::~UdpRelay() = default;
+Status UdpRelay::start(const std::vector<int>& listen_fds) { return impl_->start(listen_fds); }
+void UdpRelay::stop_accepting() { impl_->stop_accepting(); }
+size_t UdpRelay::active_sessions() const { return impl_->sessions.size(); }
+const UdpRelay::Counters& UdpRelay::counters() const { return impl_->counters; }
+
+}  // namespace sp
