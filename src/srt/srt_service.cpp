@@ -67,6 +67,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -298,7 +299,7 @@ void SrtService::run() {
       SP_PERROR("srt_epoll_uwait: %s", srt_error_text().c_str());
       std::this_thread::sleep_for(std::chrono::milliseconds(kTickMs));  // never spin on a broken epoll
     }
-    for (int i = 0; i < n; ++i) dispatch(events[i].fd, events[i].events, now);
+    for (int i = 0; i < std::min(n, kMaxEvents); ++i) dispatch(events[i].fd, events[i].events, now);
     if (now - last_timers_ms_ >= kTickMs) check_timers(now);
   }
   end_all("worker exiting");

@@ -274,6 +274,27 @@ class SrtTest(ProxyTestCase):
         p.wait_log("reason: idle for 1000ms", timeout=10)
         self.assertEqual(p.log().count("srt session end:"), 1)
 
+    def test_worker_connections_limits_srt_callers(self):
+        limit = 16  # the smallest worker_connections allowed
+        port = free_port()
+        p = self.proxy(body="srt { listen 127.0.0.1:%d; connect_timeout 20s; }" % port, workers=1,
+                       extra_main="worker_connections %d;" % limit)
+        p.wait_log("srt listening on")
+        # An origin that never answers keeps every session alive (connecting)
+        # for connect_timeout, so exactly `limit` sessions hold their slots.
+        self.register(p, free_port())
+        # Callers that connect and stay quiet (stdin is a pipe kept open).
+        for i in range(limit):
+            quiet = self.spawn(["srt-live-transmit", "-a", "no", "file://con", srt_url(port, "live/q%d" % i)],
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.addCleanup(quiet.stdin.close)
+        wait_for(lambda: p.log().count("srt session start") == limit, timeout=20, what="%d sessions" % limit)
+        r = self.caller(srt_url(port, "live/over"))
+        p.wait_log("reason: refused: worker_connections reached")
+        self.assertRegex(p.log(), r"key __defaultVhost__/live/over.*reason: refused: worker_connections")
+        self.assertEqual(p.log().count("srt session end"), 1)
+        self.assertIn("worker_connections (16) reached, srt client refused", p.log())
+
     def test_reload_ends_srt_sessions_and_the_new_generation_serves(self):
         p, port = self.srt_proxy()
         origin, sink = self.sink_origin()
