@@ -38,8 +38,8 @@ constexpr auto kApi = &Config::http_api;
 const Directive kHttpDirectives[] = {
     {"http_stream", kCtxMain, 0, 0, kCtxHttpStream, false, nullptr, "http_stream { ... }", "",
      "The HTTP stream listener: HTTP-FLV, HTTP-TS, HLS and static files."},
-    {"listen", kCtxHttpStream, 1, 2, 0, true, set_listen<kStream>, "listen ADDRESS [ssl];", "8080",
-     "TCP address; \"ssl\" serves HTTPS. May be repeated."},
+    {"listen", kCtxHttpStream, 1, 2, 0, true, set_listen<kStream>, "listen ADDRESS [ssl];", "",
+     "TCP address (standard port 8080); \"ssl\" serves HTTPS. May be repeated."},
     {"ssl_certificate", kCtxHttpStream, 1, 1, 0, false, set_cert<kStream>, "ssl_certificate PATH;", "",
      "PEM certificate (chain) for ssl listens."},
     {"ssl_certificate_key", kCtxHttpStream, 1, 1, 0, false, set_cert_key<kStream>,
@@ -56,8 +56,8 @@ const Directive kHttpDirectives[] = {
 
     {"http_api", kCtxMain, 0, 0, kCtxHttpApi, false, nullptr, "http_api { ... }", "",
      "The HTTP API listener: WHIP/WHEP and SRS WebRTC signalling."},
-    {"listen", kCtxHttpApi, 1, 2, 0, true, set_listen<kApi>, "listen ADDRESS [ssl];", "1985",
-     "TCP address; \"ssl\" serves HTTPS. May be repeated."},
+    {"listen", kCtxHttpApi, 1, 2, 0, true, set_listen<kApi>, "listen ADDRESS [ssl];", "",
+     "TCP address (standard port 1985); \"ssl\" serves HTTPS. May be repeated."},
     {"ssl_certificate", kCtxHttpApi, 1, 1, 0, false, set_cert<kApi>, "ssl_certificate PATH;", "",
      "PEM certificate (chain) for ssl listens."},
     {"ssl_certificate_key", kCtxHttpApi, 1, 1, 0, false, set_cert_key<kApi>, "ssl_certificate_key PATH;", "",

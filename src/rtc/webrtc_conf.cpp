@@ -10,7 +10,7 @@ const Directive kWebrtcDirectives[] = {
      "The WebRTC UDP media listener."},
     {"listen", kCtxWebrtc, 1, 1, 0, true,
      [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.webrtc.listen); },
-     "listen ADDRESS;", "8000", "UDP address WebRTC clients send media to."},
+     "listen ADDRESS;", "", "UDP address WebRTC clients send media to (standard port 8000)."},
     {"candidate", kCtxWebrtc, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_string(d, &c.webrtc.candidate); },
      "candidate ADDRESS;", "",

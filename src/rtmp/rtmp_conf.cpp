@@ -9,7 +9,7 @@ const Directive kRtmpDirectives[] = {
     {"rtmp", kCtxMain, 0, 0, kCtxRtmp, false, nullptr, "rtmp { ... }", "", "The RTMP listener."},
     {"listen", kCtxRtmp, 1, 1, 0, true,
      [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.rtmp.listen); },
-     "listen ADDRESS;", "1935", "TCP address for RTMP clients; may be repeated (IPv4 and IPv6)."},
+     "listen ADDRESS;", "", "TCP address for RTMP clients (standard port 1935); may be repeated (IPv4 and IPv6)."},
     {"chunk_size", kCtxRtmp, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) {
        int v = 0;

@@ -9,7 +9,7 @@ const Directive kSrtDirectives[] = {
     {"srt", kCtxMain, 0, 0, kCtxSrt, false, nullptr, "srt { ... }", "", "The SRT listener (libsrt, live mode)."},
     {"listen", kCtxSrt, 1, 1, 0, true,
      [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.srt.listen); }, "listen ADDRESS;",
-     "10080", "UDP address for SRT callers."},
+     "", "UDP address for SRT callers (standard port 10080)."},
     {"latency", kCtxSrt, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_time(d, &c.srt.latency_ms); }, "latency TIME;",
      "120ms", "SRT receiver latency (SRTO_RCVLATENCY) on both hops."},
