@@ -1,7 +1,12 @@
 // HTTP requests to origins: see origin_client.h.
 #include "http/origin_client.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "core/net_addr.h"
@@ -10,19 +15,27 @@ namespace sp {
 
 namespace {
 
-// Origin input kept before the handler takes it; the handler pauses us when
-// its own output is full, so this is the most one origin buffers here.
-constexpr size_t kOriginReadHighWater = 256 * 1024;
+constexpr size_t kReadChunk = 64 * 1024;
+// Reads per readiness callback before yielding to other connections.
+constexpr int kReadsPerWakeup = 4;
 constexpr size_t kMaxResponseHead = kHttpMaxRequestLine + kHttpMaxHeaderBytes + 4;
 
 }  // namespace
 
 OriginClient::OriginClient(event_base* base, std::string ctx, Handler* handler)
-    : base_(base), ctx_(std::move(ctx)), handler_(handler), out_(evbuffer_new()) {}
+    : base_(base), ctx_(std::move(ctx)), handler_(handler), in_(evbuffer_new()), out_(evbuffer_new()) {}
 
 OriginClient::~OriginClient() {
-  bev_.reset();
+  close_socket();
+  evbuffer_free(in_);
   evbuffer_free(out_);
+}
+
+void OriginClient::close_socket() {
+  rev_.reset();
+  wev_.reset();
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
 }
 
 Status OriginClient::start(const Request& req, Timeouts timeouts) {
@@ -30,78 +43,159 @@ Status OriginClient::start(const Request& req, Timeouts timeouts) {
   method_ = req.method;
   auto addr = make_sock_addr(req.host, req.port);
   address_ = addr.ok() ? addr->to_string() : req.host + ":" + std::to_string(req.port);
+  finished_ = true;  // until the connect is under way
   if (!addr.ok()) return Status::Error("bad origin address " + address_ + ": " + addr.error());
-  bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
-  if (!bev_) return Status::Error("bufferevent_socket_new failed");
-  bufferevent_setcb(bev_.get(), &OriginClient::on_read, nullptr, &OriginClient::on_event, this);
-  bufferevent_setwatermark(bev_.get(), EV_READ, 0, kOriginReadHighWater);
-  timeval tv = ms_to_timeval(timeouts.connect_ms);
-  bufferevent_set_timeouts(bev_.get(), &tv, &tv);
 
-  std::string text = req.method + " " + req.target + " HTTP/1.1\r\nHost: " + req.host_header + "\r\n";
-  for (const auto& [name, value] : req.headers.fields()) text += name + ": " + value + "\r\n";
+  request_ = req.method + " " + req.target + " HTTP/1.1\r\nHost: " + req.host_header + "\r\n";
+  for (const auto& [name, value] : req.headers.fields()) request_ += name + ": " + value + "\r\n";
   if (!req.body.empty() || req.method == "POST" || req.method == "PUT") {
-    text += "Content-Length: " + std::to_string(req.body.size()) + "\r\n";
+    request_ += "Content-Length: " + std::to_string(req.body.size()) + "\r\n";
   }
-  text += "Connection: close\r\n\r\n";
-  text += req.body;
-  bufferevent_write(bev_.get(), text.data(), text.size());
-  bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
-  if (bufferevent_socket_connect(bev_.get(), addr->sa(), int(addr->len)) != 0) {
-    bev_.reset();
-    finished_ = true;
-    return Status::Error("cannot connect to origin " + address_ + ": " + strerror(errno));
+  request_ += "Connection: close\r\n\r\n";
+  request_ += req.body;
+
+  fd_ = socket(addr->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) return Status::Error(std::string("socket() failed: ") + strerror(errno));
+  if (connect(fd_, addr->sa(), addr->len) != 0 && errno != EINPROGRESS) {
+    int err = errno;
+    close_socket();
+    return Status::Error("cannot connect to origin " + address_ + ": " + strerror(err));
   }
+  wev_.reset(event_new(base_, fd_, EV_WRITE, &OriginClient::on_writable, this));
+  rev_.reset(event_new(base_, fd_, EV_READ | EV_PERSIST, &OriginClient::on_readable, this));
+  if (!wev_ || !rev_) {
+    close_socket();
+    return Status::Error("event_new failed");
+  }
+  finished_ = false;
+  timeval tv = ms_to_timeval(timeouts.connect_ms);
+  event_add(wev_.get(), &tv);
   return Status::Ok();
 }
 
+void OriginClient::on_writable(evutil_socket_t, short what, void* arg) {
+  auto* self = static_cast<OriginClient*>(arg);
+  if (what & EV_TIMEOUT) return self->on_timeout();
+  if (!self->connected_) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err != 0) return self->finish(Status::Error("cannot connect to origin: " + std::string(strerror(err))));
+    self->connected_ = true;
+  }
+  self->send_request();
+}
+
+void OriginClient::send_request() {
+  while (!request_.empty()) {
+    ssize_t n = send(fd_, request_.data(), request_.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0) return finish(Status::Error("origin connection error: " + std::string(strerror(errno))));
+    request_.erase(0, size_t(n));
+  }
+  // The whole exchange up to the response head is bounded by connect_timeout.
+  timeval tv = ms_to_timeval(timeouts_.connect_ms);
+  if (!request_.empty()) {
+    event_add(wev_.get(), &tv);
+    return;
+  }
+  if (!paused_) event_add(rev_.get(), &tv);
+}
+
 void OriginClient::pause() {
-  if (bev_) bufferevent_disable(bev_.get(), EV_READ);
+  paused_ = true;
+  if (rev_) event_del(rev_.get());
 }
 
 void OriginClient::resume() {
-  if (!bev_) return;
-  bufferevent_enable(bev_.get(), EV_READ);
-  // Bytes that arrived before the pause are still waiting in the input.
-  if (got_head_ && evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0) read_body();
+  if (closed() || !paused_) return;
+  paused_ = false;
+  timeval tv = ms_to_timeval(got_head_ ? timeouts_.idle_ms : timeouts_.connect_ms);
+  if (request_.empty()) event_add(rev_.get(), &tv);
+  // Bytes read before the pause are still waiting.
+  if (got_head_ && evbuffer_get_length(in_) > 0) read_body();
 }
 
 void OriginClient::abort() {
-  bev_.reset();
+  close_socket();
   finished_ = true;
 }
 
-void OriginClient::on_read(bufferevent*, void* arg) {
+void OriginClient::on_readable(evutil_socket_t, short what, void* arg) {
   auto* self = static_cast<OriginClient*>(arg);
+  if (what & EV_TIMEOUT) return self->on_timeout();
+  bool eof = false;
+  for (int i = 0; i < kReadsPerWakeup; i++) {
+    evbuffer_iovec vec[2];
+    int nvec = evbuffer_reserve_space(self->in_, kReadChunk, vec, 2);
+    if (nvec <= 0) return self->finish(Status::Error("out of memory"));
+    ssize_t n = readv(self->fd_, reinterpret_cast<iovec*>(vec), nvec);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (n < 0) return self->finish(Status::Error("origin connection error: " + std::string(strerror(errno))));
+    if (n == 0) {
+      eof = true;
+      break;
+    }
+    // Commit exactly what was read, across the reserved vectors.
+    size_t left = size_t(n);
+    for (int v = 0; v < nvec; v++) {
+      size_t take = std::min(left, vec[v].iov_len);
+      vec[v].iov_len = take;
+      left -= take;
+    }
+    evbuffer_commit_space(self->in_, vec, nvec);
+    if (size_t(n) < kReadChunk) break;  // drained the socket
+  }
   if (!self->got_head_) {
     self->read_head();
   } else {
     self->read_body();
   }
+  if (eof && !self->finished_) self->on_eof();
+}
+
+void OriginClient::on_eof() {
+  if (got_head_) {
+    read_body();  // whatever came with the FIN
+    if (finished_) return;
+    if (framing_.kind == HttpBodyFraming::kClose) return finish(Status::Ok());
+    return finish(Status::Error("origin closed in the middle of the body"));
+  }
+  finish(Status::Error("origin closed without a complete answer"));
+}
+
+void OriginClient::on_timeout() {
+  if (!connected_) return finish(Status::Error("origin connect timed out"));
+  if (!got_head_) return finish(Status::Error("origin sent no answer within connect_timeout"));
+  finish(Status::Error("origin sent nothing for idle_timeout"));
 }
 
 void OriginClient::read_head() {
-  evbuffer* in = bufferevent_get_input(bev_.get());
-  size_t len = evbuffer_get_length(in);
+  size_t len = evbuffer_get_length(in_);
+  if (len == 0) return;
   size_t look = std::min(len, kMaxResponseHead + 1);
-  auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in, ev_ssize_t(look)));
+  auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in_, ev_ssize_t(look)));
   auto parsed = parse_http_response_head(std::string_view(data, look));
   if (parsed.state == HttpParseState::kIncomplete) {
     if (look > kMaxResponseHead) finish(Status::Error("origin response head too large"));
     return;
   }
   if (parsed.state == HttpParseState::kError) return finish(Status::Error("bad origin response: " + parsed.error));
-  evbuffer_drain(in, parsed.consumed);
+  evbuffer_drain(in_, parsed.consumed);
   if (parsed.head.status / 100 == 1) return read_head();  // 100 Continue and friends: skip
   auto framing = http_response_framing(method_, parsed.head);
   if (!framing.ok()) return finish(Status::Error("bad origin response: " + framing.error()));
   framing_ = *framing;
   remaining_ = framing_.length;
   got_head_ = true;
-  timeval idle = ms_to_timeval(timeouts_.idle_ms);
-  bufferevent_set_timeouts(bev_.get(), &idle, &idle);
+  if (!paused_) {
+    timeval idle = ms_to_timeval(timeouts_.idle_ms);
+    event_add(rev_.get(), &idle);
+  }
   handler_->on_origin_head(*this, parsed.head);
-  if (!bev_) return;  // the handler aborted
+  if (finished_) return;  // the handler aborted
   if (framing_.kind == HttpBodyFraming::kNone || (framing_.kind == HttpBodyFraming::kLength && remaining_ == 0)) {
     return finish(Status::Ok());
   }
@@ -109,38 +203,37 @@ void OriginClient::read_head() {
 }
 
 void OriginClient::read_body() {
-  evbuffer* in = bufferevent_get_input(bev_.get());
   switch (framing_.kind) {
     case HttpBodyFraming::kNone:
       return;
     case HttpBodyFraming::kClose:
-      evbuffer_add_buffer(out_, in);
+      evbuffer_add_buffer(out_, in_);
       break;
     case HttpBodyFraming::kLength: {
-      size_t n = size_t(std::min<uint64_t>(remaining_, evbuffer_get_length(in)));
-      evbuffer_remove_buffer(in, out_, n);
+      size_t n = size_t(std::min<uint64_t>(remaining_, evbuffer_get_length(in_)));
+      evbuffer_remove_buffer(in_, out_, n);
       remaining_ -= n;
       break;
     }
     case HttpBodyFraming::kChunked:
-      while (!chunked_.done() && evbuffer_get_length(in) > 0) {
+      while (!chunked_.done() && evbuffer_get_length(in_) > 0) {
         if (uint64_t pending = chunked_.data_pending()) {
-          size_t n = size_t(std::min<uint64_t>(pending, evbuffer_get_length(in)));
-          evbuffer_remove_buffer(in, out_, n);
+          size_t n = size_t(std::min<uint64_t>(pending, evbuffer_get_length(in_)));
+          evbuffer_remove_buffer(in_, out_, n);
           chunked_.take_data(n);
           continue;
         }
-        size_t look = std::min<size_t>(evbuffer_get_length(in), 4200);
-        auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in, ev_ssize_t(look)));
+        size_t look = std::min<size_t>(evbuffer_get_length(in_), 4200);
+        auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in_, ev_ssize_t(look)));
         auto step = chunked_.parse_framing(std::string_view(data, look));
         if (step.kind == ChunkedDecoder::Step::kError) return finish(Status::Error("bad chunked body: " + step.error));
         if (step.kind == ChunkedDecoder::Step::kNeedMore) break;
-        evbuffer_drain(in, step.consumed);
+        evbuffer_drain(in_, step.consumed);
       }
       break;
   }
   deliver();
-  if (!bev_) return;
+  if (finished_) return;
   bool complete = (framing_.kind == HttpBodyFraming::kLength && remaining_ == 0) ||
                   (framing_.kind == HttpBodyFraming::kChunked && chunked_.done());
   if (complete) finish(Status::Ok());
@@ -154,35 +247,10 @@ void OriginClient::deliver() {
   evbuffer_drain(out_, evbuffer_get_length(out_));
 }
 
-void OriginClient::on_event(bufferevent*, short what, void* arg) {
-  auto* self = static_cast<OriginClient*>(arg);
-  if (what & BEV_EVENT_CONNECTED) {
-    self->connected_ = true;
-    return;
-  }
-  if (what & BEV_EVENT_EOF) {
-    if (self->got_head_) {
-      self->read_body();  // whatever came with the FIN
-      if (!self->bev_) return;
-      if (self->framing_.kind == HttpBodyFraming::kClose) return self->finish(Status::Ok());
-      return self->finish(Status::Error("origin closed in the middle of the body"));
-    }
-    return self->finish(Status::Error("origin closed without a complete answer"));
-  }
-  if (what & BEV_EVENT_TIMEOUT) {
-    if (!self->connected_) return self->finish(Status::Error("origin connect timed out"));
-    if (!self->got_head_) return self->finish(Status::Error("origin sent no answer within connect_timeout"));
-    return self->finish(Status::Error("origin sent nothing for idle_timeout"));
-  }
-  int err = EVUTIL_SOCKET_ERROR();
-  std::string why = self->connected_ ? "origin connection error: " : "cannot connect to origin: ";
-  self->finish(Status::Error(why + evutil_socket_error_to_string(err)));
-}
-
 void OriginClient::finish(const Status& st) {
   if (finished_) return;
   finished_ = true;
-  bev_.reset();
+  close_socket();
   handler_->on_origin_end(*this, st);
 }
 
