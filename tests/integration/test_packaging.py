@@ -53,6 +53,14 @@ def read(path):
         return f.read()
 
 
+def dpkg_excludes():
+    """dpkg path-exclude settings (slim container images drop man pages)."""
+    found = []
+    for cfg in glob.glob("/etc/dpkg/dpkg.cfg.d/*"):
+        found += ["%s: %s" % (cfg, l.strip()) for l in read(cfg).splitlines() if l.startswith("path-exclude")]
+    return "; dpkg excludes: " + ", ".join(found) if found else ""
+
+
 def status(package=PACKAGE):
     """dpkg's status words for the package; "" when dpkg does not know it."""
     r = run(["dpkg-query", "-W", "-f=${Status}", package], check=False)
@@ -303,7 +311,8 @@ class Packages(unittest.TestCase):
             if path in RUNTIME_FILES:
                 continue  # exist while running: checked then
             alt = path[4:] if path.startswith("/usr/lib/") else path  # Debian 12: /lib/systemd
-            self.assertTrue(os.path.exists(path) or os.path.exists(alt), "%s (srs-proxy(8) FILES) missing" % path)
+            self.assertTrue(os.path.exists(path) or os.path.exists(alt),
+                            "%s (srs-proxy(8) FILES) missing%s" % (path, dpkg_excludes()))
         self.assertIn(CONF, run(["dpkg-query", "-W", "-f=${Conffiles}", PACKAGE]).stdout)
 
         unit = glob.glob("/lib/systemd/system/srs-proxy.service") or glob.glob(
