@@ -430,7 +430,10 @@ struct UdpRelay::Impl {
     m.msg_namelen = alen;
     m.msg_iov = iov;
     m.msg_iovlen = 2;
-    if (sendmsg(forward_fd.get(), &m, MSG_DONTWAIT) >= 0) counters.forwarded_to_owner++;
+    if (sendmsg(forward_fd.get(), &m, MSG_DONTWAIT) < 0) return;
+    counters.forwarded_to_owner++;
+    SP_DEBUG(log::process_context(), "webrtc: binding request from %s handed to the owner worker",
+             src.to_string().c_str());
   }
 
   void create_session(const std::string& id, const SessionView& rec, const RtcSessionData& data, UniqueFd claim,

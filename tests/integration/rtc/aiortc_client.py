@@ -103,6 +103,8 @@ async def run(args):
     result["location"] = headers.get("Location")
     if answer:
         result["candidates"] = [l for l in answer.splitlines() if l.startswith("a=candidate:")]
+        # An early line, so a test can act on the live session (see peers.early()).
+        print(json.dumps({"answer": answer, "offer": offer}), flush=True)
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         await asyncio.sleep(args.seconds)
     if args.delete and result["location"]:
