@@ -2,7 +2,8 @@
 by the srs-proxy-directives tool built from the same library) is described in
 srs-proxy.conf(5) under its block with the table's syntax and default, every
 flag of `srs-proxy -h` and every PROXY_* variable the code reads is in
-srs-proxy(8), and neither page names one the code lacks. Both pages render
+srs-proxy(8), and neither page names one the code lacks; the stream-key
+examples and registry sizes are what the code computes. Both pages render
 without a warning from groff, mandoc and man.
 
 When this fails after you added a directive, flag or variable: describe it in
@@ -150,6 +151,16 @@ class Directives(unittest.TestCase):
                 # table needs the tool's numbers.
                 self.assertLess(abs(int(documented) - int(value)), max(3, int(value) * 3 // 100),
                                 "REGISTRY table row %s; the layout gives %s" % (row, real))
+
+    def test_stream_key_examples_match_the_normaliser(self):
+        lines = [troff_text(l) for l in sections(PAGE5)["STREAM KEYS"]]
+        examples = [l.split() for l in lines if re.match(r"^(rtmp|http)://\S+\s+\S+$", l)]
+        self.assertGreaterEqual(len(examples), 3, "no request/key examples in STREAM KEYS")
+        out = subprocess.run([TOOL, "key"] + [e[0] for e in examples], capture_output=True, text=True,
+                             timeout=30)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        actual = [l.split("\t") for l in out.stdout.splitlines()]
+        self.assertEqual(examples, actual, "STREAM KEYS examples (URL, key) against make_stream_key")
 
 
 def help_flags():

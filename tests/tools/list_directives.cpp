@@ -9,10 +9,15 @@
 //                                   written in (main, registry, rtmp, ...)
 //   srs-proxy-directives SIZE ...   "SIZE origins streams sessions": how many
 //                                   entries a `registry { size SIZE; }` holds
+//   srs-proxy-directives key URL... "URL KEY": the stream key of an rtmp://
+//                                   (tcUrl/stream) or http:// request URL
 #include <cstdio>
+#include <cstring>
+#include <string_view>
 
 #include "core/config.h"
 #include "registry/registry.h"
+#include "registry/stream_key.h"
 
 namespace {
 
@@ -43,11 +48,37 @@ int print_capacity(const char* size_text) {
   return 0;
 }
 
+// rtmp://HOST/APP[?Q]/STREAM splits at the last slash into tcUrl and stream
+// name, as a client sends them; http://HOST/PATH into Host header and path.
+int print_key(std::string_view url) {
+  sp::Result<std::string> key = sp::Result<std::string>::Error("not an rtmp:// or http:// URL");
+  if (url.starts_with("rtmp://")) {
+    size_t slash = url.rfind('/');
+    key = sp::stream_key_from_rtmp(url.substr(0, slash), url.substr(slash + 1));
+  } else if (url.starts_with("http://")) {
+    std::string_view rest = url.substr(strlen("http://"));
+    size_t slash = rest.find('/');
+    if (slash != std::string_view::npos) key = sp::stream_key_from_http(rest.substr(0, slash), rest.substr(slash));
+  }
+  if (!key.ok()) {
+    fprintf(stderr, "srs-proxy-directives: %.*s: %s\n", int(url.size()), url.data(), key.error().c_str());
+    return 1;
+  }
+  printf("%.*s\t%s\n", int(url.size()), url.data(), key.value().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc == 1) {
     list_directives();
+    return 0;
+  }
+  if (strcmp(argv[1], "key") == 0) {
+    for (int i = 2; i < argc; i++) {
+      if (print_key(argv[i]) != 0) return 1;
+    }
     return 0;
   }
   for (int i = 1; i < argc; i++) {
