@@ -551,8 +551,11 @@ void StreamSession::finish_playlist(const Status& result) {
     origin_desc_ = hls_server_ + "@" + desc;
     return start_origin(Mode::kPlaylist, origin_host_, origin_port_, next_target_);
   }
+  // A stream the origin does not have: drop the session now rather than
+  // after session_ttl. Other failures may be transient; the viewer's session
+  // (shared by its reloads) stays.
   auto forget = [&] {
-    if (hls_new_) svc_.registry().remove_session(SessionKind::hls, hls_id_);
+    if (hls_new_ && pl_status_ == 404) svc_.registry().remove_session(SessionKind::hls, hls_id_);
   };
   if (!result.ok()) {
     forget();
