@@ -181,7 +181,11 @@ class HttpErrors(ProxyTestCase):
         with socket.create_connection(("127.0.0.1", self.port)) as s:
             s.sendall(b"GET /crossdomain.xml HTTP/1.1\r\nHost: x\r\n\r\n")
             s.settimeout(5)
-            first = s.recv(65536)
+            first = b""
+            while not first.endswith(CROSSDOMAIN.encode()):  # the whole answer, head and body
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, first)
+                first += chunk
             self.assertIn(b"200 OK", first)
             t0 = time.monotonic()
             p.signal(signal.SIGQUIT)
