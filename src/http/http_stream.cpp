@@ -96,16 +96,53 @@ std::string host_port_text(const std::string& host, uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
-// Session data: "HOST PORT" of the origin's http endpoint.
-std::string session_data(const std::string& host, uint16_t port) { return host + " " + std::to_string(port); }
-bool parse_session_data(std::string_view data, std::string* host, uint16_t* port) {
-  size_t sp = data.rfind(' ');
-  if (sp == std::string_view::npos) return false;
-  int p = atoi(std::string(data.substr(sp + 1)).c_str());
-  if (p <= 0 || p > 65535) return false;
-  *host = std::string(data.substr(0, sp));
-  *port = uint16_t(p);
+// Where an HLS session's requests go, kept as the registry session's data:
+// "HOST PORT" of the origin's http endpoint, plus " CLIENT_PATH ORIGIN_DIR"
+// when the origin redirected the playlist into another directory. A player
+// resolves relative URIs against the URL it asked for (CLIENT_PATH), so such
+// requests are mapped back into ORIGIN_DIR before going to the origin.
+struct SessionRoute {
+  std::string host;
+  uint16_t port = 0;
+  std::string client_path, origin_dir;  // both empty: no mapping
+};
+
+std::string dir_of(std::string_view path) {
+  path = path.substr(0, path.find('?'));
+  return std::string(path.substr(0, path.rfind('/') + 1));
+}
+
+std::string session_data(const SessionRoute& r) {
+  std::string d = r.host + " " + std::to_string(r.port);
+  if (!r.origin_dir.empty()) d += " " + r.client_path + " " + r.origin_dir;
+  return d;
+}
+
+bool parse_session_data(std::string_view data, SessionRoute* r) {
+  std::vector<std::string> f;
+  while (!data.empty()) {
+    size_t sp = data.find(' ');
+    f.emplace_back(data.substr(0, sp));
+    data = sp == std::string_view::npos ? std::string_view() : data.substr(sp + 1);
+  }
+  if (f.size() != 2 && f.size() != 4) return false;
+  int p = atoi(f[1].c_str());
+  if (p <= 0 || p > 65535 || f[0].empty()) return false;
+  r->host = f[0];
+  r->port = uint16_t(p);
+  if (f.size() == 4) {
+    r->client_path = f[2];
+    r->origin_dir = f[3];
+  }
   return true;
+}
+
+// The origin path for a path a session's client asked for.
+std::string map_session_path(const SessionRoute& r, const std::string& path) {
+  if (r.origin_dir.empty() || path == r.client_path) return path;  // the playlist itself: redirected again
+  std::string cdir = dir_of(r.client_path);
+  if (path.compare(0, cdir.size(), cdir) != 0) return path;
+  return r.origin_dir + path.substr(cdir.size());
 }
 
 // Location of a redirect -> host, port and target. Relative references
@@ -405,7 +442,7 @@ void StreamSession::serve_new_hls(const HttpRequestHead& req) {
   hls_key_ = *key;
   hls_server_ = pick->origin.server;
   Status st = svc_.registry().put_session(SessionKind::hls, hls_id_, *key, pick->origin.server,
-                                          session_data(pick->host, pick->port), now);
+                                          session_data(SessionRoute{pick->host, pick->port, {}, {}}), now);
   if (!st.ok()) return fail(503, "cannot create HLS session: " + st.message());
   hls_new_ = true;
   SP_INFO(conn_.ctx(), "http: hls session %s (re)started for %s on origin %s", hls_id_.c_str(), key->c_str(),
@@ -417,18 +454,17 @@ void StreamSession::serve_new_hls(const HttpRequestHead& req) {
 
 void StreamSession::serve_hls_session(const HttpRequestHead& req, const std::string& id) {
   auto s = svc_.registry().get_session(SessionKind::hls, id, monotonic_ms());
-  std::string host;
-  uint16_t port = 0;
-  if (!s.ok() || !parse_session_data(s->data, &host, &port)) {
+  SessionRoute route;
+  if (!s.ok() || !parse_session_data(s->data, &route)) {
     return fail(404, "unknown or expired HLS session \"" + id + "\"");
   }
   hls_id_ = id;
   hls_key_ = s->stream_key;
   hls_server_ = s->origin_server;
-  origin_desc_ = s->origin_server + "@" + host_port_text(host, port);
+  origin_desc_ = s->origin_server + "@" + host_port_text(route.host, route.port);
   std::string q = query_without_param(query_, kHlsSessionParam);
-  std::string target = path_ + (q.empty() ? "" : "?" + q);
-  start_origin(extension_of(path_) == "m3u8" ? Mode::kPlaylist : Mode::kRelay, host, port, target);
+  std::string target = map_session_path(route, path_) + (q.empty() ? "" : "?" + q);
+  start_origin(extension_of(path_) == "m3u8" ? Mode::kPlaylist : Mode::kRelay, route.host, route.port, target);
 }
 
 void StreamSession::start_origin(Mode mode, const std::string& host, uint16_t port, const std::string& target) {
@@ -543,11 +579,6 @@ void StreamSession::finish_playlist(const Status& result) {
     redirects_++;
     std::string desc = host_port_text(origin_host_, origin_port_);
     SP_INFO(conn_.ctx(), "http: origin redirected the playlist to %s%s", desc.c_str(), next_target_.c_str());
-    if (!hls_id_.empty()) {
-      // Later segment requests must go where the playlist now comes from.
-      svc_.registry().put_session(SessionKind::hls, hls_id_, hls_key_, hls_server_,
-                                  session_data(origin_host_, origin_port_), monotonic_ms());
-    }
     origin_desc_ = hls_server_ + "@" + desc;
     return start_origin(Mode::kPlaylist, origin_host_, origin_port_, next_target_);
   }
@@ -570,6 +601,21 @@ void StreamSession::finish_playlist(const Status& result) {
   if (!rewritten.ok()) {
     forget();
     return fail(502, "origin " + origin_desc_ + " sent a bad playlist: " + rewritten.error());
+  }
+  if (redirects_ > 0 && !hls_id_.empty()) {
+    // Later requests of the session go where the playlist came from, into
+    // the directory it came from.
+    SessionRoute route{origin_host_, origin_port_, {}, {}};
+    if (dir_of(next_target_) != dir_of(path_)) {
+      route.client_path = path_;
+      route.origin_dir = dir_of(next_target_);
+    }
+    std::string data = session_data(route);
+    if (data.size() <= kSessionDataMax) {
+      svc_.registry().put_session(SessionKind::hls, hls_id_, hls_key_, hls_server_, data, monotonic_ms());
+    } else {
+      SP_WARN(conn_.ctx(), "http: hls session %s: redirected paths too long to remember", hls_id_.c_str());
+    }
   }
   HttpHeaders h;
   h.add("Content-Type", "application/vnd.apple.mpegurl");

@@ -31,7 +31,10 @@
 // origin's server id and, as its data, "HOST PORT" of the origin's http
 // endpoint, so any worker can route the session's later requests without
 // another pick. The playlist is fetched (following up to 5 redirects on the
-// proxy side; a redirect to another origin moves the session there),
+// proxy side; a redirect to another origin moves the session there, and a
+// redirect into another directory is remembered in the session so relative
+// segment URIs, which the player resolves against its own URL, are mapped
+// back into that directory),
 // rewritten with hls_playlist.h so every URI carries spbhid, and answered
 // with no-cache headers. Requests carrying spbhid refresh the session
 // (get_session) and are relayed to its origin with spbhid removed from the

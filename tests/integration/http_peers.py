@@ -39,6 +39,7 @@ class NginxOrigin:
         self.dir = tempfile.mkdtemp(prefix="sp-nginx-")
         self.hls_dir = os.path.join(self.dir, "hls")
         os.makedirs(self.hls_dir)
+        os.symlink(".", os.path.join(self.hls_dir, "sub"))  # the same files one directory down
         os.makedirs(os.path.join(self.dir, "logs"))
         self.http_port = free_port()
         self.rtmp_port = free_port()
@@ -73,6 +74,9 @@ http {
         }
         location ~ ^/live/away-(.*)$ {
             return 302 http://127.0.0.1:%(http)d/live/$1;
+        }
+        location ~ ^/live/deep-(.*)$ {
+            return 302 /live/sub/$1;
         }
         location ~ ^/live/loop-(.*)$ {
             return 302 /live/loop-$1;

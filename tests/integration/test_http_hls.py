@@ -148,6 +148,16 @@ class HttpHls(ProxyTestCase):
             self.assertIn("#EXTINF", body)
             self.assertTrue(session_id(body))
         p.wait_log("origin redirected the playlist")
+        # Into another directory: relative segments follow it on the origin.
+        o = self.origins[0]
+        status, _, body = self.get("/live/deep-s.m3u8")
+        self.assertEqual(status, 200, body)
+        seg = uri_lines(body)[-1]
+        status, head, _ = self.get("/live/" + seg)
+        self.assertEqual(status, 200, seg)
+        self.assertIn("Content-Type: video/mp2t", head)
+        name = seg.split("?")[0]
+        wait_for(lambda: any("GET /live/sub/%s " % name in l for l in o.access_lines()), what="segment in sub/")
         status, _, body = self.get("/live/loop-s.m3u8")
         self.assertEqual(status, 502, body)
 
