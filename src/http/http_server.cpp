@@ -93,6 +93,7 @@ void HttpConn::start() {
 
 void HttpConn::wait_for_request() {
   phase_ = Phase::kReadingHead;
+  scanned_ = 0;
   pending_.reset();
   timeval tv = ms_to_timeval(limits_.head_timeout_ms);
   evtimer_add(head_timer_.get(), &tv);
@@ -132,8 +133,16 @@ void HttpConn::try_parse() {
     size_t len = evbuffer_get_length(in);
     if (len == 0) return;
     auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in, -1));
-    auto parsed = parse_http_request_head(std::string_view(data, len));
+    // Parse again only when a line was completed (or a limit may be
+    // passed): a head trickled byte by byte must not cost a full parse per
+    // byte.
+    std::string_view view(data, len);
+    bool new_line = view.find('\n', std::min(scanned_, len)) != std::string_view::npos;
+    scanned_ = len;
+    if (!new_line && len <= kHttpMaxRequestLine) return;
+    auto parsed = parse_http_request_head(view);
     if (parsed.state == HttpParseState::kIncomplete) return;
+    scanned_ = 0;
     if (parsed.state == HttpParseState::kError) return refuse(parsed.error_status, parsed.error);
     evbuffer_drain(in, parsed.consumed);
     if (parsed.head.chunked) return refuse(501, "chunked request bodies are not supported");

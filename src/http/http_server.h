@@ -154,6 +154,7 @@ class HttpConn {
 
   enum class Phase { kReadingHead, kReadingBody, kHandling, kClosingAfterFlush } phase_ = Phase::kReadingHead;
   std::optional<HttpRequestHead> pending_;  // head whose body is being read
+  size_t scanned_ = 0;  // input bytes already searched for a line end
   bool keep_alive_ = false;   // this answer may be followed by another request
   bool draining_ = false;     // graceful stop: no further requests
   bool head_request_ = false;  // HEAD: no body bytes
