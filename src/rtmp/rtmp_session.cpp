@@ -17,11 +17,16 @@
 //   everything else cross, with the message stream id mapped.
 // - Large payloads are queued by reference (evbuffer_add_reference) into the
 //   output buffer; only the few bytes of each chunk header are copied.
+// - Socket I/O is done by hand rather than with bufferevents, because this
+//   is the hot path of a fan-out: one recv() per readiness into a buffer
+//   shared by the worker (no FIONREAD ioctl, no per-connection input buffer),
+//   and output written with writev() as soon as a batch of input has been
+//   processed; the write event is registered only while a socket is full, so
+//   a relay that keeps up costs no epoll_ctl calls.
 // - Back-pressure: past kHighWater bytes queued toward one side we stop
-//   reading the other, and resume when the write callback (low watermark
-//   kLowWater) says the queue drained. One read is at most kMaxSingleRead, so
-//   memory per session stays around kHighWater + kMaxSingleRead + the chunk
-//   reader's partial messages.
+//   reading the other, and resume once the queue is below kLowWater. One read
+//   is at most kMaxSingleRead, so memory per session stays around kHighWater
+//   + kMaxSingleRead + the chunk reader's partial messages.
 // - Closing is graceful for ordinary ends (flush what is queued, FIN, then
 //   read and discard until the peer's EOF, at most kCloseMs) so an error
 //   status reaches the client before the connection goes away; bad input
@@ -29,12 +34,13 @@
 #include "rtmp/rtmp_session.h"
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cstring>
 
@@ -61,15 +67,11 @@ ChunkReaderLimits client_limits() {
   return l;
 }
 
-void tune_socket(bufferevent* bev) {
-  evutil_socket_t fd = bufferevent_getfd(bev);
-  int one = 1;
-  if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  bufferevent_set_max_single_read(bev, kMaxSingleRead);
-  bufferevent_set_max_single_write(bev, kMaxSingleRead);
-}
+// Input of every session of the worker lands here first and is handed to a
+// chunk reader (which keeps what it needs) before the callback returns.
+uint8_t g_recv_buffer[kMaxSingleRead];
 
-std::string socket_error() { return evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()); }
+bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
 // A forwarded message's payload, kept alive until every chunk that references
 // it has been written to the socket.
@@ -115,6 +117,11 @@ const char* publishing_code(bool publishing) {
 
 }  // namespace
 
+void UniqueFd::reset(int fd) {
+  if (fd_ >= 0 && fd_ != fd) ::close(fd_);
+  fd_ = fd;
+}
+
 Session::Session(const SessionEnv& env, evutil_socket_t fd, const SockAddr& peer, DoneFn on_done)
     : env_(env),
       id_(new_context_id()),
@@ -123,7 +130,7 @@ Session::Session(const SessionEnv& env, evutil_socket_t fd, const SockAddr& peer
       on_done_(std::move(on_done)),
       client_("client", client_limits()),
       origin_("origin", ChunkReaderLimits{}) {
-  client_.bev.reset(bufferevent_socket_new(env_.base, fd, BEV_OPT_CLOSE_ON_FREE));
+  client_.fd.reset(fd);
   timer_.reset(event_new(env_.base, -1, 0, &Session::on_timer, this));
 }
 
@@ -135,15 +142,11 @@ void Session::start() {
   started_ms_ = monotonic_ms();
   last_activity_ms_ = started_ms_;
   SP_INFO(id_, "rtmp client %s connected", peer_text_.c_str());
-  if (!client_.bev || !timer_) {
+  if (!timer_ || !open_hop(client_, client_.fd.get(), &Session::on_client_read, &Session::on_client_write)) {
     fail("out of memory creating the session");
     return;
   }
-  tune_socket(client_.bev.get());
-  bufferevent_setcb(client_.bev.get(), &Session::on_client_read, &Session::on_client_write,
-                    &Session::on_client_event, this);
-  bufferevent_setwatermark(client_.bev.get(), EV_WRITE, kLowWater, 0);
-  bufferevent_enable(client_.bev.get(), EV_READ | EV_WRITE);
+  set_reading(client_, true);
   deadline_ms_ = started_ms_ + env_.conf.handshake_timeout_ms;
   arm_timer(deadline_ms_);
 }
@@ -159,27 +162,21 @@ void Session::abort(const char* reason) {
 
 // ---- libevent callbacks -------------------------------------------------------
 
-void Session::on_client_read(bufferevent*, void* arg) { static_cast<Session*>(arg)->client_readable(); }
-void Session::on_origin_read(bufferevent*, void* arg) { static_cast<Session*>(arg)->origin_readable(); }
-void Session::on_client_write(bufferevent*, void* arg) {
+void Session::on_client_read(evutil_socket_t, short, void* arg) {
   auto* s = static_cast<Session*>(arg);
-  s->hop_writable(s->client_);
+  s->readable(s->client_);
 }
-void Session::on_origin_write(bufferevent*, void* arg) {
+void Session::on_origin_read(evutil_socket_t, short, void* arg) {
   auto* s = static_cast<Session*>(arg);
-  s->hop_writable(s->origin_);
+  s->readable(s->origin_);
 }
-void Session::on_client_event(bufferevent*, short what, void* arg) {
+void Session::on_client_write(evutil_socket_t, short, void* arg) {
   auto* s = static_cast<Session*>(arg);
-  s->hop_event(s->client_, what);
+  s->writable(s->client_);
 }
-void Session::on_origin_event(bufferevent*, short what, void* arg) {
+void Session::on_origin_write(evutil_socket_t, short, void* arg) {
   auto* s = static_cast<Session*>(arg);
-  if (what & BEV_EVENT_CONNECTED) {
-    s->origin_connected();
-    return;
-  }
-  s->hop_event(s->origin_, what);
+  s->writable(s->origin_);
 }
 
 void Session::on_timer(evutil_socket_t, short, void* arg) {
@@ -219,50 +216,139 @@ void Session::on_timer(evutil_socket_t, short, void* arg) {
   s->arm_timer(s->deadline_ms_);
 }
 
-// ---- client side ----------------------------------------------------------------
+// ---- socket plumbing -------------------------------------------------------------
 
-void Session::client_readable() {
-  last_activity_ms_ = monotonic_ms();
-  evbuffer* in = bufferevent_get_input(client_.bev.get());
-  if (state_ == State::closing || state_ == State::done) {
-    evbuffer_drain(in, evbuffer_get_length(in));
+bool Session::open_hop(Hop& hop, evutil_socket_t fd, event_callback_fn on_read, event_callback_fn on_write) {
+  hop.fd.reset(fd);
+  evutil_make_socket_nonblocking(fd);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  hop.read_ev.reset(event_new(env_.base, fd, EV_READ | EV_PERSIST, on_read, this));
+  hop.write_ev.reset(event_new(env_.base, fd, EV_WRITE | EV_PERSIST, on_write, this));
+  hop.out.reset(evbuffer_new());
+  return hop.read_ev && hop.write_ev && hop.out;
+}
+
+void Session::set_reading(Hop& hop, bool on) {
+  if (!hop.read_ev || hop.reading == on) return;
+  hop.reading = on;
+  if (on) event_add(hop.read_ev.get(), nullptr);
+  else event_del(hop.read_ev.get());
+}
+
+void Session::readable(Hop& hop) {
+  ssize_t n = recv(hop.fd.get(), g_recv_buffer, sizeof g_recv_buffer, 0);
+  if (n < 0 && would_block(errno)) return;
+  if (n <= 0) {
+    hop_closed(hop, n == 0 ? "connection closed" : strerror(errno));
     return;
   }
-  if (state_ == State::client_c0c1 || state_ == State::client_c2) {
-    if (!read_client_handshake()) return;
+  last_activity_ms_ = monotonic_ms();
+  if (state_ == State::closing || state_ == State::done) return;  // lingering: discard
+  std::span<const uint8_t> bytes(g_recv_buffer, size_t(n));
+  if (&hop == &client_) client_bytes(bytes);
+  else origin_bytes(bytes);
+  flush_all();
+}
+
+// Writes what is queued toward `hop` now; registers the write event only if
+// the socket could not take it all. Applies back-pressure both ways.
+void Session::flush(Hop& hop) {
+  if (state_ == State::done || !hop.out || hop.connecting || hop.eof) return;
+  while (hop.queued() > 0) {
+    int n = evbuffer_write(hop.out.get(), hop.fd.get());
+    if (n > 0) continue;
+    if (n < 0 && would_block(errno)) break;
+    std::string why = n < 0 ? strerror(errno) : "write failed";
+    evbuffer_drain(hop.out.get(), hop.queued());
+    hop_closed(hop, why);
+    return;
   }
-  if (!feed(client_)) return;
+  bool stuck = hop.queued() > 0;
+  if (stuck != hop.writing) {
+    hop.writing = stuck;
+    if (stuck) event_add(hop.write_ev.get(), nullptr);
+    else event_del(hop.write_ev.get());
+  }
+  if (state_ != State::relay) return;
+  Hop& from = other(hop);
+  if (!from.paused && hop.queued() > kHighWater) {
+    from.paused = true;
+    set_reading(from, false);
+    SP_DEBUG(id_, "rtmp: more than %zu bytes queued toward the %s, pausing reads from the %s", kHighWater,
+             hop.name, from.name);
+  } else if (from.paused && hop.queued() <= kLowWater) {
+    from.paused = false;
+    set_reading(from, true);
+    SP_DEBUG(id_, "rtmp: the %s drained, resuming reads from the %s", hop.name, from.name);
+  }
+}
+
+void Session::flush_all() {
+  flush(client_);
+  flush(origin_);
+}
+
+void Session::writable(Hop& hop) {
+  if (hop.connecting) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(hop.fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err == EINPROGRESS) return;
+    hop.connecting = false;
+    if (err != 0) {
+      hop_closed(hop, strerror(err));
+      return;
+    }
+    origin_connected();
+    return;
+  }
+  flush(hop);
+  if (state_ == State::closing) closing_progress();
+}
+
+// ---- client side ----------------------------------------------------------------
+
+void Session::client_bytes(std::span<const uint8_t> bytes) {
+  if (state_ == State::client_c0c1 || state_ == State::client_c2) {
+    if (!read_client_handshake(&bytes)) return;
+  }
+  if (!feed(client_, bytes)) return;
   process_client_messages();
 }
 
-// Returns true when the handshake is complete and chunk bytes may follow.
-bool Session::read_client_handshake() {
-  evbuffer* in = bufferevent_get_input(client_.bev.get());
+// Moves up to `want` bytes of *in into *acc; true once *acc holds `want`.
+static bool gather(std::vector<uint8_t>* acc, size_t want, std::span<const uint8_t>* in) {
+  size_t take = std::min(want - acc->size(), in->size());
+  acc->insert(acc->end(), in->begin(), in->begin() + take);
+  *in = in->subspan(take);
+  return acc->size() == want;
+}
+
+// Returns true when the handshake is complete; *bytes keeps what follows it.
+bool Session::read_client_handshake(std::span<const uint8_t>* bytes) {
+  std::vector<uint8_t>& hs = client_.handshake;
   if (state_ == State::client_c0c1) {
-    uint8_t c0 = 0;
-    if (evbuffer_copyout(in, &c0, 1) == 1 && c0 != handshake::kVersion) {
+    if (hs.empty() && !bytes->empty() && (*bytes)[0] != handshake::kVersion) {
       // Fail at the first byte: garbage (an HTTP request, TLS) is shorter than C0+C1.
-      fail("bad handshake: C0 version " + std::to_string(c0) + " is not 3");
+      fail("bad handshake: C0 version " + std::to_string((*bytes)[0]) + " is not 3");
       return false;
     }
-    if (evbuffer_get_length(in) < handshake::kC0C1Size) return false;
-    std::vector<uint8_t> c0c1(handshake::kC0C1Size);
-    evbuffer_remove(in, c0c1.data(), c0c1.size());
-    client_.handshake_bytes += c0c1.size();
-    Result<handshake::ServerReply> reply = handshake::server_reply(c0c1);
+    if (!gather(&hs, handshake::kC0C1Size, bytes)) return false;
+    client_.handshake_bytes += hs.size();
+    Result<handshake::ServerReply> reply = handshake::server_reply(hs);
+    hs.clear();
     if (!reply.ok()) {
       fail("bad handshake: " + reply.error());
       return false;
     }
-    bufferevent_write(client_.bev.get(), reply->s0s1s2.data(), reply->s0s1s2.size());
-    client_.bytes_out += reply->s0s1s2.size();
+    send_raw(client_, reply->s0s1s2);
     state_ = State::client_c2;
   }
-  if (evbuffer_get_length(in) < handshake::kPacketSize) return false;
-  std::vector<uint8_t> c2(handshake::kPacketSize);
-  evbuffer_remove(in, c2.data(), c2.size());
-  client_.handshake_bytes += c2.size();
-  Status st = handshake::server_check_c2(c2);
+  if (!gather(&hs, handshake::kPacketSize, bytes)) return false;
+  client_.handshake_bytes += hs.size();
+  Status st = handshake::server_check_c2(hs);
+  hs = {};
   if (!st.ok()) {
     fail("bad handshake: " + st.message());
     return false;
@@ -381,7 +467,7 @@ void Session::client_publish_or_play(Message& m, const Command& cmd) {
   SP_INFO(id_, "rtmp %s %s name=\"%s\" key=%s origin=%s", peer_text_.c_str(), state_word(publishing_),
           stream_name_.c_str(), stream_key_.c_str(), describe_origin().c_str());
   // The client's next messages wait until the origin has said yes.
-  bufferevent_disable(client_.bev.get(), EV_READ);
+  set_reading(client_, false);
   start_origin();
 }
 
@@ -398,57 +484,54 @@ void Session::start_origin() {
     close("bad origin address");
     return;
   }
-  origin_.bev.reset(bufferevent_socket_new(env_.base, -1, BEV_OPT_CLOSE_ON_FREE));
-  if (!origin_.bev) {
-    fail("out of memory creating the origin connection");
+  int fd = socket(addr->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 || !open_hop(origin_, fd, &Session::on_origin_read, &Session::on_origin_write)) {
+    if (fd >= 0 && origin_.fd.get() != fd) ::close(fd);
+    fail(std::string("cannot create the origin socket: ") + strerror(errno));
     return;
   }
-  bufferevent_setcb(origin_.bev.get(), &Session::on_origin_read, &Session::on_origin_write,
-                    &Session::on_origin_event, this);
-  bufferevent_setwatermark(origin_.bev.get(), EV_WRITE, kLowWater, 0);
-  if (bufferevent_socket_connect(origin_.bev.get(), addr->sa(), int(addr->len)) < 0) {
-    std::string why = socket_error();
+  if (connect(fd, addr->sa(), addr->len) == 0) {
+    origin_connected();
+    return;
+  }
+  if (errno != EINPROGRESS) {
+    std::string why = strerror(errno);
     send_status("error", code, "origin " + describe_origin() + " unreachable: " + why);
     close("origin unreachable: " + why);
+    return;
   }
+  origin_.connecting = true;
+  origin_.writing = true;
+  event_add(origin_.write_ev.get(), nullptr);
 }
 
 void Session::origin_connected() {
-  tune_socket(origin_.bev.get());
   hello_ = handshake::client_hello(handshake::Kind::complex);
-  bufferevent_write(origin_.bev.get(), hello_.c0c1.data(), hello_.c0c1.size());
-  origin_.bytes_out += hello_.c0c1.size();
+  send_raw(origin_, hello_.c0c1);
   state_ = State::origin_handshake;
-  bufferevent_enable(origin_.bev.get(), EV_READ | EV_WRITE);
+  set_reading(origin_, true);
+  flush(origin_);
 }
 
-void Session::origin_readable() {
-  last_activity_ms_ = monotonic_ms();
-  evbuffer* in = bufferevent_get_input(origin_.bev.get());
-  if (state_ == State::closing || state_ == State::done) {
-    evbuffer_drain(in, evbuffer_get_length(in));
-    return;
-  }
-  if (state_ == State::origin_handshake && !read_origin_handshake()) return;
-  if (!feed(origin_)) return;
+void Session::origin_bytes(std::span<const uint8_t> bytes) {
+  if (state_ == State::origin_handshake && !read_origin_handshake(&bytes)) return;
+  if (!feed(origin_, bytes)) return;
   process_origin_messages();
 }
 
-bool Session::read_origin_handshake() {
-  evbuffer* in = bufferevent_get_input(origin_.bev.get());
-  if (evbuffer_get_length(in) < handshake::kS0S1S2Size) return false;
-  std::vector<uint8_t> s0s1s2(handshake::kS0S1S2Size);
-  evbuffer_remove(in, s0s1s2.data(), s0s1s2.size());
-  origin_.handshake_bytes += s0s1s2.size();
-  Result<std::vector<uint8_t>> c2 = handshake::client_c2(s0s1s2, hello_);
+bool Session::read_origin_handshake(std::span<const uint8_t>* bytes) {
+  std::vector<uint8_t>& hs = origin_.handshake;
+  if (!gather(&hs, handshake::kS0S1S2Size, bytes)) return false;
+  origin_.handshake_bytes += hs.size();
+  Result<std::vector<uint8_t>> c2 = handshake::client_c2(hs, hello_);
+  hs = {};
   if (!c2.ok()) {
     send_status("error", publishing_code(publishing_),
                 "origin " + describe_origin() + " handshake failed: " + c2.error());
     close("origin handshake: " + c2.error());
     return false;
   }
-  bufferevent_write(origin_.bev.get(), c2->data(), c2->size());
-  origin_.bytes_out += c2->size();
+  send_raw(origin_, *c2);
   state_ = State::origin_commands;
   send(origin_, set_chunk_size_message(env_.conf.chunk_size));
   (void)origin_.writer.set_chunk_size(env_.conf.chunk_size);
@@ -544,35 +627,24 @@ void Session::start_relay() {
   SP_INFO(id_, "rtmp relaying %s key=%s origin=%s stream ids client %u origin %u",
           state_word(publishing_), stream_key_.c_str(), describe_origin().c_str(), client_.stream_id,
           origin_.stream_id);
-  bufferevent_enable(client_.bev.get(), EV_READ);
+  set_reading(client_, true);
   process_client_messages();  // what arrived while the origin was set up
 }
 
 // ---- both sides --------------------------------------------------------------------
 
-// Hands everything buffered on `hop`'s socket to its chunk reader without
-// copying it out first. False when the session ended.
-bool Session::feed(Hop& hop) {
-  evbuffer* in = bufferevent_get_input(hop.bev.get());
-  while (evbuffer_get_length(in) > 0) {
-    evbuffer_iovec v[16];
-    int n = std::min(evbuffer_peek(in, -1, nullptr, v, 16), 16);
-    size_t used = 0;
-    for (int i = 0; i < n; ++i) {
-      Status st = hop.reader.feed(std::span(static_cast<const uint8_t*>(v[i].iov_base), v[i].iov_len));
-      if (!st.ok()) {
-        if (&hop == &client_) {
-          fail("bad chunk stream: " + st.message());
-        } else {
-          send_status("error", publishing_code(publishing_),
-                      "origin " + describe_origin() + " sent a bad chunk stream");
-          close("origin chunk stream: " + st.message());
-        }
-        return false;
-      }
-      used += v[i].iov_len;
+// Hands input to `hop`'s chunk reader. False when the session ended.
+bool Session::feed(Hop& hop, std::span<const uint8_t> bytes) {
+  Status st = hop.reader.feed(bytes);
+  if (!st.ok()) {
+    if (&hop == &client_) {
+      fail("bad chunk stream: " + st.message());
+    } else {
+      send_status("error", publishing_code(publishing_),
+                  "origin " + describe_origin() + " sent a bad chunk stream");
+      close("origin chunk stream: " + st.message());
     }
-    evbuffer_drain(in, used);
+    return false;
   }
   send_ack_if_due(hop);
   return true;
@@ -607,7 +679,7 @@ bool Session::control_message(Hop& from, Message& m) {
   }
   Hop& to = other(from);
   // Stream events cross once both stream ids are known, with the id mapped.
-  if (is_stream_event(uc->event) && from.stream_id != 0 && to.stream_id != 0 && to.bev &&
+  if (is_stream_event(uc->event) && from.stream_id != 0 && to.stream_id != 0 && to.out &&
       (state_ == State::relay || &from == &origin_)) {
     UserControl mapped = *uc;
     if (mapped.value == from.stream_id) mapped.value = to.stream_id;
@@ -625,57 +697,42 @@ void Session::send_ack_if_due(Hop& from) {
 // Relays `m` (consumed) to `to`, with its message stream id mapped. The
 // payload bytes go to the socket buffer by reference.
 void Session::forward(Hop& from, Hop& to, Message& m) {
-  if (!to.bev) return;
+  if (!to.out) return;
   if (m.stream_id != 0 && m.stream_id == from.stream_id) m.stream_id = to.stream_id;
   auto* ref = new PayloadRef{std::move(m), 1};
-  EmitCtx ctx{bufferevent_get_output(to.bev.get()), ref};
+  EmitCtx ctx{to.out.get(), ref};
   to.writer.write(ref->msg, &emit_chunk, &ctx);
   PayloadRef::release(nullptr, 0, ref);
   to.bytes_out += ctx.bytes;
-  check_backpressure(to);
 }
 
 // Sends a message of our own (control, replies): small, copied.
 void Session::send(Hop& to, const Message& m) {
-  if (!to.bev) return;
-  EmitCtx ctx{bufferevent_get_output(to.bev.get()), nullptr};
+  if (!to.out) return;
+  EmitCtx ctx{to.out.get(), nullptr};
   to.writer.write(m, &emit_chunk, &ctx);
   to.bytes_out += ctx.bytes;
 }
 
+void Session::send_raw(Hop& to, std::span<const uint8_t> bytes) {
+  if (!to.out) return;
+  evbuffer_add(to.out.get(), bytes.data(), bytes.size());
+  to.bytes_out += bytes.size();
+}
+
 void Session::send_status(std::string_view level, std::string_view code, const std::string& description) {
-  if (!connected_ || !client_.bev) return;  // the client cannot read commands yet
+  if (!connected_ || !client_.out) return;  // the client cannot read commands yet
   SP_DEBUG(id_, "rtmp: onStatus %.*s to the client: %s", int(code.size()), code.data(), description.c_str());
   send(client_, command_message(on_status(level, code, description), client_.stream_id));
 }
 
-void Session::check_backpressure(Hop& to) {
-  Hop& from = other(to);
-  if (from.paused || !from.bev || state_ != State::relay) return;
-  if (evbuffer_get_length(bufferevent_get_output(to.bev.get())) <= kHighWater) return;
-  from.paused = true;
-  bufferevent_disable(from.bev.get(), EV_READ);
-  SP_DEBUG(id_, "rtmp: more than %zu bytes queued toward the %s, pausing reads from the %s", kHighWater,
-           to.name, from.name);
-}
-
-void Session::hop_writable(Hop& hop) {
-  if (state_ == State::closing) {
-    closing_progress();
-    return;
-  }
-  Hop& from = other(hop);
-  if (!from.paused || !from.bev) return;
-  if (evbuffer_get_length(bufferevent_get_output(hop.bev.get())) > kLowWater) return;
-  from.paused = false;
-  if (state_ == State::relay) bufferevent_enable(from.bev.get(), EV_READ);
-  SP_DEBUG(id_, "rtmp: the %s drained, resuming reads from the %s", hop.name, from.name);
-}
-
-void Session::hop_event(Hop& hop, short what) {
-  if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) return;
-  std::string why = (what & BEV_EVENT_ERROR) ? socket_error() : "connection closed";
+void Session::hop_closed(Hop& hop, const std::string& why) {
   hop.eof = true;
+  set_reading(hop, false);
+  if (hop.writing) {
+    hop.writing = false;
+    event_del(hop.write_ev.get());
+  }
   if (state_ == State::closing) {
     closing_progress();
     return;
@@ -688,7 +745,7 @@ void Session::hop_event(Hop& hop, short what) {
     return;
   }
   if (&hop == &client_ && state_ <= State::client_commands && !connected_) {
-    fail(std::string("client ") + why + " during the handshake");
+    fail("client " + why + " during the handshake");
     return;
   }
   close(std::string(hop.name) + " " + why);
@@ -708,13 +765,9 @@ void Session::close(const std::string& reason) {
   bool origin_ready = state_ == State::origin_commands || state_ == State::relay;
   state_ = State::closing;
   // An origin not yet talking RTMP has nothing owed to it.
-  if (!origin_ready) origin_.bev.reset();
-  for (Hop* h : {&client_, &origin_}) {
-    if (!h->bev) continue;
-    bufferevent_disable(h->bev.get(), EV_READ);
-    bufferevent_setwatermark(h->bev.get(), EV_WRITE, 0, 0);
-    bufferevent_enable(h->bev.get(), EV_WRITE);
-  }
+  if (!origin_ready) drop_hop(origin_);
+  set_reading(client_, false);
+  set_reading(origin_, false);
   deadline_ms_ = monotonic_ms() + kCloseMs;
   arm_timer(deadline_ms_);
   closing_progress();
@@ -725,19 +778,27 @@ void Session::close(const std::string& reason) {
 void Session::closing_progress() {
   bool waiting = false;
   for (Hop* h : {&client_, &origin_}) {
-    if (!h->bev || h->eof) continue;
-    if (evbuffer_get_length(bufferevent_get_output(h->bev.get())) > 0) {
-      waiting = true;
-      continue;
-    }
-    if (!h->shut) {
-      h->shut = true;
-      shutdown(bufferevent_getfd(h->bev.get()), SHUT_WR);
-      bufferevent_enable(h->bev.get(), EV_READ);
-    }
+    if (!h->out || h->eof) continue;
+    flush(*h);
+    if (state_ != State::closing) return;  // a write error may have finished the session
+    if (h->eof) continue;
     waiting = true;
+    if (h->queued() > 0 || h->shut) continue;
+    h->shut = true;
+    shutdown(h->fd.get(), SHUT_WR);
+    set_reading(*h, true);
   }
   if (!waiting) finish();
+}
+
+void Session::drop_hop(Hop& hop) {
+  set_reading(hop, false);
+  hop.read_ev.reset();
+  hop.write_ev.reset();
+  hop.out.reset();
+  hop.fd.reset();
+  hop.writing = false;
+  hop.connecting = false;
 }
 
 void Session::finish() {
@@ -745,14 +806,14 @@ void Session::finish() {
   state_ = State::done;
   if (timer_) event_del(timer_.get());
   for (Hop* h : {&client_, &origin_}) {
-    if (!h->bev) continue;
-    bufferevent_disable(h->bev.get(), EV_READ | EV_WRITE);
-    bufferevent_setcb(h->bev.get(), nullptr, nullptr, nullptr, nullptr);
+    set_reading(*h, false);
+    if (h->writing) event_del(h->write_ev.get());
+    h->writing = false;
   }
   log_end();
   if (counted_) env_.registry.add_client(stream_key_, Proto::rtmp, -1, monotonic_ms());
   counted_ = false;
-  on_done_(this);  // the owner destroys us later, from the loop
+  on_done_(this);  // the owner destroys us (and closes the sockets) later, from the loop
 }
 
 void Session::log_end() {

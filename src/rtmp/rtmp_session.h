@@ -11,16 +11,22 @@
 // The relay de-chunks each side and re-chunks toward the other, so protocol
 // control stays per hop and message stream ids are mapped; media payload
 // bytes are handed to the output buffer by reference, never re-encoded.
+// Sockets are driven directly (recv into one worker-wide buffer, writev as
+// soon as a batch of input is processed, a write event only while the socket
+// is full): the relay is the hot path and costs about what an L4 relay does.
 //
 // The owner (RtmpService) creates a session per accepted socket and is told
 // through `on_done` when it has ended; it must destroy the session later, from
 // the event loop, never inside that call.
 #pragma once
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,6 +40,26 @@
 #include "rtmp/message.h"
 
 namespace sp::rtmp {
+
+// Owns a socket descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  int get() const { return fd_; }
+  void reset(int fd = -1);
+
+ private:
+  int fd_ = -1;
+};
+
+struct EvBufferDeleter {
+  void operator()(evbuffer* b) const { evbuffer_free(b); }
+};
+using EvBufferPtr = std::unique_ptr<evbuffer, EvBufferDeleter>;
 
 // What every session of a worker shares.
 struct SessionEnv {
@@ -71,10 +97,15 @@ class Session {
     done,
   };
 
-  // One side of the session: a socket and its chunk stream state.
+  // One side of the session: a socket, its events, its output queue and its
+  // chunk stream state. Declared so that the events go before the socket.
   struct Hop {
     const char* name;  // "client" / "origin", for logs
-    BufferEventPtr bev;
+    UniqueFd fd;
+    EventPtr read_ev;     // EV_READ | EV_PERSIST, added while we want input
+    EventPtr write_ev;    // EV_WRITE | EV_PERSIST, added only while output is stuck
+    EvBufferPtr out;      // bytes queued toward the peer
+    std::vector<uint8_t> handshake;  // handshake bytes gathered so far
     ChunkReader reader;
     ChunkWriter writer;
     uint32_t stream_id = 0;       // this peer's message stream id for the stream
@@ -82,26 +113,36 @@ class Session {
     uint64_t acked = 0;           // reader bytes at our last Ack to it
     uint64_t handshake_bytes = 0; // bytes read before the chunk stream began
     uint64_t bytes_out = 0;       // bytes queued toward this peer
+    bool reading = false;         // read_ev added
+    bool writing = false;         // write_ev added
+    bool connecting = false;      // origin: TCP connect in progress
     bool paused = false;          // reading stopped by back-pressure
     bool eof = false;             // peer closed (or errored) its side
     bool shut = false;            // we sent FIN after flushing
 
-    explicit Hop(const char* n, ChunkReaderLimits limits) : name(n), reader(limits) {}
+    Hop(const char* n, ChunkReaderLimits limits) : name(n), reader(limits) {}
     uint64_t bytes_in() const { return handshake_bytes + reader.total_bytes(); }
+    size_t queued() const { return out ? evbuffer_get_length(out.get()) : 0; }
   };
 
   // libevent callbacks (arg = Session*).
-  static void on_client_read(bufferevent*, void* arg);
-  static void on_origin_read(bufferevent*, void* arg);
-  static void on_client_write(bufferevent*, void* arg);
-  static void on_origin_write(bufferevent*, void* arg);
-  static void on_client_event(bufferevent*, short what, void* arg);
-  static void on_origin_event(bufferevent*, short what, void* arg);
+  static void on_client_read(evutil_socket_t, short, void* arg);
+  static void on_origin_read(evutil_socket_t, short, void* arg);
+  static void on_client_write(evutil_socket_t, short, void* arg);
+  static void on_origin_write(evutil_socket_t, short, void* arg);
   static void on_timer(evutil_socket_t, short, void* arg);
 
+  // Socket plumbing.
+  bool open_hop(Hop& hop, evutil_socket_t fd, event_callback_fn on_read, event_callback_fn on_write);
+  void set_reading(Hop& hop, bool on);
+  void readable(Hop& hop);
+  void flush(Hop& hop);
+  void writable(Hop& hop);
+  void flush_all();
+
   // Client side.
-  void client_readable();
-  bool read_client_handshake();
+  void client_bytes(std::span<const uint8_t> bytes);
+  bool read_client_handshake(std::span<const uint8_t>* bytes);
   void process_client_messages();
   void client_message(Message& m);
   void client_command(Message& m);
@@ -111,30 +152,30 @@ class Session {
   // Origin side.
   void start_origin();
   void origin_connected();
-  void origin_readable();
-  bool read_origin_handshake();
+  void origin_bytes(std::span<const uint8_t> bytes);
+  bool read_origin_handshake(std::span<const uint8_t>* bytes);
   void process_origin_messages();
   void origin_message(Message& m);
   void origin_command(Message& m);
   void send_origin_stream_commands();
 
   // Both sides.
-  bool feed(Hop& hop);
+  bool feed(Hop& hop, std::span<const uint8_t> bytes);
   bool control_message(Hop& from, Message& m);
   void send_ack_if_due(Hop& from);
   void forward(Hop& from, Hop& to, Message& m);
   void send(Hop& to, const Message& m);
+  void send_raw(Hop& to, std::span<const uint8_t> bytes);
   void send_status(std::string_view level, std::string_view code, const std::string& description);
   void start_relay();
-  void check_backpressure(Hop& to);
-  void hop_writable(Hop& hop);
-  void hop_event(Hop& hop, short what);
+  void hop_closed(Hop& hop, const std::string& why);
   Hop& other(Hop& h) { return &h == &client_ ? origin_ : client_; }
 
   // Ending.
   void fail(const std::string& reason);
   void close(const std::string& reason);
   void closing_progress();
+  void drop_hop(Hop& hop);
   void finish();
   void log_end();
   void arm_timer(int64_t at_ms);
