@@ -189,6 +189,9 @@ class HttpStreamService;
 class StreamSession : public HttpConn::Handler, public OriginClient::Handler {
  public:
   StreamSession(HttpStreamService& svc, BufferEventPtr bev, const SockAddr& peer, bool tls);
+  // A worker exiting with this request still running (shutdown_timeout)
+  // must still give back its client count in the shared registry.
+  ~StreamSession() override { end_request("worker exiting"); }
   void start() { conn_.start(); }
   void drain() { conn_.drain(); }
 

@@ -3,6 +3,7 @@ ffmpeg, and flv_origin.py streaming `ffmpeg -c copy -f flv -` (chunked, like
 SRS) as the live HTTP origin registered through the system API. Also HTTPS,
 CORS, the 503/404 answers, client-gone and a stalled viewer's bounded memory."""
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -94,6 +95,38 @@ class HttpFlv(ProxyTestCase):
         wait_for(lambda: sum(1 for e in self.flv.events() if e == "closed /live/s.flv?gone=1") > before,
                  timeout=5, what="origin request closed after the client left")
         p.wait_log("reason=client closed")
+
+    def http_clients(self, p, key):
+        status, body = p.api_json("GET", "/api/v1/streams")
+        self.assertEqual(status, 200)
+        for s in body["streams"]:
+            if s["key"] == key:
+                return s["clients"]["http"]
+        return None
+
+    def test_client_counts_survive_a_reload_that_cuts_viewers(self):
+        self.port = free_port()
+        p = self.proxy(body="http_stream { listen 127.0.0.1:%d; }" % self.port, workers=1,
+                       extra_main="shutdown_timeout 1s;")
+        p.register(self.flv.registration())
+        key = "__defaultVhost__/live/s"
+        viewer = subprocess.Popen(["curl", "-sS", "-o", "/dev/null", self.url("/live/s.flv")],
+                                  stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: self.http_clients(p, key) == 1, what="http client count 1")
+            old = p.workers()
+            p.signal(signal.SIGHUP)
+            # The old worker keeps the viewer for shutdown_timeout, then exits
+            # with it and gives its count back.
+            wait_for(lambda: all(w not in p.workers() for w in old) and len(p.workers()) == 1, timeout=10,
+                     what="old worker gone")
+            wait_for(lambda: self.http_clients(p, key) == 0, timeout=5, what="http client count back to 0")
+            viewer.wait(timeout=10)  # the close ends its close-delimited body
+            p.wait_log("reason=worker exiting")
+        finally:
+            if viewer.poll() is None:
+                viewer.kill()
+                viewer.wait()
 
     def test_cors_and_options(self):
         p = self.start_proxy()
