@@ -272,6 +272,11 @@ void HttpConn::on_event(bufferevent* bev, short what, void* arg) {
     int err = EVUTIL_SOCKET_ERROR();
     std::string tls = self->tls_ ? tls_error_text(bufferevent_get_openssl_error(bev)) : "";
     reason = "client connection error: " + (tls.empty() ? std::string(strerror(err)) : tls);
+    // Between requests no access line will name it (a failed TLS handshake,
+    // say), so log it here, once.
+    if (self->phase_ == Phase::kReadingHead) {
+      SP_WARN(self->ctx_, "http: connection from %s failed: %s", self->peer_.to_string().c_str(), reason.c_str());
+    }
   }
   self->close(reason);
 }

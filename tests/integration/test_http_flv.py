@@ -171,6 +171,16 @@ class HttpFlv(ProxyTestCase):
                               "https://127.0.0.1:%d/api/v1/versions" % tls_port], capture_output=True)
         self.assertNotEqual(old.returncode, 0)
         self.assertEqual(curl(self.url("/api/v1/versions"))[0], 200)
+        # Plain HTTP on the TLS port: closed, and logged once with the peer.
+        with socket.create_connection(("127.0.0.1", tls_port)) as s:
+            s.sendall(b"GET /live/s.flv HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.settimeout(5)
+            try:
+                while s.recv(4096):
+                    pass
+            except ConnectionResetError:
+                pass
+        p.wait_log("http: connection from 127.0.0.1:")
 
     def test_bad_certificate_is_a_config_error(self):
         d = tempfile.mkdtemp(prefix="sp-tls-")
