@@ -19,6 +19,7 @@
 
 #include "build_info.h"
 #include "registry/endpoint.h"
+#include "registry/registry.h"
 
 namespace sp {
 
@@ -440,7 +441,10 @@ Status validate(Config& c) {
   }
   Status st = check_listen_conflicts(c);
   if (!st.ok()) return st;
-  if (c.registry.size < 64 * 1024) return Status::Error("registry size must be at least 64k");
+  if (c.registry.size < Registry::minimum_size()) {
+    return Status::Error("registry size must be at least " + std::to_string((Registry::minimum_size() + 1023) / 1024) +
+                         "k to hold a few origins, streams and sessions");
+  }
   if (c.registry.size > 4ull * 1024 * 1024 * 1024) return Status::Error("registry size must be at most 4g");
   if (c.registry.origin_ttl_ms < 1000) return Status::Error("registry origin_ttl must be at least 1s");
   if (c.registry.session_ttl_ms < 1000) return Status::Error("registry session_ttl must be at least 1s");

@@ -512,6 +512,8 @@ bool same_addresses(const OriginEntry& a, const OriginEntry& b) {
 
 }  // namespace
 
+uint64_t Registry::minimum_size() { return minimum_bytes(); }
+
 Result<std::unique_ptr<Registry>> Registry::create(uint64_t bytes, RegistryTtls ttls) {
   Geometry g = geometry_for(bytes);
   if (!big_enough(g)) {

@@ -99,6 +99,9 @@ class Registry {
   // Maps `bytes` of shared anonymous memory and lays out the tables. Call in
   // the master before forking; children inherit the mapping.
   static Result<std::unique_ptr<Registry>> create(uint64_t bytes, RegistryTtls ttls);
+  // Smallest `bytes` create() accepts (a few origins, streams and sessions);
+  // the configuration check uses it so -t and start-up agree.
+  static uint64_t minimum_size();
   ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;

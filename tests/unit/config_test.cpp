@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "core/config.h"
+#include "registry/registry.h"
 
 namespace sp {
 namespace {
@@ -167,7 +168,13 @@ TEST(ConfigErrors, Syntax) {
 }
 
 TEST(ConfigErrors, RegistryBounds) {
-  EXPECT_EQ(error_of("registry { size 1k; }"), "registry size must be at least 64k");
+  std::string min_k = std::to_string((Registry::minimum_size() + 1023) / 1024) + "k";
+  EXPECT_EQ(error_of("registry { size 1k; }"),
+            "registry size must be at least " + min_k + " to hold a few origins, streams and sessions");
+  // What -t accepts, start-up accepts.
+  auto c = load("registry { size " + min_k + "; }");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_TRUE(Registry::create(c->registry.size, RegistryTtls{}).ok());
   EXPECT_EQ(error_of("registry { origin_ttl 10ms; }"), "registry origin_ttl must be at least 1s");
 }
 
