@@ -165,6 +165,20 @@ class HttpErrors(ProxyTestCase):
             self.assertLess(time.monotonic() - t0, 4)
         self.assert_serving()
 
+    def test_cors_headers_follow_the_cors_directive(self):
+        self.start_proxy()
+        head = self.raw(b"GET /crossdomain.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertIn(b"Access-Control-Allow-Origin: *", head)
+        self.port = free_port()
+        self.proxy(body="http_stream { listen 127.0.0.1:%d; root %s; cors off; }" % (self.port, self.root),
+                   workers=1)
+        head = self.raw(b"GET /crossdomain.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertIn(b"200 OK", head)
+        self.assertNotIn(b"Access-Control", head)
+        reply = self.raw(b"OPTIONS /live/s.flv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200 OK"))
+        self.assertIn(b"Content-Length: 0", reply)
+
     def test_keep_alive_and_pipelining(self):
         self.start_proxy()
         req = b"GET /crossdomain.xml HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -221,6 +221,21 @@ TEST(HttpOriginClientTest, RefusedAndSilentOrigins) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
 }
 
+TEST(HttpOriginClientTest, BodyGapLongerThanIdleTimeout) {
+  // Head and a first piece, then the origin goes quiet (the thread sleeps
+  // before its last piece for longer than idle_timeout).
+  std::vector<std::string> pieces = {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfirst"};
+  for (int i = 0; i < 200; i++) pieces.emplace_back();  // ~600 ms of 3 ms pauses
+  pieces.emplace_back("later");
+  ScriptedOrigin origin(pieces);
+  OriginRun run;
+  ASSERT_TRUE(run.start(origin.port(), 2000, /*idle_ms=*/150).ok());
+  run.loop();
+  EXPECT_EQ(run.c.body, "first");
+  EXPECT_FALSE(run.c.result.ok());
+  EXPECT_NE(run.c.result.message().find("idle_timeout"), std::string::npos) << run.c.result.message();
+}
+
 TEST(HttpOriginClientTest, PauseStopsDeliveryUntilResume) {
   ScriptedOrigin origin({"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc", "def"});
   OriginRun run;
