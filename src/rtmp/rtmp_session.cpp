@@ -354,6 +354,7 @@ bool Session::read_client_handshake(std::span<const uint8_t>* bytes) {
     return false;
   }
   state_ = State::client_commands;
+  client_chunks_ = true;
   return true;
 }
 
@@ -366,6 +367,7 @@ void Session::process_client_messages() {
 void Session::client_message(Message& m) {
   if (control_message(client_, m)) return;
   if (state_ == State::relay) {
+    if (m.type_id == msg_type::kCommandAmf0) map_stream_argument(m);
     forward(client_, origin_, m);
     return;
   }
@@ -402,6 +404,12 @@ void Session::client_command(Message& m) {
   if (name == "releaseStream" || name == "FCPublish" || name == "FCSubscribe") {
     if (pre_publish_.size() < 8) pre_publish_.push_back(*cmd);
     if (tid != 0) send(client_, command_message(simple_result(tid), 0));
+    // Encoders of the FMLE family wait for onFCPublish before they publish.
+    if (name == "FCPublish") {
+      Command on_fc = on_status("status", status::kPublishStart, "FCPublish received.");
+      on_fc.name = "onFCPublish";
+      send(client_, command_message(on_fc, 0));
+    }
   } else if (name == "createStream") {
     send(client_, command_message(create_stream_result(tid, 1), 0));
   } else if (name == "publish" || name == "play") {
@@ -413,6 +421,21 @@ void Session::client_command(Message& m) {
   } else {
     SP_DEBUG(id_, "rtmp: ignoring command \"%s\" before publish/play", name.c_str());
   }
+}
+
+// deleteStream / closeStream name the stream in an argument too: the
+// origin must hear its own id.
+void Session::map_stream_argument(Message& m) {
+  Result<Command> cmd = decode_command(m);
+  if (!cmd.ok() || (cmd->name != "deleteStream" && cmd->name != "closeStream")) return;
+  bool changed = false;
+  for (amf0::Value& a : cmd->args) {
+    if (a.is_number() && uint32_t(a.number) == client_.stream_id) {
+      a.number = origin_.stream_id;
+      changed = true;
+    }
+  }
+  if (changed) m.payload = encode_command(*cmd);
 }
 
 void Session::answer_connect(const Command& cmd) {
@@ -721,7 +744,7 @@ void Session::send_raw(Hop& to, std::span<const uint8_t> bytes) {
 }
 
 void Session::send_status(std::string_view level, std::string_view code, const std::string& description) {
-  if (!connected_ || !client_.out) return;  // the client cannot read commands yet
+  if (!client_chunks_ || !client_.out) return;  // still in the handshake: it cannot read a status
   SP_DEBUG(id_, "rtmp: onStatus %.*s to the client: %s", int(code.size()), code.data(), description.c_str());
   send(client_, command_message(on_status(level, code, description), client_.stream_id));
 }

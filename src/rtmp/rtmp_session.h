@@ -146,6 +146,7 @@ class Session {
   void process_client_messages();
   void client_message(Message& m);
   void client_command(Message& m);
+  void map_stream_argument(Message& m);
   void answer_connect(const Command& cmd);
   void client_publish_or_play(Message& m, const Command& cmd);
 
@@ -197,6 +198,7 @@ class Session {
   std::string end_reason_;
 
   // What the client told us, replayed to the origin.
+  bool client_chunks_ = false;  // handshake done: the client reads chunks
   bool connected_ = false;
   Command connect_;
   std::vector<Command> pre_publish_;  // releaseStream / FCPublish / FCSubscribe

@@ -108,6 +108,43 @@ class RtmpErrors(RtmpTestCase):
                  self.stream_clients(p, key) >= 1, timeout=20, what="d re-pinned to the live origin")
         self.assertGreater(play_frames(self.url("live/d"), seconds=2), 20)
 
+    def test_connect_and_idle_timeouts(self):
+        p = self.rtmp_proxy(workers=1, rtmp_extra="connect_timeout 1s; idle_timeout 2s;")
+        # An "origin" that accepts TCP connections (kernel backlog) and never answers.
+        mute = socket.socket()
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)
+        self.addCleanup(mute.close)
+        status, body = p.register({"ip": "127.0.0.1", "server": "mute", "service": "x", "pid": "1",
+                                   "rtmp": [str(mute.getsockname()[1])]})
+        self.assertEqual(status, 200, body)
+        c = Client(self.rtmp_port)
+        c.handshake()
+        c.connect(self.url("live"))
+        t0 = time.monotonic()
+        c.publish("m", stream_id=c.create_stream())
+        info = c.wait_status()
+        self.assertEqual(info["level"], "error")
+        self.assertIn("origin mute", info["description"])
+        self.assertIn("connect_timeout", info["description"])
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertTrue(closed_by_peer(c.sock, 5))
+        c.close()
+        # A player of a stream nobody publishes: nothing flows either way.
+        o = self.origin("o1")
+        status, body = p.register(dict(o.registration(), server="mute"))  # same id, now a real origin
+        self.assertEqual(status, 200, body)
+        c = Client(self.rtmp_port)
+        c.handshake()
+        c.connect(self.url("live"))
+        c.play("quiet", stream_id=c.create_stream())
+        self.assertEqual(c.wait_status()["level"], "status")
+        t0 = time.monotonic()
+        self.assertTrue(closed_by_peer(c.sock, 8))
+        self.assertGreater(time.monotonic() - t0, 1.0)
+        c.close()
+        p.wait_log("reason=idle_timeout")
+
     def test_bad_input_closes_only_that_session_and_a_stalled_player_stays_bounded(self):
         p = self.rtmp_proxy(workers=1, rtmp_extra="handshake_timeout 2s;")
         self.origin("o1", p)
@@ -154,6 +191,9 @@ class RtmpErrors(RtmpTestCase):
         c = Client(self.rtmp_port)
         c.handshake()
         c.send(command("publish", 3, None, "good", "live", stream_id=1))
+        info = c.wait_status()
+        self.assertEqual((info["level"], info["code"]), ("error", "NetStream.Publish.BadName"))
+        self.assertIn("before connect", info["description"])
         self.assertTrue(closed_by_peer(c.sock, 5))
         c.close()
         p.wait_log("publish before connect")
