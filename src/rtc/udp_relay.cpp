@@ -34,6 +34,10 @@ constexpr int kTxRing = 16;            // binding-request transaction ids rememb
 constexpr int64_t kTickMs = 1000;
 constexpr int64_t kPathIdleMs = 15 * 1000;  // an inactive extra path is closed after this
 constexpr uint32_t kForwardMagic = 0x53505243;  // "SPRC"
+// Kernel buffers of a session's sockets: room for a keyframe burst while the
+// worker is busy elsewhere (the default ~200 KB holds under 100 full-size
+// datagrams). Bounded per session; capped by net.core.[rw]mem_max.
+constexpr int kSocketBufferBytes = 1 << 20;
 
 class UniqueFd {
  public:
@@ -166,9 +170,16 @@ SockAddr local_address(const msghdr& h, const SockAddr& listener) {
 
 // A UDP socket bound to the listener's address and port and connected to one
 // client: the kernel then steers that client's datagrams to it (udp_relay.h).
+void set_buffers(int fd) {
+  int bytes = kSocketBufferBytes;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof(bytes));
+}
+
 Result<UniqueFd> open_path_socket(const SockAddr& local, const SockAddr& client) {
   UniqueFd fd(::socket(local.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return Result<UniqueFd>::Error(std::string("socket: ") + strerror(errno));
+  set_buffers(fd.get());
   int one = 1;
   setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (local.family() == AF_INET6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
@@ -184,6 +195,7 @@ Result<UniqueFd> open_path_socket(const SockAddr& local, const SockAddr& client)
 Result<UniqueFd> open_origin_socket(const SockAddr& origin) {
   UniqueFd fd(::socket(origin.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return Result<UniqueFd>::Error(std::string("socket: ") + strerror(errno));
+  set_buffers(fd.get());
   if (::connect(fd.get(), origin.sa(), origin.len) != 0) {
     return Result<UniqueFd>::Error("connect " + origin.to_string() + ": " + strerror(errno));
   }
