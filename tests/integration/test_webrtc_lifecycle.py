@@ -1,0 +1,93 @@
+"""WebRTC session lifecycle through the proxy: a reload keeps live relay
+sessions on the old workers (new sessions go to the new generation, the old
+workers exit once their sessions end), idle sessions end after
+webrtc idle_timeout, and WHIP over an `ssl` http_api listener."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+
+from harness import ProxyTestCase, alive, curl, free_port, main, require, wait_for
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtc"))
+import peers  # noqa: E402
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "rtc")
+
+
+class WebRtcLifecycle(ProxyTestCase):
+    def start(self, workers=2, idle="3s", http_listen=None, extra_api=""):
+        self.http_port = free_port()
+        self.udp_port = free_port(socket.SOCK_DGRAM)
+        listen = http_listen or "listen 127.0.0.1:%d;" % self.http_port
+        body = ("http_api { %s %s }\nwebrtc { listen 127.0.0.1:%d; idle_timeout %s; }\n"
+                % (listen, extra_api, self.udp_port, idle))
+        p = self.proxy(body=body, workers=workers)
+        p.wait_children(workers)
+        origin = peers.Origin(free_port)
+        self.addCleanup(origin.stop)
+        status, reply = p.register(origin.registration())
+        self.assertEqual(status, 200, reply)
+        return p, origin
+
+    def url(self, kind, stream):
+        return "http://127.0.0.1:%d/rtc/v1/%s/?app=live&stream=%s" % (self.http_port, kind, stream)
+
+    def test_reload_keeps_live_sessions(self):
+        p, origin = self.start(workers=2, idle="3s")
+        old_workers = p.workers()
+        pub = peers.client("publish", self.url("whip", "r1"), seconds=10, background=True)
+        frames = lambda: origin.stats()["frames_in"].get("live/r1", 0)  # noqa: E731
+        wait_for(lambda: frames() > 10, timeout=20, what="publishing before the reload")
+        p.signal(signal.SIGHUP)
+        p.wait_log("reconfigured: generation 2")
+        wait_for(lambda: len([w for w in p.workers() if w not in old_workers]) == 2, what="new workers")
+        # The publisher's media still flows through its old worker's session.
+        before = frames()
+        wait_for(lambda: frames() > before + 30, timeout=10, what="frames after the reload")
+        self.assertTrue(any(alive(w) for w in old_workers), "old workers left with live sessions")
+        # A new session goes to the new generation.
+        play = peers.client("play", self.url("whep", "r1"), seconds=3)
+        self.assertGreater(play["frames"], 0, play)
+        new_pids = [w for w in p.workers() if w not in old_workers]
+        starts = [l for l in p.log().splitlines() if "webrtc: session" in l and " start," in l]
+        self.assertTrue(any("worker %d" % w in starts[-1] for w in new_pids), starts[-1])
+        self.assertEqual(peers.finish(pub, 10)["status"], 201)
+        # The publisher is gone: its session idles out and the old workers exit.
+        wait_for(lambda: not any(alive(w) for w in old_workers), timeout=20, what="old workers exiting")
+        self.assertIn("reason: idle timeout", p.log())
+
+    def test_idle_session_ends(self):
+        p, origin = self.start(workers=1, idle="2s")
+        play_pub = peers.client("publish", self.url("whip", "idle"), seconds=3)
+        self.assertEqual(play_pub["status"], 201)
+        p.wait_log("reason: idle timeout", timeout=10)
+        status, body = p.api_json("GET", "/api/v1/streams")
+        rtc = [s["clients"]["rtc"] for s in body["streams"] if s["key"] == "__defaultVhost__/live/idle"]
+        self.assertEqual(rtc, [0])
+
+    def test_whip_over_ssl_listener(self):
+        require("openssl")
+        d = tempfile.mkdtemp(prefix="sp-rtc-tls-")
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=127.0.0.1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+        tls_port = free_port()
+        p, origin = self.start(workers=1, http_listen="listen 127.0.0.1:%d ssl;" % tls_port,
+                               extra_api="ssl_certificate %s; ssl_certificate_key %s;" % (cert, key))
+        with open(os.path.join(FIXTURES, "aiortc_offer.sdp")) as f:
+            offer = f.read()
+        status, body = curl("https://127.0.0.1:%d/rtc/v1/whip/?app=live&stream=tls" % tls_port, "-k", "-D", "-",
+                            method="POST", data=offer, headers=("Content-Type: application/sdp",))
+        self.assertEqual(status, 201, body)
+        self.assertIn("Location: https://127.0.0.1:%d/rtc/v1/whip/" % tls_port, body)
+        cands = [l for l in body.splitlines() if l.startswith("a=candidate:")]
+        self.assertTrue(cands)
+        for c in cands:
+            self.assertIn(" 127.0.0.1 %d typ host" % self.udp_port, c)
+
+
+if __name__ == "__main__":
+    main()
