@@ -265,6 +265,12 @@ void Session::flush(Hop& hop) {
     return;
   }
   bool stuck = hop.queued() > 0;
+  if (state_ < State::relay && hop.queued() > kHighWater) {
+    // Replies pile up only for a peer that sends commands and never reads.
+    if (&hop == &client_) fail("the client does not read its replies");
+    else close("the origin does not read");
+    return;
+  }
   if (stuck != hop.writing) {
     hop.writing = stuck;
     if (stuck) event_add(hop.write_ev.get(), nullptr);
