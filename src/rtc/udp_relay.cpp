@@ -329,7 +329,9 @@ struct UdpRelay::Impl {
     timeval tv = ms_to_timeval(kTickMs);
     event_add(tick.get(), &tv);
     reap.reset(event_new(base, -1, 0, [](evutil_socket_t, short, void* arg) {
-      static_cast<Impl*>(arg)->graveyard.clear();
+      auto* im = static_cast<Impl*>(arg);
+      im->graveyard.clear();
+      im->retired_paths.clear();
     }, this));
     accepting = !listeners.empty();
     return Status::Ok();
