@@ -117,6 +117,36 @@ class WebRtc(ProxyTestCase):
         self.assertEqual(status, 200)
         self.assertIn("srs-proxy", body)
 
+    def test_silent_origin_and_impatient_client(self):
+        # An origin api that accepts and never answers: 502 after connect_timeout,
+        # and a client leaving before that does not hurt the worker.
+        self.http_port = free_port()
+        self.udp_port = free_port(socket.SOCK_DGRAM)
+        silent = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        self.addCleanup(silent.close)
+        p = self.proxy(body="http_api { listen 127.0.0.1:%d; connect_timeout 1s; }\n"
+                       "webrtc { listen 127.0.0.1:%d; }\n" % (self.http_port, self.udp_port), workers=1)
+        p.wait_children(1)
+        workers = p.workers()
+        status, reply = p.register({"ip": "127.0.0.1", "server": "silent", "service": "s", "pid": "1",
+                                    "rtmp": ["1935"], "api": ["%d" % silent.getsockname()[1]],
+                                    "rtc": ["udp://127.0.0.1:9"]})
+        self.assertEqual(status, 200, reply)
+        with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "rtc",
+                               "aiortc_offer.sdp")) as f:
+            offer = f.read()
+        for _ in range(3):  # clients that give up before the origin times out
+            curl(self.url("whip", "slow"), method="POST", data=offer, timeout=0.3)
+        t0 = time.monotonic()
+        status, body = curl(self.url("whip", "slow"), method="POST", data=offer)
+        self.assertEqual(status, 502, body)
+        self.assertIn("did not answer", body)
+        self.assertLess(time.monotonic() - t0, 5)
+        # (libevent 2.1 notices the early leavers only when it writes the 502.)
+        self.assertEqual(p.workers(), workers)
+
     def test_origin_answer_without_candidates_is_502(self):
         p, origin = self.start(workers=1, no_candidates=True)
         result = peers.client("publish", self.url("whip", "nocand"), seconds=0)
