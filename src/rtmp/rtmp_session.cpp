@@ -55,10 +55,14 @@ constexpr uint32_t kWindowAckSize = 2500000;
 constexpr size_t kHighWater = 4 * 1024 * 1024;
 constexpr size_t kLowWater = 1024 * 1024;
 constexpr size_t kMaxSingleRead = 256 * 1024;
+// Longest a closing session waits for its output to drain and the peer's EOF.
 constexpr int64_t kCloseMs = 3000;
 // Payloads at least this big are queued by reference instead of copied.
 constexpr size_t kReferenceMin = 2048;
 
+// Clients are strangers: fewer chunk streams and smaller messages than the
+// reader's defaults, still far above any real encoder (a 4K keyframe is a
+// few MB; encoders use a handful of chunk streams).
 ChunkReaderLimits client_limits() {
   ChunkReaderLimits l;
   l.max_message_size = 8 * 1024 * 1024;
