@@ -427,6 +427,8 @@ struct RtcApi::Impl {
     SP_DEBUG(raw->ctx, "webrtc api: %s %s from %s -> origin %s", method_name(raw->method), target.c_str(),
              raw->peer.c_str(), raw->origin_desc.c_str());
     if (evhttp_make_request(conn, oreq, raw->method, target.c_str()) != 0) {
+      // A synchronous connect failure may already have run on_origin_response.
+      if (flows.find(raw) == flows.end()) return;
       detach_client(raw);
       fail(req, raw->ctx, 502, "cannot send to origin " + raw->origin_desc, raw->offer && rtc_action_is_json(raw->action));
       flows.erase(raw);
