@@ -59,6 +59,25 @@ class WebRtcLifecycle(ProxyTestCase):
         wait_for(lambda: not any(alive(w) for w in old_workers), timeout=20, what="old workers exiting")
         self.assertIn("reason: idle timeout", p.log())
 
+    def test_session_survives_owner_worker_crash(self):
+        # The claim socket dies with the worker; the client's next consent
+        # check lets another worker adopt the session (see src/rtc/README.md).
+        p, origin = self.start(workers=2, idle="10s")
+        pub = peers.client("publish", self.url("whip", "crash"), seconds=20, background=True)
+        frames = lambda: origin.stats()["frames_in"].get("live/crash", 0)  # noqa: E731
+        wait_for(lambda: frames() > 10, timeout=20, what="publishing")
+        start = [l for l in p.log().splitlines() if "webrtc: session" in l and " start," in l][-1]
+        owner = int(start.rsplit("worker ", 1)[1])
+        os.kill(owner, signal.SIGKILL)
+        p.wait_log("exited on signal 9, respawning")
+        before = frames()
+        wait_for(lambda: frames() > before + 30, timeout=15, what="frames after the owner died")
+        starts = [l for l in p.log().splitlines() if "webrtc: session" in l and " start," in l]
+        self.assertEqual(len(starts), 2, starts)
+        self.assertNotIn("worker %d" % owner, starts[-1])
+        pub.kill()
+        pub.communicate()
+
     def test_idle_session_ends(self):
         p, origin = self.start(workers=1, idle="2s")
         play_pub = peers.client("publish", self.url("whip", "idle"), seconds=3)
