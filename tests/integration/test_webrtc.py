@@ -28,11 +28,11 @@ class WebRtc(ProxyTestCase):
             o.stop()
         super().tearDown()
 
-    def start(self, workers=2, no_candidates=False, idle="30s"):
+    def start(self, workers=2, no_candidates=False, idle="30s", extra_webrtc=""):
         self.http_port = free_port()
         self.udp_port = free_port(socket.SOCK_DGRAM)
-        body = ("http_api { listen 127.0.0.1:%d; }\nwebrtc { listen 127.0.0.1:%d; idle_timeout %s; }\n"
-                % (self.http_port, self.udp_port, idle))
+        body = ("http_api { listen 127.0.0.1:%d; }\nwebrtc { listen 127.0.0.1:%d; idle_timeout %s; %s }\n"
+                % (self.http_port, self.udp_port, idle, extra_webrtc))
         p = self.proxy(body=body, workers=workers)
         p.wait_children(workers)
         origin = peers.Origin(free_port, no_candidates=no_candidates)
@@ -146,6 +146,19 @@ class WebRtc(ProxyTestCase):
         self.assertLess(time.monotonic() - t0, 5)
         # (libevent 2.1 notices the early leavers only when it writes the 502.)
         self.assertEqual(p.workers(), workers)
+
+    def test_configured_candidate_address(self):
+        p, origin = self.start(workers=1, extra_webrtc="candidate 192.0.2.77;")
+        with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "rtc",
+                               "aiortc_offer.sdp")) as f:
+            offer = f.read()
+        status, body = curl(self.url("whip", "cand"), method="POST", data=offer,
+                            headers=("Content-Type: application/sdp",))
+        self.assertEqual(status, 201, body)
+        cands = [l for l in body.splitlines() if l.startswith("a=candidate:")]
+        self.assertTrue(cands, body)
+        for c in cands:
+            self.assertIn(" 192.0.2.77 %d typ host" % self.udp_port, c)
 
     def test_origin_answer_without_candidates_is_502(self):
         p, origin = self.start(workers=1, no_candidates=True)
