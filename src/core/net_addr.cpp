@@ -8,8 +8,6 @@
 
 namespace sp {
 
-namespace {
-
 bool parse_port(std::string_view s, uint16_t* out) {
   if (s.empty() || s.size() > 5) return false;
   unsigned v = 0;
@@ -18,8 +16,6 @@ bool parse_port(std::string_view s, uint16_t* out) {
   *out = uint16_t(v);
   return true;
 }
-
-}  // namespace
 
 uint16_t SockAddr::port() const {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);

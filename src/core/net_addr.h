@@ -30,6 +30,9 @@ struct SockAddr {
   static SockAddr from(const sockaddr* sa, socklen_t len);
 };
 
+// A decimal port 1-65535, nothing else (no sign, no spaces).
+bool parse_port(std::string_view s, uint16_t* out);
+
 // A listen address: "PORT", "ADDR:PORT", "*:PORT", "[V6]:PORT". A bare port or
 // "*" means every IPv4 address (0.0.0.0). Only numeric addresses are accepted.
 Result<SockAddr> parse_listen_address(std::string_view text);

@@ -6,7 +6,7 @@
 
 #include <arpa/inet.h>
 
-#include <charconv>
+#include "core/net_addr.h"
 
 namespace sp {
 
@@ -14,15 +14,6 @@ namespace {
 
 Result<Endpoint> bad(std::string_view text, std::string_view why) {
   return Result<Endpoint>::Error("invalid endpoint \"" + std::string(text) + "\": " + std::string(why));
-}
-
-bool parse_port(std::string_view s, uint16_t* out) {
-  if (s.empty() || s.size() > 5) return false;
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v == 0 || v > 65535) return false;
-  *out = uint16_t(v);
-  return true;
 }
 
 // Removes a "tcp://" or "udp://" prefix. False for any other scheme.
