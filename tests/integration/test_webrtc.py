@@ -28,11 +28,11 @@ class WebRtc(ProxyTestCase):
             o.stop()
         super().tearDown()
 
-    def start(self, workers=2, no_candidates=False, idle="30s", extra_webrtc=""):
+    def start(self, workers=2, no_candidates=False, idle="30s", extra_webrtc="", udp_host="127.0.0.1:"):
         self.http_port = free_port()
         self.udp_port = free_port(socket.SOCK_DGRAM)
-        body = ("http_api { listen 127.0.0.1:%d; }\nwebrtc { listen 127.0.0.1:%d; idle_timeout %s; %s }\n"
-                % (self.http_port, self.udp_port, idle, extra_webrtc))
+        body = ("http_api { listen 127.0.0.1:%d; }\nwebrtc { listen %s%d; idle_timeout %s; %s }\n"
+                % (self.http_port, udp_host, self.udp_port, idle, extra_webrtc))
         p = self.proxy(body=body, workers=workers)
         p.wait_children(workers)
         origin = peers.Origin(free_port, no_candidates=no_candidates)
@@ -82,6 +82,17 @@ class WebRtc(ProxyTestCase):
         self.assertIn("completed", pub_result["ice_states"])
         self.assert_only_proxy_candidate(pub_result)
         self.assertEqual(p.workers(), workers, "a worker died")
+
+    def test_wildcard_udp_listener(self):
+        # As in the default configuration ("listen 8000;"): session sockets bind
+        # the address each client sent to (IP_PKTINFO), here 127.0.0.1.
+        p, origin = self.start(workers=2, udp_host="")
+        pub = peers.client("publish", self.url("whip", "wild"), seconds=6, background=True)
+        wait_for(lambda: origin.stats()["frames_in"].get("live/wild", 0) > 5, timeout=20, what="publishing")
+        play = peers.client("play", self.url("whep", "wild"), seconds=2)
+        self.assertGreater(play["frames"], 0, play)
+        self.assert_only_proxy_candidate(play)
+        self.assertEqual(peers.finish(pub, 6)["status"], 201)
 
     def test_srs_json_signalling(self):
         p, origin = self.start(workers=2)
