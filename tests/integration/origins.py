@@ -27,9 +27,10 @@ def port_open(port, host="127.0.0.1"):
 class NginxRtmp:
     """One nginx-rtmp origin (single process, foreground) with `application
     live { live on; }`, an rtmp access log (it records each session's stream
-    arguments) and optional extra directives for the application block."""
+    arguments) and optional extra directives for the application block (and
+    for the events block: a load test raises worker_connections there)."""
 
-    def __init__(self, server_id="o1", app_extra="", rtmp_extra=""):
+    def __init__(self, server_id="o1", app_extra="", rtmp_extra="", events=""):
         require("nginx")
         if not os.path.exists(RTMP_MODULE):
             raise AssertionError("%s missing; install libnginx-mod-rtmp" % RTMP_MODULE)
@@ -41,10 +42,10 @@ class NginxRtmp:
         self.conf = os.path.join(self.dir, "nginx.conf")
         with open(self.conf, "w") as f:
             f.write("load_module %s;\ndaemon off;\nmaster_process off;\n"
-                    "error_log %s info;\npid %s;\nevents {}\n"
+                    "error_log %s info;\npid %s;\nevents { %s }\n"
                     "rtmp { access_log %s; server { listen 127.0.0.1:%d; %s\n"
                     "  application live { live on; %s } } }\n"
-                    % (RTMP_MODULE, self.error_log, os.path.join(self.dir, "nginx.pid"),
+                    % (RTMP_MODULE, self.error_log, os.path.join(self.dir, "nginx.pid"), events,
                        self.access_log, self.port, rtmp_extra, app_extra))
         self.proc = None
         self.start()
