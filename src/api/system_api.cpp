@@ -26,6 +26,7 @@
 #include "build_info.h"
 #include "core/clock.h"
 #include "core/event_ptr.h"
+#include "core/evhttp_names.h"
 #include "core/log.h"
 
 namespace sp {
@@ -167,8 +168,8 @@ struct SystemApi::Impl {
     if (path.size() > 1 && path.back() == '/') path.pop_back();
 
     auto refuse = [&](int code, const std::string& why) {
-      SP_WARN(ctx, "system api: %s %s from %s refused with %d: %s", method_name(req), path.c_str(), peer.c_str(),
-              code, why.c_str());
+      SP_WARN(ctx, "system api: %s %s from %s refused with %d: %s",
+              evhttp_method_name(evhttp_request_get_command(req)), path.c_str(), peer.c_str(), code, why.c_str());
       send_error(req, code, why);
     };
 
@@ -187,26 +188,11 @@ struct SystemApi::Impl {
       bool head_ok = r.method == EVHTTP_REQ_GET && method == EVHTTP_REQ_HEAD;
       if (method != r.method && !head_ok) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", r.allow);
-        return refuse(405, std::string("method ") + method_name(req) + " not allowed on " + r.path);
+        return refuse(405, std::string("method ") + evhttp_method_name(method) + " not allowed on " + r.path);
       }
       return (this->*r.handle)(req, ctx);
     }
     refuse(404, "no such API: " + path);
-  }
-
-  static const char* method_name(evhttp_request* req) {
-    switch (evhttp_request_get_command(req)) {
-      case EVHTTP_REQ_GET: return "GET";
-      case EVHTTP_REQ_POST: return "POST";
-      case EVHTTP_REQ_HEAD: return "HEAD";
-      case EVHTTP_REQ_PUT: return "PUT";
-      case EVHTTP_REQ_DELETE: return "DELETE";
-      case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-      case EVHTTP_REQ_TRACE: return "TRACE";
-      case EVHTTP_REQ_CONNECT: return "CONNECT";
-      case EVHTTP_REQ_PATCH: return "PATCH";
-    }
-    return "?";
   }
 
   // First matching rule decides; no rule matching allows.

@@ -6,6 +6,7 @@
 #include <span>
 #include <utility>
 
+#include "core/text.h"
 #include "http/query.h"
 
 namespace sp {
@@ -28,20 +29,6 @@ constexpr std::string_view kMasterTags[] = {
     "EXT-X-STREAM-INF", "EXT-X-I-FRAME-STREAM-INF", "EXT-X-MEDIA", "EXT-X-SESSION-DATA", "EXT-X-SESSION-KEY",
 };
 
-// One line and its own terminator ("\r\n", "\n", or "" at the very end).
-struct Line {
-  std::string_view text;
-  std::string_view eol;
-};
-
-Line take_line(std::string_view* rest) {
-  size_t nl = rest->find('\n');
-  size_t end = nl == std::string_view::npos ? rest->size() : nl + 1;
-  std::string_view whole = rest->substr(0, end);
-  rest->remove_prefix(end);
-  size_t eol_len = whole.ends_with("\r\n") ? 2 : whole.ends_with('\n') ? 1 : 0;
-  return {whole.substr(0, whole.size() - eol_len), whole.substr(whole.size() - eol_len)};
-}
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -150,7 +137,7 @@ Result<HlsPlaylistRewrite> rewrite_hls_playlist(std::string_view playlist, std::
   out.text.append(playlist.substr(0, *header));
   playlist.remove_prefix(*header);
   while (!playlist.empty()) {
-    Line line = take_line(&playlist);
+    TextLine line = take_line(&playlist);
     rewrite_line(line.text, session_id, &out);
     out.text.append(line.eol);
   }

@@ -20,6 +20,7 @@
 #include "build_info.h"
 #include "core/clock.h"
 #include "core/event_ptr.h"
+#include "core/evhttp_names.h"
 #include "core/log.h"
 #include "http/query.h"
 #include "registry/stream_key.h"
@@ -78,21 +79,6 @@ std::string local_host_of(evhttp_request* req) {
   if (host.starts_with("::ffff:")) host = host.substr(7);  // v4-mapped
   if (host == "0.0.0.0" || host == "::") return {};
   return host;
-}
-
-const char* method_name(evhttp_cmd_type m) {
-  switch (m) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-  }
-  return "?";
 }
 
 const char* reason_for(int code) {
@@ -251,7 +237,7 @@ struct RtcApi::Impl {
   // Errors: JSON for the SRS JSON API, text for WHIP/WHEP (RFC 9725 leaves it open).
   void fail(evhttp_request* req, const std::string& ctx, int code, const std::string& why, bool json) {
     SP_WARN(ctx, "webrtc api: %s %s from %s refused with %d: %s",
-            method_name(evhttp_request_get_command(req)), evhttp_request_get_uri(req), peer_of(req).c_str(), code,
+            evhttp_method_name(evhttp_request_get_command(req)), evhttp_request_get_uri(req), peer_of(req).c_str(), code,
             why.c_str());
     if (json) {
       JsonPtr j(cJSON_CreateObject());
@@ -291,7 +277,7 @@ struct RtcApi::Impl {
 
   void method_not_allowed(evhttp_request* req, const std::string& ctx, const char* allow) {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
-    fail(req, ctx, 405, std::string("method ") + method_name(evhttp_request_get_command(req)) + " not allowed", false);
+    fail(req, ctx, 405, std::string("method ") + evhttp_method_name(evhttp_request_get_command(req)) + " not allowed", false);
   }
 
   // ---- offers ----
@@ -424,7 +410,7 @@ struct RtcApi::Impl {
     // The client may leave before the origin answers.
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_closed, raw);
     flows.emplace(raw, std::move(flow));
-    SP_DEBUG(raw->ctx, "webrtc api: %s %s from %s -> origin %s", method_name(raw->method), target.c_str(),
+    SP_DEBUG(raw->ctx, "webrtc api: %s %s from %s -> origin %s", evhttp_method_name(raw->method), target.c_str(),
              raw->peer.c_str(), raw->origin_desc.c_str());
     if (evhttp_make_request(conn, oreq, raw->method, target.c_str()) != 0) {
       // A synchronous connect failure may already have run on_origin_response.
@@ -539,7 +525,7 @@ struct RtcApi::Impl {
     if (const char* etag = evhttp_find_header(evhttp_request_get_input_headers(oreq), "ETag")) {
       evhttp_add_header(evhttp_request_get_output_headers(req), "ETag", etag);
     }
-    SP_INFO(f->ctx, "webrtc api: %s session %s (%s) from %s via origin %s: %d", method_name(f->method),
+    SP_INFO(f->ctx, "webrtc api: %s session %s (%s) from %s via origin %s: %d", evhttp_method_name(f->method),
             f->session_id.c_str(), f->key.c_str(), f->peer.c_str(), f->origin_desc.c_str(), code);
     reply(req, code, reason, ctype, body);
   }

@@ -5,6 +5,8 @@
 #include <cctype>
 #include <vector>
 
+#include "core/text.h"
+
 namespace sp {
 
 namespace {
@@ -13,21 +15,6 @@ constexpr std::string_view kCandidatePrefix = "a=candidate:";
 constexpr std::string_view kUfragPrefix = "a=ice-ufrag:";
 constexpr std::string_view kPwdPrefix = "a=ice-pwd:";
 
-// One line of the text: its content and its own terminator ("\r\n", "\n" or
-// "" for a last line without one), so output can keep the input's endings.
-struct Line {
-  std::string_view text;
-  std::string_view eol;
-};
-
-Line take_line(std::string_view* rest) {
-  size_t nl = rest->find('\n');
-  size_t end = nl == std::string_view::npos ? rest->size() : nl + 1;
-  std::string_view whole = rest->substr(0, end);
-  rest->remove_prefix(end);
-  size_t eol_len = whole.ends_with("\r\n") ? 2 : whole.ends_with('\n') ? 1 : 0;
-  return {whole.substr(0, whole.size() - eol_len), whole.substr(whole.size() - eol_len)};
-}
 
 std::string_view trim_right(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
@@ -143,7 +130,7 @@ bool rewrite_media_line(std::string_view line, const OriginHostAddresses& origin
 
 // Writes the rewritten candidate line unless this media section already has
 // one for the same component (they would all name the same proxy socket).
-void rewrite_candidate_line(const Candidate& c, const Line& line, std::string_view address, uint16_t port,
+void rewrite_candidate_line(const Candidate& c, const TextLine& line, std::string_view address, uint16_t port,
                             std::vector<std::string_view>* components_seen,
                             SdpCandidateRewrite* result) {
   if (std::find(components_seen->begin(), components_seen->end(), c.component) != components_seen->end()) {
@@ -158,7 +145,7 @@ void rewrite_candidate_line(const Candidate& c, const Line& line, std::string_vi
 
 // c= and m= lines: the default candidate follows the rewritten host
 // candidates; anything else is copied.
-void copy_or_rewrite_line(const Line& line, const OriginHostAddresses& origin, std::string_view address,
+void copy_or_rewrite_line(const TextLine& line, const OriginHostAddresses& origin, std::string_view address,
                           uint16_t port, std::string* out) {
   bool done = false;
   if (line.text.starts_with("c=")) done = rewrite_connection_line(line.text, origin, address, out);
@@ -214,7 +201,7 @@ Result<SdpCandidateRewrite> rewrite_answer_candidates(std::string_view sdp, std:
   result.sdp.reserve(sdp.size() + 64);
   std::vector<std::string_view> components_seen;  // in the current media section
   while (!sdp.empty()) {
-    Line line = take_line(&sdp);
+    TextLine line = take_line(&sdp);
     Candidate c;
     if (!line.text.starts_with(kCandidatePrefix)) {
       if (line.text.starts_with("m=")) components_seen.clear();
