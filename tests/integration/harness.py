@@ -77,6 +77,29 @@ def curl(url, *args, method=None, data=None, headers=(), timeout=10):
     return int(code or 0), body
 
 
+def port_open(port, host="127.0.0.1"):
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def stop_process(proc, timeout=5):
+    """Terminates a peer (then kills it if it lingers) and closes its pipes."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
+
+
 def children_of(pid):
     """Direct children of pid, from /proc."""
     kids = []

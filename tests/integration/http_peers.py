@@ -11,23 +11,14 @@
 Every process is stopped by stop(); every wait polls with a timeout.
 """
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 
-from harness import free_port, require, wait_for
+from harness import free_port, port_open, require, stop_process, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
-
-
-def port_open(port, host="127.0.0.1"):
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class NginxOrigin:
@@ -131,14 +122,7 @@ rtmp {
             return []
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stderr.close()
+        stop_process(self.proc)
 
 
 class Publisher:
@@ -157,14 +141,7 @@ class Publisher:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stderr.close()
+        stop_process(self.proc)
 
 
 class FlvOrigin:
@@ -194,13 +171,7 @@ class FlvOrigin:
             return []
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def ffprobe_streams(url, *extra, timeout=30):

@@ -6,22 +6,13 @@ against RTMP URLs. Reusable by any test that needs an RTMP origin.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 
-from harness import free_port, require, wait_for
+from harness import free_port, port_open, require, wait_for
 
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
-
-
-def port_open(port, host="127.0.0.1"):
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class NginxRtmp:

@@ -5,7 +5,7 @@ import signal
 import socket
 import subprocess
 
-from harness import BINARY, Proxy, ProxyTestCase, main, wait_for
+from harness import BINARY, ProxyTestCase, main, wait_for
 
 
 def run(*args, env=None):

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import ProxyTestCase, curl, free_port, main, wait_for
+from harness import ProxyTestCase, curl, free_port, main
 
 INDEX = "<html><body>srs-proxy players</body></html>\n"
 CROSSDOMAIN = '<?xml version="1.0"?>\n<cross-domain-policy><allow-access-from domain="*"/></cross-domain-policy>\n'

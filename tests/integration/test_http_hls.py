@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 
-from harness import ProxyTestCase, curl, free_port, main, require, wait_for
+from harness import ProxyTestCase, free_port, main, require, wait_for
 from http_peers import NginxOrigin, Publisher, ffprobe_streams
 
 

@@ -1,6 +1,5 @@
 """Process model: master + N workers + API worker, titles, respawn after a
 crash with the shared-memory registry intact, graceful and fast stop."""
-import json
 import os
 import signal
 import time

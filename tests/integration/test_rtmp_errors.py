@@ -1,9 +1,7 @@
 """RTMP failures through the proxy: no origin, a dead origin (refused, then
 its pin dropped once it expires), and bad input of every kind while another
 session keeps flowing; a player that stops reading leaves memory bounded."""
-import os
 import socket
-import struct
 import subprocess
 import threading
 import time

@@ -2,8 +2,9 @@
 import json
 import os
 import subprocess
-import sys
 import urllib.request
+
+from harness import stop_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"
@@ -35,15 +36,7 @@ class Origin:
             return json.loads(r.read())
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for s in (self.proc.stdout, self.proc.stderr):
-            s.close()
+        stop_process(self.proc)
 
 
 def client(mode, url, seconds=4, json_url=None, delete=False, background=False):
