@@ -24,6 +24,7 @@
 
 #include "api/register_request.h"
 #include "build_info.h"
+#include "core/accept_backoff.h"
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/evhttp_names.h"
@@ -148,6 +149,8 @@ struct SystemApi::Impl {
   Registry& registry;
   std::unique_ptr<evhttp, HttpDeleter> http;
   std::vector<evhttp_bound_socket*> bound;  // owned by `http`
+  // One per bound socket; declared after `http`, so destroyed before it.
+  std::vector<std::unique_ptr<AcceptBackoff>> backoffs;
 
   Impl(event_base* b, const SystemApiConf& c, Registry& r) : base(b), conf(c), registry(r) {}
 
@@ -302,12 +305,14 @@ Status SystemApi::start(const std::vector<int>& listen_fds) {
       return Status::Error("system api: cannot accept on socket " + std::to_string(fd));
     }
     im.bound.push_back(b);
+    im.backoffs.push_back(std::make_unique<AcceptBackoff>(im.base, evhttp_bound_socket_get_listener(b), "system_api"));
   }
   return Status::Ok();
 }
 
 void SystemApi::stop_accepting() {
   if (!impl_->http) return;
+  impl_->backoffs.clear();  // before the listeners they guard
   for (evhttp_bound_socket* b : impl_->bound) evhttp_del_accept_socket(impl_->http.get(), b);
   impl_->bound.clear();
 }

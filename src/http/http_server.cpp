@@ -35,6 +35,7 @@ Status HttpListener::add(int fd, SSL_CTX* tls) {
     close(own);
     return Status::Error("evconnlistener_new failed on socket " + std::to_string(fd));
   }
+  item->backoff = std::make_unique<AcceptBackoff>(base_, item->listener.get(), "http_stream");
   items_.push_back(std::move(item));
   return Status::Ok();
 }

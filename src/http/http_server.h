@@ -38,6 +38,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/accept_backoff.h"
 #include "core/event_ptr.h"
 #include "core/net_addr.h"
 #include "core/result.h"
@@ -62,6 +63,7 @@ class HttpListener {
     HttpListener* owner;
     SSL_CTX* tls;
     ListenerPtr listener;
+    std::unique_ptr<AcceptBackoff> backoff;  // after `listener`: destroyed first
   };
   static void on_accept(evconnlistener* l, evutil_socket_t fd, sockaddr* sa, int len, void* arg);
 

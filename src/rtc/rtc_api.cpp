@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "build_info.h"
+#include "core/accept_backoff.h"
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/evhttp_names.h"
@@ -122,6 +123,8 @@ struct RtcApi::Impl {
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ssl_ctx;
   std::vector<std::pair<evhttp*, evhttp_bound_socket*>> bound;
   std::unordered_map<Flow*, std::unique_ptr<Flow>> flows;
+  // One per bound socket; declared last, so destroyed before the evhttps.
+  std::vector<std::unique_ptr<AcceptBackoff>> backoffs;
 
   Impl(event_base* b, const Config& c, Registry& r) : base(b), conf(c), registry(r) {}
   ~Impl() {
@@ -198,11 +201,13 @@ struct RtcApi::Impl {
         return Status::Error("http_api: cannot accept on " + l.conf.text);
       }
       bound.emplace_back(h, b);
+      backoffs.push_back(std::make_unique<AcceptBackoff>(base, evhttp_bound_socket_get_listener(b), "http_api"));
     }
     return Status::Ok();
   }
 
   void stop_accepting() {
+    backoffs.clear();  // before the listeners they guard
     for (auto& [h, b] : bound) evhttp_del_accept_socket(h, b);
     bound.clear();
   }

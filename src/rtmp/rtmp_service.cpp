@@ -4,6 +4,9 @@
 // them), so the evconnlisteners are created without LEV_OPT_CLOSE_ON_FREE:
 // stop_accepting() frees them and the ListenerSet closes the sockets.
 //
+// An accept() that fails (out of descriptors) pauses the listener briefly
+// instead of being retried at once: core/accept_backoff.h.
+//
 // A session tells the service it has ended from inside one of its own
 // callbacks, so it cannot be destroyed there; it is moved to a graveyard that
 // a zero-delay event empties on the next loop iteration.
@@ -14,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/accept_backoff.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
 #include "rtmp/rtmp_session.h"
@@ -27,7 +31,7 @@ class RtmpService final : public Service {
       : base_(ctx.base), limiter_(ctx.limiter), env_{ctx.base, ctx.conf.rtmp, ctx.registry} {}
 
   ~RtmpService() override {
-    listeners_.clear();
+    stop_accepting();
     // Ending sessions log their end; destroying them closes their sockets.
     for (auto& [ptr, session] : sessions_) session->abort("worker exiting");
     for (size_t i = 0; i < sessions_.size(); ++i) limiter_.release();
@@ -42,13 +46,17 @@ class RtmpService final : public Service {
       // backlog 0: the master already called listen(); the socket is not ours to close.
       ListenerPtr l(evconnlistener_new(base_, &RtmpService::on_accept, this, LEV_OPT_CLOSE_ON_EXEC, 0, fd));
       if (!l) return Status::Error("rtmp: evconnlistener_new failed on socket " + std::to_string(fd));
+      backoffs_.push_back(std::make_unique<AcceptBackoff>(base_, l.get(), "rtmp"));
       listeners_.push_back(std::move(l));
     }
     return Status::Ok();
   }
 
   const char* name() const override { return "rtmp"; }
-  void stop_accepting() override { listeners_.clear(); }
+  void stop_accepting() override {
+    backoffs_.clear();  // before the listeners they guard
+    listeners_.clear();
+  }
   size_t active_sessions() const override { return sessions_.size(); }
 
  private:
@@ -82,6 +90,7 @@ class RtmpService final : public Service {
   rtmp::SessionEnv env_;
   EventPtr reaper_;
   std::vector<ListenerPtr> listeners_;
+  std::vector<std::unique_ptr<AcceptBackoff>> backoffs_;  // one per listener
   std::unordered_map<rtmp::Session*, std::unique_ptr<rtmp::Session>> sessions_;
   std::vector<std::unique_ptr<rtmp::Session>> graveyard_;
 };
