@@ -8,8 +8,8 @@
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
-#include "rtc/rtc_service.h"
 #include "http/http_stream.h"
+#include "rtc/rtc_service.h"
 #include "rtmp/rtmp_service.h"
 #include "srt/srt_service.h"
 
@@ -41,13 +41,12 @@ Result<std::unique_ptr<Service>> make_system_api(WorkerContext& ctx) {
   return std::unique_ptr<Service>(std::move(svc));
 }
 
-// Protocol services of a protocol worker. Each protocol adds its factory
-// (declared in its own folder's header) on a line of its own.
+// Protocol services of a protocol worker, each declared in its own folder;
+// each serves the listeners of its kind in the configuration (maybe none).
 const ServiceFactory kProtocolFactories[] = {
-    nullptr,  // keeps the list non-empty while protocols are being added
-    make_webrtc_service,
-    make_http_stream_service,
     make_rtmp_service,
+    make_http_stream_service,
+    make_webrtc_service,
     make_srt_service,
 };
 
@@ -84,7 +83,6 @@ class Worker {
     }
     if (roles_ & kRoleProtocol) {
       for (ServiceFactory make : kProtocolFactories) {
-        if (!make) continue;
         auto svc = make(ctx);
         if (!svc.ok()) {
           SP_PERROR("%s", svc.error().c_str());
