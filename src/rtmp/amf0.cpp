@@ -48,6 +48,9 @@ Value Value::EcmaArray(std::vector<Property> props) {
   x.props = std::move(props);
   return x;
 }
+Value Value::Object() { return Object(std::vector<Property>{}); }
+Value Value::EcmaArray() { return EcmaArray(std::vector<Property>{}); }
+Value Value::StrictArray() { return StrictArray(std::vector<Value>{}); }
 Value Value::StrictArray(std::vector<Value> items) {
   Value x;
   x.type = Type::strict_array;
@@ -101,7 +104,9 @@ bool Value::operator==(const Value& o) const {
     case Type::object:
     case Type::ecma_array: return props == o.props;
     case Type::strict_array: return items == o.items;
-    case Type::date: return number == o.number && timezone == o.timezone;
+    case Type::date:
+      // Same NaN rule as numbers: a date is a double on the wire too.
+      return (number == o.number || (std::isnan(number) && std::isnan(o.number))) && timezone == o.timezone;
     case Type::reference: return reference == o.reference;
     default: return true;
   }

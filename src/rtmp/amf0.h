@@ -58,9 +58,14 @@ struct Value {
   static Value String(std::string v);
   static Value Null();
   static Value Undefined();
-  static Value Object(std::vector<Property> props = {});
-  static Value EcmaArray(std::vector<Property> props = {});
-  static Value StrictArray(std::vector<Value> items = {});
+  // Overloads rather than `= {}` defaults: Property is still incomplete here
+  // and clang (the fuzz build) refuses to instantiate a default for it.
+  static Value Object();
+  static Value Object(std::vector<Property> props);
+  static Value EcmaArray();
+  static Value EcmaArray(std::vector<Property> props);
+  static Value StrictArray();
+  static Value StrictArray(std::vector<Value> items);
   static Value Date(double ms, int16_t timezone = 0);
 
   bool is_number() const { return type == Type::number; }

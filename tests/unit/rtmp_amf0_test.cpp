@@ -112,6 +112,14 @@ TEST(RtmpAmf0, RoundTripsSpecialNumbers) {
   }
 }
 
+// Found by tests/fuzz (fuzz_rtmp_chunk, regressions/rtmp_chunk/date_nan.bin):
+// a NaN date decoded from the wire compared unequal to itself.
+TEST(RtmpAmf0, RoundTripsNanDate) {
+  Value d = Value::Date(std::numeric_limits<double>::quiet_NaN(), 5);
+  EXPECT_EQ(round_trip(d), d);
+  EXPECT_NE(round_trip(d), Value::Date(std::numeric_limits<double>::quiet_NaN(), 6));
+}
+
 TEST(RtmpAmf0, DateKeepsTimezone) {
   Value back = round_trip(Value::Date(1234.0, -60));
   EXPECT_EQ(back.type, Type::date);
