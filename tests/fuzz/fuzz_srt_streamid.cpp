@@ -1,0 +1,14 @@
+// Fuzz target: the SRT streamid a caller sends in its handshake (SRT access
+// control syntax "#!::r=app/stream,m=publish" or a plain "app/stream").
+#include "fuzz_util.h"
+#include "srt/streamid.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  auto id = sp::parse_srt_streamid(sp::fuzz::as_text(data, size));
+  if (id.ok()) {
+    FUZZ_CHECK(size <= sp::kSrtMaxStreamIdBytes);
+    FUZZ_CHECK(!id->app.empty() && !id->stream.empty());
+    (void)sp::srt_mode_name(id->mode);
+  }
+  return 0;
+}
