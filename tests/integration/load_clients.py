@@ -290,6 +290,49 @@ class Load:
         self.clients += [p for _, p in pairs if p]
         return [c for c, _ in pairs]
 
+    def http_flood(self, port, request, total, connections=32, seconds=60):
+        """Sends `request` (bytes, one HTTP/1.1 request) `total` times over
+        `connections` keep-alive connections (reopened when the server
+        closes one), within `seconds`. Returns {status: count}; 0 counts
+        requests that got no answer."""
+        statuses = {}
+
+        async def worker(share, deadline):
+            reader = writer = None
+            done = 0
+            while done < share and time.monotonic() < deadline:
+                try:
+                    if writer is None:
+                        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.write(request)
+                    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                    status = int(head.split(b" ", 2)[1])
+                    length = 0
+                    for line in head.split(b"\r\n"):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":")[1])
+                    await asyncio.wait_for(reader.readexactly(length), 10)
+                    if b"connection: close" in head.lower():
+                        writer.close()
+                        writer = None
+                except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError):
+                    status = 0
+                    if writer:
+                        writer.close()
+                    writer = None
+                statuses[status] = statuses.get(status, 0) + 1
+                done += 1
+            if writer:
+                writer.close()
+
+        async def flood():
+            deadline = time.monotonic() + seconds
+            shares = [total // connections + (1 if i < total % connections else 0) for i in range(connections)]
+            await asyncio.gather(*(worker(n, deadline) for n in shares))
+
+        self.call(flood(), timeout=seconds + 30)
+        return statuses
+
     def close(self, counters=None):
         """Closes the clients whose counters are given (all by default)."""
         async def close_them():

@@ -10,6 +10,8 @@ import os
 import resource
 import subprocess
 import sys
+import threading
+import time
 
 from harness import free_port, require, wait_for
 from load_clients import Load
@@ -179,3 +181,22 @@ class StressTestCase(RtmpTestCase):
                        if c.frames < min_frames]
             raise AssertionError("%s: %d of %d clients below %d frames, e.g. %r" % (
                 what, len(lagging), len(counters), min_frames, lagging[:5]))
+
+
+class Heartbeats(threading.Thread):
+    """Re-registers origins every `interval` seconds, as real origins do,
+    until stopped (bounded by `seconds`). Records every answer's status."""
+
+    def __init__(self, proxy, origins, headers=(), interval=0.3, seconds=120):
+        super().__init__(daemon=True)
+        self.proxy, self.origins, self.headers = proxy, list(origins), tuple(headers)
+        self.interval, self.seconds = interval, seconds
+        self.statuses = []
+        self.stop = threading.Event()
+
+    def run(self):
+        deadline = time.monotonic() + self.seconds
+        while not self.stop.wait(self.interval) and time.monotonic() < deadline:
+            for o in list(self.origins):
+                status, _ = self.proxy.register(o.registration(), headers=self.headers)
+                self.statuses.append(status)
