@@ -223,7 +223,10 @@ class HttpFlv(ProxyTestCase):
                 self.assertGreater(sizes[-1], sizes[-3], sizes)
                 # ...while the stalled one cost at most a few MiB (1 MiB high
                 # water + origin read buffer), not the ~15 MB it was sent.
-                self.assertLess(peak - base_rss, 6 * 1024, "RSS grew from %d to %d kB" % (base_rss, peak))
+                # Under ASan (SP_SANITIZERS=1) freed buffers sit in its
+                # quarantine (capped in tests/CMakeLists.txt) before reuse.
+                slack = 32 * 1024 if os.environ.get("SP_SANITIZERS") == "1" else 0
+                self.assertLess(peak - base_rss, 6 * 1024 + slack, "RSS grew from %d to %d kB" % (base_rss, peak))
             finally:
                 viewer.terminate()
                 viewer.wait()

@@ -1,6 +1,7 @@
 """RTMP failures through the proxy: no origin, a dead origin (refused, then
 its pin dropped once it expires), and bad input of every kind while another
 session keeps flowing; a player that stops reading leaves memory bounded."""
+import os
 import socket
 import subprocess
 import threading
@@ -214,7 +215,10 @@ class RtmpErrors(RtmpTestCase):
         for _ in range(20):
             still_flowing()
             peak = max(peak, rss_kb(worker))
-        self.assertLess(peak - rss_before, 24 * 1024, "worker RSS grew from %d to %d kB" % (rss_before, peak))
+        # Under ASan (SP_SANITIZERS=1) freed buffers sit in its quarantine
+        # (capped in tests/CMakeLists.txt) before reuse.
+        slack = 32 * 1024 if os.environ.get("SP_SANITIZERS") == "1" else 0
+        self.assertLess(peak - rss_before, 24 * 1024 + slack, "worker RSS grew from %d to %d kB" % (rss_before, peak))
         raw.close()
         still_flowing()
         self.assertEqual(p.workers(), [worker])
