@@ -225,7 +225,7 @@ class HttpFlv(ProxyTestCase):
                 # water + origin read buffer), not the ~15 MB it was sent.
                 # Under ASan (SP_SANITIZERS=1) freed buffers sit in its
                 # quarantine (capped in tests/CMakeLists.txt) before reuse.
-                slack = 32 * 1024 if os.environ.get("SP_SANITIZERS") == "1" else 0
+                slack = 8 * 1024 if os.environ.get("SP_SANITIZERS") == "1" else 0
                 self.assertLess(peak - base_rss, 6 * 1024 + slack, "RSS grew from %d to %d kB" % (base_rss, peak))
             finally:
                 viewer.terminate()

@@ -217,7 +217,7 @@ class RtmpErrors(RtmpTestCase):
             peak = max(peak, rss_kb(worker))
         # Under ASan (SP_SANITIZERS=1) freed buffers sit in its quarantine
         # (capped in tests/CMakeLists.txt) before reuse.
-        slack = 32 * 1024 if os.environ.get("SP_SANITIZERS") == "1" else 0
+        slack = 8 * 1024 if os.environ.get("SP_SANITIZERS") == "1" else 0
         self.assertLess(peak - rss_before, 24 * 1024 + slack, "worker RSS grew from %d to %d kB" % (rss_before, peak))
         raw.close()
         still_flowing()
