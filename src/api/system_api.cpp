@@ -27,6 +27,7 @@
 #include "core/accept_backoff.h"
 #include "core/clock.h"
 #include "core/event_ptr.h"
+#include "core/evhttp_deadline.h"
 #include "core/evhttp_names.h"
 #include "core/log.h"
 
@@ -147,12 +148,15 @@ struct SystemApi::Impl {
   event_base* base;
   SystemApiConf conf;
   Registry& registry;
+  // Declared before `http`: evhttp is freed first and tells it so.
+  EvhttpDeadlines deadlines;
   std::unique_ptr<evhttp, HttpDeleter> http;
   std::vector<evhttp_bound_socket*> bound;  // owned by `http`
   // One per bound socket; declared after `http`, so destroyed before it.
   std::vector<std::unique_ptr<AcceptBackoff>> backoffs;
 
-  Impl(event_base* b, const SystemApiConf& c, Registry& r) : base(b), conf(c), registry(r) {}
+  Impl(event_base* b, const SystemApiConf& c, Registry& r)
+      : base(b), conf(c), registry(r), deadlines(b, c.timeout_ms, "system_api") {}
 
   struct Route {
     const char* path;
@@ -161,7 +165,11 @@ struct SystemApi::Impl {
     const char* allow;
   };
 
-  static void on_request(evhttp_request* req, void* arg) { static_cast<Impl*>(arg)->serve(req); }
+  static void on_request(evhttp_request* req, void* arg) {
+    auto* im = static_cast<Impl*>(arg);
+    im->deadlines.on_request(req);
+    im->serve(req);
+  }
 
   void serve(evhttp_request* req) {
     std::string ctx = new_context_id();
@@ -292,6 +300,7 @@ Status SystemApi::start(const std::vector<int>& listen_fds) {
                                                    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
                                                    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(im.http.get(), &Impl::on_request, &im);
+    im.deadlines.attach(im.http.get());  // slowloris: a whole request within `timeout`
   }
   for (int fd : listen_fds) {
     // evhttp closes what it is given when unbinding; the caller keeps `fd`.

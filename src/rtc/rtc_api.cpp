@@ -21,6 +21,7 @@
 #include "core/accept_backoff.h"
 #include "core/clock.h"
 #include "core/event_ptr.h"
+#include "core/evhttp_deadline.h"
 #include "core/evhttp_names.h"
 #include "core/log.h"
 #include "http/query.h"
@@ -119,6 +120,8 @@ struct RtcApi::Impl {
   event_base* base;
   const Config& conf;
   Registry& registry;
+  // Declared before the evhttps: they are freed first and tell it so.
+  EvhttpDeadlines deadlines;
   std::unique_ptr<evhttp, HttpDeleter> plain, tls;
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ssl_ctx;
   std::vector<std::pair<evhttp*, evhttp_bound_socket*>> bound;
@@ -126,7 +129,8 @@ struct RtcApi::Impl {
   // One per bound socket; declared last, so destroyed before the evhttps.
   std::vector<std::unique_ptr<AcceptBackoff>> backoffs;
 
-  Impl(event_base* b, const Config& c, Registry& r) : base(b), conf(c), registry(r) {}
+  Impl(event_base* b, const Config& c, Registry& r)
+      : base(b), conf(c), registry(r), deadlines(b, c.http_api.idle_timeout_ms, "http_api") {}
   ~Impl() {
     // evhttp_free closes client connections and would call on_client_closed.
     for (auto& [raw, flow] : flows) detach_client(raw);
@@ -143,6 +147,7 @@ struct RtcApi::Impl {
     evhttp_set_allowed_methods(h.get(), EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h.get(), on_request, this);
+    deadlines.attach(h.get());  // slowloris: a whole request within idle_timeout
     return h;
   }
 
@@ -166,7 +171,7 @@ struct RtcApi::Impl {
     }
     tls = new_http();
     if (!tls) return Status::Error("http_api: evhttp_new failed");
-    evhttp_set_bevcb(tls.get(), on_new_tls_connection, this);
+    deadlines.attach(tls.get(), on_new_tls_connection, this);  // its bufferevents are TLS ones
     return Status::Ok();
   }
 
@@ -256,7 +261,11 @@ struct RtcApi::Impl {
   }
 
   // ---- routing ----
-  static void on_request(evhttp_request* req, void* arg) { static_cast<Impl*>(arg)->serve(req); }
+  static void on_request(evhttp_request* req, void* arg) {
+    auto* im = static_cast<Impl*>(arg);
+    im->deadlines.on_request(req);
+    im->serve(req);
+  }
 
   void serve(evhttp_request* req) {
     std::string ctx = new_context_id();
@@ -413,7 +422,7 @@ struct RtcApi::Impl {
     }
     evbuffer_add(evhttp_request_get_output_buffer(oreq), body.data(), body.size());
     // The client may leave before the origin answers.
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_closed, raw);
+    deadlines.set_close_hook(evhttp_request_get_connection(req), on_client_closed, raw);
     flows.emplace(raw, std::move(flow));
     SP_DEBUG(raw->ctx, "webrtc api: %s %s from %s -> origin %s", evhttp_method_name(raw->method), target.c_str(),
              raw->peer.c_str(), raw->origin_desc.c_str());
@@ -435,7 +444,7 @@ struct RtcApi::Impl {
   void detach_client(Flow* f) {
     if (!f->client) return;
     evhttp_connection* c = evhttp_request_get_connection(f->client);
-    if (c) evhttp_connection_set_closecb(c, nullptr, nullptr);
+    if (c) deadlines.set_close_hook(c, nullptr, nullptr);
   }
 
   static void on_origin_response(evhttp_request* oreq, void* arg) {

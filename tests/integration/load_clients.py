@@ -333,6 +333,44 @@ class Load:
         self.call(flood(), timeout=seconds + 30)
         return statuses
 
+    def slowloris(self, port, payload, n, interval=0.2, seconds=6.0):
+        """Opens n connections that send `payload` one byte every `interval`
+        seconds. Returns, per connection, how many seconds after connecting
+        the server closed it (None: still open after `seconds`; -1: the
+        connection could not be opened). Returns at once a future of that
+        list, so the test can check other clients meanwhile."""
+        async def one():
+            t0 = time.monotonic()
+            try:
+                reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+            except (OSError, asyncio.TimeoutError):
+                return -1
+            closed = []
+
+            async def watch():
+                try:
+                    while await reader.read(65536):
+                        pass
+                except OSError:
+                    pass
+                closed.append(time.monotonic() - t0)
+
+            watcher = asyncio.ensure_future(watch())
+            sent = 0
+            while not watcher.done() and time.monotonic() - t0 < seconds:
+                if sent < len(payload):
+                    writer.write(payload[sent:sent + 1])
+                    sent += 1
+                await asyncio.wait([watcher], timeout=interval)
+            watcher.cancel()
+            writer.close()
+            return closed[0] if closed else None
+
+        async def all_of():
+            return await asyncio.gather(*(one() for _ in range(n)))
+
+        return asyncio.run_coroutine_threadsafe(all_of(), self.loop)
+
     def close(self, counters=None):
         """Closes the clients whose counters are given (all by default)."""
         async def close_them():
