@@ -165,8 +165,28 @@ Result<RtcSessionData> decode_rtc_session_data(std::string_view text) {
   return d;
 }
 
-std::string origin_resource_path(std::string_view location, std::string_view request_path) {
-  location = trim(location);
+namespace {
+
+// Bytes a URI may not carry (spaces, controls, non-ASCII) percent-encoded, as
+// browsers do with a sloppy Location. The result also goes into the
+// space-separated session record, which a space would break.
+std::string escape_uri_bytes(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c >= 0x7f) {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += char(c);
+    }
+  }
+  return out;
+}
+
+std::string resolve_location(std::string_view location, std::string_view request_path) {
   size_t scheme = location.find("://");
   if (scheme != std::string_view::npos && location.find('/') > scheme) {
     std::string_view rest = location.substr(scheme + 3);
@@ -181,6 +201,12 @@ std::string origin_resource_path(std::string_view location, std::string_view req
   size_t dir = request_path.rfind('/');
   std::string base = dir == std::string_view::npos ? "/" : std::string(request_path.substr(0, dir + 1));
   return base + std::string(location);
+}
+
+}  // namespace
+
+std::string origin_resource_path(std::string_view location, std::string_view request_path) {
+  return escape_uri_bytes(resolve_location(trim(location), request_path));
 }
 
 std::string proxy_location(std::string_view origin_resource, std::string_view session_id, std::string_view base) {

@@ -125,6 +125,18 @@ TEST(Location, OriginResourceAndProxyLocation) {
   EXPECT_EQ(proxy_location("/whip/resource/42", "a:b", ""), "/whip/resource/42?spsid=a%3Ab");
 }
 
+// Found by tests/fuzz (fuzz_rtc_signaling, regressions/rtc_signaling/
+// location_with_space.txt): a Location with a space made a session record
+// with five fields, which no worker could read back.
+TEST(Location, SpacesAndControlsAreEscapedSoTheRecordReadsBack) {
+  EXPECT_EQ(origin_resource_path("/whip/my resource?a=b c", "/rtc/v1/whip/"), "/whip/my%20resource?a=b%20c");
+  EXPECT_EQ(origin_resource_path("r\x01\xc3\xa9", "/rtc/v1/whip/"), "/rtc/v1/whip/r%01%C3%A9");
+  RtcSessionData d{"127.0.0.1", 8000, "", origin_resource_path("a b", "/rtc/v1/whip/")};
+  auto back = decode_rtc_session_data(encode_rtc_session_data(d, 512));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->origin_resource, "/rtc/v1/whip/a%20b");
+}
+
 TEST(ClaimName, StablePerListenerAndSession) {
   EXPECT_EQ(rtc_claim_socket_name(7, "a:b"), rtc_claim_socket_name(7, "a:b"));
   EXPECT_NE(rtc_claim_socket_name(7, "a:b"), rtc_claim_socket_name(8, "a:b"));
