@@ -84,9 +84,10 @@ void EvhttpDeadlines::expire(Conn* c) {
   SP_LOG(partial ? LogLevel::warn : LogLevel::info, log::process_context(),
          "%s: no complete request from %s within %lld ms, closed", what_.c_str(), peer.c_str(),
          static_cast<long long>(timeout_ms_));
-  // As if evhttp's own read timeout fired: it drops the connection (and
-  // its close callback drops our record).
-  bufferevent_trigger_event(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, 0);
+  // Freed directly rather than through evhttp's timeout path, which
+  // detaches the unfinished request from the connection and never frees it.
+  // No request is in our hands (not busy); the close callback drops our record.
+  evhttp_connection_free(c->evcon);
 }
 
 void EvhttpDeadlines::on_request(evhttp_request* req) {

@@ -5,7 +5,7 @@
 // a connection for hours: 16 KiB of headers at one byte per second. Here
 // each connection gets `timeout_ms` from its accept, and again from each
 // complete answer, to deliver a whole request; past it the connection is
-// closed as if evhttp had timed it out (and logged with the peer). While a
+// closed (and logged with the peer). While a
 // request is being answered (the WHIP/WHEP API answers asynchronously) no
 // deadline runs: the request's own timeouts apply.
 //
