@@ -23,9 +23,11 @@ OTHERS = 10
 SECONDS = 10
 BOUND_KB = STALLED * 7 * 1024 + STALLED * 3 * 1024
 # Under ASan (SP_SANITIZERS=1) freed buffers sit in its quarantine (capped
-# at 4 MB in tests/CMakeLists.txt) before reuse.
+# at 4 MB in tests/CMakeLists.txt) before reuse, and every allocation has
+# redzones: measured 37 MB there (21 MB without), still well below the ~60 MB
+# the stalled viewers were sent.
 if os.environ.get("SP_SANITIZERS") == "1":
-    BOUND_KB += 8 * 1024
+    BOUND_KB += 16 * 1024
 
 
 class StressStalled(StressTestCase):
