@@ -400,22 +400,3 @@ class Load:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join(timeout=10)
 
-
-def snapshot(counters):
-    """Frame counts of every client now."""
-    return [c.frames for c in counters]
-
-
-def all_rising(before, counters):
-    """Indices of clients whose frame count did not rise since `before`."""
-    return [i for i, (b, c) in enumerate(zip(before, counters)) if c.frames <= b]
-
-
-def wait_counters(cond, counters, timeout, interval=0.2):
-    """Polls cond(counters) until true; returns (ok, seconds waited)."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if cond(counters):
-            return True, time.monotonic() - t0
-        time.sleep(interval)
-    return cond(counters), time.monotonic() - t0

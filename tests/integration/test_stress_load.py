@@ -1,8 +1,8 @@
 """Stress (ctest label `stress`): 2,000 concurrent RTMP players of one stream
 through the proxy, then 2,000 concurrent HTTP-FLV viewers; every one of them
-receives video. The proxy's RSS per session is printed (lines starting with
-"STRESS:"). And a viewer that stops reading, on RTMP and on HTTP-FLV, costs
-a bounded amount of memory while the others keep receiving.
+receives video, and keeps receiving. The proxy's RSS per session (the
+growth of its workers' RSS over the number of clients) is printed on lines
+starting with "STRESS:".
 
 The clients are load_clients.py's asyncio players (one process, one loop);
 the origins are nginx-rtmp (raised worker_connections: the proxy relays every
@@ -10,9 +10,9 @@ player to the origin on a connection of its own) and fanout_flv_origin.py.
 """
 import time
 
-from harness import free_port, main, wait_for
+from harness import free_port, main
 from rtmp_fixture import DEFAULT_VHOST
-from stress_fixture import StressTestCase, rss_kb
+from stress_fixture import StressTestCase
 
 PLAYERS = 2000
 # worker_connections is per worker: room for all players on one worker.
