@@ -13,7 +13,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)sp::srt_mode_name(id->mode);
   }
   auto route = sp::route_srt_streamid(sp::fuzz::as_text(data, size));
-  FUZZ_CHECK(route.ok() == id.ok());
+  // The route may still refuse a well-formed streamid whose names cannot be
+  // part of a stream key ("#", spaces), never the other way round.
+  if (route.ok()) FUZZ_CHECK(id.ok());
   if (route.ok()) FUZZ_CHECK(!route->key.empty());
   return 0;
 }
