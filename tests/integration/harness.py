@@ -100,6 +100,24 @@ def stop_process(proc, timeout=5):
             stream.close()
 
 
+def socket_holders(pids, inodes):
+    """{socket inode: pid} for those of `inodes` held open by one of `pids`."""
+    holders = {}
+    for pid in pids:
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith("socket:[") and link[8:-1] in inodes:
+                holders[link[8:-1]] = pid
+    return holders
+
+
 def children_of(pid):
     """Direct children of pid, from /proc."""
     kids = []

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from harness import free_port, require, wait_for
+from harness import free_port, require, socket_holders, wait_for
 from load_clients import Load
 from rtmp_fixture import RtmpTestCase
 
@@ -69,20 +69,7 @@ def socket_owner_map(pids, server_port):
                         by_inode[inode] = int(remote.rsplit(":", 1)[1], 16)
         except OSError:
             pass
-    owners = {}
-    for pid in pids:
-        try:
-            fds = os.listdir("/proc/%d/fd" % pid)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            if link.startswith("socket:[") and link[8:-1] in by_inode:
-                owners[by_inode[link[8:-1]]] = pid
-    return owners
+    return {by_inode[inode]: pid for inode, pid in socket_holders(pids, by_inode).items()}
 
 
 def tcp_local_ports(pid):

@@ -6,7 +6,7 @@ import signal
 import socket
 import time
 
-from harness import alive, main, wait_for
+from harness import alive, main, socket_holders, wait_for
 from rtmp_fixture import DEFAULT_VHOST, RtmpTestCase
 
 
@@ -29,22 +29,8 @@ def socket_inodes(port):
 
 def serving(pids, port):
     """Which of `pids` hold an established connection accepted on `port`."""
-    inodes = socket_inodes(port)
-    out = []
-    for pid in pids:
-        try:
-            fds = os.listdir("/proc/%d/fd" % pid)
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-            except OSError:
-                continue
-            if link.startswith("socket:[") and link[8:-1] in inodes:
-                out.append(pid)
-                break
-    return out
+    holding = set(socket_holders(pids, socket_inodes(port)).values())
+    return [pid for pid in pids if pid in holding]
 
 
 def refused(port):

@@ -2,6 +2,7 @@
 // ffmpeg, hand-written LL-HLS and master playlists, and the URI edge cases
 // the original proxy got wrong ("?spbhid=x&&...").
 #include "http/hls_playlist.h"
+#include "test_files.h"
 
 #include <gtest/gtest.h>
 
@@ -13,18 +14,10 @@ namespace sp {
 namespace {
 
 std::string read_fixture(const std::string& name) {
-  std::ifstream in(std::string(SP_SOURCE_DIR "/tests/fixtures/hls/") + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return testing::read_source_file("tests/fixtures/hls/" + name);
 }
 
-size_t count(std::string_view text, std::string_view what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+size_t count(std::string_view text, std::string_view what) { return testing::count_of(text, what); }
 
 HlsPlaylistRewrite rewrite_ok(std::string_view text, std::string_view id = "abc123") {
   Result<HlsPlaylistRewrite> r = rewrite_hls_playlist(text, id);

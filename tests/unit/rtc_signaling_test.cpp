@@ -2,6 +2,7 @@
 // media port from a real aiortc answer, the registry session record, Location
 // rewriting and the claim socket name.
 #include "rtc/signaling.h"
+#include "test_files.h"
 
 #include <gtest/gtest.h>
 
@@ -12,10 +13,7 @@ namespace sp {
 namespace {
 
 std::string read_fixture(const std::string& name) {
-  std::ifstream in(std::string(SP_SOURCE_DIR "/tests/fixtures/rtc/") + name, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return testing::read_source_file("tests/fixtures/rtc/" + name);
 }
 
 TEST(RtcTarget, QueryAndPathForms) {

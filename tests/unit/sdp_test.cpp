@@ -1,6 +1,7 @@
 // Tests for src/rtc/sdp: ufrag extraction and answer candidate rewriting on a
 // real aiortc offer/answer pair (CRLF) and on SRS-shaped answers (LF).
 #include "rtc/sdp.h"
+#include "test_files.h"
 
 #include <gtest/gtest.h>
 
@@ -12,18 +13,10 @@ namespace sp {
 namespace {
 
 std::string read_fixture(const std::string& name) {
-  std::ifstream in(std::string(SP_SOURCE_DIR "/tests/fixtures/rtc/") + name, std::ios::binary);
-  EXPECT_TRUE(in.good()) << name;
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return testing::read_source_file("tests/fixtures/rtc/" + name);
 }
 
-size_t count(std::string_view text, std::string_view what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+size_t count(std::string_view text, std::string_view what) { return testing::count_of(text, what); }
 
 // Lines ending in a bare "\n" (not preceded by '\r').
 size_t bare_newlines(std::string_view text) {
