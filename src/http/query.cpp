@@ -1,6 +1,8 @@
 // Query-string helpers: see query.h.
 #include "http/query.h"
 
+#include <algorithm>
+
 namespace sp {
 
 namespace {
@@ -91,16 +93,28 @@ std::string query_without_param(std::string_view query, std::string_view name) {
 std::string query_with_param(std::string_view query, std::string_view name, std::string_view value) {
   std::string wanted = std::string(name) + "=" + percent_encode(value);
   std::string out;
+  out.reserve(query.size() + wanted.size() + 1);
   bool placed = false;
-  for_each_piece(query, [&](std::string_view piece) {
-    if (piece_name(piece) != name) {
-      append_piece(&out, piece);
+  // Piece by piece, separators included, so every other byte stays as it was.
+  for (size_t at = 0; at <= query.size();) {
+    size_t amp = std::min(query.find('&', at), query.size());
+    std::string_view piece = query.substr(at, amp - at);
+    if (piece.empty() || piece_name(piece) != name) {
+      out.append(piece);
+      if (amp < query.size()) out.push_back('&');
     } else if (!placed) {
-      append_piece(&out, wanted);
+      out.append(wanted);
+      if (amp < query.size()) out.push_back('&');
       placed = true;
-    }
-  });
-  if (!placed) append_piece(&out, wanted);
+    }  // a later `name`: dropped with the '&' after it
+    at = amp + 1;
+  }
+  if (!placed) {
+    if (!out.empty() && out.back() != '&') out.push_back('&');
+    out.append(wanted);
+  } else if (!query.empty() && query.back() != '&' && !out.empty() && out.back() == '&') {
+    out.pop_back();  // the dropped `name` was last: no '&' it did not have
+  }
   return out;
 }
 

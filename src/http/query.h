@@ -28,7 +28,9 @@ std::string query_without_param(std::string_view query, std::string_view name);
 
 // The query with `name` set to `value` (percent-encoded here): the first
 // existing `name` is replaced in place, later ones removed, else it is
-// appended. Empty pieces are dropped, as in query_without_param().
+// appended (after a '&' unless the query is empty or already ends with one).
+// Every other byte stays as it was, empty pieces included, so setting the
+// same value again changes nothing.
 std::string query_with_param(std::string_view query, std::string_view name, std::string_view value);
 
 }  // namespace sp

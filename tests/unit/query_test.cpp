@@ -49,6 +49,17 @@ TEST(HttpQueryTest, SetParam) {
   EXPECT_EQ(query_with_param("a=1&", "spbhid", "ID"), "a=1&spbhid=ID");
   EXPECT_EQ(query_with_param("spbhid=old&a=1&spbhid=older", "spbhid", "ID"), "spbhid=ID&a=1");
   EXPECT_EQ(query_with_param("a=1", "spbhid", "x y"), "a=1&spbhid=x%20y");
+  EXPECT_EQ(query_with_param("a=1&spbhid=old", "spbhid", "ID"), "a=1&spbhid=ID");
+  EXPECT_EQ(query_with_param("a=1&spbhid=1&spbhid=2", "spbhid", "ID"), "a=1&spbhid=ID");
+  EXPECT_EQ(query_with_param("spbhid=1&a=1&spbhid=2&", "spbhid", "ID"), "spbhid=ID&a=1&");
+  // Other pieces pass byte for byte, empty or blank ones too (the fuzzer's
+  // find: dropping them moved a blank piece to the end of a playlist line).
+  EXPECT_EQ(query_with_param("&&~&spbhid=VD&&   &", "spbhid", "ID"), "&&~&spbhid=ID&&   &");
+  EXPECT_EQ(query_with_param("a&&b", "spbhid", "ID"), "a&&b&spbhid=ID");
+  for (std::string_view q : {"", "a", "a&", "&&a&&spbhid=1&&", "spbhid", "x&spbhid=1&spbhid=2", "  &b  &"}) {
+    std::string once = query_with_param(q, "spbhid", "ID");
+    EXPECT_EQ(query_with_param(once, "spbhid", "ID"), once) << q;
+  }
 }
 
 }  // namespace
