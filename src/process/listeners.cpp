@@ -52,7 +52,8 @@ std::vector<int> ListenerSet::fds(ListenerKind kind) const {
 
 namespace {
 
-Result<int> open_socket(const ListenConf& lc, bool udp) {
+Result<int> open_socket(const ListenConf& lc, ListenerKind kind) {
+  bool udp = listener_is_udp(kind);
   int fd = ::socket(lc.addr.family(), (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   auto fail = [&](const char* what) {
     std::string msg = std::string(what) + " " + (udp ? "udp " : "tcp ") + lc.addr.to_string() +
@@ -63,6 +64,11 @@ Result<int> open_socket(const ListenConf& lc, bool udp) {
   if (fd < 0) return fail("socket()");
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) return fail("setsockopt(SO_REUSEADDR)");
+  // Each generation has an SRT socket of its own in one reuseport group (see
+  // srt/srt_steering.h).
+  if (kind == ListenerKind::srt && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    return fail("setsockopt(SO_REUSEPORT)");
+  }
   // [::]:P and 0.0.0.0:P are separate listeners, as in nginx.
   if (lc.addr.family() == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) {
     return fail("setsockopt(IPV6_V6ONLY)");
@@ -85,8 +91,11 @@ Result<ListenerSet> ListenerSet::open(const Config& conf, const ListenerSet* pre
     for (const ListenConf& lc : *list) {
       bool udp = listener_is_udp(kind);
       int fd = -1;
-      if (previous) {
+      // SRT: a new socket in the address's reuseport group, never the old
+      // one, so the old generation's libsrt stays its only reader.
+      if (previous && kind != ListenerKind::srt) {
         for (const Listener& old : previous->items_) {
+          if (old.kind == ListenerKind::srt) continue;
           if (listener_is_udp(old.kind) == udp && old.conf.addr == lc.addr) {
             fd = fcntl(old.fd, F_DUPFD_CLOEXEC, 3);
             if (fd < 0) return Result<ListenerSet>::Error(std::string("dup() failed: ") + strerror(errno));
@@ -95,7 +104,7 @@ Result<ListenerSet> ListenerSet::open(const Config& conf, const ListenerSet* pre
         }
       }
       if (fd < 0) {
-        auto opened = open_socket(lc, udp);
+        auto opened = open_socket(lc, kind);
         if (!opened.ok()) return opened.status();
         fd = *opened;
       }

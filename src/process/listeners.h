@@ -1,7 +1,9 @@
 // Listening sockets. The master opens every listener (TCP and UDP) before it
 // forks, and children inherit them. On reload the master reuses the open
 // socket of every address that stays in the configuration, so the kernel's
-// accept queue is never closed and no connection is refused.
+// accept queue is never closed and no connection is refused. SRT is the
+// exception: each generation gets a new socket in the address's SO_REUSEPORT
+// group (see srt/srt_steering.h and process/srt_groups.h).
 #pragma once
 
 #include <string>
@@ -33,7 +35,8 @@ class ListenerSet {
   ListenerSet& operator=(const ListenerSet&) = delete;
 
   // Opens the listeners `conf` asks for. A socket of `previous` bound to the
-  // same address and transport is duplicated instead of opened again.
+  // same address and transport is duplicated instead of opened again (not
+  // for SRT: see above).
   static Result<ListenerSet> open(const Config& conf, const ListenerSet* previous);
 
   const std::vector<Listener>& items() const { return items_; }

@@ -16,12 +16,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "process/proctitle.h"
+#include "process/srt_groups.h"
 #include "process/worker.h"
 
 // ASan builds (./configure --with-sanitizers): workers leave through _exit,
@@ -42,7 +44,7 @@ namespace sp {
 
 namespace {
 
-volatile sig_atomic_t g_reap, g_terminate, g_quit, g_reconfigure, g_reopen, g_alarm;
+volatile sig_atomic_t g_reap, g_terminate, g_quit, g_reconfigure, g_reopen, g_alarm, g_srt_note;
 
 void on_signal(int signo) {
   switch (signo) {
@@ -53,10 +55,11 @@ void on_signal(int signo) {
     case SIGHUP: g_reconfigure = 1; break;
     case SIGUSR1: g_reopen = 1; break;
     case SIGALRM: g_alarm = 1; break;
+    case SIGUSR2: g_srt_note = 1; break;  // an SRT worker published on the drain board
   }
 }
 
-const int kMasterSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGALRM};
+const int kMasterSignals[] = {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGALRM, SIGUSR2};
 
 void install_handlers(sigset_t* blocked) {
   sigemptyset(blocked);
@@ -114,7 +117,13 @@ constexpr int64_t kRespawnIntervalMs = 1000;
 class Master {
  public:
   Master(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry, const MasterOptions& opts)
-      : conf_(std::move(conf)), listeners_(std::move(listeners)), registry_(std::move(registry)), opts_(opts) {}
+      : conf_(std::move(conf)),
+        listeners_(std::move(listeners)),
+        registry_(std::move(registry)),
+        opts_(opts),
+        srt_board_(SrtDrainBoard::create()) {
+    if (!srt_board_) SP_PERROR("mmap(srt drain board) failed: %s; SRT sessions will not survive a reload", strerror(errno));
+  }
 
   int run() {
     install_handlers(&blocked_);
@@ -125,6 +134,7 @@ class Master {
     for (;;) {
       arm_timer();
       if (!pending()) sigsuspend(&empty);
+      if (g_srt_note) collect_srt_notes();  // before reaping: a note names its writer by pid
       if (g_reap) reap();
       if (g_alarm) {
         g_alarm = 0;
@@ -142,10 +152,13 @@ class Master {
   }
 
  private:
-  static bool pending() { return g_reap || g_terminate || g_quit || g_reconfigure || g_reopen || g_alarm; }
+  static bool pending() {
+    return g_reap || g_terminate || g_quit || g_reconfigure || g_reopen || g_alarm || g_srt_note;
+  }
 
   void spawn_generation() {
     generation_++;
+    srt_groups_.add_generation(generation_, listeners_);
     for (int i = 0; i < conf_.worker_processes; i++) spawn(kRoleProtocol, i);
     spawn(kRoleApi, -1);
   }
@@ -171,6 +184,7 @@ class Master {
 
   int child_main(int roles, int slot) {
     reset_signals_in_child();
+    srt_groups_.close_in_child();
     // A worker must not outlive a master killed with SIGKILL.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     bool api = roles == kRoleApi;
@@ -181,7 +195,7 @@ class Master {
       SP_PERROR("%s", st.message().c_str());
       return 2;
     }
-    return run_worker(conf_, *registry_, listeners_, roles, slot);
+    return run_worker(conf_, *registry_, listeners_, roles, slot, srt_board_);
   }
 
   void reap() {
@@ -196,7 +210,25 @@ class Master {
         children_.erase(children_.begin() + long(i));
         log_exit(c, status);
         if (!c.exiting && !stopping_ && c.generation == generation_) respawn(c);
+        if (c.generation < generation_ && c.roles == kRoleProtocol && c.slot == 0) {
+          srt_groups_.owner_exited(c.generation);  // slot 0 serves SRT
+        }
         break;
+      }
+    }
+    for (int g : srt_groups_.generations()) {
+      if (g == generation_) continue;
+      bool alive = std::any_of(children_.begin(), children_.end(), [g](const Child& c) { return c.generation == g; });
+      if (!alive) srt_groups_.retire(g);
+    }
+  }
+
+  void collect_srt_notes() {
+    g_srt_note = 0;
+    if (!srt_board_) return;
+    for (auto& [pid, ranges] : srt_board_->collect()) {
+      for (const Child& c : children_) {
+        if (c.pid == pid) srt_groups_.published(c.generation, std::move(ranges));
       }
     }
   }
@@ -338,6 +370,8 @@ class Master {
   MasterOptions opts_;
   std::vector<Child> children_;
   std::vector<PendingSpawn> pending_;
+  SrtDrainBoard* srt_board_;  // shared with the children; lives as long as the process
+  SrtGroups srt_groups_;
   sigset_t blocked_;
   int generation_ = 0;
   bool stopping_ = false;
@@ -355,7 +389,7 @@ int run_master(Config conf, ListenerSet listeners, std::unique_ptr<Registry> reg
 int run_single(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry) {
   log::set_process_context("single");
   SP_PNOTICE("master_process off: serving in one process; reload is not available");
-  return run_worker(conf, *registry, listeners, kRoleProtocol | kRoleApi, 0);
+  return run_worker(conf, *registry, listeners, kRoleProtocol | kRoleApi, 0, nullptr);
 }
 
 }  // namespace sp

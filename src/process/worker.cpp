@@ -52,8 +52,8 @@ const ServiceFactory kProtocolFactories[] = {
 
 class Worker {
  public:
-  Worker(const Config& conf, Registry& registry, ListenerSet& listeners, int roles, int slot)
-      : conf_(conf), registry_(registry), listeners_(listeners), roles_(roles), slot_(slot) {}
+  Worker(const Config& conf, Registry& registry, ListenerSet& listeners, int roles, int slot, SrtDrainBoard* board)
+      : conf_(conf), registry_(registry), listeners_(listeners), roles_(roles), slot_(slot), srt_board_(board) {}
 
   int run() {
     base_.reset(event_base_new());
@@ -61,7 +61,7 @@ class Worker {
       SP_PERROR("event_base_new() failed");
       return 1;
     }
-    WorkerContext ctx{base_.get(), conf_, registry_, listeners_, slot_, limiter_};
+    WorkerContext ctx{base_.get(), conf_, registry_, listeners_, slot_, limiter_, srt_board_};
     if (!start_services(ctx)) return 1;
     watch_signals();
     if (roles_ & kRoleApi) start_api_jobs();
@@ -96,7 +96,8 @@ class Worker {
 
   void watch_signals() {
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);  // only the master reloads
+    signal(SIGHUP, SIG_IGN);   // only the master reloads
+    signal(SIGUSR2, SIG_IGN);  // only the master reads the SRT drain board
     add_signal(SIGQUIT, &Worker::on_quit);
     add_signal(SIGTERM, &Worker::on_terminate);
     add_signal(SIGINT, &Worker::on_terminate);
@@ -179,6 +180,7 @@ class Worker {
   ListenerSet& listeners_;
   int roles_;
   int slot_;
+  SrtDrainBoard* srt_board_;
   ConnectionLimiter limiter_{conf_.worker_connections};
   bool quitting_ = false;
   EventBasePtr base_;
@@ -221,8 +223,9 @@ OriginSpec default_backend_spec(const DefaultBackendConf& conf) {
   return spec;
 }
 
-int run_worker(const Config& conf, Registry& registry, ListenerSet& listeners, int roles, int slot) {
-  Worker w(conf, registry, listeners, roles, slot);
+int run_worker(const Config& conf, Registry& registry, ListenerSet& listeners, int roles, int slot,
+               SrtDrainBoard* srt_board) {
+  Worker w(conf, registry, listeners, roles, slot, srt_board);
   return w.run();
 }
 

@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "process/listeners.h"
 #include "registry/registry.h"
+#include "srt/srt_steering.h"
 
 namespace sp {
 
@@ -44,6 +45,7 @@ struct WorkerContext {
   const ListenerSet& listeners;
   int slot;  // 0..worker_processes-1 for protocol workers, -1 for the API worker
   ConnectionLimiter& limiter;
+  SrtDrainBoard* srt_board;  // the master's, to keep SRT sessions through a reload; nullptr without a master
 };
 
 class Service {
@@ -60,7 +62,8 @@ using ServiceFactory = Result<std::unique_ptr<Service>> (*)(WorkerContext& ctx);
 enum WorkerRole : int { kRoleProtocol = 1, kRoleApi = 2 };
 
 // Runs a worker until it is told to stop; returns the process exit code.
-int run_worker(const Config& conf, Registry& registry, ListenerSet& listeners, int roles, int slot);
+int run_worker(const Config& conf, Registry& registry, ListenerSet& listeners, int roles, int slot,
+               SrtDrainBoard* srt_board);
 
 // The default backend as an origin registration (see SPEC.md section 5).
 OriginSpec default_backend_spec(const DefaultBackendConf& conf);

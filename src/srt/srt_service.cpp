@@ -38,18 +38,17 @@
 // one core for the client-facing side; the origin-facing sockets are ordinary
 // libsrt callers with multiplexers of their own.
 //
-// Reload (trade-off). The new generation's slot 0 acquires the same (dup'd)
-// socket while the old one drains, and for a moment both processes read it.
-// Keeping the old SRT sessions through the drain would mean two readers for
-// as long as shutdown_timeout, with each process losing the other's packets
-// at random -- a broken stream rather than a closed one. So at graceful stop
-// (QUIT or reload) this service closes its listener AND ends its SRT sessions
-// (reason "stopping"), then the worker exits and srt_cleanup() releases the
-// socket, so the overlap lasts about one tick. Callers see a clean close and
-// reconnect to the new generation (handshakes that land in the old process
-// during the overlap are not answered; the caller's handshake retry reaches
-// the new one). SRT sessions therefore do not survive a reload; RTMP/HTTP
-// sessions do.
+// Reload. Each generation's slot 0 reads a UDP socket of its own; the
+// sockets of one address form a SO_REUSEPORT group whose BPF program the
+// master keeps pointing each datagram at the right generation by its SRT
+// destination socket id (srt/srt_steering.h, process/srt_groups.h). At a
+// graceful stop (QUIT or reload) this service closes its listener(s), so no
+// new caller is accepted, and publishes the ids of the client sockets it
+// keeps on the master's drain board; from then on the master sends new
+// callers to the new generation and these sessions' packets here. They run
+// on until they end or shutdown_timeout passes, as RTMP and HTTP sessions
+// do. (A handshake caught mid-way by the switch gets no answer from the old
+// worker; the caller's retry reaches the new one.)
 //
 // Rejections (in the listen callback, before libsrt accepts): a malformed
 // streamid -> SRT_REJX_BAD_REQUEST (1400); no alive origin with an `srt`
@@ -62,6 +61,7 @@
 
 #include <srt/access_control.h>
 #include <srt/logging_api.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/syslog.h>
 #include <fcntl.h>
@@ -133,7 +133,7 @@ struct Note {
 class SrtService final : public Service {
  public:
   explicit SrtService(WorkerContext& ctx)
-      : base_(ctx.base), conf_(ctx.conf.srt), registry_(ctx.registry), limiter_(ctx.limiter) {}
+      : base_(ctx.base), conf_(ctx.conf.srt), registry_(ctx.registry), limiter_(ctx.limiter), board_(ctx.srt_board) {}
 
   ~SrtService() override {
     quit_.store(true);
@@ -160,6 +160,7 @@ class SrtService final : public Service {
   void start_relay(SrtSocket client, const std::string& peer, int64_t now_ms);
   void end_relay(uint64_t id, const std::string& reason, int64_t now_ms);
   void end_all(const std::string& reason);
+  void publish_kept_sessions();
   void check_timers(int64_t now_ms);
   void close_refused(int64_t now_ms);
   void post(Note note);
@@ -171,7 +172,9 @@ class SrtService final : public Service {
   const SrtConf& conf_;
   Registry& registry_;
   ConnectionLimiter& limiter_;
+  SrtDrainBoard* board_;  // nullptr without a master
   bool started_ = false;  // srt_startup() called
+  bool publish_pending_ = false;  // SRT thread
 
   std::atomic<bool> quit_{false};
   std::atomic<bool> stop_accepting_{false};
@@ -288,9 +291,10 @@ void SrtService::run() {
   SRT_EPOLL_EVENT events[kMaxEvents];
   while (!quit_.load()) {
     if (stop_accepting_.load() && !listeners_.empty()) {
-      listeners_.clear();  // srt_close(): no new callers
-      end_all("stopping (graceful stop or reload)");
+      listeners_.clear();  // srt_close(): no new callers; accepted ones go on
+      publish_pending_ = board_ != nullptr;
     }
+    if (publish_pending_) publish_kept_sessions();
     int64_t now = monotonic_ms();
     close_refused(now);
     int n = srt_epoll_uwait(epoll_.get(), events, kMaxEvents, kTickMs);
@@ -381,6 +385,17 @@ void SrtService::end_all(const std::string& reason) {
   for (const auto& [id, r] : relays_) ids.push_back(id);
   int64_t now = monotonic_ms();
   for (uint64_t id : ids) end_relay(id, reason, now);
+}
+
+// Tells the master which destination ids stay here; retried on the next tick
+// while the board is full.
+void SrtService::publish_kept_sessions() {
+  std::vector<uint32_t> ids;
+  for (const auto& [id, r] : relays_) ids.push_back(uint32_t(r->client_sock()));
+  if (!board_->publish(getpid(), srt_id_ranges(std::move(ids), SrtDrainNote::kMaxRanges))) return;
+  publish_pending_ = false;
+  if (kill(getppid(), SIGUSR2) != 0) SP_PERROR("telling the master about kept SRT sessions: %s", strerror(errno));
+  SP_PINFO("srt: stopped accepting, keeping %zu sessions", relays_.size());
 }
 
 void SrtService::check_timers(int64_t now_ms) {

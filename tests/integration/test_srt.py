@@ -3,7 +3,7 @@ writing what it receives to a file, or a listener serving a looping MPEG-TS),
 registered through the system API; ffmpeg publishing and ffprobe playing
 through the proxy. Covers every streamid form, the passphrase per hop, and the
 rejections (malformed streamid, no origin) with the worker serving others
-afterwards.
+afterwards, and sessions kept through reloads.
 
 ffmpeg 5.1 does not percent-decode `streamid=` in an srt:// URL, so the
 streamid is written raw ('#', ':' and ',' pass through its URL parser)."""
@@ -295,23 +295,57 @@ class SrtTest(ProxyTestCase):
         self.assertEqual(p.log().count("srt session end"), 1)
         self.assertIn("worker_connections (16) reached, srt client refused", p.log())
 
-    def test_reload_ends_srt_sessions_and_the_new_generation_serves(self):
-        p, port = self.srt_proxy()
+    def srt_workers(self, p):
+        """Pids of the SRT workers (slot 0 of each generation), oldest first."""
+        return [int(l.split("][")[2]) for l in p.log().splitlines() if "srt listening on" in l]
+
+    def test_reload_keeps_srt_sessions_and_the_new_generation_takes_new_callers(self):
+        port = free_port()
+        p = self.proxy(body="srt { listen 127.0.0.1:%d; connect_timeout 2s; }" % port,
+                       extra_main="shutdown_timeout 60s;")
+        p.wait_log("srt listening on 127.0.0.1:%d" % port)
         origin, sink = self.sink_origin()
         self.register(p, origin)
-        proc = self.publish_in_background(srt_url(port, "live/reload"), seconds=30)
+        publisher = self.spawn(["ffmpeg", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", self.ts,
+                                "-c", "copy", "-f", "mpegts", srt_url(port, "live/reload")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for(lambda: self.size(sink) > 20000, what="bytes flowing before the reload")
-        p.signal(signal.SIGHUP)
-        p.wait_log("reconfigured: generation 2")
-        # Documented trade-off: the old worker's SRT sessions are ended so
-        # only one process reads the shared UDP socket.
-        p.wait_log("reason: stopping (graceful stop or reload)", timeout=10)
-        proc.kill()
-        before = self.size(sink)
-        r = self.publish(srt_url(port, "live/reload"), seconds=3)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assert_ts_arrived(sink, more_than=before)
+        for generation in (2, 3):
+            p.signal(signal.SIGHUP)
+            p.wait_log("reconfigured: generation %d" % generation)
+            wait_for(lambda: len(self.srt_workers(p)) == generation, what="srt worker of generation %d" % generation)
+            # Once the old SRT worker stopped accepting (or, with no session, exited),
+            # the master steers new callers to the new generation.
+            p.wait_log("new callers to generation %d" % generation)
+            # The session of generation 1 goes on: the origin keeps receiving.
+            before = self.size(sink)
+            wait_for(lambda: self.size(sink) > before + 100000, timeout=15,
+                     what="origin file growing after reload %d" % (generation - 1))
+        self.assertIsNone(publisher.poll(), "the publisher lost its stream")
+        self.assertIn("srt: generation 1 stopped accepting, keeping its sessions", p.log())
+        self.assertNotIn("srt session end", p.log())
+        first, _, newest = self.srt_workers(p)
+        self.assertTrue(os.path.exists("/proc/%d" % first), "generation 1 still drains its session")
+        # A new caller reaches the newest generation (its rejection is logged by it).
+        r = self.caller(srt_url(port, "#!::m=publish"))
+        self.assertIn(b"REJECT", r.stderr, r.stderr)
+        p.wait_log("rejected with 1400")
+        line = next(l for l in p.log().splitlines() if "rejected with 1400" in l)
+        self.assertEqual(int(line.split("][")[2]), newest, line)
+        # The publisher ends: its session ends in generation 1, which then exits.
+        publisher.send_signal(signal.SIGINT)
+        p.wait_log("srt session end")
+        end = next(l for l in p.log().splitlines() if "srt session end" in l)
+        self.assertEqual(int(end.split("][")[2]), first, end)
+        self.assertRegex(end, r"bytes client->origin [1-9]\d{5,}")
+        wait_for(lambda: not os.path.exists("/proc/%d" % first), what="generation 1 exiting once drained")
+        self.assertEqual(self.ts_packets_or_fail(sink) > 0, True)
 
+    def ts_packets_or_fail(self, path):
+        with open(path, "rb") as f:
+            n = ts_packets(f.read())
+        self.assertNotEqual(n, -1, "TS sync byte missing at the origin")
+        return n
 
 if __name__ == "__main__":
     main()
