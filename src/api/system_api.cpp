@@ -20,6 +20,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <string>
 
 #include "api/register_request.h"
@@ -133,12 +134,16 @@ cJSON* origin_json(const OriginView& o) {
   return j;
 }
 
-cJSON* stream_json(const StreamView& s) {
+// `hls_sessions`: the stream's live HLS sessions. An HLS viewer holds no
+// connection (each playlist and segment is a request of its own), so it is
+// counted by its session, which lives until session_ttl after its last request.
+cJSON* stream_json(const StreamView& s, double hls_sessions) {
   cJSON* j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "key", s.key.c_str());
   cJSON_AddStringToObject(j, "origin", s.origin_server.c_str());
   cJSON* clients = cJSON_AddObjectToObject(j, "clients");
   for (int p = 0; p < kProtoCount; p++) cJSON_AddNumberToObject(clients, proto_name(Proto(p)), s.clients[p]);
+  cJSON_AddNumberToObject(clients, "hls", hls_sessions);
   return j;
 }
 
@@ -276,7 +281,12 @@ struct SystemApi::Impl {
     JsonPtr body(cJSON_CreateObject());
     cJSON_AddNumberToObject(body.get(), "code", 0);
     cJSON* arr = cJSON_AddArrayToObject(body.get(), "streams");
-    for (const StreamView& s : registry.streams(monotonic_ms())) cJSON_AddItemToArray(arr, stream_json(s));
+    int64_t now = monotonic_ms();
+    std::map<std::string, int> hls;
+    for (const SessionView& v : registry.sessions(now)) {
+      if (v.kind == SessionKind::hls) hls[v.stream_key]++;
+    }
+    for (const StreamView& s : registry.streams(now)) cJSON_AddItemToArray(arr, stream_json(s, hls[s.key]));
     send_json(req, 200, body.get());
   }
 };

@@ -3,6 +3,7 @@
 //   GET  /api/v1/versions       proxy version
 //   GET  /api/v1/origins        every origin, alive or not, with pinned streams
 //   GET  /api/v1/streams        stream key -> origin, client counts per protocol
+//                               (and "hls": its live HLS sessions)
 // Access: optional token (Authorization: Bearer, or ?token=) and allow/deny
 // networks from `system_api { token; allow; deny; }`.
 #pragma once

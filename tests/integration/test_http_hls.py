@@ -101,7 +101,7 @@ class HttpHls(ProxyTestCase):
         self.assertGreaterEqual(len(segs), 4, p.log()[-2000:])
 
     def test_sessions_stick_to_their_origin(self):
-        self.start_proxy(self.origins)
+        p = self.start_proxy(self.origins)
         # Four viewers of four vhosts: four stream keys spread over both origins.
         sessions = {}
         for i in range(4):
@@ -127,6 +127,11 @@ class HttpHls(ProxyTestCase):
             self.assertGreaterEqual(max(hits), 9, (ua, hits))
             homes[ua] = hits.index(max(hits))
         self.assertEqual(len(set(homes.values())), 2, homes)
+        # Each viewer is one live HLS session of its stream in the streams listing.
+        _, listing = p.api_json("GET", "/api/v1/streams")
+        hls = {s["key"]: s["clients"]["hls"] for s in listing["streams"]}
+        for i in range(4):
+            self.assertEqual(hls.get("v%d.example.com/live/s" % i), 1, listing)
 
     def test_master_playlist_keeps_renditions_on_one_origin(self):
         self.start_proxy(self.origins[:1])
