@@ -57,10 +57,10 @@ bool is_live_extension(std::string_view ext) {
   return ext == "flv" || ext == "ts" || ext == "aac" || ext == "mp3";
 }
 
-// The key of HLS session ids. Made when the binary loads, i.e. in the master
-// before it forks, so every worker (and every respawned or reloaded one)
-// derives the same id for the same viewer.
-const std::string& hls_session_secret() {
+// The key of HLS viewer fingerprints. Made when the binary loads, i.e. in the
+// master before it forks, so every worker (and every respawned or reloaded
+// one) derives the same fingerprint for the same viewer.
+const std::string& hls_client_secret() {
   static const std::string secret = [] {
     std::string s(32, '\0');
     if (getrandom(s.data(), s.size(), 0) != ssize_t(s.size())) RAND_bytes(reinterpret_cast<unsigned char*>(s.data()), 32);
@@ -68,27 +68,37 @@ const std::string& hls_session_secret() {
   }();
   return secret;
 }
-[[maybe_unused]] const std::string& kEagerSecret = hls_session_secret();
+[[maybe_unused]] const std::string& kEagerSecret = hls_client_secret();
 
-// An HLS session id: 16 hex chars of HMAC-SHA256(process-tree secret, client
-// address, User-Agent, stream key). Unguessable from outside (the secret is
-// RAND_bytes), yet a player that reloads the playlist URL it started with
-// (without spbhid, as most do) gets the same id again, so reloads refresh
-// one registry entry instead of leaving a new session behind every second.
-std::string hls_session_id(const std::string& secret, std::string_view peer_ip, std::string_view user_agent,
-                           std::string_view key) {
+std::string hex(const unsigned char* bytes, size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; i++) {
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 15]);
+  }
+  return out;
+}
+
+// A new HLS session id: 16 random hex digits.
+std::string new_hls_session_id() {
+  unsigned char b[8];
+  if (getrandom(b, sizeof(b), 0) != ssize_t(sizeof(b))) RAND_bytes(b, sizeof(b));
+  return hex(b, sizeof(b));
+}
+
+// A viewer's fingerprint: HMAC-SHA256(process-tree secret, client address,
+// User-Agent, stream key). A player that reloads the playlist URL it started
+// with (without spbhid, as most do) has the same fingerprint, which leads to
+// the session it already has instead of a new one per reload.
+std::string hls_client_fingerprint(std::string_view peer_ip, std::string_view user_agent, std::string_view key) {
+  const std::string& secret = hls_client_secret();
   std::string msg = std::string(peer_ip) + '\n' + std::string(user_agent) + '\n' + std::string(key);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   HMAC(EVP_sha256(), secret.data(), int(secret.size()), reinterpret_cast<const unsigned char*>(msg.data()),
        msg.size(), mac, &mac_len);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned i = 0; i < 8 && i < mac_len; i++) {
-    id.push_back(kHex[mac[i] >> 4]);
-    id.push_back(kHex[mac[i] & 15]);
-  }
-  return id;
+  return hex(mac, std::min(mac_len, 16u));
 }
 
 std::string host_port_text(const std::string& host, uint16_t port) {
@@ -304,7 +314,6 @@ class HttpStreamService : public Service {
   const HttpStreamConf& conf() const { return conf_; }
   Registry& registry() { return registry_; }
   const std::string& real_root() const { return real_root_; }
-  const std::string& hls_secret() const { return hls_session_secret(); }
 
   // Destroys `obj` from the loop, after the callback that gave it up returns.
   template <class T>
@@ -440,16 +449,25 @@ void StreamSession::serve_new_hls(const HttpRequestHead& req) {
   int64_t now = monotonic_ms();
   auto pick = svc_.registry().pick(*key, Proto::http, now);
   if (!pick.ok()) return fail(503, pick.error());
+  // The viewer's session if it has one (a player reloading its first URL),
+  // else a new one with a random id.
   auto ua = req.headers.get("User-Agent");
-  hls_id_ = hls_session_id(svc_.hls_secret(), conn_.peer().host_string(), ua ? *ua : "", *key);
+  std::string client = hls_client_fingerprint(conn_.peer().host_string(), ua ? *ua : "", *key);
+  auto known = svc_.registry().get_session(SessionKind::hls_client, client, now);
+  bool reused = known.ok() && svc_.registry().get_session(SessionKind::hls, known->data, now).ok();
+  hls_id_ = reused ? known->data : new_hls_session_id();
   hls_key_ = *key;
   hls_server_ = pick->origin.server;
+  // Re-put even when reused: the stream may have moved to another origin.
   Status st = svc_.registry().put_session(SessionKind::hls, hls_id_, *key, pick->origin.server,
                                           session_data(SessionRoute{pick->host, pick->port, {}, {}}), now);
   if (!st.ok()) return fail(503, "cannot create HLS session: " + st.message());
-  hls_new_ = true;
-  SP_INFO(conn_.ctx(), "http: hls session %s (re)started for %s on origin %s", hls_id_.c_str(), key->c_str(),
-          pick->origin.server.c_str());
+  st = svc_.registry().put_session(SessionKind::hls_client, client, *key, pick->origin.server, hls_id_, now);
+  if (!st.ok()) SP_WARN(conn_.ctx(), "http: hls session %s not remembered for reloads: %s", hls_id_.c_str(),
+                        st.message().c_str());
+  hls_new_ = true;  // a playlist the origin does not have drops the session at once
+  SP_INFO(conn_.ctx(), "http: hls session %s %s for %s on origin %s", hls_id_.c_str(), reused ? "reused" : "started",
+          key->c_str(), pick->origin.server.c_str());
   origin_desc_ = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
   std::string q = query_without_param(query_, kHlsSessionParam);
   start_origin(Mode::kPlaylist, pick->host, pick->port, path_ + (q.empty() ? "" : "?" + q));

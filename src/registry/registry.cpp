@@ -766,7 +766,14 @@ SessionView session_view(const SessionEntry& s, int64_t now) {
   return v;
 }
 
-const char* session_kind_name(SessionKind k) { return k == SessionKind::hls ? "hls" : "rtc"; }
+const char* session_kind_name(SessionKind k) {
+  switch (k) {
+    case SessionKind::hls: return "hls";
+    case SessionKind::rtc: return "rtc";
+    case SessionKind::hls_client: return "hls client";
+  }
+  return "?";
+}
 
 }  // namespace
 

@@ -60,7 +60,12 @@ struct StreamView {
   uint32_t clients[kProtoCount] = {};
 };
 
-enum class SessionKind : uint8_t { hls = 1, rtc = 2 };
+// hls: an HLS session by its random id (data: where its requests go).
+// hls_client: which HLS session a viewer has, by a keyed hash of its address,
+//   User-Agent and stream (data: the session id), so a player reloading its
+//   first playlist URL keeps its session.
+// rtc: a WebRTC session by its ICE user name.
+enum class SessionKind : uint8_t { hls = 1, rtc = 2, hls_client = 3 };
 
 struct SessionView {
   SessionKind kind;

@@ -35,9 +35,10 @@ class HttpHls(ProxyTestCase):
         for peer in cls.pubs + cls.origins:
             peer.stop()
 
-    def start_proxy(self, origins, workers=2):
+    def start_proxy(self, origins, workers=2, extra_main=""):
         self.port = free_port()
-        p = self.proxy(body="http_stream { listen 127.0.0.1:%d; }" % self.port, workers=workers)
+        p = self.proxy(body="http_stream { listen 127.0.0.1:%d; }" % self.port, workers=workers,
+                       extra_main=extra_main)
         for o in origins:
             status, body = p.register(o.registration())
             self.assertEqual(status, 200, body)
@@ -99,6 +100,30 @@ class HttpHls(ProxyTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         segs = re.findall(r"GET /live/s-\d+\.ts\?spbhid=[0-9a-f]+ 20[06]", p.log())
         self.assertGreaterEqual(len(segs), 4, p.log()[-2000:])
+
+    def test_session_ids_are_random_and_kept_by_reloads(self):
+        p = self.start_proxy(self.origins[:1], extra_main="registry { session_ttl 1s; }")
+
+        def sid(ua):
+            status, _, body = self.get("/live/s.m3u8", "-A", ua)
+            self.assertEqual(status, 200, body)
+            return session_id(body)
+        first = sid("viewer-a")
+        self.assertEqual(sid("viewer-a"), first)  # a reload keeps the session
+        self.assertNotEqual(sid("viewer-b"), first)  # another viewer has its own
+        # Once it expired, the same viewer gets a new, unrelated id: the id is
+        # random, not derived from the viewer.
+        # (Watched through the streams listing: a request would keep it alive.)
+        def no_sessions():
+            _, listing = p.api_json("GET", "/api/v1/streams")
+            return all(s["clients"]["hls"] == 0 for s in listing["streams"])
+        wait_for(no_sessions, timeout=10, what="sessions expired")
+        self.assertEqual(self.get("/live/s-0.ts?spbhid=" + first)[0], 404)
+        again = sid("viewer-a")
+        self.assertNotEqual(again, first)
+        self.assertEqual(sid("viewer-a"), again)
+        self.assertIn("hls session %s started" % again, p.log())
+        self.assertIn("hls session %s reused" % again, p.log())
 
     def test_sessions_stick_to_their_origin(self):
         p = self.start_proxy(self.origins)
