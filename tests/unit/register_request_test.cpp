@@ -270,7 +270,7 @@ TEST_F(RegisterRequestHttp, RegisterFixtureAndList) {
   r = get("/api/v1/streams");
   ASSERT_TRUE(status_is(r, 200)) << r;
   EXPECT_EQ(body_of(r), "{\"code\":0,\"streams\":[{\"key\":\"__defaultVhost__/live/s\",\"origin\":\"vid-682yv42\","
-                        "\"clients\":{\"rtmp\":2,\"http\":0,\"api\":0,\"srt\":0,\"rtc\":0}}]}");
+                        "\"clients\":{\"rtmp\":2,\"http\":0,\"api\":0,\"srt\":0,\"rtc\":0,\"hls\":0}}]}");
 
   r = get("/api/v1/versions");
   ASSERT_TRUE(status_is(r, 200)) << r;
