@@ -52,8 +52,18 @@ std::vector<int> ListenerSet::fds(ListenerKind kind) const {
 
 namespace {
 
-Result<int> open_socket(const ListenConf& lc, ListenerKind kind) {
+// `probe`: first make sure nothing at all is bound to the address, with a
+// socket that asks for no sharing. An SRT socket must share its port with
+// the other generations' (SO_REUSEPORT), and that option alone would let it
+// join another process's group -- say a second srs-proxy of the same user --
+// instead of failing with "address in use".
+Result<int> open_socket(const ListenConf& lc, ListenerKind kind, bool probe) {
   bool udp = listener_is_udp(kind);
+  if (probe) {
+    auto opened = open_socket(lc, ListenerKind::webrtc, false);  // UDP without sharing options
+    if (!opened.ok()) return opened;
+    ::close(*opened);
+  }
   int fd = ::socket(lc.addr.family(), (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   auto fail = [&](const char* what) {
     std::string msg = std::string(what) + " " + (udp ? "udp " : "tcp ") + lc.addr.to_string() +
@@ -63,7 +73,11 @@ Result<int> open_socket(const ListenConf& lc, ListenerKind kind) {
   };
   if (fd < 0) return fail("socket()");
   int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) return fail("setsockopt(SO_REUSEADDR)");
+  // TCP: rebind at once after a restart despite TIME_WAIT. Not for UDP, where
+  // it would let a second process bind the same port without an error.
+  if (!udp && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+    return fail("setsockopt(SO_REUSEADDR)");
+  }
   // Each generation has an SRT socket of its own in one reuseport group (see
   // srt/srt_steering.h).
   if (kind == ListenerKind::srt && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
@@ -103,8 +117,13 @@ Result<ListenerSet> ListenerSet::open(const Config& conf, const ListenerSet* pre
           }
         }
       }
+      // An SRT address the previous generation had is in our own group: no probe.
+      bool probe = kind == ListenerKind::srt;
+      for (const Listener& old : previous ? previous->items_ : std::vector<Listener>{}) {
+        if (old.kind == ListenerKind::srt && old.conf.addr == lc.addr) probe = false;
+      }
       if (fd < 0) {
-        auto opened = open_socket(lc, kind);
+        auto opened = open_socket(lc, kind, probe);
         if (!opened.ok()) return opened.status();
         fd = *opened;
       }

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import ProxyTestCase, free_port, main, require, wait_for
+from harness import Proxy, ProxyTestCase, free_port, main, require, wait_for
 
 TS_PACKET = 188
 
@@ -294,6 +294,20 @@ class SrtTest(ProxyTestCase):
         self.assertRegex(p.log(), r"key __defaultVhost__/live/over.*reason: refused: worker_connections")
         self.assertEqual(p.log().count("srt session end"), 1)
         self.assertIn("worker_connections (16) reached, srt client refused", p.log())
+
+    def test_a_second_proxy_on_the_same_srt_port_is_refused(self):
+        # SRT sockets share their port with the other generations' (SO_REUSEPORT);
+        # another process must still get "address in use", not half the traffic.
+        p, port = self.srt_proxy()
+        other = Proxy(body="srt { listen 127.0.0.1:%d; }" % port, start=False)
+        r = other.run_cli()
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("bind() udp 127.0.0.1:%d failed: Address already in use" % port, r.stderr)
+        # And the first one still serves, through a reload too.
+        p.signal(signal.SIGHUP)
+        p.wait_log("reconfigured: generation 2")
+        r = self.caller(srt_url(port, "#!::m=publish"))
+        self.assertIn(b"REJECT", r.stderr, r.stderr)
 
     def srt_workers(self, p):
         """Pids of the SRT workers (slot 0 of each generation), oldest first."""
