@@ -313,7 +313,8 @@ struct UdpRelay::Impl {
       if (l->addr.family() == AF_INET) setsockopt(l->fd.get(), IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
       if (l->addr.family() == AF_INET6) setsockopt(l->fd.get(), IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
       // Path sockets bind the same address and port; UDP allows it when both
-      // sides set SO_REUSEADDR (the master sets it on every listener).
+      // sides set SO_REUSEADDR. The master binds the listener without it, so
+      // another process cannot share the port; now that it is ours, set it.
       setsockopt(l->fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
       if (claim_inode == 0) {
         struct stat st{};
