@@ -12,12 +12,6 @@
 
 namespace sp {
 
-SrtGroups::~SrtGroups() {
-  for (auto& [addr, members] : groups_) {
-    for (const Member& m : members) ::close(m.fd);
-  }
-}
-
 void SrtGroups::add_generation(int generation, const ListenerSet& set) {
   bool any = false;
   for (const Listener& l : set.items()) {
@@ -28,7 +22,7 @@ void SrtGroups::add_generation(int generation, const ListenerSet& set) {
                 l.conf.addr.to_string().c_str(), strerror(errno));
       continue;
     }
-    groups_[l.conf.addr.to_string()].push_back(Member{generation, fd});
+    groups_[l.conf.addr.to_string()].push_back(Member{generation, UniqueFd(fd)});
     any = true;
   }
   if (!any) return;
@@ -65,8 +59,7 @@ void SrtGroups::retire(int generation) {
         ++i;
         continue;
       }
-      ::close(members[i].fd);
-      members[i] = members.back();
+      members[i] = std::move(members.back());  // closes the leaving one's socket
       members.pop_back();
     }
     it = members.empty() ? groups_.erase(it) : std::next(it);
@@ -81,9 +74,6 @@ std::vector<int> SrtGroups::generations() const {
 }
 
 void SrtGroups::close_in_child() {
-  for (auto& [addr, members] : groups_) {
-    for (const Member& m : members) ::close(m.fd);
-  }
   groups_.clear();
   gens_.clear();
 }
@@ -117,7 +107,7 @@ void SrtGroups::apply(const std::string& addr, const std::vector<Member>& member
     if (members[i].generation == default_gen) default_index = i;
   }
   auto prog = build_srt_steering(targets, default_index);
-  Status st = prog.ok() ? attach_srt_steering(members.front().fd, *prog) : prog.status();
+  Status st = prog.ok() ? attach_srt_steering(members.front().fd.get(), *prog) : prog.status();
   if (!st.ok()) {
     SP_PERROR("srt %s: steering not updated, sessions of a draining generation may break: %s", addr.c_str(),
               st.message().c_str());

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/unique_fd.h"
 #include "process/listeners.h"
 #include "srt/srt_steering.h"
 
@@ -25,7 +26,6 @@ namespace sp {
 class SrtGroups {
  public:
   SrtGroups() = default;
-  ~SrtGroups();
   SrtGroups(const SrtGroups&) = delete;
   SrtGroups& operator=(const SrtGroups&) = delete;
 
@@ -48,7 +48,7 @@ class SrtGroups {
  private:
   struct Member {
     int generation;
-    int fd;  // the master's duplicate
+    UniqueFd fd;  // the master's duplicate
   };
   struct Generation {
     bool serving = true;

@@ -17,6 +17,7 @@
 
 #include "core/clock.h"
 #include "core/event_ptr.h"
+#include "core/unique_fd.h"
 #include "core/log.h"
 #include "process/worker.h"
 #include "rtc/signaling.h"
@@ -38,34 +39,6 @@ constexpr uint32_t kForwardMagic = 0x53505243;  // "SPRC"
 // worker is busy elsewhere (the default ~200 KB holds under 100 full-size
 // datagrams). Bounded per session; capped by net.core.[rw]mem_max.
 constexpr int kSocketBufferBytes = 1 << 20;
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.release();
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  int release() {
-    int f = fd_;
-    fd_ = -1;
-    return f;
-  }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // A client address as a hash-map key without allocating.
 struct AddrKey {

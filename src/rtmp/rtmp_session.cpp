@@ -121,11 +121,6 @@ const char* publishing_code(bool publishing) {
 
 }  // namespace
 
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0 && fd_ != fd) ::close(fd_);
-  fd_ = fd;
-}
-
 Session::Session(const SessionEnv& env, evutil_socket_t fd, const SockAddr& peer, DoneFn on_done)
     : env_(env),
       id_(new_context_id()),

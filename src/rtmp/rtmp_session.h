@@ -37,24 +37,10 @@
 #include "rtmp/amf0.h"
 #include "rtmp/chunk.h"
 #include "rtmp/handshake.h"
+#include "core/unique_fd.h"
 #include "rtmp/message.h"
 
 namespace sp::rtmp {
-
-// Owns a socket descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  ~UniqueFd() { reset(); }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  int get() const { return fd_; }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
 
 struct EvBufferDeleter {
   void operator()(evbuffer* b) const { evbuffer_free(b); }

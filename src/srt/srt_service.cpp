@@ -77,6 +77,7 @@
 
 #include "core/clock.h"
 #include "core/event_ptr.h"
+#include "core/unique_fd.h"
 #include "core/log.h"
 #include "srt/srt_handle.h"
 #include "srt/srt_relay.h"
@@ -105,24 +106,6 @@ void srt_log_handler(void*, int level, const char*, int, const char* area, const
   LogLevel l = level <= LOG_ERR ? LogLevel::warn : level == LOG_WARNING ? LogLevel::info : LogLevel::debug;
   SP_LOG(l, "libsrt", "%s: %s", area ? area : "", message);
 }
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  void reset(int fd) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_;
-};
 
 // Notes from the SRT thread to the loop thread (worker_connections).
 struct Note {
@@ -193,7 +176,7 @@ class SrtService final : public Service {
   std::mutex mu_;
   std::vector<Note> notes_;         // to the loop
   std::vector<uint64_t> refused_;   // to the SRT thread
-  Fd wake_;                         // eventfd the loop watches
+  UniqueFd wake_;                   // eventfd the loop watches
   EventPtr wake_event_;
   std::unordered_set<uint64_t> acquired_;  // loop thread only
 };
