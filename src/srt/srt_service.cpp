@@ -156,6 +156,7 @@ class SrtService final : public Service {
   Registry& registry_;
   ConnectionLimiter& limiter_;
   SrtDrainBoard* board_;  // nullptr without a master
+  pid_t master_ = getppid();
   bool started_ = false;  // srt_startup() called
   bool publish_pending_ = false;  // SRT thread
 
@@ -377,7 +378,10 @@ void SrtService::publish_kept_sessions() {
   for (const auto& [id, r] : relays_) ids.push_back(uint32_t(r->client_sock()));
   if (!board_->publish(getpid(), srt_id_ranges(std::move(ids), SrtDrainNote::kMaxRanges))) return;
   publish_pending_ = false;
-  if (kill(getppid(), SIGUSR2) != 0) SP_PERROR("telling the master about kept SRT sessions: %s", strerror(errno));
+  // Never signal whoever adopted us if the master is gone (init, say).
+  if (getppid() == master_ && kill(master_, SIGUSR2) != 0) {
+    SP_PERROR("telling the master about kept SRT sessions: %s", strerror(errno));
+  }
   SP_PINFO("srt: stopped accepting, keeping %zu sessions", relays_.size());
 }
 
