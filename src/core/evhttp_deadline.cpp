@@ -12,10 +12,12 @@ EvhttpDeadlines::Conn::~Conn() {
   if (ref_held) bufferevent_decref(bev);
 }
 
-EvhttpDeadlines::EvhttpDeadlines(event_base* base, int64_t timeout_ms, std::string what)
+EvhttpDeadlines::EvhttpDeadlines(event_base* base, int64_t timeout_ms, std::string what,
+                                 ConnectionLimiter* limiter)
     : base_(base),
       timeout_ms_(timeout_ms),
       what_(std::move(what)),
+      limiter_(limiter),
       reaper_(event_new(base, -1, 0, &EvhttpDeadlines::on_reap, this)) {}
 
 // Connections still open belong to evhttps being freed after us only if the
@@ -49,11 +51,11 @@ bufferevent* EvhttpDeadlines::on_new_bev(event_base* base, void* arg) {
 
 void EvhttpDeadlines::on_timer(evutil_socket_t, short, void* arg) {
   auto* c = static_cast<Conn*>(arg);
-  if (!c->evcon) return c->owner->adopt(c);
+  if (!c->evcon) return c->owner->adopt(c, true);
   c->owner->expire(c);
 }
 
-void EvhttpDeadlines::adopt(Conn* c) {
+void EvhttpDeadlines::adopt(Conn* c, bool may_refuse) {
   if (c->evcon) return;
   bufferevent_event_cb eventcb = nullptr;
   void* cbarg = nullptr;
@@ -64,6 +66,13 @@ void EvhttpDeadlines::adopt(Conn* c) {
   evhttp_connection_set_closecb(c->evcon, &EvhttpDeadlines::on_close, this);
   bufferevent_decref(c->bev);  // evhttp's own from now on; on_close tells us when it goes
   c->ref_held = false;
+  if (limiter_) {
+    c->counted = limiter_->try_acquire(what_.c_str());
+    if (!c->counted && may_refuse) {
+      evhttp_connection_free(c->evcon);  // the close callback drops our record
+      return;
+    }
+  }
   arm(c);
 }
 
@@ -97,7 +106,7 @@ void EvhttpDeadlines::on_request(evhttp_request* req) {
   if (it == by_evcon_.end()) {
     auto b = by_bev_.find(evhttp_connection_get_bufferevent(evcon));
     if (b == by_bev_.end()) return;
-    adopt(b->second.get());
+    adopt(b->second.get(), false);
     it = by_evcon_.find(evcon);
     if (it == by_evcon_.end()) return;
   }
@@ -121,7 +130,7 @@ void EvhttpDeadlines::set_close_hook(evhttp_connection* evcon, CloseHook hook, v
   auto it = by_evcon_.find(evcon);
   if (it == by_evcon_.end()) {
     auto b = by_bev_.find(evhttp_connection_get_bufferevent(evcon));
-    if (b != by_bev_.end()) adopt(b->second.get());
+    if (b != by_bev_.end()) adopt(b->second.get(), false);
     it = by_evcon_.find(evcon);
   }
   if (it == by_evcon_.end()) {  // not ours (attach() not used): plain close callback
@@ -143,6 +152,8 @@ void EvhttpDeadlines::on_close(evhttp_connection* evcon, void* arg) {
 
 void EvhttpDeadlines::drop(Conn* c) {
   if (c->evcon) by_evcon_.erase(c->evcon);
+  if (c->counted) limiter_->release();
+  c->counted = false;
   auto it = by_bev_.find(c->bev);
   if (it == by_bev_.end()) return;
   if (c->timer) event_del(c->timer.get());

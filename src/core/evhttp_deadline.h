@@ -16,6 +16,10 @@
 // evhttp_connection, and we watch it with its close callback. So the close
 // callback belongs to this class: a service that wants it too uses
 // set_close_hook(). The request callback must call on_request(req) first.
+//
+// worker_connections: with a limiter, each connection takes a slot when it is
+// adopted (the loop iteration after its accept, before any request is read)
+// and gives it back when it closes; one the limiter refuses is closed at once.
 #pragma once
 
 #include <event2/bufferevent.h>
@@ -27,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/connection_limiter.h"
 #include "core/event_ptr.h"
 
 namespace sp {
@@ -37,7 +42,8 @@ class EvhttpDeadlines {
   using CloseHook = void (*)(evhttp_connection*, void*);
 
   // `what` names the server in log lines ("system_api", "http_api").
-  EvhttpDeadlines(event_base* base, int64_t timeout_ms, std::string what);
+  // `limiter`, if any, must outlive this object.
+  EvhttpDeadlines(event_base* base, int64_t timeout_ms, std::string what, ConnectionLimiter* limiter = nullptr);
   ~EvhttpDeadlines();
   EvhttpDeadlines(const EvhttpDeadlines&) = delete;
   EvhttpDeadlines& operator=(const EvhttpDeadlines&) = delete;
@@ -64,6 +70,7 @@ class EvhttpDeadlines {
     evhttp_connection* evcon = nullptr;  // null until adopted
     bool ref_held = false;               // our reference until adopted
     bool busy = false;                   // a request is being answered
+    bool counted = false;                // holds a worker_connections slot
     int64_t since_ms = 0;
     EventPtr timer;
     CloseHook hook = nullptr;
@@ -76,7 +83,9 @@ class EvhttpDeadlines {
   static void on_close(evhttp_connection* evcon, void* arg);
   static void on_complete(evhttp_request* req, void* arg);
   static void on_reap(evutil_socket_t, short, void* arg);
-  void adopt(Conn* c);
+  // `may_refuse`: false when called from evhttp's own request path, where
+  // the connection must not be freed under it.
+  void adopt(Conn* c, bool may_refuse);
   void expire(Conn* c);
   void arm(Conn* c);
   void drop(Conn* c);
@@ -84,6 +93,7 @@ class EvhttpDeadlines {
   event_base* base_;
   int64_t timeout_ms_;
   std::string what_;
+  ConnectionLimiter* limiter_;
   EventPtr reaper_;
   std::vector<std::unique_ptr<Maker>> makers_;
   std::unordered_map<bufferevent*, std::unique_ptr<Conn>> by_bev_;

@@ -192,19 +192,6 @@ class Worker {
 
 }  // namespace
 
-bool ConnectionLimiter::try_acquire(const char* service) {
-  if (used_ < limit_) {
-    used_++;
-    return true;
-  }
-  int64_t now = monotonic_ms();
-  if (now - last_warn_ms_ >= 1000) {
-    last_warn_ms_ = now;
-    SP_PWARN("worker_connections (%d) reached, %s client refused", limit_, service);
-  }
-  return false;
-}
-
 OriginSpec default_backend_spec(const DefaultBackendConf& conf) {
   OriginSpec spec;
   spec.server = "default-backend";

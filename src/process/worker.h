@@ -14,29 +14,12 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/connection_limiter.h"
 #include "process/listeners.h"
 #include "registry/registry.h"
 #include "srt/srt_steering.h"
 
 namespace sp {
-
-// worker_connections: one budget shared by every service of a worker. A
-// service asks before it takes a client and gives the slot back when the
-// session ends; a refusal is logged at most once a second.
-class ConnectionLimiter {
- public:
-  explicit ConnectionLimiter(int limit) : limit_(limit) {}
-  bool try_acquire(const char* service);
-  void release() {
-    if (used_ > 0) used_--;
-  }
-  int used() const { return used_; }
-
- private:
-  int limit_;
-  int used_ = 0;
-  int64_t last_warn_ms_ = 0;
-};
 
 struct WorkerContext {
   event_base* base;

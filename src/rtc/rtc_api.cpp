@@ -129,8 +129,8 @@ struct RtcApi::Impl {
   // One per bound socket; declared last, so destroyed before the evhttps.
   std::vector<std::unique_ptr<AcceptBackoff>> backoffs;
 
-  Impl(event_base* b, const Config& c, Registry& r)
-      : base(b), conf(c), registry(r), deadlines(b, c.http_api.idle_timeout_ms, "http_api") {}
+  Impl(event_base* b, const Config& c, Registry& r, ConnectionLimiter& limiter)
+      : base(b), conf(c), registry(r), deadlines(b, c.http_api.idle_timeout_ms, "http_api", &limiter) {}
   ~Impl() {
     // evhttp_free closes client connections and would call on_client_closed.
     for (auto& [raw, flow] : flows) detach_client(raw);
@@ -545,8 +545,8 @@ struct RtcApi::Impl {
   }
 };
 
-RtcApi::RtcApi(event_base* base, const Config& conf, Registry& registry)
-    : impl_(std::make_unique<Impl>(base, conf, registry)) {}
+RtcApi::RtcApi(event_base* base, const Config& conf, Registry& registry, ConnectionLimiter& limiter)
+    : impl_(std::make_unique<Impl>(base, conf, registry, limiter)) {}
 RtcApi::~RtcApi() = default;
 Status RtcApi::start(const ListenerSet& listeners) { return impl_->start(listeners); }
 void RtcApi::stop_accepting() { impl_->stop_accepting(); }

@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "core/config.h"
+#include "core/connection_limiter.h"
 #include "core/result.h"
 #include "process/listeners.h"
 #include "registry/registry.h"
@@ -25,7 +26,8 @@ namespace sp {
 
 class RtcApi {
  public:
-  RtcApi(event_base* base, const Config& conf, Registry& registry);
+  // Signalling connections count against worker_connections (`limiter`).
+  RtcApi(event_base* base, const Config& conf, Registry& registry, ConnectionLimiter& limiter);
   ~RtcApi();
   RtcApi(const RtcApi&) = delete;
   RtcApi& operator=(const RtcApi&) = delete;

@@ -11,7 +11,7 @@ namespace {
 class WebrtcService : public Service {
  public:
   explicit WebrtcService(WorkerContext& ctx)
-      : api_(ctx.base, ctx.conf, ctx.registry), relay_(ctx.base, ctx.conf, ctx.registry, ctx.limiter) {}
+      : api_(ctx.base, ctx.conf, ctx.registry, ctx.limiter), relay_(ctx.base, ctx.conf, ctx.registry, ctx.limiter) {}
 
   Status start(const ListenerSet& listeners) {
     Status st = api_.start(listeners);

@@ -107,6 +107,33 @@ class WebRtcLifecycle(ProxyTestCase):
         for c in cands:
             self.assertIn(" 127.0.0.1 %d typ host" % self.udp_port, c)
 
+    def test_signalling_connections_count_against_worker_connections(self):
+        limit = 16  # the smallest worker_connections allowed
+        self.http_port = free_port()
+        p = self.proxy(body="http_api { listen 127.0.0.1:%d; idle_timeout 30s; }" % self.http_port, workers=1,
+                       extra_main="worker_connections %d;" % limit)
+        p.wait_children(1)
+        # Connections that send nothing hold their slots (idle_timeout is long).
+        held = []
+        for _ in range(limit):
+            s = socket.create_connection(("127.0.0.1", self.http_port))
+            self.addCleanup(s.close)
+            held.append(s)
+        # One more: accepted by the kernel, then closed at once by the worker.
+        extra = socket.create_connection(("127.0.0.1", self.http_port))
+        self.addCleanup(extra.close)
+        extra.settimeout(5)
+        self.assertEqual(extra.recv(1), b"", "the connection over the limit was not closed")
+        p.wait_log("worker_connections (%d) reached, http_api client refused" % limit)
+        # A held connection is still served, and once some close, new ones are too.
+        held[0].sendall(b"GET /api/v1/versions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        held[0].settimeout(5)
+        self.assertTrue(held[0].recv(100).startswith(b"HTTP/1.1 200"))
+        for s in held[:4]:
+            s.close()
+        wait_for(lambda: curl("http://127.0.0.1:%d/api/v1/versions" % self.http_port)[0] == 200,
+                 what="a new signalling connection served")
+
 
 if __name__ == "__main__":
     main()
