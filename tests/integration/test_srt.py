@@ -355,6 +355,32 @@ class SrtTest(ProxyTestCase):
         wait_for(lambda: not os.path.exists("/proc/%d" % first), what="generation 1 exiting once drained")
         self.assertEqual(self.ts_packets_or_fail(sink) > 0, True)
 
+    def test_srt_session_survives_a_reload_every_second(self):
+        port = free_port()
+        p = self.proxy(body="srt { listen 127.0.0.1:%d; connect_timeout 2s; }" % port,
+                       extra_main="shutdown_timeout 60s;")
+        p.wait_log("srt listening on 127.0.0.1:%d" % port)
+        origin, sink = self.sink_origin()
+        self.register(p, origin)
+        publisher = self.spawn(["ffmpeg", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", self.ts,
+                                "-c", "copy", "-f", "mpegts", srt_url(port, "live/storm")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for(lambda: self.size(sink) > 20000, what="bytes flowing before the reloads")
+        # Ten reloads, one a second: generation 1 keeps the session while the
+        # group grows to eleven sockets and the empty generations leave it.
+        for generation in range(2, 12):
+            before = self.size(sink)
+            p.signal(signal.SIGHUP)
+            p.wait_log("new callers to generation %d" % generation)
+            wait_for(lambda: self.size(sink) > before + 20000, timeout=10,
+                     what="origin file growing after reload %d" % (generation - 1))
+        self.assertIsNone(publisher.poll(), "the publisher lost its stream")
+        self.assertNotIn("srt session end", p.log())
+        self.ts_packets_or_fail(sink)
+        # The empty generations have left the group: generation 1 and the newest remain.
+        wait_for(lambda: "srt 127.0.0.1:%d: 2 sockets, new callers to generation 11" % port in p.log(),
+                 what="drained generations retired")
+
     def ts_packets_or_fail(self, path):
         with open(path, "rb") as f:
             n = ts_packets(f.read())
