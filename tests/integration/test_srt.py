@@ -309,11 +309,10 @@ class SrtTest(ProxyTestCase):
         r = self.caller(srt_url(port, "#!::m=publish"))
         self.assertIn(b"REJECT", r.stderr, r.stderr)
 
-    def srt_workers(self, p):
-        """Pids of the SRT workers (slot 0 of each generation), oldest first."""
-        return [int(l.split("][")[2]) for l in p.log().splitlines() if "srt listening on" in l]
-
-    def test_reload_keeps_srt_sessions_and_the_new_generation_takes_new_callers(self):
+    def publishing_through_a_reloadable_proxy(self, stream):
+        """A proxy whose old generations may drain for a minute, a sink origin,
+        and ffmpeg publishing `stream` through it without end, bytes flowing.
+        Returns (proxy, srt port, sink file, publisher process)."""
         port = free_port()
         p = self.proxy(body="srt { listen 127.0.0.1:%d; connect_timeout 2s; }" % port,
                        extra_main="shutdown_timeout 60s;")
@@ -321,9 +320,17 @@ class SrtTest(ProxyTestCase):
         origin, sink = self.sink_origin()
         self.register(p, origin)
         publisher = self.spawn(["ffmpeg", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", self.ts,
-                                "-c", "copy", "-f", "mpegts", srt_url(port, "live/reload")],
+                                "-c", "copy", "-f", "mpegts", srt_url(port, stream)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for(lambda: self.size(sink) > 20000, what="bytes flowing before the reload")
+        wait_for(lambda: self.size(sink) > 20000, what="bytes flowing before any reload")
+        return p, port, sink, publisher
+
+    def srt_workers(self, p):
+        """Pids of the SRT workers (slot 0 of each generation), oldest first."""
+        return [int(l.split("][")[2]) for l in p.log().splitlines() if "srt listening on" in l]
+
+    def test_reload_keeps_srt_sessions_and_the_new_generation_takes_new_callers(self):
+        p, port, sink, publisher = self.publishing_through_a_reloadable_proxy("live/reload")
         for generation in (2, 3):
             p.signal(signal.SIGHUP)
             p.wait_log("reconfigured: generation %d" % generation)
@@ -356,16 +363,7 @@ class SrtTest(ProxyTestCase):
         self.assertEqual(self.ts_packets_or_fail(sink) > 0, True)
 
     def test_srt_session_survives_a_reload_every_second(self):
-        port = free_port()
-        p = self.proxy(body="srt { listen 127.0.0.1:%d; connect_timeout 2s; }" % port,
-                       extra_main="shutdown_timeout 60s;")
-        p.wait_log("srt listening on 127.0.0.1:%d" % port)
-        origin, sink = self.sink_origin()
-        self.register(p, origin)
-        publisher = self.spawn(["ffmpeg", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", self.ts,
-                                "-c", "copy", "-f", "mpegts", srt_url(port, "live/storm")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_for(lambda: self.size(sink) > 20000, what="bytes flowing before the reloads")
+        p, port, sink, publisher = self.publishing_through_a_reloadable_proxy("live/storm")
         # Ten reloads, one a second: generation 1 keeps the session while the
         # group grows to eleven sockets and the empty generations leave it.
         for generation in range(2, 12):
