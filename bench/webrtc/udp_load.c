@@ -100,20 +100,31 @@ static int do_send(const char* host, int port, long count, int size, const char*
   return 0;
 }
 
-static int do_sink(int port) {
-  int fd = udp_socket(port);
-  static uint8_t data[BATCH][SLOT];
+/* One receive batch: BATCH slots of SLOT bytes, each message on its own. */
+struct batch {
+  uint8_t data[BATCH][SLOT];
   struct iovec iov[BATCH];
   struct mmsghdr msgs[BATCH];
-  memset(msgs, 0, sizeof(msgs));
+};
+
+/* Sets up the process's one batch and tells the driver we are ready. */
+static struct batch* ready_batch(void) {
+  static struct batch b;
+  memset(b.msgs, 0, sizeof(b.msgs));
   for (int i = 0; i < BATCH; i++) {
-    iov[i].iov_base = data[i];
-    iov[i].iov_len = SLOT;
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
+    b.iov[i].iov_base = b.data[i];
+    b.iov[i].iov_len = SLOT;
+    b.msgs[i].msg_hdr.msg_iov = &b.iov[i];
+    b.msgs[i].msg_hdr.msg_iovlen = 1;
   }
   printf("ready\n");
   fflush(stdout);
+  return &b;
+}
+
+static int do_sink(int port) {
+  int fd = udp_socket(port);
+  struct mmsghdr* msgs = ready_batch()->msgs;
   long packets = 0;
   double first = 0, last = 0;
   for (;;) {
@@ -134,18 +145,9 @@ static int do_forward(int port, const char* host, int dport) {
   int out = udp_socket(0);
   struct sockaddr_in to = addr_of(host, dport);
   connect(out, (struct sockaddr*)&to, sizeof(to));
-  static uint8_t data[BATCH][SLOT];
-  struct iovec iov[BATCH];
-  struct mmsghdr msgs[BATCH];
-  memset(msgs, 0, sizeof(msgs));
-  for (int i = 0; i < BATCH; i++) {
-    iov[i].iov_base = data[i];
-    iov[i].iov_len = SLOT;
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-  }
-  printf("ready\n");
-  fflush(stdout);
+  struct batch* b = ready_batch();
+  struct iovec* iov = b->iov;
+  struct mmsghdr* msgs = b->msgs;
   for (;;) {
     for (int i = 0; i < BATCH; i++) iov[i].iov_len = SLOT;
     int r = recvmmsg(in, msgs, BATCH, MSG_WAITFORONE, NULL);

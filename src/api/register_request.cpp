@@ -9,14 +9,11 @@
 #include <memory>
 #include <string>
 
+#include "core/json_ptr.h"
+
 namespace sp {
 
 namespace {
-
-struct JsonDeleter {
-  void operator()(cJSON* j) const { cJSON_Delete(j); }
-};
-using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
 
 Status field_error(const char* field, const char* what) {
   return Status::Error(std::string("field \"") + field + "\" " + what);

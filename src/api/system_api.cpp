@@ -29,6 +29,7 @@
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/evhttp_deadline.h"
+#include "core/json_ptr.h"
 #include "core/evhttp_names.h"
 #include "core/log.h"
 
@@ -36,16 +37,6 @@ namespace sp {
 
 namespace {
 
-struct HttpDeleter {
-  void operator()(evhttp* h) const { evhttp_free(h); }
-};
-struct JsonDeleter {
-  void operator()(cJSON* j) const { cJSON_Delete(j); }
-};
-struct JsonTextDeleter {
-  void operator()(char* s) const { cJSON_free(s); }
-};
-using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
 
 // Parsed query parameters, freed on scope exit.
 class QueryParams {
@@ -92,7 +83,7 @@ const char* reason_for(int code) {
 }
 
 void send_json(evhttp_request* req, int code, const cJSON* body) {
-  std::unique_ptr<char, JsonTextDeleter> text(cJSON_PrintUnformatted(body));
+  JsonTextPtr text(cJSON_PrintUnformatted(body));
   evkeyvalq* out = evhttp_request_get_output_headers(req);
   evhttp_add_header(out, "Content-Type", "application/json");
   evbuffer* buf = evbuffer_new();
@@ -155,7 +146,7 @@ struct SystemApi::Impl {
   Registry& registry;
   // Declared before `http`: evhttp is freed first and tells it so.
   EvhttpDeadlines deadlines;
-  std::unique_ptr<evhttp, HttpDeleter> http;
+  EvHttpPtr http;
   std::vector<evhttp_bound_socket*> bound;  // owned by `http`
   // One per bound socket; declared after `http`, so destroyed before it.
   std::vector<std::unique_ptr<AcceptBackoff>> backoffs;

@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/evhttp_deadline.h"
+#include "core/json_ptr.h"
 #include "core/evhttp_names.h"
 #include "core/log.h"
 #include "http/query.h"
@@ -35,19 +36,9 @@ namespace {
 
 constexpr size_t kMaxBody = 256 * 1024;  // SDP offers are a few KB
 
-struct HttpDeleter {
-  void operator()(evhttp* h) const { evhttp_free(h); }
-};
 struct SslCtxDeleter {
   void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
 };
-struct JsonDeleter {
-  void operator()(cJSON* j) const { cJSON_Delete(j); }
-};
-struct JsonTextDeleter {
-  void operator()(char* s) const { cJSON_free(s); }
-};
-using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
 
 std::string body_of(evhttp_request* req) {
   evbuffer* in = evhttp_request_get_input_buffer(req);
@@ -122,7 +113,7 @@ struct RtcApi::Impl {
   Registry& registry;
   // Declared before the evhttps: they are freed first and tell it so.
   EvhttpDeadlines deadlines;
-  std::unique_ptr<evhttp, HttpDeleter> plain, tls;
+  EvHttpPtr plain, tls;
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ssl_ctx;
   std::vector<std::pair<evhttp*, evhttp_bound_socket*>> bound;
   std::unordered_map<Flow*, std::unique_ptr<Flow>> flows;
@@ -137,8 +128,8 @@ struct RtcApi::Impl {
   }
 
   // ---- set-up ----
-  std::unique_ptr<evhttp, HttpDeleter> new_http() {
-    std::unique_ptr<evhttp, HttpDeleter> h(evhttp_new(base));
+  EvHttpPtr new_http() {
+    EvHttpPtr h(evhttp_new(base));
     if (!h) return h;
     evhttp_set_max_body_size(h.get(), kMaxBody);
     evhttp_set_max_headers_size(h.get(), 16 * 1024);
@@ -253,7 +244,7 @@ struct RtcApi::Impl {
       JsonPtr j(cJSON_CreateObject());
       cJSON_AddNumberToObject(j.get(), "code", code);
       cJSON_AddStringToObject(j.get(), "error", why.c_str());
-      std::unique_ptr<char, JsonTextDeleter> text(cJSON_PrintUnformatted(j.get()));
+      JsonTextPtr text(cJSON_PrintUnformatted(j.get()));
       reply(req, code, nullptr, "application/json", text.get());
     } else {
       reply(req, code, nullptr, "text/plain; charset=utf-8", why + "\n");
@@ -519,7 +510,7 @@ struct RtcApi::Impl {
       if (!cJSON_GetObjectItemCaseSensitive(j.get(), "sessionid")) {
         cJSON_AddStringToObject(j.get(), "sessionid", sid.c_str());
       }
-      std::unique_ptr<char, JsonTextDeleter> text(cJSON_PrintUnformatted(j.get()));
+      JsonTextPtr text(cJSON_PrintUnformatted(j.get()));
       reply_body = text.get();
     }
     SP_INFO(f->ctx, "webrtc api: %s %s from %s via origin %s: %d, session %s, media %s:%u, candidate %s:%u "

@@ -100,6 +100,24 @@ def stop_process(proc, timeout=5):
             stream.close()
 
 
+def accepted_tcp(port):
+    """{socket inode: remote port} of every established TCP connection whose
+    local port is `port` (/proc/net/tcp and tcp6)."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+                    if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
+                        found[inode] = int(remote.rsplit(":", 1)[1], 16)
+        except OSError:
+            pass
+    return found
+
+
 def socket_holders(pids, inodes):
     """{socket inode: pid} for those of `inodes` held open by one of `pids`."""
     holders = {}

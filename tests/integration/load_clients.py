@@ -46,29 +46,45 @@ class _Counters:
         self.error = None       # first protocol error (an error status, a bad answer)
 
 
-class RtmpPlayer(asyncio.Protocol):
-    """One RTMP player: tc_url like rtmp://127.0.0.1:PORT/live, stream name."""
+class _Client(asyncio.Protocol):
+    """What every load client shares: counters, the transport, and a future
+    done when the connection is lost. Subclasses say what to send first
+    (hello()) and parse what arrives."""
 
-    def __init__(self, tc_url, name, stalled=False):
-        self.tc_url, self.name, self.stalled = tc_url, name, stalled
+    def __init__(self, stalled):
+        self.stalled = stalled
         self.c = _Counters()
         self.transport = None
-        self.buf = bytearray()
-        self.pos = 0
-        self.handshaken = False
-        self.chunk_size = 128
-        self.streams = {}  # csid -> [length, type, stream id, remaining, extended ts, payload]
         self.done = asyncio.get_running_loop().create_future()
+
+    def hello(self):
+        raise NotImplementedError
 
     def connection_made(self, transport):
         self.transport = transport
         self.c.connected = True
-        transport.write(b"\x03" + bytes(8) + os.urandom(1528))
+        transport.write(self.hello())
 
     def connection_lost(self, exc):
         self.c.closed = str(exc) if exc else "closed by peer"
         if not self.done.done():
             self.done.set_result(None)
+
+
+class RtmpPlayer(_Client):
+    """One RTMP player: tc_url like rtmp://127.0.0.1:PORT/live, stream name."""
+
+    def __init__(self, tc_url, name, stalled=False):
+        super().__init__(stalled)
+        self.tc_url, self.name = tc_url, name
+        self.buf = bytearray()
+        self.pos = 0
+        self.handshaken = False
+        self.chunk_size = 128
+        self.streams = {}  # csid -> [length, type, stream id, remaining, extended ts, payload]
+
+    def hello(self):
+        return b"\x03" + bytes(8) + os.urandom(1528)  # C0 C1
 
     def data_received(self, data):
         self.c.bytes += len(data)
@@ -170,29 +186,19 @@ class RtmpPlayer(asyncio.Protocol):
                     self.c.error = "%s: %s" % (info.get("code"), info.get("description"))
 
 
-class FlvViewer(asyncio.Protocol):
+class FlvViewer(_Client):
     """One HTTP-FLV viewer of http://host:port/path."""
 
     def __init__(self, host, path, stalled=False):
+        super().__init__(stalled)
         self.request = ("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sp-load\r\n\r\n" % (path, host)).encode()
-        self.stalled = stalled
-        self.c = _Counters()
-        self.transport = None
         self.head = bytearray()
         self.status = 0
         self.skip = 13   # FLV header + first PreviousTagSize
         self.tag = bytearray()  # a tag header being collected
-        self.done = asyncio.get_running_loop().create_future()
 
-    def connection_made(self, transport):
-        self.transport = transport
-        self.c.connected = True
-        transport.write(self.request)
-
-    def connection_lost(self, exc):
-        self.c.closed = str(exc) if exc else "closed by peer"
-        if not self.done.done():
-            self.done.set_result(None)
+    def hello(self):
+        return self.request
 
     def data_received(self, data):
         self.c.bytes += len(data)

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from harness import free_port, require, socket_holders, wait_for
+from harness import accepted_tcp, free_port, require, socket_holders, wait_for
 from load_clients import Load
 from rtmp_fixture import RtmpTestCase
 
@@ -57,18 +57,7 @@ def cpu_seconds(pid):
 def socket_owner_map(pids, server_port):
     """{client-side port: pid} for every established connection accepted on
     server_port and held by one of pids."""
-    by_inode = {}
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    fields = line.split()
-                    local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
-                    if state == "01" and int(local.rsplit(":", 1)[1], 16) == server_port:
-                        by_inode[inode] = int(remote.rsplit(":", 1)[1], 16)
-        except OSError:
-            pass
+    by_inode = accepted_tcp(server_port)
     return {by_inode[inode]: pid for inode, pid in socket_holders(pids, by_inode).items()}
 
 

@@ -6,30 +6,13 @@ import signal
 import socket
 import time
 
-from harness import alive, main, socket_holders, wait_for
+from harness import accepted_tcp, alive, main, socket_holders, wait_for
 from rtmp_fixture import DEFAULT_VHOST, RtmpTestCase
-
-
-def socket_inodes(port):
-    """Inodes of established TCP sockets with `port` as local port (/proc/net/tcp*)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as f:
-                next(f)
-                for line in f:
-                    fields = line.split()
-                    local, state, inode = fields[1], fields[3], fields[9]
-                    if state == "01" and int(local.rsplit(":", 1)[1], 16) == port:
-                        inodes.add(inode)
-        except OSError:
-            pass
-    return inodes
 
 
 def serving(pids, port):
     """Which of `pids` hold an established connection accepted on `port`."""
-    holding = set(socket_holders(pids, socket_inodes(port)).values())
+    holding = set(socket_holders(pids, accepted_tcp(port)).values())
     return [pid for pid in pids if pid in holding]
 
 
