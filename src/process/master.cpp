@@ -215,7 +215,7 @@ class Master {
         Child c = children_[i];
         children_.erase(children_.begin() + long(i));
         log_exit(c, status);
-        drop_counts(c);  // before a respawn can reuse nothing of it: its clients are gone
+        drop_counts(c);  // before any respawn: the dead child's clients are gone
         if (!c.exiting && !stopping_ && c.generation == generation_) respawn(c);
         if (c.generation < generation_ && c.roles == kRoleProtocol && c.slot == 0) {
           srt_groups_.owner_exited(c.generation);  // slot 0 serves SRT

@@ -321,6 +321,23 @@ TEST(Registry, DropProcessTakesBackItsCounts) {
   EXPECT_EQ(reg->drop_process(kB, 1000).streams, 0u);
 }
 
+// A dead worker's clients no longer hold a stream on an origin that cannot
+// serve a new protocol: once dropped, the stream can move.
+TEST(Registry, DroppedCountsLetTheStreamMove) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_EQ(reg->pick("v/l/s", Proto::rtmp, 0)->origin.server, "a");
+  OriginSpec b = origin("b");
+  b.endpoints[int(Proto::srt)] = {Endpoint{"", 10080}};
+  ASSERT_TRUE(reg->register_origin(b, 0).ok());
+  reg->add_client("v/l/s", Proto::rtmp, +3, 0, 4300);
+  ASSERT_FALSE(reg->pick("v/l/s", Proto::srt, 1).ok());  // busy on a
+  reg->drop_process(4300, 1);
+  auto p = reg->pick("v/l/s", Proto::srt, 2);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_EQ(p->origin.server, "b");
+}
+
 // The pins a dropped process leaves idle count as used at the drop, so they
 // expire session_ttl later, not at once and not never.
 TEST(Registry, DroppedStreamsExpireAfterSessionTtl) {
