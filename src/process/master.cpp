@@ -4,7 +4,8 @@
 // the new configuration, then sends QUIT to every child of older generations;
 // they stop accepting, finish their sessions and exit (or are killed once
 // shutdown_timeout has passed). Only children of the current generation that
-// die without being asked are respawned.
+// die without being asked are respawned. Every reaped child's client counts
+// are dropped from the registry first (Registry::drop_process).
 #include "process/master.h"
 
 #include <grp.h>
@@ -128,6 +129,11 @@ class Master {
   int run() {
     install_handlers(&blocked_);
     chown_log();
+    if (2 * conf_.worker_processes + 1 > kStreamHolders) {
+      SP_PNOTICE("worker_processes %d: a stream with clients on more than %d (worker, protocol) pairs at once "
+                 "counts the rest unattributed, and a crash of their worker will not drop those counts",
+                 conf_.worker_processes, kStreamHolders);
+    }
     spawn_generation();
     sigset_t empty;
     sigemptyset(&empty);
@@ -209,6 +215,7 @@ class Master {
         Child c = children_[i];
         children_.erase(children_.begin() + long(i));
         log_exit(c, status);
+        drop_counts(c);  // before any respawn: the dead child's clients are gone
         if (!c.exiting && !stopping_ && c.generation == generation_) respawn(c);
         if (c.generation < generation_ && c.roles == kRoleProtocol && c.slot == 0) {
           srt_groups_.owner_exited(c.generation);  // slot 0 serves SRT
@@ -221,6 +228,17 @@ class Master {
       bool alive = std::any_of(children_.begin(), children_.end(), [g](const Child& c) { return c.generation == g; });
       if (!alive) srt_groups_.retire(g);
     }
+  }
+
+  // A child's client counts die with it (a crash or kill -9 skips the
+  // decrements its sessions would have made); a clean exit leaves none.
+  void drop_counts(const Child& c) {
+    Registry::Dropped d = registry_->drop_process(c.pid, monotonic_ms());
+    if (d.streams == 0) return;
+    SP_LOG(c.exiting ? LogLevel::info : LogLevel::warn, log::process_context(),
+           "%s %d left %llu client%s on %u stream%s; dropped from the registry's counts (%u stream%s now idle)",
+           c.roles == kRoleApi ? "api worker" : "worker process", int(c.pid), (unsigned long long)d.clients,
+           d.clients == 1 ? "" : "s", d.streams, d.streams == 1 ? "" : "s", d.now_idle, d.now_idle == 1 ? "" : "s");
   }
 
   void collect_srt_notes() {

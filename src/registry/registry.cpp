@@ -19,6 +19,11 @@
 // state=valid last, so a half-written entry is never read as valid; repair()
 // turns leftover "writing" entries into free slots and recounts.
 //
+// Client counts: a stream's totals (what readers see) plus up to
+// kStreamHolders owners, each a (pid, protocol) pair with its share, so the
+// master can take back a dead worker's clients (drop_process) instead of
+// leaving its streams busy forever. totals - owned = unattributed overflow.
+//
 // Picking: least pinned streams among alive origins that have an endpoint
 // for the protocol, ties broken round-robin (a cursor in the header), so new
 // streams spread evenly and equal origins take turns.
@@ -75,15 +80,33 @@ struct OriginEntry {
   uint32_t pins;  // streams pinned here; recounted by expire() and repair()
 };
 
+// One owner of a stream's clients: a (process, protocol) pair and how many
+// of the stream's clients it holds. Linux pids are below 2^22
+// (PID_MAX_LIMIT), so the pid and the protocol share one word; 0 = free.
+struct HolderCount {
+  uint32_t owner;
+  uint32_t count;
+};
+
+constexpr uint32_t holder_owner(pid_t pid, Proto proto) {
+  return (uint32_t(pid) & 0xffffffu) | (uint32_t(proto) + 1) << 24;
+}
+constexpr pid_t owner_pid(uint32_t owner) { return pid_t(owner & 0xffffffu); }
+constexpr int owner_proto(uint32_t owner) { return int(owner >> 24) - 1; }
+
 struct StreamEntry {
   uint8_t state;
+  uint8_t overflowed;  // an owner found no free holder slot (logged once)
   uint32_t hash;
   int32_t origin_hint;  // slot where origin_server was last found
   char key[kStreamKeyMax + 1];
   char origin_server[kServerIdMax + 1];
   int64_t pinned_ms;
   int64_t used_ms;  // last pick or client change
+  // Totals, what readers use. clients[p] minus the holders' counts for p is
+  // the unattributed rest (overflow, see kStreamHolders).
   uint32_t clients[kProtoCount];
+  HolderCount holders[kStreamHolders];
 };
 
 struct SessionEntry {
@@ -332,6 +355,26 @@ struct Registry::Impl {
     streams.recount();
     sessions.recount();
     recount_pins();
+    repair_counts();
+  }
+
+  // A crash inside add_client() can leave a holder's count ahead of the
+  // totals; the totals never hold less than their owners.
+  void repair_counts() {
+    for (uint32_t i = 0; i < streams.t->slots; i++) {
+      StreamEntry& s = streams.e[i];
+      if (!is_valid(s)) continue;
+      uint32_t owned[kProtoCount] = {};
+      for (HolderCount& hc : s.holders) {
+        int p = owner_proto(hc.owner);
+        if (hc.owner == 0 || p < 0 || p >= kProtoCount || hc.count == 0) {
+          hc = HolderCount{0, 0};
+          continue;
+        }
+        owned[p] += hc.count;
+      }
+      for (int p = 0; p < kProtoCount; p++) s.clients[p] = std::max(s.clients[p], owned[p]);
+    }
   }
 
   bool alive(const OriginEntry& o, int64_t now) const { return now - o.heartbeat_ms < h->origin_ttl_ms; }
@@ -671,15 +714,85 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
   return im.make_pick(chosen, proto, now_ms);
 }
 
-void Registry::add_client(std::string_view stream_key, Proto proto, int delta, int64_t now_ms) {
+void Registry::add_client(std::string_view stream_key, Proto proto, int delta, int64_t now_ms, pid_t holder) {
   if (stream_key.empty() || stream_key.size() > kStreamKeyMax) return;
+  if (holder <= 0) holder = getpid();
+  const uint32_t owner = holder_owner(holder, proto);
+  const int p = int(proto);
   Locked l(impl_);
   int si = impl_->find_stream(stream_key);
   if (si < 0) return;
   StreamEntry& s = impl_->streams.e[si];
-  int64_t next = int64_t(s.clients[int(proto)]) + delta;
-  s.clients[int(proto)] = uint32_t(std::max<int64_t>(next, 0));
   if (now_ms >= 0) s.used_ms = now_ms;
+  if (delta == 0) return;
+  HolderCount* mine = nullptr;
+  HolderCount* free_slot = nullptr;
+  uint32_t owned = 0;  // by every holder of `proto`
+  for (HolderCount& hc : s.holders) {
+    if (hc.owner == owner) mine = &hc;
+    else if (hc.owner == 0 && !free_slot) free_slot = &hc;
+    if (hc.owner != 0 && owner_proto(hc.owner) == p) owned += hc.count;
+  }
+  if (delta > 0) {
+    if (!mine && free_slot) {
+      free_slot->count = 0;
+      free_slot->owner = owner;
+      mine = free_slot;
+    }
+    if (mine) {
+      mine->count += uint32_t(delta);
+    } else if (!s.overflowed) {
+      s.overflowed = 1;
+      SP_PWARN("registry: stream %s has clients in more than %d (process, protocol) owners; the %s clients of "
+               "process %d are counted unattributed and a crash of that process will not drop them",
+               s.key, kStreamHolders, proto_name(proto), int(holder));
+    }
+    s.clients[p] += uint32_t(delta);  // totals last: repair() trusts the holders
+    return;
+  }
+  // A decrement: the holder's own count first, then the unattributed rest.
+  uint32_t want = uint32_t(-int64_t(delta));
+  uint32_t from_mine = mine ? std::min(want, mine->count) : 0;
+  uint32_t unattributed = s.clients[p] > owned ? s.clients[p] - owned : 0;
+  uint32_t from_rest = std::min(want - from_mine, unattributed);
+  s.clients[p] -= from_mine + from_rest;
+  if (mine) {
+    mine->count -= from_mine;
+    if (mine->count == 0) mine->owner = 0;
+  }
+}
+
+Registry::Dropped Registry::drop_process(pid_t pid, int64_t now_ms) {
+  Dropped d;
+  if (pid <= 0) return d;
+  Locked l(impl_);
+  auto& t = impl_->streams;
+  for (uint32_t i = 0; i < t.t->slots; i++) {
+    StreamEntry& s = t.e[i];
+    // Holders never own more than the totals, so a stream without clients has none.
+    if (!is_valid(s) || std::all_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c == 0; })) {
+      continue;
+    }
+    bool held = false;
+    for (HolderCount& hc : s.holders) {
+      if (hc.owner == 0 || owner_pid(hc.owner) != (pid & 0xffffff)) continue;
+      int p = owner_proto(hc.owner);
+      if (p >= 0 && p < kProtoCount) {
+        uint32_t n = std::min(hc.count, s.clients[p]);
+        s.clients[p] -= n;
+        d.clients += n;
+      }
+      hc = HolderCount{0, 0};
+      held = true;
+    }
+    if (!held) continue;
+    d.streams++;
+    if (std::all_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c == 0; })) {
+      s.used_ms = now_ms;  // idle from now: expires session_ttl later, like a stream whose last client left
+      d.now_idle++;
+    }
+  }
+  return d;
 }
 
 std::vector<OriginView> Registry::origins(int64_t now_ms) const {
@@ -797,6 +910,19 @@ bool Registry::remove_session(SessionKind kind, std::string_view id) {
   if (i < 0) return false;
   impl_->sessions.erase(uint32_t(i));
   return true;
+}
+
+std::vector<std::string> Registry::touch_sessions(SessionKind kind, std::span<const std::string> ids,
+                                                  int64_t now_ms) {
+  std::vector<std::string> gone;
+  if (ids.empty()) return gone;
+  Locked l(impl_);
+  for (const std::string& id : ids) {
+    int i = id.size() > kSessionIdMax ? -1 : impl_->find_session(kind, id);
+    if (i < 0) gone.push_back(id);
+    else impl_->sessions.e[i].touched_ms = now_ms;
+  }
+  return gone;
 }
 
 std::vector<SessionView> Registry::sessions(int64_t now_ms) const {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -97,6 +98,16 @@ constexpr size_t kStreamKeyMax = 255;
 constexpr size_t kSessionIdMax = 127;
 constexpr int kMaxEndpointsPerProto = 4;
 
+// Owners of one stream's client counts held at once, each one (process,
+// protocol) pair. Sized for every protocol worker of two generations during
+// a reload plus an old generation's SRT worker still draining, with up to
+// 7 workers serving the stream over one protocol (2 x 7 + 1 = 15), or up to
+// 3 workers serving it over two protocols each (2 x 3 x 2 + 2 = 14); the API
+// worker holds no clients. Overflow rule: a further owner's count is kept
+// in the stream's totals unattributed, logged once per stream; it drains as
+// those clients leave but a crash of that process cannot drop it.
+constexpr int kStreamHolders = 16;
+
 class Registry {
  public:
   struct Impl;
@@ -135,7 +146,25 @@ class Registry {
   // Client counts per stream and protocol, shown by GET /api/v1/streams.
   // With now_ms >= 0 it also counts as use of the pin, so a pin whose last
   // client just left is kept for session_ttl from now. No pin: nothing.
-  void add_client(std::string_view stream_key, Proto proto, int delta, int64_t now_ms = -1);
+  //
+  // Counts are owned by the process that made them (`holder`, 0 = getpid()),
+  // so drop_process() can take back what a dead process left behind. A stream
+  // keeps up to kStreamHolders (process, protocol) owners at once; past that
+  // the count is unattributed (see kStreamHolders) and logged once per stream.
+  // A decrement comes out of the holder's own count first, then out of the
+  // unattributed rest; never below zero.
+  void add_client(std::string_view stream_key, Proto proto, int delta, int64_t now_ms = -1, pid_t holder = 0);
+
+  // Removes every client count `pid` held (the master calls it when it reaps
+  // a child, before respawning). A stream left without clients counts as used
+  // at now_ms, so its pin expires normally session_ttl later. Walks the
+  // stream table; idempotent. Returns what it dropped, for the log.
+  struct Dropped {
+    uint32_t streams = 0;   // streams where `pid` held clients
+    uint64_t clients = 0;   // clients dropped, all protocols
+    uint32_t now_idle = 0;  // of those streams, the ones left without clients
+  };
+  Dropped drop_process(pid_t pid, int64_t now_ms);
 
   std::vector<OriginView> origins(int64_t now_ms) const;
   std::vector<StreamView> streams(int64_t now_ms) const;
@@ -145,6 +174,9 @@ class Registry {
                      std::string_view origin_server, std::string_view data, int64_t now_ms);
   Result<SessionView> get_session(SessionKind kind, std::string_view id, int64_t now_ms);
   bool remove_session(SessionKind kind, std::string_view id);
+  // Refreshes last-use of many sessions under one lock (a worker's
+  // housekeeping tick); returns the ids that no longer exist.
+  std::vector<std::string> touch_sessions(SessionKind kind, std::span<const std::string> ids, int64_t now_ms);
   std::vector<SessionView> sessions(int64_t now_ms) const;
 
   // Periodic job (API worker): drops origins dead for longer than origin_ttl

@@ -703,17 +703,22 @@ struct UdpRelay::Impl {
     retired_paths.clear();
     int64_t now = monotonic_ms();
     std::vector<std::pair<Session*, const char*>> ending;
+    std::vector<std::string> live;  // their records are refreshed in one registry call below
     for (auto& [id, s] : sessions) {
       if (now - s->last_client_ms >= conf.webrtc.idle_timeout_ms) {
         ending.emplace_back(s.get(), "idle timeout");
-      } else if (!registry.get_session(SessionKind::rtc, id, now).ok()) {  // also keeps the record fresh
-        ending.emplace_back(s.get(), "session deleted");
-      } else {
-        for (int i = 0; i < kMaxPaths; i++) {
-          Path* p = s->paths[i].get();
-          if (p && i != s->active && now - p->last_ms >= kPathIdleMs) close_path(s.get(), i);
-        }
+        continue;
       }
+      live.push_back(id);
+      for (int i = 0; i < kMaxPaths; i++) {
+        Path* p = s->paths[i].get();
+        if (p && i != s->active && now - p->last_ms >= kPathIdleMs) close_path(s.get(), i);
+      }
+    }
+    // One lock per tick for all of this worker's sessions, not one per session.
+    for (const std::string& id : registry.touch_sessions(SessionKind::rtc, live, now)) {
+      auto it = sessions.find(id);
+      if (it != sessions.end()) ending.emplace_back(it->second.get(), "session deleted");
     }
     for (auto& [s, reason] : ending) end_session(s, reason, std::string_view(reason) != "session deleted");
   }

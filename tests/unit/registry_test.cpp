@@ -1,5 +1,6 @@
 // Tests for the shared-memory registry: origin identity and liveness, sticky
-// picks spread over origins, client counts, sessions, expiry, full tables,
+// picks spread over origins, client counts (owned per process, dropped with
+// it), sessions and their batched touch, expiry, full tables,
 // and the multi-process guarantees (a forked child's writes are seen; a child
 // dying with the lock held does not wedge the others).
 #include "registry/registry.h"
@@ -275,6 +276,160 @@ TEST(Registry, ClientCounts) {
   EXPECT_EQ(s[0].clients[int(Proto::http)], 2u);
   reg->add_client("v/l/s", Proto::rtmp, -5);  // never below zero
   EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::rtmp)], 0u);
+}
+
+// Counts are owned per process: dropping one process takes back exactly its
+// clients, leaves the other's, and is idempotent.
+TEST(Registry, DropProcessTakesBackItsCounts) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/s", Proto::rtmp, 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/t", Proto::rtmp, 0).ok());
+  constexpr pid_t kA = 4101, kB = 4102;
+  for (int i = 0; i < 3; i++) reg->add_client("v/l/s", Proto::http, +1, 0, kA);
+  reg->add_client("v/l/s", Proto::rtmp, +1, 0, kA);
+  for (int i = 0; i < 2; i++) reg->add_client("v/l/s", Proto::http, +1, 0, kB);
+  reg->add_client("v/l/t", Proto::srt, +1, 0, kA);
+  reg->add_client("v/l/s", Proto::http, -1, 0, kB);  // one of B's players left
+  auto s = reg->streams(0);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].clients[int(Proto::http)], 4u);
+  EXPECT_EQ(s[0].clients[int(Proto::rtmp)], 1u);
+
+  Registry::Dropped d = reg->drop_process(kA, 1000);
+  EXPECT_EQ(d.streams, 2u);
+  EXPECT_EQ(d.clients, 5u);  // 3 http + 1 rtmp on s, 1 srt on t
+  EXPECT_EQ(d.now_idle, 1u);  // t
+  s = reg->streams(0);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].key, "v/l/s");
+  EXPECT_EQ(s[0].clients[int(Proto::http)], 1u);  // B's remaining player
+  EXPECT_EQ(s[0].clients[int(Proto::rtmp)], 0u);
+  EXPECT_EQ(s[1].clients[int(Proto::srt)], 0u);
+
+  // Idempotent: a second drop finds nothing.
+  d = reg->drop_process(kA, 1000);
+  EXPECT_EQ(d.streams, 0u);
+  EXPECT_EQ(d.clients, 0u);
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::http)], 1u);
+  // A late decrement from the dead pid cannot eat B's count.
+  reg->add_client("v/l/s", Proto::http, -1, 0, kA);
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::http)], 1u);
+  // B's own departure still works and frees its slot.
+  reg->add_client("v/l/s", Proto::http, -1, 0, kB);
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::http)], 0u);
+  EXPECT_EQ(reg->drop_process(kB, 1000).streams, 0u);
+}
+
+// A dead worker's clients no longer hold a stream on an origin that cannot
+// serve a new protocol: once dropped, the stream can move.
+TEST(Registry, DroppedCountsLetTheStreamMove) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_EQ(reg->pick("v/l/s", Proto::rtmp, 0)->origin.server, "a");
+  OriginSpec b = origin("b");
+  b.endpoints[int(Proto::srt)] = {Endpoint{"", 10080}};
+  ASSERT_TRUE(reg->register_origin(b, 0).ok());
+  reg->add_client("v/l/s", Proto::rtmp, +3, 0, 4300);
+  ASSERT_FALSE(reg->pick("v/l/s", Proto::srt, 1).ok());  // busy on a
+  reg->drop_process(4300, 1);
+  auto p = reg->pick("v/l/s", Proto::srt, 2);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_EQ(p->origin.server, "b");
+}
+
+// The pins a dropped process leaves idle count as used at the drop, so they
+// expire session_ttl later, not at once and not never.
+TEST(Registry, DroppedStreamsExpireAfterSessionTtl) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/s", Proto::rtmp, 0).ok());
+  reg->add_client("v/l/s", Proto::rtmp, +1, 0, 4200);
+  reg->expire(3 * kSessionTtl);  // busy: kept however old
+  ASSERT_EQ(reg->streams(0).size(), 1u);
+  ASSERT_TRUE(reg->register_origin(origin("a"), 3 * kSessionTtl).ok());  // keep the origin alive
+  const int64_t crash = 3 * kSessionTtl + 10;
+  reg->drop_process(4200, crash);
+  reg->expire(crash + kSessionTtl - 1);
+  EXPECT_EQ(reg->streams(0).size(), 1u);
+  reg->expire(crash + kSessionTtl);
+  EXPECT_TRUE(reg->streams(0).empty());
+}
+
+// Past kStreamHolders owners the count is unattributed: totals stay right,
+// the owners' own counts are still dropped, the overflow's are not, and the
+// unattributed rest drains as its clients leave.
+TEST(Registry, HolderOverflowIsCountedUnattributed) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/s", Proto::rtmp, 0).ok());
+  constexpr pid_t kBase = 5000;
+  for (int k = 0; k < kStreamHolders; k++) reg->add_client("v/l/s", Proto::http, +2, 0, kBase + k);
+  const pid_t extra = kBase + kStreamHolders;
+  reg->add_client("v/l/s", Proto::http, +3, 0, extra);  // no slot left
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::http)], uint32_t(2 * kStreamHolders + 3));
+  // The same process over another protocol is another owner: also overflow.
+  reg->add_client("v/l/s", Proto::rtmp, +1, 0, kBase);
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::rtmp)], 1u);
+
+  // Dropping the overflowing process drops nothing (it owns no slot).
+  EXPECT_EQ(reg->drop_process(extra, 0).clients, 0u);
+  // Dropping an owner takes back exactly its 2.
+  EXPECT_EQ(reg->drop_process(kBase + 1, 0).clients, 2u);
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::http)], uint32_t(2 * kStreamHolders + 1));
+  // A freed slot is reused by the next owner.
+  reg->add_client("v/l/s", Proto::http, +1, 0, extra);
+  EXPECT_EQ(reg->drop_process(extra, 0).clients, 1u);
+  // The unattributed 3 drain as their clients leave, never below zero.
+  reg->add_client("v/l/s", Proto::http, -2, 0, extra);
+  reg->add_client("v/l/s", Proto::http, -5, 0, extra);
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::http)], uint32_t(2 * (kStreamHolders - 1)));
+  // The owners' counts were untouched by that: dropping them all empties it.
+  for (int k = 0; k < kStreamHolders; k++) reg->drop_process(kBase + k, 0);
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::http)], 0u);
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::rtmp)], 1u);  // kBase's rtmp overflow stays
+}
+
+// Without a holder the caller's pid owns the count: a forked child's clients
+// go when the parent drops the child's pid.
+TEST(Registry, DefaultHolderIsTheCallingProcess) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/s", Proto::rtmp, 0).ok());
+  reg->add_client("v/l/s", Proto::rtmp, +1);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    for (int i = 0; i < 7; i++) reg->add_client("v/l/s", Proto::rtmp, +1);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::rtmp)], 8u);
+  Registry::Dropped d = reg->drop_process(pid, 0);
+  EXPECT_EQ(d.clients, 7u);
+  EXPECT_EQ(d.now_idle, 0u);
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::rtmp)], 1u);
+  reg->add_client("v/l/s", Proto::rtmp, -1);
+  EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::rtmp)], 0u);
+}
+
+TEST(Registry, TouchSessionsRefreshesAndNamesTheGone) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->put_session(SessionKind::rtc, "u1", "v/l/s", "a", "", 0).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::rtc, "u2", "v/l/s", "a", "", 0).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "u3", "v/l/s", "a", "", 0).ok());
+  std::vector<std::string> ids = {"u1", "gone", "u2", "u3", std::string(kSessionIdMax + 5, 'x')};
+  auto gone = reg->touch_sessions(SessionKind::rtc, ids, 4000);
+  // u3 is another kind: gone as far as rtc is concerned.
+  EXPECT_EQ(gone, (std::vector<std::string>{"gone", "u3", std::string(kSessionIdMax + 5, 'x')}));
+  EXPECT_TRUE(reg->touch_sessions(SessionKind::rtc, {}, 4000).empty());
+  reg->expire(kSessionTtl);  // u3 (untouched since 0) expires, u1/u2 were touched at 4000
+  auto left = reg->sessions(kSessionTtl);
+  std::set<std::string> ids_left;
+  for (auto& s : left) ids_left.insert(s.id);
+  EXPECT_EQ(ids_left, (std::set<std::string>{"u1", "u2"}));
+  for (auto& s : left) EXPECT_EQ(s.age_ms, kSessionTtl - 4000);
 }
 
 TEST(Registry, FullStreamTable) {
