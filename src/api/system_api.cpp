@@ -4,7 +4,8 @@
 // answers JSON.
 //
 // Status codes: 200 success; 400 bad request body ({"code":400,"error":..}
-// naming the field); 401 missing/wrong token; 403 network denied; 404 unknown
+// naming the field), including a self-loop (an endpoint that is one of this
+// generation's own listeners, see self_loop.h); 401 missing/wrong token; 403 network denied; 404 unknown
 // path; 405 wrong method (with Allow); 413 body over max_body_size (evhttp);
 // 503 registry full on register (the origin should retry later, its body was
 // fine). Every refusal is logged once, with the peer address, under a

@@ -460,6 +460,10 @@ Status validate(Config& c) {
     }
     auto ip = make_sock_addr(c.default_backend.ip, 1);
     if (!ip.ok()) return Status::Error("default_backend ip: " + ip.error());
+    // The same rule as a registration's ip: an address one can connect to.
+    if (Status host = check_connectable_host(ip->host_string()); !host.ok()) {
+      return Status::Error("default_backend ip \"" + c.default_backend.ip + "\" " + host.message());
+    }
   }
   c.pid_path = resolve(c.prefix, c.pid_path);
   c.error_log = resolve(c.prefix, c.error_log);

@@ -189,6 +189,10 @@ TEST(ConfigErrors, SslListenNeedsReadableCertificate) {
 TEST(ConfigErrors, DefaultBackendEndpoints) {
   EXPECT_FALSE(load("default_backend { enabled on; rtmp nonsense; }").ok());
   EXPECT_FALSE(load("default_backend { enabled on; ip not-an-ip; }").ok());
+  EXPECT_FALSE(load("default_backend { enabled on; ip 0.0.0.0; }").ok());
+  EXPECT_FALSE(load("default_backend { enabled on; ip 255.255.255.255; }").ok());
+  EXPECT_FALSE(load("default_backend { enabled on; ip 10.0.0.1; rtmp tcp://224.0.0.1:1935; }").ok());
+  EXPECT_TRUE(load("default_backend { enabled on; ip ::1; }").ok());
   EXPECT_TRUE(load("default_backend { enabled off; rtmp nonsense; }").ok());
 }
 
