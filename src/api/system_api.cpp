@@ -5,10 +5,10 @@
 //
 // Status codes: 200 success; 400 bad request body ({"code":400,"error":..}
 // naming the field), including a self-loop (an endpoint that is one of this
-// generation's own listeners, see self_loop.h); 401 missing/wrong token; 403 network denied; 404 unknown
-// path; 405 wrong method (with Allow); 413 body over max_body_size (evhttp);
-// 503 registry full on register (the origin should retry later, its body was
-// fine). Every refusal is logged once, with the peer address, under a
+// generation's own listeners, see self_loop.h); 401 missing/wrong token; 403
+// network denied; 404 unknown path; 405 wrong method (with Allow); 413 body
+// over max_body_size (evhttp); 503 registry full on register (the origin
+// should retry later, its body was fine). Every refusal is logged once, with the peer address, under a
 // per-request context id.
 #include "api/system_api.h"
 
@@ -312,8 +312,12 @@ struct SystemApi::Impl {
 std::vector<std::string> system_api_exposure_warnings(const SystemApiConf& conf) {
   std::vector<std::string> out;
   if (!conf.token.empty()) return out;
+  // The first rule matching every client decides (first match wins): a deny
+  // there makes the rules an allow-list; an allow there leaves the API open.
   for (const AccessRule& rule : conf.access) {
-    if (!rule.allow && (rule.net.family == 0 || rule.net.prefix == 0)) return out;  // an allow-list
+    if (rule.net.family != 0 && rule.net.prefix != 0) continue;
+    if (!rule.allow) return out;
+    break;
   }
   for (const ListenConf& l : conf.listen) {
     if (host_bytes(l.addr).is_loopback()) continue;

@@ -128,6 +128,10 @@ TEST(SystemApiExposure, WarnsForReachableOpenApi) {
   EXPECT_EQ(system_api_exposure_warnings(with_rules).size(), 1u);  // allows, denies nothing
   with_rules.access.push_back(AccessRule{false, *parse_cidr("all"), "all"});
   EXPECT_TRUE(system_api_exposure_warnings(with_rules).empty());
+  SystemApiConf allow_all_first = c;
+  allow_all_first.access.push_back(AccessRule{true, *parse_cidr("all"), "all"});
+  allow_all_first.access.push_back(AccessRule{false, *parse_cidr("all"), "all"});
+  EXPECT_EQ(system_api_exposure_warnings(allow_all_first).size(), 1u);  // "deny all" is never reached
   SystemApiConf with_token = c;
   with_token.token = "s3cret";
   EXPECT_TRUE(system_api_exposure_warnings(with_token).empty());
