@@ -162,6 +162,26 @@ std::string_view strip_extension(std::string_view name) {
   return name;
 }
 
+// Client text as it may appear in an error (which is logged and may be
+// answered): bytes outside printable ASCII as \xHH, at most 200 bytes.
+std::string quoted(std::string_view s) {
+  static constexpr size_t kMax = 200;
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < kMax; i++) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += char(c);
+    }
+  }
+  if (s.size() > kMax) out += "...";
+  return out + "\"";
+}
+
 }  // namespace
 
 std::string normalize_vhost(std::string_view host, std::string_view query) {
@@ -193,17 +213,17 @@ Result<std::string> make_stream_key(std::string_view host, std::string_view app,
   }
   name = strip_extension(name);
 
-  if (app_part.empty()) return Result<std::string>::Error("empty app in stream \"" + std::string(stream) + "\"");
-  if (name.empty()) return Result<std::string>::Error("empty stream name in \"" + std::string(stream) + "\"");
-  if (!valid_vhost(vhost)) return Result<std::string>::Error("invalid vhost \"" + vhost + "\"");
-  if (!valid_part(app_part, true)) return Result<std::string>::Error("invalid app \"" + app_part + "\"");
-  if (!valid_part(name, false)) return Result<std::string>::Error("invalid stream name \"" + std::string(name) + "\"");
+  if (app_part.empty()) return Result<std::string>::Error("empty app in stream " + quoted(stream));
+  if (name.empty()) return Result<std::string>::Error("empty stream name in " + quoted(stream));
+  if (!valid_vhost(vhost)) return Result<std::string>::Error("invalid vhost " + quoted(vhost));
+  if (!valid_part(app_part, true)) return Result<std::string>::Error("invalid app " + quoted(app_part));
+  if (!valid_part(name, false)) return Result<std::string>::Error("invalid stream name " + quoted(name));
   return vhost + "/" + app_part + "/" + std::string(name);
 }
 
 Result<std::string> stream_key_from_rtmp(std::string_view tc_url, std::string_view stream_name) {
   auto bad = [&](const char* why) {
-    return Result<std::string>::Error("invalid tcUrl \"" + std::string(tc_url) + "\": " + why);
+    return Result<std::string>::Error("invalid tcUrl " + quoted(tc_url) + ": " + why);
   };
   size_t sep = tc_url.find("://");
   if (sep == std::string_view::npos || sep == 0) return bad("expected scheme://host/app");
@@ -219,13 +239,13 @@ Result<std::string> stream_key_from_rtmp(std::string_view tc_url, std::string_vi
 
 Result<std::string> stream_key_from_http(std::string_view host_header, std::string_view path_and_query) {
   if (path_and_query.empty() || path_and_query.front() != '/') {
-    return Result<std::string>::Error("invalid request path \"" + std::string(path_and_query) + "\"");
+    return Result<std::string>::Error("invalid request path " + quoted(path_and_query));
   }
   Split path_q = split_at(path_and_query, '?');
   std::string_view path = trim_slashes(path_q.before);
   size_t last = path.rfind('/');
   if (last == std::string_view::npos) {
-    return Result<std::string>::Error("no app in request path \"" + std::string(path_and_query) + "\"");
+    return Result<std::string>::Error("no app in request path " + quoted(path_and_query));
   }
   return make_stream_key(host_header, path.substr(0, last), path.substr(last + 1), path_q.after);
 }

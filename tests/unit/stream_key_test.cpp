@@ -146,6 +146,13 @@ TEST(StreamKey, EveryPartFollowsTheSameRule) {
   auto r = make_stream_key("h.com", "live", "s", "vhost=%00x");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("vhost"), std::string::npos) << r.error();
+  // Errors are logged: client bytes in them are escaped and bounded.
+  r = stream_key_from_rtmp("rtmp://h.com/live", "a\nfake log line\x01\xff\"");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "invalid stream name \"a\\x0afake log line\\x01\\xff\\x22\"");
+  r = stream_key_from_http("h.com", std::string(5000, 'x'));
+  ASSERT_FALSE(r.ok());
+  EXPECT_LT(r.error().size(), 300u) << r.error();
 }
 
 TEST(StreamKey, HarmlessEscapesAndNamesStillPass) {
