@@ -13,8 +13,14 @@ namespace sp {
 
 namespace {
 
+// The error quotes at most kQuoteMax bytes of the text: it is logged and
+// answered, and a registration body may be 64k of one endpoint.
+constexpr size_t kQuoteMax = 100;
+
 Result<Endpoint> bad(std::string_view text, std::string_view why) {
-  return Result<Endpoint>::Error("invalid endpoint \"" + std::string(text) + "\": " + std::string(why));
+  std::string quoted(text.substr(0, kQuoteMax));
+  if (text.size() > kQuoteMax) quoted += "...";
+  return Result<Endpoint>::Error("invalid endpoint \"" + quoted + "\": " + std::string(why));
 }
 
 // Removes a "tcp://" or "udp://" prefix. False for any other scheme.
