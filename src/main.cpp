@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <openssl/opensslv.h>
 
+#include "api/system_api.h"
 #include "build_info.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -255,6 +256,7 @@ int main(int argc, char** argv) {
     SP_PINFO("listening on %s %s (%s)", sp::listener_is_udp(l.kind) ? "udp" : "tcp", l.conf.addr.to_string().c_str(),
              sp::listener_kind_name(l.kind));
   }
+  for (const std::string& w : sp::system_api_exposure_warnings(conf->system_api)) SP_PWARN("%s", w.c_str());
   if (!conf->master_process) return sp::run_single(std::move(*conf), std::move(*listeners), std::move(*registry));
   sp::MasterOptions mo;
   mo.conf_path = cli.conf_path;

@@ -1,6 +1,12 @@
 // Registration body validation (see register_request.h). Origins POST this
 // every heartbeat interval, so it must accept exactly what SRS sends (ports as
 // strings, an extra `summaries` object) and name the field when it refuses.
+//
+// Every string we keep is stored in the shared registry and echoed by
+// /api/v1/origins, so it must be valid UTF-8 without control characters (a
+// NUL would truncate it: "fz\u0000evil" would replace origin "fz"). The ip
+// and any specific endpoint host must be numeric addresses one can connect
+// to: host names are refused (SRS sends a numeric ip; resolving would block).
 #include "api/register_request.h"
 
 #include <cjson/cJSON.h>
@@ -10,13 +16,88 @@
 #include <string>
 
 #include "core/json_ptr.h"
+#include "core/net_addr.h"
 
 namespace sp {
 
 namespace {
 
-Status field_error(const char* field, const char* what) {
+Status field_error(const char* field, const std::string& what) {
   return Status::Error(std::string("field \"") + field + "\" " + what);
+}
+
+// Why `s` is no text we store and echo: invalid UTF-8 (overlong forms,
+// surrogates and code points above U+10FFFF included) or a control character
+// (C0, DEL, C1). Empty when it is fine.
+std::string text_problem(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = uint8_t(s[i]);
+    if (c < 0x20 || c == 0x7f) return "contains a control character";
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    int len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return "is not valid UTF-8";
+    auto c1 = uint8_t(s[i + 1]);
+    // The second byte's range rules out overlongs, surrogates and > U+10FFFF.
+    uint8_t lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    uint8_t hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    if (c1 < lo || c1 > hi) return "is not valid UTF-8";
+    for (int k = 2; k < len; k++) {
+      if ((uint8_t(s[i + k]) & 0xc0) != 0x80) return "is not valid UTF-8";
+    }
+    if (c == 0xc2 && c1 <= 0x9f) return "contains a control character";  // C1: U+0080-U+009F
+    i += len;
+  }
+  return "";
+}
+
+// cJSON decodes "\u0000" (and keeps a raw NUL byte) inside a string, and its
+// C strings then end there: "fz\u0000evil" would read as "fz". So the raw text
+// is scanned first. Returns the top-level member whose key or value holds a
+// NUL in some string ("" if none; "(key)" when the key itself does).
+std::string member_with_nul(std::string_view json) {
+  int depth = 0;
+  bool key_next = false;
+  std::string member;
+  for (size_t i = 0; i < json.size(); i++) {
+    char c = json[i];
+    if (c == '"') {
+      std::string raw;
+      bool nul = false;
+      size_t j = i + 1;
+      while (j < json.size() && json[j] != '"') {
+        if (json[j] == '\\') {
+          if (json.substr(j + 1, 5) == "u0000") nul = true;
+          raw.append(json.substr(j, 2));
+          j += 2;
+          continue;
+        }
+        if (json[j] == '\0') nul = true;
+        raw.push_back(json[j++]);
+      }
+      if (depth == 1 && key_next) {
+        member = raw;
+        key_next = false;
+        if (nul) return member.empty() ? "(key)" : member;
+      } else if (nul) {
+        return member.empty() ? "(key)" : member;
+      }
+      i = j;
+      continue;
+    }
+    if (c == '{' || c == '[') {
+      depth++;
+      if (depth == 1 && c == '{') key_next = true;
+    } else if (c == '}' || c == ']') {
+      depth--;
+    } else if (c == ',' && depth == 1) {
+      key_next = true;
+    }
+  }
+  return "";
 }
 
 // A mandatory (or, when `optional`, possibly absent) non-empty string.
@@ -27,13 +108,20 @@ Status read_string(const cJSON* root, const char* field, bool optional, std::str
   }
   if (!cJSON_IsString(item) || !item->valuestring) return field_error(field, "must be a string");
   if (item->valuestring[0] == '\0' && !optional) return field_error(field, "must be a non-empty string");
+  if (std::string why = text_problem(item->valuestring); !why.empty()) return field_error(field, why);
   *out = item->valuestring;
   return Status::Ok();
 }
 
 // One endpoint: a string in any endpoint format, or a number taken as a port.
 Result<Endpoint> read_endpoint(const cJSON* item) {
-  if (cJSON_IsString(item) && item->valuestring) return parse_endpoint(item->valuestring);
+  if (cJSON_IsString(item) && item->valuestring) {
+    // Checked before parse_endpoint quotes the text in its error.
+    if (std::string why = text_problem(item->valuestring); !why.empty()) {
+      return Result<Endpoint>::Error("endpoint " + why);
+    }
+    return parse_endpoint(item->valuestring);
+  }
   if (cJSON_IsNumber(item)) {
     double v = item->valuedouble;
     if (v != std::floor(v) || v < 1 || v > 65535) {
@@ -68,6 +156,14 @@ Result<OriginSpec> parse_register_request(std::string_view json) {
   if (!root) return Result<OriginSpec>::Error("body is not valid JSON");
   if (!cJSON_IsObject(root.get())) return Result<OriginSpec>::Error("body must be a JSON object");
 
+  if (std::string member = member_with_nul(json); !member.empty()) {
+    if (member == "(key)") return Result<OriginSpec>::Error("a member name contains a NUL character");
+    if (std::string why = text_problem(member); !why.empty()) {
+      return Result<OriginSpec>::Error("a member name " + why);
+    }
+    return Result<OriginSpec>::Error("field \"" + member + "\" contains a NUL character");
+  }
+
   OriginSpec spec;
   const cJSON* r = root.get();
   for (Status s : {read_string(r, "ip", false, &spec.ip), read_string(r, "server", false, &spec.server),
@@ -75,6 +171,8 @@ Result<OriginSpec> parse_register_request(std::string_view json) {
                    read_string(r, "device_id", true, &spec.device_id)}) {
     if (!s.ok()) return s;
   }
+  // The address the proxy connects to for every endpoint without a host.
+  if (Status s = check_connectable_host(spec.ip); !s.ok()) return field_error("ip", s.message());
   for (int p = 0; p < kProtoCount; p++) {
     Proto proto = Proto(p);
     Status s = read_endpoints(r, proto, proto == Proto::rtmp, &spec.endpoints[p]);

@@ -4,10 +4,11 @@
 // answers JSON.
 //
 // Status codes: 200 success; 400 bad request body ({"code":400,"error":..}
-// naming the field); 401 missing/wrong token; 403 network denied; 404 unknown
-// path; 405 wrong method (with Allow); 413 body over max_body_size (evhttp);
-// 503 registry full on register (the origin should retry later, its body was
-// fine). Every refusal is logged once, with the peer address, under a
+// naming the field), including a self-loop (an endpoint that is one of this
+// generation's own listeners, see self_loop.h); 401 missing/wrong token; 403
+// network denied; 404 unknown path; 405 wrong method (with Allow); 413 body
+// over max_body_size (evhttp); 503 registry full on register (the origin
+// should retry later, its body was fine). Every refusal is logged once, with the peer address, under a
 // per-request context id.
 #include "api/system_api.h"
 
@@ -24,6 +25,7 @@
 #include <string>
 
 #include "api/register_request.h"
+#include "api/self_loop.h"
 #include "build_info.h"
 #include "core/accept_backoff.h"
 #include "core/clock.h"
@@ -144,6 +146,13 @@ struct SystemApi::Impl {
   event_base* base;
   SystemApiConf conf;
   Registry& registry;
+  // This generation's listeners, for the self-loop check (a reload starts a
+  // new API worker with the new configuration), and this host's addresses,
+  // read again at most every kLocalAddressesMs.
+  std::vector<OwnListener> own;
+  std::vector<HostBytes> local_addresses;
+  int64_t local_addresses_ms = -1;
+  static constexpr int64_t kLocalAddressesMs = 5000;
   // Declared before `http`: evhttp is freed first and tells it so.
   EvhttpDeadlines deadlines;
   EvHttpPtr http;
@@ -151,8 +160,21 @@ struct SystemApi::Impl {
   // One per bound socket; declared after `http`, so destroyed before it.
   std::vector<std::unique_ptr<AcceptBackoff>> backoffs;
 
-  Impl(event_base* b, const SystemApiConf& c, Registry& r)
-      : base(b), conf(c), registry(r), deadlines(b, c.timeout_ms, "system_api") {}
+  Impl(event_base* b, const Config& c, Registry& r)
+      : base(b),
+        conf(c.system_api),
+        registry(r),
+        own(own_listeners(c)),
+        deadlines(b, c.system_api.timeout_ms, "system_api") {}
+
+  std::span<const HostBytes> local_addrs() {
+    int64_t now = monotonic_ms();
+    if (local_addresses_ms < 0 || now - local_addresses_ms >= kLocalAddressesMs) {
+      local_addresses = host_addresses();
+      local_addresses_ms = now;
+    }
+    return local_addresses;
+  }
 
   struct Route {
     const char* path;
@@ -238,6 +260,11 @@ struct SystemApi::Impl {
       SP_WARN(ctx, "system api: registration from %s refused: %s", peer.c_str(), spec.error().c_str());
       return send_error(req, 400, spec.error());
     }
+    if (Status loop = check_self_loop(*spec, own, local_addrs()); !loop.ok()) {
+      SP_WARN(ctx, "system api: registration of %s from %s refused: %s", spec->server.c_str(), peer.c_str(),
+              loop.message().c_str());
+      return send_error(req, 400, loop.message());
+    }
     Status s = registry.register_origin(*spec, monotonic_ms());
     if (!s.ok()) {
       int code = is_registry_full(s) ? 503 : 400;
@@ -282,8 +309,28 @@ struct SystemApi::Impl {
   }
 };
 
+std::vector<std::string> system_api_exposure_warnings(const SystemApiConf& conf) {
+  std::vector<std::string> out;
+  if (!conf.token.empty()) return out;
+  // The first rule matching every client decides (first match wins): a deny
+  // there makes the rules an allow-list; an allow there leaves the API open.
+  for (const AccessRule& rule : conf.access) {
+    if (rule.net.family != 0 && rule.net.prefix != 0) continue;
+    if (!rule.allow) return out;
+    break;
+  }
+  for (const ListenConf& l : conf.listen) {
+    if (host_bytes(l.addr).is_loopback()) continue;
+    out.push_back("system api listens on " + l.addr.to_string() + " (\"" + l.text +
+                  "\"), reachable from other hosts, with no token and no allow-list: anyone who can reach it "
+                  "can register origins and read the registry; set system_api { token ...; } or "
+                  "allow ...; deny all;, or listen on 127.0.0.1");
+  }
+  return out;
+}
+
 SystemApi::SystemApi(event_base* base, const Config& conf, Registry& registry)
-    : impl_(std::make_unique<Impl>(base, conf.system_api, registry)) {}
+    : impl_(std::make_unique<Impl>(base, conf, registry)) {}
 
 SystemApi::~SystemApi() = default;  // evhttp_free closes our dup()ed sockets
 

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/config.h"
@@ -19,6 +20,12 @@
 #include "registry/registry.h"
 
 namespace sp {
+
+// One warning per system_api listener that clients off this host can reach
+// (a wildcard or non-loopback address) while nothing restricts access: no
+// token and no rule that denies everyone else (`deny all;`, or a /0). Empty
+// when the API is safe. Logged by the master at start and on every reload.
+std::vector<std::string> system_api_exposure_warnings(const SystemApiConf& conf);
 
 class SystemApi {
  public:

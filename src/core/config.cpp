@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "api/self_loop.h"
 #include "build_info.h"
 #include "registry/endpoint.h"
 #include "registry/registry.h"
@@ -453,13 +454,26 @@ Status validate(Config& c) {
         {"rtmp", &c.default_backend.rtmp}, {"http", &c.default_backend.http}, {"api", &c.default_backend.api},
         {"rtc", &c.default_backend.rtc},   {"srt", &c.default_backend.srt}};
     if (c.default_backend.rtmp.empty()) return Status::Error("default_backend needs an rtmp endpoint");
+    OriginSpec backend;
+    backend.ip = c.default_backend.ip;
     for (const auto& [name, value] : eps) {
       if (value->empty()) continue;
       auto ep = parse_endpoint(*value);
       if (!ep.ok()) return Status::Error("default_backend " + std::string(name) + ": " + ep.error());
+      for (int p = 0; p < kProtoCount; p++) {
+        if (std::string_view(proto_name(Proto(p))) == name) backend.endpoints[p].push_back(*ep);
+      }
     }
     auto ip = make_sock_addr(c.default_backend.ip, 1);
     if (!ip.ok()) return Status::Error("default_backend ip: " + ip.error());
+    // The same rule as a registration's ip: an address one can connect to.
+    if (Status host = check_connectable_host(ip->host_string()); !host.ok()) {
+      return Status::Error("default_backend ip \"" + c.default_backend.ip + "\" " + host.message());
+    }
+    // A backend that is this proxy (PROXY_DEFAULT_BACKEND_RTMP=1935 next to
+    // PROXY_RTMP_SERVER=1935) would relay every client to itself.
+    Status loop = check_self_loop(backend, own_listeners(c), host_addresses());
+    if (!loop.ok()) return Status::Error("default_backend: " + loop.message());
   }
   c.pid_path = resolve(c.prefix, c.pid_path);
   c.error_log = resolve(c.prefix, c.error_log);

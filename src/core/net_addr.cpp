@@ -163,4 +163,77 @@ Result<Cidr> parse_cidr(std::string_view text) {
   return c;
 }
 
+namespace {
+
+constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+HostBytes from_v6(const uint8_t* a) {
+  HostBytes h;
+  if (memcmp(a, kMappedPrefix, 12) == 0) {
+    h.family = AF_INET;
+    memcpy(h.addr, a + 12, 4);
+  } else {
+    h.family = AF_INET6;
+    memcpy(h.addr, a, 16);
+  }
+  return h;
+}
+
+}  // namespace
+
+bool HostBytes::is_loopback() const {
+  if (family == AF_INET) return addr[0] == 127;
+  static const uint8_t kLoop6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return family == AF_INET6 && memcmp(addr, kLoop6, 16) == 0;
+}
+
+bool HostBytes::is_unspecified() const {
+  static const uint8_t kZero[16] = {};
+  if (family == AF_INET) return memcmp(addr, kZero, 4) == 0;
+  return family == AF_INET6 && memcmp(addr, kZero, 16) == 0;
+}
+
+HostBytes host_bytes(const sockaddr* sa) {
+  HostBytes h;
+  if (!sa) return h;
+  if (sa->sa_family == AF_INET) {
+    h.family = AF_INET;
+    memcpy(h.addr, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
+  } else if (sa->sa_family == AF_INET6) {
+    h = from_v6(reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr));
+  }
+  return h;
+}
+
+HostBytes host_bytes(const SockAddr& a) { return a.len ? host_bytes(a.sa()) : HostBytes{}; }
+
+HostBytes host_bytes(std::string_view host) {
+  std::string h(host);
+  HostBytes out;
+  uint8_t buf[16];
+  if (inet_pton(AF_INET, h.c_str(), buf) == 1) {
+    out.family = AF_INET;
+    memcpy(out.addr, buf, 4);
+  } else if (inet_pton(AF_INET6, h.c_str(), buf) == 1) {
+    out = from_v6(buf);
+  }
+  return out;
+}
+
+Status check_connectable_host(std::string_view host) {
+  HostBytes h = host_bytes(host);
+  if (h.family == 0) return Status::Error("must be a numeric IPv4 or IPv6 address (host names are not resolved)");
+  if (h.family == AF_INET) {
+    if (h.addr[0] == 0) return Status::Error("is an unspecified address (0.0.0.0/8), not one to connect to");
+    if (h.addr[0] >= 224 && h.addr[0] <= 239) return Status::Error("is a multicast address");
+    if (h.addr[0] == 255 && h.addr[1] == 255 && h.addr[2] == 255 && h.addr[3] == 255) {
+      return Status::Error("is the broadcast address");
+    }
+    return Status::Ok();
+  }
+  if (h.is_unspecified()) return Status::Error("is the unspecified address (::), not one to connect to");
+  if (h.addr[0] == 0xff) return Status::Error("is a multicast address");
+  return Status::Ok();
+}
+
 }  // namespace sp

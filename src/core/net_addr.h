@@ -40,6 +40,26 @@ Result<SockAddr> parse_listen_address(std::string_view text);
 // Numeric host + port ("127.0.0.1", 80) to an address.
 Result<SockAddr> make_sock_addr(std::string_view host, uint16_t port);
 
+// Ok when `host` is a numeric IPv4 or IPv6 address a client can connect to;
+// else an error saying why: not numeric (host names are not resolved),
+// unspecified (0.0.0.0/8, ::), broadcast (255.255.255.255) or multicast
+// (224.0.0.0/4, ff00::/8), IPv4-mapped forms included.
+Status check_connectable_host(std::string_view host);
+
+// An address reduced to what identifies a host: IPv4 (IPv4-mapped IPv6
+// becomes IPv4) or IPv6, port ignored.
+struct HostBytes {
+  int family = 0;  // AF_INET, AF_INET6, 0 = none
+  uint8_t addr[16]{};
+  bool operator==(const HostBytes&) const = default;
+  bool is_loopback() const;  // 127.0.0.0/8, ::1
+  bool is_unspecified() const;  // 0.0.0.0, ::
+};
+HostBytes host_bytes(const sockaddr* sa);
+HostBytes host_bytes(const SockAddr& a);
+// Numeric text ("10.0.0.1", "::1"); family 0 when not numeric.
+HostBytes host_bytes(std::string_view host);
+
 // Network for allow/deny: "all", "ADDR", "ADDR/PREFIX" (IPv4 or IPv6).
 struct Cidr {
   int family = 0;  // 0 = all

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <vector>
 
+#include "api/system_api.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "process/proctitle.h"
@@ -361,6 +362,7 @@ class Master {
     spawn_generation();
     signal_children(SIGQUIT, conf_.shutdown_timeout_ms + 1000, true);
     SP_PNOTICE("reconfigured: generation %d", generation_);
+    for (const std::string& w : system_api_exposure_warnings(conf_.system_api)) SP_PWARN("%s", w.c_str());
   }
 
   void reopen() {

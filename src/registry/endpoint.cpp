@@ -1,7 +1,8 @@
 // Origin endpoint parsing (see endpoint.h). An origin tells us where it
 // listens in one of several shapes; we keep only what matters to connect:
 // an optional specific host and a port. Hosts must be numeric addresses so
-// the connect path never blocks on name resolution.
+// the connect path never blocks on name resolution, and addresses one can
+// connect to (check_connectable_host); a wildcard host means "the origin's ip".
 #include "registry/endpoint.h"
 
 #include <arpa/inet.h>
@@ -12,8 +13,14 @@ namespace sp {
 
 namespace {
 
+// The error quotes at most kQuoteMax bytes of the text: it is logged and
+// answered, and a registration body may be 64k of one endpoint.
+constexpr size_t kQuoteMax = 100;
+
 Result<Endpoint> bad(std::string_view text, std::string_view why) {
-  return Result<Endpoint>::Error("invalid endpoint \"" + std::string(text) + "\": " + std::string(why));
+  std::string quoted(text.substr(0, kQuoteMax));
+  if (text.size() > kQuoteMax) quoted += "...";
+  return Result<Endpoint>::Error("invalid endpoint \"" + quoted + "\": " + std::string(why));
 }
 
 // Removes a "tcp://" or "udp://" prefix. False for any other scheme.
@@ -62,6 +69,9 @@ Result<Endpoint> parse_endpoint(std::string_view text) {
   if (!parse_port(port_text, &ep.port)) return bad(text, "port must be 1-65535");
   if (is_wildcard(host)) return ep;
   if (!is_numeric_address(host)) return bad(text, "host must be a numeric IPv4 or IPv6 address");
+  // A specific host is where the proxy connects: the same rule as the
+  // origin's "ip" (no broadcast, multicast or unspecified address).
+  if (Status st = check_connectable_host(host); !st.ok()) return bad(text, "host " + st.message());
   ep.host = std::string(host);
   return ep;
 }

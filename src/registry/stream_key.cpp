@@ -13,6 +13,9 @@
 //    the app, so RTMP "live" + "sub/s" and HTTP "/live/sub/s.flv" agree.
 //  - STREAM: query and a media extension (.flv .ts .m3u8 .aac .mp3 .m4s .mp4)
 //    removed.
+//  - Every part: printable ASCII without URL delimiters, no empty, "." or
+//    ".." segment, also once percent-decoded ("%2e%2e", "a%2fb" and "%00x"
+//    are refused); the vhost is also a host name ([a-z0-9._-]).
 #include "registry/stream_key.h"
 
 #include <arpa/inet.h>
@@ -81,21 +84,67 @@ bool valid_part_char(unsigned char c) {
   return kBad.find(char(c)) == std::string_view::npos;
 }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// One segment (no '/') as an origin that percent-decodes it would read it:
+// false when a '%' starts no escape or an escape hides a character a part may
+// not hold ("%00", "%2f", "%20", "%3f"); escaped UTF-8 bytes (>= 0x80) pass.
+bool decode_segment(std::string_view seg, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < seg.size(); i++) {
+    if (seg[i] != '%') {
+      out->push_back(seg[i]);
+      continue;
+    }
+    int hi = i + 2 < seg.size() ? hex_digit(seg[i + 1]) : -1;
+    int lo = hi >= 0 ? hex_digit(seg[i + 2]) : -1;
+    if (lo < 0) return false;
+    auto b = static_cast<unsigned char>(hi * 16 + lo);
+    if (b < 0x80 && (!valid_part_char(b) || b == '/')) return false;
+    out->push_back(char(b));
+    i += 2;
+  }
+  return true;
+}
+
+// The rule every part of a key follows (vhost, app, stream): printable ASCII
+// without delimiters, no empty, "." or ".." segment (they would alias other
+// keys via paths), and the same after percent-decoding, since an origin
+// decodes what an HTTP client escaped ("%2e%2e" is "..", "a%2fb" is "a/b").
 bool valid_part(std::string_view s, bool allow_slash) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
     if (!valid_part_char(c) || (c == '/' && !allow_slash)) return false;
   }
-  // No empty, "." or ".." segments: they would alias other keys via paths.
   size_t start = 0;
+  std::string decoded;
   while (start <= s.size()) {
     size_t end = s.find('/', start);
     if (end == std::string_view::npos) end = s.size();
     std::string_view seg = s.substr(start, end - start);
-    if (seg.empty() || seg == "." || seg == "..") return false;
+    if (!decode_segment(seg, &decoded)) return false;
+    if (decoded.empty() || decoded == "." || decoded == "..") return false;
     start = end + 1;
   }
   return true;
+}
+
+// A vhost is a host name: the part rule, and only letters, digits, '-', '_'
+// and '.' (lower-cased, but for "__defaultVhost__"), so no escape or other byte reaches the
+// registry as a vhost of its own.
+bool valid_vhost(std::string_view s) {
+  if (!valid_part(s, false)) return false;
+  for (char c : s) {
+    if (!(std::isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return s.front() != '.' && s.back() != '.' && s.find("..") == std::string_view::npos;
 }
 
 std::string_view trim_slashes(std::string_view s) {
@@ -111,6 +160,26 @@ std::string_view strip_extension(std::string_view name) {
     if (name.ends_with(ext)) return name.substr(0, name.size() - ext.size());
   }
   return name;
+}
+
+// Client text as it may appear in an error (which is logged and may be
+// answered): bytes outside printable ASCII as \xHH, at most 200 bytes.
+std::string quoted(std::string_view s) {
+  static constexpr size_t kMax = 200;
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < kMax; i++) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += char(c);
+    }
+  }
+  if (s.size() > kMax) out += "...";
+  return out + "\"";
 }
 
 }  // namespace
@@ -144,17 +213,17 @@ Result<std::string> make_stream_key(std::string_view host, std::string_view app,
   }
   name = strip_extension(name);
 
-  if (app_part.empty()) return Result<std::string>::Error("empty app in stream \"" + std::string(stream) + "\"");
-  if (name.empty()) return Result<std::string>::Error("empty stream name in \"" + std::string(stream) + "\"");
-  if (!valid_part(vhost, false)) return Result<std::string>::Error("invalid vhost \"" + vhost + "\"");
-  if (!valid_part(app_part, true)) return Result<std::string>::Error("invalid app \"" + app_part + "\"");
-  if (!valid_part(name, false)) return Result<std::string>::Error("invalid stream name \"" + std::string(name) + "\"");
+  if (app_part.empty()) return Result<std::string>::Error("empty app in stream " + quoted(stream));
+  if (name.empty()) return Result<std::string>::Error("empty stream name in " + quoted(stream));
+  if (!valid_vhost(vhost)) return Result<std::string>::Error("invalid vhost " + quoted(vhost));
+  if (!valid_part(app_part, true)) return Result<std::string>::Error("invalid app " + quoted(app_part));
+  if (!valid_part(name, false)) return Result<std::string>::Error("invalid stream name " + quoted(name));
   return vhost + "/" + app_part + "/" + std::string(name);
 }
 
 Result<std::string> stream_key_from_rtmp(std::string_view tc_url, std::string_view stream_name) {
   auto bad = [&](const char* why) {
-    return Result<std::string>::Error("invalid tcUrl \"" + std::string(tc_url) + "\": " + why);
+    return Result<std::string>::Error("invalid tcUrl " + quoted(tc_url) + ": " + why);
   };
   size_t sep = tc_url.find("://");
   if (sep == std::string_view::npos || sep == 0) return bad("expected scheme://host/app");
@@ -170,13 +239,13 @@ Result<std::string> stream_key_from_rtmp(std::string_view tc_url, std::string_vi
 
 Result<std::string> stream_key_from_http(std::string_view host_header, std::string_view path_and_query) {
   if (path_and_query.empty() || path_and_query.front() != '/') {
-    return Result<std::string>::Error("invalid request path \"" + std::string(path_and_query) + "\"");
+    return Result<std::string>::Error("invalid request path " + quoted(path_and_query));
   }
   Split path_q = split_at(path_and_query, '?');
   std::string_view path = trim_slashes(path_q.before);
   size_t last = path.rfind('/');
   if (last == std::string_view::npos) {
-    return Result<std::string>::Error("no app in request path \"" + std::string(path_and_query) + "\"");
+    return Result<std::string>::Error("no app in request path " + quoted(path_and_query));
   }
   return make_stream_key(host_header, path.substr(0, last), path.substr(last + 1), path_q.after);
 }

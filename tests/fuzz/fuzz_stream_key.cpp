@@ -1,6 +1,8 @@
 // Fuzz target: stream-key normalisation, fed by tcUrl and play/publish names
 // (RTMP), Host headers and request targets (HTTP). The input is split at
 // newlines into the parts: "tcUrl\nname\nhost\npath?query\nextra".
+#include <algorithm>
+
 #include "fuzz_util.h"
 #include "http/query.h"
 #include "registry/stream_key.h"
@@ -15,6 +17,18 @@ void check_key(const sp::Result<std::string>& key) {
   size_t first = k.find('/');
   FUZZ_CHECK(first != std::string::npos && first > 0);
   FUZZ_CHECK(k.back() != '/');
+  // The vhost is a host name: no escape, control or delimiter reaches the
+  // registry through it.
+  for (char c : k.substr(0, first)) {
+    FUZZ_CHECK((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+               c == '_' || c == '.');
+  }
+  // No part hides a NUL, a slash or a dot segment behind an escape.
+  std::string decoded = sp::percent_decode(k);
+  FUZZ_CHECK(decoded.find('\0') == std::string::npos);
+  FUZZ_CHECK(std::count(decoded.begin(), decoded.end(), '/') == std::count(k.begin(), k.end(), '/'));
+  FUZZ_CHECK(("/" + decoded + "/").find("/../") == std::string::npos);
+  FUZZ_CHECK(("/" + decoded + "/").find("/./") == std::string::npos);
 }
 
 }  // namespace

@@ -189,6 +189,15 @@ TEST(ConfigErrors, SslListenNeedsReadableCertificate) {
 TEST(ConfigErrors, DefaultBackendEndpoints) {
   EXPECT_FALSE(load("default_backend { enabled on; rtmp nonsense; }").ok());
   EXPECT_FALSE(load("default_backend { enabled on; ip not-an-ip; }").ok());
+  EXPECT_FALSE(load("default_backend { enabled on; ip 0.0.0.0; }").ok());
+  EXPECT_FALSE(load("default_backend { enabled on; ip 255.255.255.255; }").ok());
+  EXPECT_FALSE(load("default_backend { enabled on; ip 10.0.0.1; rtmp tcp://224.0.0.1:1935; }").ok());
+  EXPECT_TRUE(load("default_backend { enabled on; ip ::1; }").ok());
+  // A default backend that is the proxy itself.
+  EXPECT_FALSE(load("rtmp { listen 1935; } default_backend { enabled on; ip 127.0.0.1; rtmp 1935; }").ok());
+  EXPECT_FALSE(load("http_stream { listen 127.0.0.1:8080; } "
+                    "default_backend { enabled on; ip 10.0.0.1; rtmp 1935; http tcp://127.0.0.1:8080; }").ok());
+  EXPECT_TRUE(load("rtmp { listen 1935; } default_backend { enabled on; ip 127.0.0.1; rtmp 19350; }").ok());
   EXPECT_TRUE(load("default_backend { enabled off; rtmp nonsense; }").ok());
 }
 

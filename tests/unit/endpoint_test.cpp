@@ -47,6 +47,26 @@ TEST(Endpoint, RejectsGarbageNamingTheText) {
   }
 }
 
+TEST(Endpoint, SpecificHostMustBeConnectable) {
+  for (const char* bad : {"tcp://255.255.255.255:1935", "224.0.0.1:1935", "udp://239.1.2.3:8000", "0.1.2.3:80",
+                          "[ff02::1]:1935", "[::ffff:0.0.0.0]:1935", "[::ffff:224.0.0.1]:1935"}) {
+    auto r = parse_endpoint(bad);
+    EXPECT_FALSE(r.ok()) << "accepted \"" << bad << "\"";
+    EXPECT_NE(r.error().find(std::string("\"") + bad + "\""), std::string::npos) << r.error();
+  }
+  EXPECT_NE(parse_endpoint("224.0.0.1:1935").error().find("multicast"), std::string::npos);
+  EXPECT_NE(parse_endpoint("255.255.255.255:1").error().find("broadcast"), std::string::npos);
+  // An IPv4-mapped unicast address is a host like any other.
+  EXPECT_EQ(parse_ok("[::ffff:10.0.0.1]:1935"), (Endpoint{"::ffff:10.0.0.1", 1935}));
+}
+
+TEST(Endpoint, LongTextIsQuotedInPart) {
+  std::string text(5000, '9');
+  auto r = parse_endpoint(text);
+  ASSERT_FALSE(r.ok());
+  EXPECT_LT(r.error().size(), 200u) << r.error();
+}
+
 TEST(Endpoint, ErrorSaysWhy) {
   EXPECT_NE(parse_endpoint("http://:80").error().find("scheme"), std::string::npos);
   EXPECT_NE(parse_endpoint("0").error().find("1-65535"), std::string::npos);

@@ -143,6 +143,93 @@ TEST(RegisterRequest, BadEndpointNamesFieldAndText) {
   expect_error_names(body_with("http", "[\"99999\"]"), "http");
 }
 
+TEST(RegisterRequest, IpMustBeAnAddressToConnectTo) {
+  for (const char* bad : {"localhost", "0.0.0.0", "0.1.2.3", "255.255.255.255", "1.2.3.4; rm -rf", "224.0.0.1",
+                          "239.255.255.250", "::", "ff02::1", "::ffff:0.0.0.0", "::ffff:224.0.0.1", "example.com",
+                          "1.2.3.4 ", "[::1]", "1.2.3"}) {
+    auto r = parse_register_request(body_with("ip", "\"" + std::string(bad) + "\""));
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().find("field \"ip\""), 0u) << r.error();
+  }
+  EXPECT_NE(parse_register_request(body_with("ip", "\"255.255.255.255\"")).error().find("broadcast"),
+            std::string::npos);
+  EXPECT_NE(parse_register_request(body_with("ip", "\"localhost\"")).error().find("numeric"), std::string::npos);
+  for (const char* good : {"127.0.0.1", "10.0.0.5", "192.168.3.10", "::1", "2001:db8::7", "223.255.255.255",
+                           "255.255.255.254"}) {
+    auto r = parse_register_request(body_with("ip", "\"" + std::string(good) + "\""));
+    ASSERT_TRUE(r.ok()) << good << ": " << r.error();
+    EXPECT_EQ(r->ip, good);
+  }
+}
+
+TEST(RegisterRequest, SpecificEndpointHostFollowsTheIpRule) {
+  expect_error_names(body_with("rtmp", "[\"tcp://255.255.255.255:1935\"]"), "rtmp");
+  expect_error_names(body_with("http", "[\"224.0.0.1:8080\"]"), "http");
+  expect_error_names(body_with("srt", "[\"udp://0.1.2.3:10080\"]"), "srt");
+  expect_error_names(body_with("rtc", "[\"udp://[ff02::1]:8000\"]"), "rtc");
+  // A wildcard host still means "the origin's ip".
+  auto r = parse_register_request(body_with("rtmp", "[\"tcp://0.0.0.0:1935\", \"[::]:1936\", \"10.0.0.9:1937\"]"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->endpoints[int(Proto::rtmp)][0], (Endpoint{"", 1935}));
+  EXPECT_EQ(r->endpoints[int(Proto::rtmp)][1], (Endpoint{"", 1936}));
+  EXPECT_EQ(r->endpoints[int(Proto::rtmp)][2], (Endpoint{"10.0.0.9", 1937}));
+}
+
+TEST(RegisterRequest, NulInAnyStringIsRefusedNamingTheField) {
+  for (const char* field : {"server", "service", "pid", "device_id", "ip"}) {
+    auto r = parse_register_request(body_with(field, "\"fz\\u0000evil\""));
+    ASSERT_FALSE(r.ok()) << field;
+    EXPECT_EQ(r.error(), std::string("field \"") + field + "\" contains a NUL character");
+  }
+  expect_error_names(body_with("rtmp", "[\"1935\\u0000\"]"), "rtmp");
+  // A raw NUL byte inside a string, not only the escape.
+  std::string raw = body_with("server", std::string("\"fz\0evil\"", 9));
+  expect_error_names(raw, "server");
+  // An escaped backslash before "u0000" is no NUL.
+  auto r = parse_register_request(body_with("server", "\"a\\\\u0000\""));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->server, "a\\u0000");
+  // Keys too: "ip\u0000x" would otherwise read as "ip".
+  r = parse_register_request(
+      "{\"ip\\u0000x\":\"10.0.0.1\",\"server\":\"s\",\"service\":\"v\",\"pid\":\"1\",\"rtmp\":[\"1935\"]}");
+  ASSERT_FALSE(r.ok());
+  // Even in a member the proxy ignores.
+  expect_error_names(body_with("summaries", "{\"x\":[\"a\\u0000\"]}"), "summaries");
+}
+
+TEST(RegisterRequest, ControlCharactersAndBadUtf8AreRefused) {
+  const char* bad_texts[] = {
+      "\"a\\u0001b\"", "\"tab\\there\"", "\"nl\\n\"", "\"del\\u007f\"", "\"c1\\u0085\"",
+      "\"\xff\"",                  // never valid
+      "\"\xc3\"",                  // truncated
+      "\"\xc0\x80\"",              // overlong NUL
+      "\"\xe0\x80\xaf\"",          // overlong '/'
+      "\"\xed\xa0\x80\"",          // UTF-16 surrogate
+      "\"\xf4\x90\x80\x80\"",      // above U+10FFFF
+      "\"\xe4\xb8\"",              // truncated 3-byte
+      "\"a\x01" "b\"",             // raw control byte
+  };
+  for (const char* field : {"server", "service", "pid", "device_id", "ip"}) {
+    for (const char* text : bad_texts) {
+      auto r = parse_register_request(body_with(field, text));
+      ASSERT_FALSE(r.ok()) << field << " " << text;
+      EXPECT_EQ(r.error().find(std::string("field \"") + field + "\""), 0u) << r.error();
+    }
+  }
+  for (const char* text : bad_texts) expect_error_names(body_with("http", std::string("[") + text + "]"), "http");
+  EXPECT_NE(parse_register_request(body_with("server", "\"\xff\"")).error().find("UTF-8"), std::string::npos);
+  EXPECT_NE(parse_register_request(body_with("server", "\"a\\u0001\"")).error().find("control"), std::string::npos);
+}
+
+TEST(RegisterRequest, ValidUtf8IsKept) {
+  auto r = parse_register_request(body_with("server", "\"vid-\xc3\xa9\xe6\xba\x90\xf0\x9f\x8e\xa5\""));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->server, "vid-\xc3\xa9\xe6\xba\x90\xf0\x9f\x8e\xa5");
+  r = parse_register_request(body_with("device_id", "\"caf\\u00e9 \\u6e90\""));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->device_id, "caf\xc3\xa9 \xe6\xba\x90");
+}
+
 TEST(RegisterRequest, OptionalArraysMayBeEmptyOrNull) {
   auto r = parse_register_request(body_with("http", "[]"));
   EXPECT_TRUE(r.ok()) << r.error();
@@ -287,6 +374,27 @@ TEST_F(RegisterRequestHttp, BadBodyIs400NamingTheField) {
   r = post("/api/v1/srs/register", "{oops");
   EXPECT_TRUE(status_is(r, 400)) << r;
   EXPECT_TRUE(registry_->origins(0).empty());
+}
+
+TEST_F(RegisterRequestHttp, SelfLoopIs400AndInvalidTextNeverReachesTheList) {
+  conf_.rtmp.listen.push_back(ListenConf{*parse_listen_address("127.0.0.1:19350"), "127.0.0.1:19350"});
+  start();
+  ASSERT_TRUE(status_is(post("/api/v1/srs/register", fixture("srs-heartbeat.json")), 200));
+  std::string r = post("/api/v1/srs/register",
+                       "{\"ip\":\"127.0.0.1\",\"server\":\"loop\",\"service\":\"s\",\"pid\":\"1\",\"rtmp\":[\"19350\"]}");
+  EXPECT_TRUE(status_is(r, 400)) << r;
+  EXPECT_NE(body_of(r).find("field \\\"rtmp\\\""), std::string::npos) << r;
+  EXPECT_NE(body_of(r).find("self-loop"), std::string::npos) << r;
+  r = post("/api/v1/srs/register",
+           "{\"ip\":\"127.0.0.1\",\"server\":\"vid-682yv42\\u0000x\",\"service\":\"s\",\"pid\":\"1\",\"rtmp\":[\"1\"]}");
+  EXPECT_TRUE(status_is(r, 400)) << r;
+  r = post("/api/v1/srs/register",
+           "{\"ip\":\"127.0.0.1\",\"server\":\"bad\xff\",\"service\":\"s\",\"pid\":\"1\",\"rtmp\":[\"1\"]}");
+  EXPECT_TRUE(status_is(r, 400)) << r;
+  auto origins = registry_->origins(monotonic_ms());
+  ASSERT_EQ(origins.size(), 1u);
+  EXPECT_EQ(origins[0].server, "vid-682yv42");
+  EXPECT_EQ(origins[0].service, "bf752306");
 }
 
 TEST_F(RegisterRequestHttp, FullRegistryIs503AndTooLongIs400) {

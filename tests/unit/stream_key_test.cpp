@@ -123,5 +123,47 @@ TEST(StreamKey, RejectsBadInputs) {
   EXPECT_NE(r.error().find("stream"), std::string::npos) << r.error();
 }
 
+TEST(StreamKey, EveryPartFollowsTheSameRule) {
+  // The vhost, from Host, ?vhost= (HTTP and RTMP) or the app's query.
+  for (const char* vhost : {"%00x", "a%2fb", "%2e%2e", "a%20b", "a..b", ".a", "a.", "a:b:c", "a%41",
+                            "x\x01y", "\xc3\xa9.com"}) {
+    std::string q = std::string("vhost=") + vhost;
+    EXPECT_FALSE(make_stream_key("h.com", "live", "s", q).ok()) << vhost;
+    EXPECT_FALSE(stream_key_from_http("127.0.0.1", "/live/s.flv?" + q).ok()) << vhost;
+    EXPECT_FALSE(stream_key_from_rtmp("rtmp://127.0.0.1/live?" + q, "s").ok()) << vhost;
+    EXPECT_FALSE(stream_key_from_rtmp("rtmp://127.0.0.1/live", "s?" + q).ok()) << vhost;
+    EXPECT_FALSE(stream_key_from_http(vhost, "/live/s.flv").ok()) << vhost;
+  }
+  // App and stream: escapes are read as an origin that decodes them would.
+  for (const char* part : {"%00x", "a%2fb", "a%2Fb", "%2e%2e", "%2e", ".%2e", "a%20b", "a%3fb", "a%5cb", "%", "a%2",
+                           "a%zz", "a%0a"}) {
+    EXPECT_FALSE(make_stream_key("h.com", "live", part).ok()) << part;
+    EXPECT_FALSE(make_stream_key("h.com", part, "s").ok()) << part;
+    EXPECT_FALSE(make_stream_key("h.com", std::string("live/") + part, "s").ok()) << part;
+    EXPECT_FALSE(stream_key_from_http("h.com", std::string("/live/") + part + ".flv").ok()) << part;
+    EXPECT_FALSE(stream_key_from_rtmp("rtmp://h.com/live", part).ok()) << part;
+  }
+  auto r = make_stream_key("h.com", "live", "s", "vhost=%00x");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("vhost"), std::string::npos) << r.error();
+  // Errors are logged: client bytes in them are escaped and bounded.
+  r = stream_key_from_rtmp("rtmp://h.com/live", "a\nfake log line\x01\xff\"");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "invalid stream name \"a\\x0afake log line\\x01\\xff\\x22\"");
+  r = stream_key_from_http("h.com", std::string(5000, 'x'));
+  ASSERT_FALSE(r.ok());
+  EXPECT_LT(r.error().size(), 300u) << r.error();
+}
+
+TEST(StreamKey, HarmlessEscapesAndNamesStillPass) {
+  // Escaped UTF-8 and escaped ordinary characters stay as written.
+  EXPECT_EQ(*make_stream_key("h.com", "live", "%E6%BA%90"), "h.com/live/%E6%BA%90");
+  EXPECT_EQ(*make_stream_key("h.com", "live", "a%2db"), "h.com/live/a%2db");
+  EXPECT_EQ(*make_stream_key("h.com", "live", "a%2e"), "h.com/live/a%2e");
+  EXPECT_EQ(*make_stream_key("Live-1_x.Example.com:80", "live", "s"), "live-1_x.example.com/live/s");
+  EXPECT_EQ(*make_stream_key("h.com", "live", "s", "vhost=__defaultVhost__"), "__defaultVhost__/live/s");
+  EXPECT_EQ(*make_stream_key("h.com", "live", "s", "vhost=a-b.c_d.com"), "a-b.c_d.com/live/s");
+}
+
 }  // namespace
 }  // namespace sp
