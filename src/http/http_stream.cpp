@@ -632,9 +632,11 @@ void StreamSession::finish_playlist(const Status& result) {
   }
   if (pl_status_ != 200) {
     forget();
-    // 404 and 508 (a proxy loop further on) keep their meaning for the player.
-    return fail(pl_status_ == 404 || pl_status_ == 508 ? pl_status_ : 502,
-                "origin " + origin_desc_ + " answered " + std::to_string(pl_status_) + " for the playlist");
+    // 404 and 508 (a proxy loop further on) keep their meaning for the
+    // player; a loop's one-line reason goes along.
+    std::string why = "origin " + origin_desc_ + " answered " + std::to_string(pl_status_) + " for the playlist";
+    if (pl_status_ == 508) why += ": " + pl_body_.substr(0, std::min(pl_body_.find_first_of("\r\n"), size_t(200)));
+    return fail(pl_status_ == 404 || pl_status_ == 508 ? pl_status_ : 502, why);
   }
   auto rewritten = rewrite_hls_playlist(pl_body_, hls_id_);
   if (!rewritten.ok()) {
