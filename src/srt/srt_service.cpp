@@ -355,8 +355,8 @@ void SrtService::start_relay(SrtSocket client, const std::string& peer, int64_t 
   }
   std::string key = route->key;
   uint64_t id = next_id_++;
-  auto relay = std::make_unique<SrtRelay>(ctx, std::move(client), peer, std::move(*route), std::move(*origin_sid),
-                                          std::move(*pick), conf_, now_ms);
+  auto relay = std::make_unique<SrtRelay>(ctx, std::move(client), peer, std::move(*route), std::move(streamid),
+                                          std::move(*origin_sid), std::move(*pick), conf_, now_ms);
   SrtRelay* r = relay.get();
   relays_.emplace(id, std::move(relay));
   owner_[r->client_sock()] = id;
