@@ -76,6 +76,10 @@ class ProxyLoop(ProxyTestCase):
         self.assertEqual(len(lines), 1, lines)
         self.assertIn(text, lines[0])
         self.assertEqual(self.loops(self.b), [], "B saw its own marker")
+        self.assertIn(self.ident(self.a), lines[0])  # the id the master announced
+
+    def ident(self, p):
+        return re.search(r"proxy id ([0-9a-f]{16}) ", p.log()).group(1)
 
     def count(self, p, pattern):
         return len(re.findall(pattern, p.log()))
@@ -110,6 +114,13 @@ class ProxyLoop(ProxyTestCase):
         wait_for(lambda: self.count(self.a, r"http: \S+ GET /live/floop.flv 508") == 2, timeout=5,
                  what="A's two requests answered")
         self.assertEqual(self.count(self.b, r"http: \S+ GET /live/floop.flv"), 1)
+        # The same from B's side: B sees the loop, once, and A does not again.
+        status, body = curl("http://127.0.0.1:%d/live/floop2.flv" % self.pb.http, timeout=10)
+        self.assertEqual(status, 508, body)
+        b_lines = self.loops(self.b)
+        self.assertEqual(len(b_lines), 1, b_lines)
+        self.assertIn("/live/floop2.flv", b_lines[0])
+        self.assertEqual(len(self.loops(self.a)), 1)
 
     def test_hls_loop_is_508(self):
         status, body = curl("http://127.0.0.1:%d/live/hloop.m3u8" % self.pa.http, timeout=10)
@@ -154,8 +165,8 @@ class ProxyLoop(ProxyTestCase):
         self.assertEqual(self.count(self.b, r"srt session start"), 1)
 
     def test_identity_survives_reload_and_worker_respawn(self):
-        ident = re.search(r"proxy id ([0-9a-f]{16}) ", self.a.log()).group(1)
-        self.assertNotIn("proxy id %s " % ident, self.b.log())  # each instance its own
+        ident = self.ident(self.a)
+        self.assertNotEqual(ident, self.ident(self.b))  # each instance its own
         self.a.signal(signal.SIGHUP)
         self.a.wait_log("reconfigured: generation 2")
         victim = self.a.workers()[0]
