@@ -54,8 +54,9 @@
 // streamid -> SRT_REJX_BAD_REQUEST (1400); no alive origin with an `srt`
 // endpoint -> 1503 (SRT_REJX_DOWN, "service unavailable"; libsrt 1.5.1 has no
 // separate UNAVAILABLE constant); a streamid whose srsproxy= chain already
-// lists this proxy (a proxy loop, core/proxy_loop.h) -> 1508; each logged once
-// with the peer address. A
+// lists this proxy (a proxy loop, core/proxy_loop.h) -> 1508; a streamid that
+// cannot carry the loop marker onward (srt_streamid_for_origin) -> 1400; each
+// logged once with the peer address. A
 // wrong or missing passphrase is rejected by libsrt itself (BADSECRET /
 // UNSECURE). An origin that refuses or does not answer within
 // connect_timeout ends the session with a logged reason.
@@ -269,6 +270,14 @@ int SrtService::on_listen(void* opaque, SRTSOCKET ns, int, const sockaddr* peer,
             "already passed through this proxy (%s)", who.c_str(), sid.c_str(),
             srt_reject_text(kSrtRejectLoop).c_str(), proxy_id_hex(proxy_id()).c_str());
     srt_setrejectreason(ns, kSrtRejectLoop);
+    return -1;
+  }
+  // A streamid that cannot carry the marker onward (too long, or a plain
+  // form with a ',') is refused now rather than accepted and then closed.
+  if (Result<std::string> onward = srt_streamid_for_origin(sid, route->id, proxy_id()); !onward.ok()) {
+    SP_WARN(new_context_id(), "srt caller %s rejected with %s: %s", who.c_str(),
+            srt_reject_text(kSrtRejectBadRequest).c_str(), onward.error().c_str());
+    srt_setrejectreason(ns, kSrtRejectBadRequest);
     return -1;
   }
   Result<Pick> pick = self->registry_.pick(route->key, Proto::srt, monotonic_ms());

@@ -163,6 +163,13 @@ class ProxyLoop(ProxyTestCase):
         self.assertIn("origin connect failed: 1508 (proxy loop detected)", self.b.log())
         self.assertEqual(self.count(self.a, r"srt session start"), 1)
         self.assertEqual(self.count(self.b, r"srt session start"), 1)
+        # A streamid that could not carry the marker onward is refused up
+        # front, not accepted and then closed.
+        subprocess.run(["srt-live-transmit", "-a", "no", "-t", "3", "file://con",
+                        "srt://127.0.0.1:%d?streamid=live/a,b" % self.pa.srt],
+                       input=b"\x47" * 188, capture_output=True, timeout=30)
+        self.a.wait_log("rejected with 1400 (bad request): streamid \"live/a,b\" has a ','")
+        self.assertEqual(self.count(self.a, r"srt session start"), 1)
 
     def test_identity_survives_reload_and_worker_respawn(self):
         ident = self.ident(self.a)
