@@ -22,6 +22,7 @@
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
+#include "core/proxy_loop.h"
 #include "http/hls_playlist.h"
 #include "http/http_server.h"
 #include "http/http_static.h"
@@ -382,6 +383,22 @@ void StreamSession::on_request(HttpConn&, const HttpRequestHead& req, std::strin
   std::string xff = conn_.peer().host_string();
   if (auto prior = req.headers.get("X-Forwarded-For")) xff = std::string(*prior) + ", " + xff;
   forward_.add("X-Forwarded-For", xff);
+  // Proxy loop (core/proxy_loop.h): a request that already passed through
+  // this proxy is refused before it costs another origin request; any
+  // other goes on with this proxy appended to its Via.
+  std::string via;
+  for (const auto& [name, value] : req.headers.fields()) {
+    if (name.size() != 3 || lower(name) != "via") continue;
+    if (!via.empty()) via += ", ";
+    via += value;
+  }
+  if (via_lists_proxy(via, proxy_id())) {
+    SP_WARN(conn_.ctx(), "http: %s %s %s proxy loop: the request already passed through this proxy (%s), Via: %s",
+            conn_.peer().to_string().c_str(), method_.c_str(), target_.c_str(), proxy_via_name(proxy_id()).c_str(),
+            via.c_str());
+    return fail(508, "proxy loop detected: this request already passed through " + proxy_via_name(proxy_id()));
+  }
+  forward_.add("Via", via_append(via, proxy_id()));
   route(req);
 }
 
@@ -615,8 +632,11 @@ void StreamSession::finish_playlist(const Status& result) {
   }
   if (pl_status_ != 200) {
     forget();
-    return fail(pl_status_ == 404 ? 404 : 502,
-                "origin " + origin_desc_ + " answered " + std::to_string(pl_status_) + " for the playlist");
+    // 404 and 508 (a proxy loop further on) keep their meaning for the
+    // player; a loop's one-line reason goes along.
+    std::string why = "origin " + origin_desc_ + " answered " + std::to_string(pl_status_) + " for the playlist";
+    if (pl_status_ == 508) why += ": " + pl_body_.substr(0, std::min(pl_body_.find_first_of("\r\n"), size_t(200)));
+    return fail(pl_status_ == 404 || pl_status_ == 508 ? pl_status_ : 502, why);
   }
   auto rewritten = rewrite_hls_playlist(pl_body_, hls_id_);
   if (!rewritten.ok()) {

@@ -22,6 +22,10 @@
 // the origin's own 404 (or any status) passes through; client gone -> the
 // origin connection is closed at once.
 //
+// Proxy loops: every origin request carries Via with "1.1 srs-proxy-<id>"
+// appended; a client request whose Via already names this proxy is answered
+// 508 Loop Detected at once, before any pick (core/proxy_loop.h).
+//
 // HLS sessions: a playlist request without spbhid creates (or, for the same
 // client address, User-Agent and stream, refreshes) a session whose id is 16
 // hex chars of an HMAC under a random secret made in the master before it

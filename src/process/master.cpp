@@ -24,6 +24,7 @@
 #include "api/system_api.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/proxy_loop.h"
 #include "process/proctitle.h"
 #include "process/srt_groups.h"
 #include "process/worker.h"
@@ -402,6 +403,9 @@ class Master {
 int run_master(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry, const MasterOptions& opts) {
   log::set_process_context("master");
   set_proctitle("srs-proxy: " + opts.title);
+  // The id every origin request carries as the proxy-loop marker.
+  SP_PNOTICE("proxy id %s (loop marker Via: 1.1 %s)", proxy_id_hex(proxy_id()).c_str(),
+             proxy_via_name(proxy_id()).c_str());
   Master m(std::move(conf), std::move(listeners), std::move(registry), opts);
   return m.run();
 }
@@ -409,6 +413,8 @@ int run_master(Config conf, ListenerSet listeners, std::unique_ptr<Registry> reg
 int run_single(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry) {
   log::set_process_context("single");
   SP_PNOTICE("master_process off: serving in one process; reload is not available");
+  SP_PNOTICE("proxy id %s (loop marker Via: 1.1 %s)", proxy_id_hex(proxy_id()).c_str(),
+             proxy_via_name(proxy_id()).c_str());
   return run_worker(conf, *registry, listeners, kRoleProtocol | kRoleApi, 0, nullptr);
 }
 

@@ -8,6 +8,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -25,6 +26,7 @@
 #include "core/json_ptr.h"
 #include "core/evhttp_names.h"
 #include "core/log.h"
+#include "core/proxy_loop.h"
 #include "http/query.h"
 #include "registry/stream_key.h"
 #include "rtc/sdp.h"
@@ -49,6 +51,18 @@ std::string body_of(evhttp_request* req) {
 
 const char* header(evhttp_request* req, const char* name) {
   return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+// Every Via line of the request, joined by ", " (RFC 9110 section 5.3).
+std::string via_of(evhttp_request* req) {
+  std::string via;
+  evkeyvalq* in = evhttp_request_get_input_headers(req);
+  for (evkeyval* kv = in ? in->tqh_first : nullptr; kv; kv = kv->next.tqe_next) {
+    if (evutil_ascii_strcasecmp(kv->key, "Via") != 0) continue;
+    if (!via.empty()) via += ", ";
+    via += kv->value;
+  }
+  return via;
 }
 
 std::string peer_of(evhttp_request* req) {
@@ -85,6 +99,7 @@ const char* reason_for(int code) {
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 508: return "Loop Detected";
   }
   return "";
 }
@@ -273,6 +288,14 @@ struct RtcApi::Impl {
                    "{\"code\":0,\"server\":\"srs-proxy\",\"version\":\"" SP_VERSION "\"}");
     }
     if (!is_rtc_resource_path(path)) return fail(req, ctx, 404, "no such API: " + path, false);
+    // Proxy loop (core/proxy_loop.h): a request that already passed through
+    // this proxy is refused before it costs another origin request.
+    if (std::string via = via_of(req); via_lists_proxy(via, proxy_id())) {
+      auto t = parse_rtc_target(path, query);
+      bool json = method == EVHTTP_REQ_POST && t.ok() && rtc_action_is_json(t->action);
+      return fail(req, ctx, 508, "proxy loop: this request already passed through " + proxy_via_name(proxy_id()) +
+                  " (Via: " + via + ")", json);
+    }
     if (method == EVHTTP_REQ_DELETE || method == EVHTTP_REQ_PATCH) return start_resource(req, ctx, path, query);
     auto target = parse_rtc_target(path, query);
     if (method != EVHTTP_REQ_POST) return method_not_allowed(req, ctx, "POST, DELETE, PATCH, OPTIONS");
@@ -408,6 +431,7 @@ struct RtcApi::Impl {
     std::string host_port = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
     evhttp_add_header(h, "Host", host_port.c_str());
     evhttp_add_header(h, "Connection", "close");
+    evhttp_add_header(h, "Via", via_append(via_of(req), proxy_id()).c_str());  // loop marker
     for (const char* name : {"Content-Type", "Authorization", "Accept", "If-Match", "User-Agent"}) {
       if (const char* v = header(req, name)) evhttp_add_header(h, name, v);
     }

@@ -9,7 +9,9 @@
 // rewritten to the proxy's `candidate` address and webrtc UDP port, and the
 // session "answer-ufrag:offer-ufrag" is recorded in the shared registry for
 // the UDP relay (udp_relay.h) of whichever worker reads the client's first
-// binding request.
+// binding request. Every request to an origin carries Via with this proxy
+// appended; a request whose Via already names this proxy is a proxy loop
+// and is answered 508 Loop Detected (core/proxy_loop.h).
 #pragma once
 
 #include <event2/event.h>

@@ -1,6 +1,7 @@
 // Protocol control, command and data message payloads (see message.h).
 #include "rtmp/message.h"
 
+#include "core/proxy_loop.h"
 #include "rtmp/bytes.h"
 
 namespace sp::rtmp {
@@ -230,6 +231,18 @@ Command connect_command(double transaction_id, amf0::Value properties) {
   c.transaction_id = transaction_id;
   c.object = std::move(properties);
   return c;
+}
+
+bool connect_lists_proxy(const Command& connect, uint64_t proxy) {
+  const amf0::Value* via = connect.object.find(kRtmpViaProperty);
+  return via && via->is_string() && proxy_chain_lists(via->str, proxy);
+}
+
+void connect_add_proxy(Command* connect, uint64_t proxy) {
+  if (!connect->object.is_object()) return;
+  const amf0::Value* via = connect->object.find(kRtmpViaProperty);
+  std::string chain = via && via->is_string() ? via->str : std::string();
+  connect->object.set(kRtmpViaProperty, amf0::Value::String(proxy_chain_append(chain, proxy)));
 }
 
 Command create_stream_command(double transaction_id) {

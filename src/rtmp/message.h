@@ -143,4 +143,14 @@ Command create_stream_command(double transaction_id);
 Command publish_command(double transaction_id, std::string_view stream, std::string_view type);
 Command play_command(double transaction_id, std::string_view stream);
 
+// Proxy-loop marker (core/proxy_loop.h): the srsProxyVia string property of
+// a connect command object, a chain of the proxies the connect passed
+// through. Origins ignore properties they do not know.
+// True when the connect's chain lists `proxy` (false without an object or
+// property, or with a property of another type).
+bool connect_lists_proxy(const Command& connect, uint64_t proxy);
+// Appends `proxy` to the chain (creating the property; a non-string one is
+// replaced). No-op when the command object is not an object.
+void connect_add_proxy(Command* connect, uint64_t proxy);
+
 }  // namespace sp::rtmp

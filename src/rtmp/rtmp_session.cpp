@@ -7,7 +7,10 @@
 //   client's own connect object (tcUrl, app, flashVer, ...), the
 //   releaseStream/FCPublish it sent, createStream, and the client's publish or
 //   play command byte for byte (name with ?params, start/duration/reset), so
-//   the origin sees what it would have seen without the proxy.
+//   the origin sees what it would have seen without the proxy, plus one
+//   connect property, srsProxyVia (the proxy-loop marker, core/proxy_loop.h):
+//   a connect that already lists this proxy is rejected with
+//   NetConnection.Connect.Rejected before any origin is picked.
 // - While the origin is being set up the client is not read: its next
 //   messages (metadata, SetBufferLength, ...) wait in the socket or in the
 //   chunk reader and are relayed once the origin said yes.
@@ -46,6 +49,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/proxy_loop.h"
 #include "registry/stream_key.h"
 
 namespace sp::rtmp {
@@ -455,6 +459,19 @@ void Session::answer_connect(const Command& cmd) {
     close("connect without a tcUrl");
     return;
   }
+  // A connect that already passed through this proxy is a proxy loop
+  // (core/proxy_loop.h): refuse it before it costs another origin session.
+  if (connect_lists_proxy(cmd, proxy_id())) {
+    SP_WARN(id_, "rtmp client %s: proxy loop: the connect already passed through this proxy (%s, %s=\"%s\"), "
+            "rejected", peer_text_.c_str(), proxy_id_hex(proxy_id()).c_str(), std::string(kRtmpViaProperty).c_str(),
+            cmd.object.get_string(kRtmpViaProperty).c_str());
+    send(client_, command_message(connect_error(cmd.transaction_id, status::kConnectRejected,
+                                                "proxy loop detected: this request already passed through srs-proxy " +
+                                                    proxy_id_hex(proxy_id())),
+                                  0));
+    close("proxy loop detected");
+    return;
+  }
   connected_ = true;
   connect_ = cmd;
   send(client_, window_ack_size_message(kWindowAckSize));
@@ -565,6 +582,7 @@ bool Session::read_origin_handshake(std::span<const uint8_t>* bytes) {
   (void)origin_.writer.set_chunk_size(env_.conf.chunk_size);
   Command connect = connect_;  // the client's own properties and extra arguments
   connect.transaction_id = 1;
+  connect_add_proxy(&connect, proxy_id());  // loop marker, see core/proxy_loop.h
   send(origin_, command_message(connect, 0));
   return true;
 }

@@ -48,11 +48,13 @@ Status apply_srt_hop_options(SRTSOCKET s, const SrtConf& conf) {
 }
 
 SrtRelay::SrtRelay(std::string ctx, SrtSocket client, std::string peer, SrtRoute route,
-                   std::string streamid, Pick pick, const SrtConf& conf, int64_t now_ms)
+                   std::string streamid, std::string origin_streamid, Pick pick, const SrtConf& conf,
+                   int64_t now_ms)
     : ctx_(std::move(ctx)),
       peer_(std::move(peer)),
       route_(std::move(route)),
       streamid_(std::move(streamid)),
+      origin_streamid_(std::move(origin_streamid)),
       pick_(std::move(pick)),
       conf_(conf),
       start_ms_(now_ms),
@@ -76,7 +78,7 @@ Status SrtRelay::start(int eid) {
   if (!origin_.sock) return Status::Error("srt_create_socket: " + srt_error_text());
   Status st = apply_srt_hop_options(origin_.sock.get(), conf_);
   if (!st.ok()) return st;
-  if (!(st = srt_set_string_option(origin_.sock.get(), SRTO_STREAMID, streamid_, "SRTO_STREAMID")).ok()) {
+  if (!(st = srt_set_string_option(origin_.sock.get(), SRTO_STREAMID, origin_streamid_, "SRTO_STREAMID")).ok()) {
     return st;
   }
   // Subscribe before connecting so the completion cannot be missed.

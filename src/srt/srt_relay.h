@@ -28,8 +28,10 @@ namespace sp {
 
 class SrtRelay {
  public:
+  // `streamid` is the caller's (logged); `origin_streamid` the one sent to
+  // the origin (with the proxy-loop marker, srt_streamid_for_origin()).
   SrtRelay(std::string ctx, SrtSocket client, std::string peer, SrtRoute route, std::string streamid,
-           Pick pick, const SrtConf& conf, int64_t now_ms);
+           std::string origin_streamid, Pick pick, const SrtConf& conf, int64_t now_ms);
   ~SrtRelay();
   SrtRelay(const SrtRelay&) = delete;
   SrtRelay& operator=(const SrtRelay&) = delete;
@@ -82,6 +84,7 @@ class SrtRelay {
   std::string peer_;
   SrtRoute route_;
   std::string streamid_;
+  std::string origin_streamid_;
   Pick pick_;
   const SrtConf& conf_;
   int eid_ = -1;

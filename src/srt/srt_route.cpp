@@ -25,6 +25,7 @@ std::string srt_reject_text(int code) {
     case 1403: return "1403 (forbidden)";
     case 1404: return "1404 (not found)";
     case kSrtRejectUnavailable: return "1503 (service unavailable)";
+    case kSrtRejectLoop: return "1508 (proxy loop detected)";
     default: return std::to_string(code);
   }
 }

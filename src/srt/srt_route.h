@@ -18,6 +18,9 @@ namespace sp {
 constexpr int kSrtRejectBadRequest = 1400;   // SRT_REJX_BAD_REQUEST: malformed streamid
 constexpr int kSrtRejectUnavailable = 1503;  // SRT_REJX_DOWN: no origin alive for the stream
 constexpr int kSrtRejectOverload = 1402;     // SRT_REJX_OVERLOAD: worker is not taking callers
+// 1000 + HTTP 508 Loop Detected (libsrt names no constant for it): the
+// streamid's srsproxy= chain already lists this proxy (core/proxy_loop.h).
+constexpr int kSrtRejectLoop = 1508;
 
 struct SrtRoute {
   SrtStreamId id;

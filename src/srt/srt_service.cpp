@@ -53,7 +53,10 @@
 // Rejections (in the listen callback, before libsrt accepts): a malformed
 // streamid -> SRT_REJX_BAD_REQUEST (1400); no alive origin with an `srt`
 // endpoint -> 1503 (SRT_REJX_DOWN, "service unavailable"; libsrt 1.5.1 has no
-// separate UNAVAILABLE constant); both logged once with the peer address. A
+// separate UNAVAILABLE constant); a streamid whose srsproxy= chain already
+// lists this proxy (a proxy loop, core/proxy_loop.h) -> 1508; a streamid that
+// cannot carry the loop marker onward (srt_streamid_for_origin) -> 1400; each
+// logged once with the peer address. A
 // wrong or missing passphrase is rejected by libsrt itself (BADSECRET /
 // UNSECURE). An origin that refuses or does not answer within
 // connect_timeout ends the session with a logged reason.
@@ -79,6 +82,7 @@
 #include "core/event_ptr.h"
 #include "core/unique_fd.h"
 #include "core/log.h"
+#include "core/proxy_loop.h"
 #include "srt/srt_handle.h"
 #include "srt/srt_relay.h"
 #include "srt/srt_route.h"
@@ -261,6 +265,21 @@ int SrtService::on_listen(void* opaque, SRTSOCKET ns, int, const sockaddr* peer,
     srt_setrejectreason(ns, kSrtRejectBadRequest);
     return -1;
   }
+  if (proxy_chain_lists(srt_streamid_proxy_chain(route->id), proxy_id())) {
+    SP_WARN(new_context_id(), "srt caller %s (streamid \"%s\") rejected with %s: proxy loop: the streamid "
+            "already passed through this proxy (%s)", who.c_str(), sid.c_str(),
+            srt_reject_text(kSrtRejectLoop).c_str(), proxy_id_hex(proxy_id()).c_str());
+    srt_setrejectreason(ns, kSrtRejectLoop);
+    return -1;
+  }
+  // A streamid that cannot carry the marker onward (too long, or a plain
+  // form with a ',') is refused now rather than accepted and then closed.
+  if (Result<std::string> onward = srt_streamid_for_origin(sid, route->id, proxy_id()); !onward.ok()) {
+    SP_WARN(new_context_id(), "srt caller %s rejected with %s: %s", who.c_str(),
+            srt_reject_text(kSrtRejectBadRequest).c_str(), onward.error().c_str());
+    srt_setrejectreason(ns, kSrtRejectBadRequest);
+    return -1;
+  }
   Result<Pick> pick = self->registry_.pick(route->key, Proto::srt, monotonic_ms());
   if (!pick.ok()) {
     SP_WARN(new_context_id(), "srt caller %s (streamid \"%s\") rejected with %s: %s", who.c_str(), sid.c_str(),
@@ -336,10 +355,17 @@ void SrtService::start_relay(SrtSocket client, const std::string& peer, int64_t 
     SP_WARN(ctx, "srt caller %s closed: %s", peer.c_str(), pick.error().c_str());
     return;
   }
+  // The origin hears the caller's streamid plus this proxy in its
+  // srsproxy= chain, so a request that comes back here is refused.
+  Result<std::string> origin_sid = srt_streamid_for_origin(streamid, route->id, proxy_id());
+  if (!origin_sid.ok()) {
+    SP_WARN(ctx, "srt caller %s closed: %s", peer.c_str(), origin_sid.error().c_str());
+    return;
+  }
   std::string key = route->key;
   uint64_t id = next_id_++;
   auto relay = std::make_unique<SrtRelay>(ctx, std::move(client), peer, std::move(*route), std::move(streamid),
-                                          std::move(*pick), conf_, now_ms);
+                                          std::move(*origin_sid), std::move(*pick), conf_, now_ms);
   SrtRelay* r = relay.get();
   relays_.emplace(id, std::move(relay));
   owner_[r->client_sock()] = id;

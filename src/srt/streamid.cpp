@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/proxy_loop.h"
+
 namespace sp {
 
 namespace {
@@ -141,6 +143,50 @@ Result<SrtStreamId> parse_srt_streamid(std::string_view text) {
 
 std::string_view srt_mode_name(SrtMode mode) {
   return mode == SrtMode::kPublish ? "publish" : "request";
+}
+
+std::string srt_streamid_proxy_chain(const SrtStreamId& id) {
+  std::string chain;
+  for (const auto& [key, value] : id.extra) {
+    if (key != kSrtViaKey || value.empty()) continue;
+    if (!chain.empty()) chain += '.';
+    chain += value;
+  }
+  return chain;
+}
+
+Result<std::string> srt_streamid_for_origin(std::string_view raw, const SrtStreamId& id, uint64_t proxy) {
+  std::string out;
+  if (raw.starts_with(kKeyValuePrefix)) {
+    out = std::string(kKeyValuePrefix);
+    std::string_view body = raw.substr(kKeyValuePrefix.size());
+    bool first = true;
+    while (!body.empty()) {
+      size_t comma = body.find(',');
+      std::string_view item = body.substr(0, comma);
+      body = comma == std::string_view::npos ? std::string_view() : body.substr(comma + 1);
+      if (item.empty()) continue;
+      size_t eq = item.find('=');
+      if (eq != std::string_view::npos && item.substr(0, eq) == kSrtViaKey) continue;  // merged below
+      if (!first) out += ',';
+      out += item;
+      first = false;
+    }
+    if (!first) out += ',';
+  } else {
+    // A ',' would split the resource in the key-value form.
+    if (raw.find(',') != std::string_view::npos) {
+      return Result<std::string>::Error("streamid \"" + std::string(raw) +
+                                        "\" has a ',' outside the #!:: form: it cannot carry the proxy-loop marker");
+    }
+    out = "#!::r=" + id.app + "/" + id.stream + (id.query.empty() ? "" : "?" + id.query) + ",";
+  }
+  out += std::string(kSrtViaKey) + "=" + proxy_chain_append(srt_streamid_proxy_chain(id), proxy);
+  if (out.size() > kSrtMaxStreamIdBytes) {
+    return Result<std::string>::Error("streamid with the proxy-loop marker is longer than " +
+                                      std::to_string(kSrtMaxStreamIdBytes) + " bytes");
+  }
+  return out;
 }
 
 }  // namespace sp

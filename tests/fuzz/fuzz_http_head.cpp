@@ -2,9 +2,12 @@
 // request head of a client (HTTP-FLV/HLS/WHIP listeners) and the response
 // head of an origin, with the body framing decided from it. The same bytes go
 // through both parsers. A head that parses must also parse from any longer
-// buffer (the server re-parses as data arrives) with the same result.
+// buffer (the server re-parses as data arrives) with the same result. The
+// request's Via lines go through the proxy-loop check the way the stream
+// listener does it: whatever they hold, the Via sent onward names this proxy.
 #include <string>
 
+#include "core/proxy_loop.h"
 #include "fuzz_util.h"
 #include "http/http_parser.h"
 
@@ -17,6 +20,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)req.head.host();
     (void)req.head.keep_alive();
     (void)req.head.headers.has_token("connection", "close");
+    std::string via;
+    for (const auto& [name, value] : req.head.headers.fields()) {
+      if (name.size() == 3 && (name[0] | 0x20) == 'v' && (name[1] | 0x20) == 'i' && (name[2] | 0x20) == 'a') {
+        via += (via.empty() ? "" : ", ") + value;
+      }
+    }
+    constexpr uint64_t kProxy = 0x0123456789abcdefULL;
+    (void)sp::via_lists_proxy(via, kProxy);
+    FUZZ_CHECK(sp::via_lists_proxy(sp::via_append(via, kProxy), kProxy));
     std::string more(text);
     more += "GET / HTTP/1.1\r\n";
     auto again = sp::parse_http_request_head(more);

@@ -264,3 +264,9 @@ TEST(HttpChunkedTest, ByteByByte) {
   EXPECT_TRUE(d.done());
   EXPECT_EQ(out, "Wikipedia in\r\n\r\nchunks.");
 }
+
+TEST(HttpParserTest, ReasonPhrasesOfWhatWeSend) {
+  EXPECT_STREQ(http_reason(404), "Not Found");
+  EXPECT_STREQ(http_reason(508), "Loop Detected");  // the proxy-loop refusal (core/proxy_loop.h)
+  EXPECT_STREQ(http_reason(599), "Unknown");
+}

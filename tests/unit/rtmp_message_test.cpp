@@ -312,4 +312,53 @@ TEST(RtmpMessage, OriginCommands) {
 }
 
 }  // namespace
+// ---- proxy-loop marker (core/proxy_loop.h) ------------------------------------------
+
+TEST(RtmpMessage, ConnectCarriesTheProxyChain) {
+  constexpr uint64_t kA = 0xaULL, kB = 0xbULL;
+  std::vector<Message> msgs = messages_of("ffmpeg_play_stream.bin");
+  Result<Command> c = decode_command(msgs[0]);
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_FALSE(connect_lists_proxy(*c, kA));
+  // Proxy A replays the client's connect with itself appended...
+  connect_add_proxy(&*c, kA);
+  Result<Command> at_b = decode_command(command_message(*c, 0));
+  ASSERT_TRUE(at_b.ok()) << at_b.error();
+  EXPECT_EQ(at_b->object.get_string("srsProxyVia"), "000000000000000a");
+  EXPECT_EQ(at_b->object.get_string("tcUrl"), "rtmp://127.0.0.1:19351/live");  // the rest is kept
+  EXPECT_TRUE(connect_lists_proxy(*at_b, kA));
+  EXPECT_FALSE(connect_lists_proxy(*at_b, kB));
+  // ... B appends itself, and the connect that comes back to A is recognised.
+  connect_add_proxy(&*at_b, kB);
+  Result<Command> back = decode_command(command_message(*at_b, 0));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->object.get_string("srsProxyVia"), "000000000000000a.000000000000000b");
+  EXPECT_TRUE(connect_lists_proxy(*back, kA));
+  EXPECT_TRUE(connect_lists_proxy(*back, kB));
+  // Still one property: set() replaced it.
+  size_t n = 0;
+  for (const amf0::Property& p : back->object.props) n += p.key == "srsProxyVia";
+  EXPECT_EQ(n, 1u);
+}
+
+TEST(RtmpMessage, ProxyChainOfOddConnects) {
+  constexpr uint64_t kA = 0xaULL;
+  Command c;
+  c.name = "connect";
+  EXPECT_FALSE(connect_lists_proxy(c, kA));  // null object
+  connect_add_proxy(&c, kA);
+  EXPECT_FALSE(c.object.is_object());        // left alone
+  c.object = amf0::Value::Object();
+  c.object.set("srsProxyVia", amf0::Value::Number(10));
+  EXPECT_FALSE(connect_lists_proxy(c, kA));  // not a string
+  connect_add_proxy(&c, kA);
+  EXPECT_EQ(c.object.get_string("srsProxyVia"), "000000000000000a");
+  c.object.set("srsProxyVia", amf0::Value::String("garbage.000000000000000A"));
+  EXPECT_TRUE(connect_lists_proxy(c, kA));
+  // An ECMA array as the command object (some encoders) works the same.
+  c.object = amf0::Value::EcmaArray();
+  connect_add_proxy(&c, kA);
+  EXPECT_TRUE(connect_lists_proxy(c, kA));
+}
+
 }  // namespace sp::rtmp

@@ -58,6 +58,8 @@ TEST(SrtRouteTest, RejectCodesAreLibsrtsAndNamed) {
   EXPECT_EQ(kSrtRejectBadRequest, SRT_REJX_BAD_REQUEST);
   EXPECT_EQ(kSrtRejectUnavailable, SRT_REJX_DOWN);
   EXPECT_EQ(kSrtRejectOverload, SRT_REJX_OVERLOAD);
+  EXPECT_EQ(kSrtRejectLoop, SRT_REJC_PREDEFINED + 508);  // HTTP 508 Loop Detected
+  EXPECT_NE(srt_reject_text(kSrtRejectLoop).find("loop"), std::string::npos);
   EXPECT_EQ(srt_reject_text(kSrtRejectBadRequest), "1400 (bad request)");
   EXPECT_EQ(srt_reject_text(kSrtRejectUnavailable), "1503 (service unavailable)");
   // libsrt's own reasons come with libsrt's text.

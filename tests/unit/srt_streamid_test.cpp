@@ -225,5 +225,61 @@ TEST(SrtStreamIdTest, RejectsOtherHashBangSyntax) {
   EXPECT_NE(parse_error("#!:{r=live/s}").find("unsupported"), std::string::npos);
 }
 
+// The proxy-loop marker (core/proxy_loop.h): what goes to the origin parses
+// to the same route, keeps the caller's items and carries the chain.
+constexpr uint64_t kA = 0x00000000000000aaULL;
+constexpr uint64_t kB = 0x00000000000000bbULL;
+
+std::string for_origin(std::string_view raw, uint64_t proxy) {
+  SrtStreamId id = parse_ok(raw);
+  Result<std::string> out = srt_streamid_for_origin(raw, id, proxy);
+  EXPECT_TRUE(out.ok()) << raw << ": " << out.error();
+  return out.ok() ? *out : std::string();
+}
+
+TEST(SrtStreamIdTest, OriginStreamIdAppendsTheMarker) {
+  EXPECT_EQ(for_origin("#!::r=live/s?token=1,m=publish,u=me", kA),
+            "#!::r=live/s?token=1,m=publish,u=me,srsproxy=00000000000000aa");
+  EXPECT_EQ(for_origin("#!::h=live/s", kA), "#!::h=live/s,srsproxy=00000000000000aa");
+  // Empty items and a trailing comma are tidied, nothing else changes.
+  EXPECT_EQ(for_origin("#!::r=live/s,,m=request,", kA), "#!::r=live/s,m=request,srsproxy=00000000000000aa");
+  // Plain forms become SRS's key-value form with the same meaning.
+  EXPECT_EQ(for_origin("live/s?a=1", kA), "#!::r=live/s?a=1,srsproxy=00000000000000aa");
+  EXPECT_EQ(for_origin("s", kA), "#!::r=live/s,srsproxy=00000000000000aa");
+}
+
+TEST(SrtStreamIdTest, OriginStreamIdExtendsAnExistingChain) {
+  std::string hop1 = for_origin("#!::r=live/s,m=request", kA);
+  std::string hop2 = for_origin(hop1, kB);
+  EXPECT_EQ(hop2, "#!::r=live/s,m=request,srsproxy=00000000000000aa.00000000000000bb");
+  SrtStreamId id = parse_ok(hop2);
+  EXPECT_EQ(id.app, "live");
+  EXPECT_EQ(id.stream, "s");
+  EXPECT_EQ(srt_streamid_proxy_chain(id), "00000000000000aa.00000000000000bb");
+  // Several srsproxy= items (a hand-made streamid) merge into one.
+  EXPECT_EQ(for_origin("#!::srsproxy=01,r=live/s,srsproxy=02", kA), "#!::r=live/s,srsproxy=01.02.00000000000000aa");
+}
+
+TEST(SrtStreamIdTest, ProxyChainOfAStreamId) {
+  EXPECT_EQ(srt_streamid_proxy_chain(parse_ok("#!::r=live/s")), "");
+  EXPECT_EQ(srt_streamid_proxy_chain(parse_ok("live/s")), "");
+  EXPECT_EQ(srt_streamid_proxy_chain(parse_ok("#!::r=live/s,srsproxy=")), "");
+  EXPECT_EQ(srt_streamid_proxy_chain(parse_ok("#!::r=live/s,srsproxy=00000000000000aa")), "00000000000000aa");
+  EXPECT_EQ(srt_streamid_proxy_chain(parse_ok("#!::r=live/s,SRSPROXY=00000000000000aa")), "");  // keys are case-sensitive
+}
+
+TEST(SrtStreamIdTest, OriginStreamIdTooLongIsAnError) {
+  std::string raw = "#!::r=live/" + std::string(kSrtMaxStreamIdBytes - 20, 's');
+  SrtStreamId id = parse_ok(raw);
+  Result<std::string> out = srt_streamid_for_origin(raw, id, kA);
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.error().find("longer than 512"), std::string::npos);
+  // A plain streamid with a comma has no faithful key-value form.
+  id = parse_ok("live/a,b");
+  out = srt_streamid_for_origin("live/a,b", id, kA);
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.error().find("','"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sp
