@@ -1,7 +1,9 @@
 // Tests for the shared-memory registry: origin identity and liveness, sticky
-// picks spread over origins, client counts, sessions, expiry, full tables,
-// and the multi-process guarantees (a forked child's writes are seen; a child
-// dying with the lock held does not wedge the others).
+// picks spread over origins, client counts, sessions, expiry, pending pins
+// and confirm(), eviction from full tables (pending, then idle, never live),
+// list order across rebuild and repair, and the multi-process guarantees (a
+// forked child's writes are seen; a child dying with the lock held does not
+// wedge the others).
 #include "registry/registry.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +22,13 @@ constexpr int64_t kSessionTtl = 5 * 1000;
 
 std::unique_ptr<Registry> make_registry(uint64_t bytes = kSmall) {
   auto r = Registry::create(bytes, RegistryTtls{kTtl, kSessionTtl});
+  EXPECT_TRUE(r.ok()) << r.error();
+  return r.ok() ? std::move(*r) : nullptr;
+}
+
+// Origins that stay alive however far a test moves the clock.
+std::unique_ptr<Registry> make_registry_ttl(int64_t session_ttl) {
+  auto r = Registry::create(kSmall, RegistryTtls{1000 * 1000 * 1000, session_ttl});
   EXPECT_TRUE(r.ok()) << r.error();
   return r.ok() ? std::move(*r) : nullptr;
 }
@@ -277,17 +286,253 @@ TEST(Registry, ClientCounts) {
   EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::rtmp)], 0u);
 }
 
-TEST(Registry, FullStreamTable) {
+std::set<std::string> stream_keys(Registry& reg) {
+  std::set<std::string> keys;
+  for (auto& s : reg.streams(0)) keys.insert(s.key);
+  return keys;
+}
+
+std::string k(uint32_t i) { return "v/l/" + std::to_string(i); }
+
+TEST(Registry, FailedAttemptLeavesOnlyAPendingPinThatExpires) {
+  // session_ttl longer than the 30 s pending TTL, so the two differ.
+  auto reg = make_registry_ttl(120 * 1000);
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/failed", Proto::rtmp, 0).ok());  // origin then said 404: no confirm
+  ASSERT_TRUE(reg->pick("v/l/good", Proto::rtmp, 0).ok());
+  ASSERT_TRUE(reg->confirm("v/l/good", "a", 0).ok());
+  auto u = reg->usage();
+  EXPECT_EQ(u.streams, 2u);
+  EXPECT_EQ(u.pending_streams, 1u);
+  EXPECT_EQ(u.idle_streams, 1u);
+  reg->expire(30 * 1000 - 1);
+  EXPECT_EQ(stream_keys(*reg), (std::set<std::string>{"v/l/failed", "v/l/good"}));
+  reg->expire(30 * 1000);
+  EXPECT_EQ(stream_keys(*reg), (std::set<std::string>{"v/l/good"}));
+  reg->expire(120 * 1000 - 1);
+  EXPECT_EQ(stream_keys(*reg), (std::set<std::string>{"v/l/good"}));
+  reg->expire(120 * 1000);
+  EXPECT_TRUE(stream_keys(*reg).empty());
+  EXPECT_EQ(reg->usage().streams, 0u);
+}
+
+TEST(Registry, FullOfPendingEvictsTheOldestPending) {
   auto reg = make_registry();
   ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
   uint32_t cap = reg->capacity().streams;
-  for (uint32_t i = 0; i < cap; i++) ASSERT_TRUE(reg->pick("v/l/" + std::to_string(i), Proto::rtmp, 0).ok()) << i;
+  for (uint32_t i = 0; i < cap; i++) ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, i).ok()) << i;
+  ASSERT_TRUE(reg->pick(k(0), Proto::rtmp, cap).ok());  // a use: 1 is now the oldest
+  auto p = reg->pick("v/l/extra", Proto::rtmp, cap + 1);
+  ASSERT_TRUE(p.ok()) << p.error();
+  auto keys = stream_keys(*reg);
+  EXPECT_EQ(keys.size(), cap);
+  EXPECT_TRUE(keys.count("v/l/extra"));
+  EXPECT_TRUE(keys.count(k(0)));
+  EXPECT_FALSE(keys.count(k(1)));
+  EXPECT_EQ(reg->usage().evicted_streams, 1u);
+  // A steady flood of new names keeps the table at capacity, never above.
+  for (uint32_t i = 0; i < 10 * cap; i++) ASSERT_TRUE(reg->pick("v/f/" + std::to_string(i), Proto::rtmp, cap + 2).ok());
+  EXPECT_EQ(reg->usage().streams, cap);
+}
+
+TEST(Registry, PendingIsEvictedBeforeIdle) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  for (uint32_t i = 0; i < cap; i++) {
+    ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, i).ok());
+    if (i != cap - 1) {
+      ASSERT_TRUE(reg->confirm(k(i), "a", i).ok());
+    }
+  }
+  // The youngest pin is the only pending one, and it goes first.
+  ASSERT_TRUE(reg->pick("v/l/extra", Proto::rtmp, cap).ok());
+  EXPECT_FALSE(stream_keys(*reg).count(k(cap - 1)));
+  EXPECT_TRUE(stream_keys(*reg).count(k(0)));
+}
+
+TEST(Registry, FullOfIdleEvictsTheLeastRecentlyUsed) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  for (uint32_t i = 0; i < cap; i++) {
+    ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, i).ok());
+    ASSERT_TRUE(reg->confirm(k(i), "a", i).ok());
+  }
+  EXPECT_EQ(reg->usage().idle_streams, cap);
+  ASSERT_TRUE(reg->pick(k(0), Proto::rtmp, cap).ok());               // used again
+  reg->add_client(k(1), Proto::rtmp, +1, cap);                         // a client came
+  reg->add_client(k(1), Proto::rtmp, -1, cap + 1);                     // and left: used
+  ASSERT_TRUE(reg->pick("v/l/x", Proto::rtmp, cap + 2).ok());
+  ASSERT_TRUE(reg->pick("v/l/y", Proto::rtmp, cap + 2).ok());
+  auto keys = stream_keys(*reg);
+  // x (pending) made room by evicting idle 2; y then evicted pending x.
+  EXPECT_FALSE(keys.count(k(2)));
+  EXPECT_FALSE(keys.count("v/l/x"));
+  EXPECT_TRUE(keys.count("v/l/y"));
+  EXPECT_TRUE(keys.count(k(0)));
+  EXPECT_TRUE(keys.count(k(1)));
+  EXPECT_TRUE(keys.count(k(3)));
+  ASSERT_TRUE(reg->confirm("v/l/y", "a", cap + 3).ok());
+  ASSERT_TRUE(reg->pick("v/l/z", Proto::rtmp, cap + 4).ok());  // now idle 3 is the oldest
+  keys = stream_keys(*reg);
+  EXPECT_FALSE(keys.count(k(3)));
+  EXPECT_TRUE(keys.count("v/l/y"));
+}
+
+TEST(Registry, FullOfLiveIsRefused) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  for (uint32_t i = 0; i < cap; i++) {
+    ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, 0).ok()) << i;
+    ASSERT_TRUE(reg->confirm(k(i), "a", 0).ok());
+    reg->add_client(k(i), Proto::rtmp, +1, 0);
+  }
+  auto u = reg->usage();
+  EXPECT_EQ(u.pending_streams + u.idle_streams, 0u);
   auto p = reg->pick("v/l/extra", Proto::rtmp, 0);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error(), "registry full: " + std::to_string(cap) + " streams");
-  // Existing pins still answer.
-  EXPECT_TRUE(reg->pick("v/l/0", Proto::rtmp, 0).ok());
+  EXPECT_TRUE(is_registry_full(Status::Error(p.error())));
+  // Existing pins still answer, and live pins never expire.
+  EXPECT_TRUE(reg->pick(k(0), Proto::rtmp, 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("a"), 10 * kSessionTtl).ok());  // heartbeat
+  reg->expire(10 * kSessionTtl);
   EXPECT_EQ(reg->streams(0).size(), cap);
+  // Once a stream's last client leaves it can make room.
+  reg->add_client(k(5), Proto::rtmp, -1, 10 * kSessionTtl);
+  ASSERT_TRUE(reg->pick("v/l/extra", Proto::rtmp, 10 * kSessionTtl).ok());
+  EXPECT_FALSE(stream_keys(*reg).count(k(5)));
+}
+
+TEST(Registry, ConfirmAfterEvictionRecreatesThePin) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  ASSERT_TRUE(reg->pick("v/l/slow", Proto::rtmp, 0).ok());
+  for (uint32_t i = 1; i < cap; i++) ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, i).ok());
+  ASSERT_TRUE(reg->pick("v/l/flood", Proto::rtmp, cap).ok());  // evicts slow, the oldest pending
+  EXPECT_FALSE(stream_keys(*reg).count("v/l/slow"));
+  // slow's origin accepted it after all: the pin comes back, confirmed, and
+  // the next oldest pending pin made room.
+  ASSERT_TRUE(reg->confirm("v/l/slow", "a", cap + 1).ok());
+  auto keys = stream_keys(*reg);
+  EXPECT_TRUE(keys.count("v/l/slow"));
+  EXPECT_FALSE(keys.count(k(1)));
+  EXPECT_EQ(reg->usage().idle_streams, 1u);
+  // A gone origin cannot be confirmed.
+  EXPECT_FALSE(reg->confirm("v/l/other", "nobody", cap + 1).ok());
+}
+
+TEST(Registry, ConfirmKeepsAPinThatMovedMeanwhile) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("b"), 0).ok());
+  auto p = reg->pick("v/l/s", Proto::rtmp, 0);
+  ASSERT_TRUE(p.ok());
+  std::string other = p->origin.server == "a" ? "b" : "a";
+  EXPECT_TRUE(reg->confirm("v/l/s", other, 1).ok());
+  auto s = reg->streams(1);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].origin_server, p->origin.server);
+  EXPECT_EQ(reg->usage().pending_streams, 1u);  // still the other client's pending pin
+}
+
+TEST(Registry, FullSessionTableEvictsFingerprintsThenIdleSessions) {
+  auto reg = make_registry_ttl(120 * 1000);
+  uint32_t cap = reg->capacity().sessions;
+  ASSERT_TRUE(reg->put_session(SessionKind::hls_client, "fp", "k", "a", "s1", 0).ok());
+  for (uint32_t i = 1; i < cap; i++) ASSERT_TRUE(reg->put_session(SessionKind::rtc, std::to_string(i), "k", "a", "", 0).ok());
+  // A fingerprint goes first, however fresh.
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "new1", "k", "a", "", 1).ok());
+  EXPECT_FALSE(reg->get_session(SessionKind::hls_client, "fp", 1).ok());
+  EXPECT_EQ(reg->usage().evicted_sessions, 1u);
+  // Every session was touched within 30 s: live, so refused.
+  auto s = reg->put_session(SessionKind::hls, "new2", "k", "a", "", 30 * 1000 - 1);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "registry full: " + std::to_string(cap) + " sessions");
+  // 30 s later the session idle longest goes; a touched one is kept.
+  ASSERT_TRUE(reg->get_session(SessionKind::rtc, "1", 30 * 1000).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "new2", "k", "a", "", 30 * 1000).ok());
+  EXPECT_TRUE(reg->get_session(SessionKind::rtc, "1", 30 * 1000).ok());
+  EXPECT_FALSE(reg->get_session(SessionKind::rtc, "2", 30 * 1000).ok());
+  EXPECT_TRUE(reg->get_session(SessionKind::rtc, "3", 30 * 1000).ok());
+}
+
+TEST(Registry, ExpiryPopsOnlyWhatIsOld) {
+  auto reg = make_registry_ttl(120 * 1000);
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "a", "k", "a", "", 0).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "b", "k", "a", "", 0).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::hls_client, "fp", "k", "a", "b", 10).ok());
+  ASSERT_TRUE(reg->get_session(SessionKind::hls, "a", 50 * 1000).ok());  // a moves behind b
+  reg->expire(120 * 1000);
+  auto left = reg->sessions(120 * 1000);
+  ASSERT_EQ(left.size(), 2u);
+  reg->expire(120 * 1000 + 10);
+  left = reg->sessions(120 * 1000 + 10);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].id, "a");
+}
+
+TEST(Registry, RebuildKeepsListOrder) {
+  auto reg = make_registry_ttl(120 * 1000);
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  uint32_t half = cap / 2;
+  // Idle pins used in the reverse of their creation order.
+  for (uint32_t i = 0; i < half; i++) {
+    ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, 0).ok());
+    ASSERT_TRUE(reg->confirm(k(i), "a", 0).ok());
+  }
+  for (uint32_t i = 0; i < half; i++) ASSERT_TRUE(reg->pick(k(half - 1 - i), Proto::rtmp, 1 + i).ok());
+  // Tombstones: pending pins that fail and expire, until a rebuild happens.
+  uint64_t rebuilds = reg->usage().rebuilds;
+  for (int round = 0; round < 20 && reg->usage().rebuilds == rebuilds; round++) {
+    for (uint32_t i = 0; i < cap - half; i++) {
+      ASSERT_TRUE(reg->pick("v/p/" + std::to_string(round) + "/" + std::to_string(i), Proto::rtmp, 1000).ok());
+    }
+    reg->expire(1000 + 30 * 1000);  // the pending ones go, the idle ones (120 s) stay
+  }
+  ASSERT_GT(reg->usage().rebuilds, rebuilds);
+  ASSERT_EQ(reg->usage().idle_streams, half);
+  // Fill the rest with live pins, then each new pick must evict the least
+  // recently used idle pin: k(half-1), k(half-2), ...
+  for (uint32_t i = 0; i < cap - half; i++) {
+    std::string key = "v/live/" + std::to_string(i);
+    ASSERT_TRUE(reg->pick(key, Proto::rtmp, 40000).ok());
+    reg->add_client(key, Proto::rtmp, +1, 40000);
+  }
+  for (uint32_t n = 0; n < 5; n++) {
+    ASSERT_TRUE(reg->pick("v/new/" + std::to_string(n), Proto::rtmp, 40000).ok());
+    reg->add_client("v/new/" + std::to_string(n), Proto::rtmp, +1, 40000);
+    auto keys = stream_keys(*reg);
+    EXPECT_FALSE(keys.count(k(half - 1 - n))) << n;
+    EXPECT_TRUE(keys.count(k(half - 2 - n))) << n;
+  }
+}
+
+TEST(Registry, RepairRelinksInUseOrder) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  for (uint32_t i = 0; i < cap; i++) {
+    ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, 0).ok());
+    ASSERT_TRUE(reg->confirm(k(i), "a", 0).ok());
+  }
+  for (uint32_t i = 0; i < cap; i++) ASSERT_TRUE(reg->pick(k(cap - 1 - i), Proto::rtmp, 1 + i).ok());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) reg->lock_and_exit_for_test(7);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  // The next locker repairs: lists re-linked from the entries, oldest use first.
+  ASSERT_TRUE(reg->pick("v/l/extra", Proto::rtmp, cap + 1).ok());
+  auto keys = stream_keys(*reg);
+  EXPECT_FALSE(keys.count(k(cap - 1)));
+  EXPECT_TRUE(keys.count(k(cap - 2)));
+  EXPECT_EQ(reg->usage().idle_streams, cap - 1);
+  EXPECT_EQ(reg->usage().pending_streams, 1u);
 }
 
 TEST(Registry, Sessions) {
