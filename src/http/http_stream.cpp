@@ -466,7 +466,7 @@ void StreamSession::serve_new_hls(const HttpRequestHead& req) {
   // The session and the fingerprint are put once the origin's playlist came
   // back 200 (finish_playlist), so a 404 or 5xx playlist leaves nothing.
   hls_new_ = true;  // a playlist the origin does not have drops a reused session at once
-  SP_INFO(conn_.ctx(), "http: hls session %s %s for %s on origin %s", hls_id_.c_str(), reused ? "reused" : "starting",
+  SP_INFO(conn_.ctx(), "http: hls session %s %s for %s on origin %s", hls_id_.c_str(), reused ? "reused" : "started",
           key->c_str(), pick->origin.server.c_str());
   origin_desc_ = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
   std::string q = query_without_param(query_, kHlsSessionParam);

@@ -14,6 +14,7 @@ connected clients are live (neither pending nor idle)."""
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -150,6 +151,7 @@ class RegistryFlood(ProxyTestCase):
         self.assertGreaterEqual(total, HTTP_REQUESTS)
         self.assertEqual(bad, total, "every made-up name must fail (404)")
         reg = self.check_bound(p, live_clients=1)
+        sys.stderr.write("flood: %d HTTP requests of made-up names; registry %s\n" % (total, reg))
         self.assertGreater(reg["evicted_streams"], 0, reg)  # the flood outnumbered the table
         self.assertEqual(reg["sessions"], 0, "404 playlists must leave no HLS session: %s" % reg)
 
@@ -179,6 +181,7 @@ class RegistryFlood(ProxyTestCase):
         self.assertEqual(reg["sessions"], 2, "one HLS session and its viewer fingerprint: %s" % reg)
         self.assertEqual(reg["hls_clients"], 1, reg)
         self.assertNotIn("registry full", p.log())
+        sys.stderr.write("after: %d RTMP plays; registry %s\n" % (played, reg))
 
 
 if __name__ == "__main__":
