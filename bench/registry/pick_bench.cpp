@@ -2,7 +2,10 @@
 // of made-up stream names, at two registry sizes, with the periodic expire()
 // running meanwhile in another process as the API worker runs it.
 //
-// Per size: a forked "housekeeper" calls expire() every --expire-ms (the
+// Per size: first the pin table is filled to capacity with made-up names
+// (untimed; a flood fills any size sooner or later, and this also faults in
+// the table's pages so both sizes run warm), then a forked "housekeeper"
+// calls expire() every --expire-ms (the
 // proxy does it every second; more often here so a short run sees many), and
 // the parent times each pick (lock wait included) of a new random name for
 // --seconds; one pick in --confirm-every is confirmed, as if its origin had
@@ -82,6 +85,16 @@ Result run(uint64_t bytes, double seconds, int expire_ms, int confirm_every) {
     o.ip = "127.0.0.1";
     o.endpoints[int(sp::Proto::rtmp)] = {sp::Endpoint{"", uint16_t(19350 + i)}};
     reg.register_origin(o, sp::monotonic_ms());
+  }
+  {
+    char key[64];
+    uint64_t i = 0;
+    while (reg.usage().streams < reg.capacity().streams) {
+      for (int k = 0; k < 4096; k++) {
+        snprintf(key, sizeof(key), "__defaultVhost__/fill/%llu", (unsigned long long)i++);
+        reg.pick(key, sp::Proto::rtmp, sp::monotonic_ms());
+      }
+    }
   }
   auto* sh = static_cast<Shared*>(mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   new (sh) Shared{};

@@ -12,9 +12,11 @@
 //
 // Hash tables use FNV-1a of the key, linear probing and tombstones; at most
 // 3/4 of their slots hold live entries so probes stay short (that 3/4 is the
-// capacity() reported). A table whose tombstones pass 1/4 is rebuilt (by
-// expire(), or by the insert that made them, so floods cannot fill a table
-// with tombstones between two expiries).
+// capacity() reported). Erasing shifts the rest of the probe run back into
+// the hole (backward-shift deletion), so erases leave no tombstones and a
+// flood of evictions never needs an O(table) rebuild; tombstones appear only
+// from repair(), and a table whose live entries and tombstones pass 7/8 of
+// its slots is then rebuilt.
 //
 // Eviction lists: each table threads two intrusive doubly-linked lists
 // through its slots by slot index (prev/next in the entry, head/tail/count in
@@ -228,6 +230,11 @@ Status too_long(const char* what, std::string_view value, size_t max) {
 int64_t last_use(const StreamEntry& s) { return s.used_ms; }
 int64_t last_use(const SessionEntry& s) { return s.touched_ms; }
 
+// Whether two entries have the same key (a crash during erase()'s shift can
+// leave one entry in two slots).
+bool same_key(const StreamEntry& a, const StreamEntry& b) { return strcmp(a.key, b.key) == 0; }
+bool same_key(const SessionEntry& a, const SessionEntry& b) { return a.kind == b.kind && strcmp(a.id, b.id) == 0; }
+
 // An open-addressing table over one region of the mapping, with the
 // eviction lists threaded through its slots (see the file comment).
 template <class E>
@@ -323,18 +330,63 @@ struct HashTable {
     link_tail(i);
   }
 
-  // Tombstones keep probe chains intact; a run of them that ends at an empty
-  // slot is not needed by any chain and becomes empty again.
+  // Moves the valid entry in slot `from` into the free slot `to`, keeping
+  // its place in its list. Between the two state stores the entry is valid
+  // in both slots; repair() drops such duplicates.
+  void move(uint32_t from, uint32_t to) {
+    E copy = e[from];
+    copy.state = e[to].state;
+    memcpy(static_cast<void*>(&e[to]), &copy, sizeof(E));
+    store_state(e[to], kValid);
+    store_state(e[from], kWriting);
+    E& x = e[to];
+    if (x.list == kNoList) return;
+    ListHead& l = list(x.list);
+    if (x.prev >= 0) e[x.prev].next = int32_t(to);
+    else l.head = int32_t(to);
+    if (x.next >= 0) e[x.next].prev = int32_t(to);
+    else l.tail = int32_t(to);
+  }
+
+  // Backward-shift deletion: the entries after slot i in its probe run move
+  // back into the hole when their home slot allows, so no tombstone is left
+  // and the table never needs a rebuild for erases. Entries only ever move
+  // backwards, so a forward scan that re-checks slot i after erase(i) sees
+  // every entry. (A tombstone left by repair() ends the shift: the hole then
+  // becomes a tombstone, which keeps the chains intact.)
   void erase(uint32_t i) {
     unlink(i);
-    store_state(e[i], kTombstone);
+    store_state(e[i], kWriting);
     t->live--;
-    t->tombstones++;
-    if (e[(i + 1) % t->slots].state != kEmpty) return;
-    for (uint32_t n = 0; n < t->slots && e[i].state == kTombstone; n++) {
-      e[i].state = kEmpty;
-      t->tombstones--;
-      i = (i + t->slots - 1) % t->slots;
+    uint32_t hole = i;
+    for (uint32_t j = (i + 1) % t->slots, n = 0; n < t->slots; j = (j + 1) % t->slots, n++) {
+      uint8_t st = e[j].state;
+      if (st == kEmpty) break;
+      if (st != kValid) {
+        store_state(e[hole], kTombstone);
+        t->tombstones++;
+        return;
+      }
+      uint32_t home = e[j].hash % t->slots;
+      // Distance from home to j, and from the hole to j, along the probe path.
+      uint32_t from_home = (j + t->slots - home) % t->slots;
+      uint32_t from_hole = (j + t->slots - hole) % t->slots;
+      if (from_home >= from_hole) {
+        move(j, hole);
+        hole = j;
+      }
+    }
+    store_state(e[hole], kEmpty);
+  }
+
+  // After a crash: drops the second copy of an entry that erase() was moving
+  // (the one a lookup does not reach first), then counts from the slots.
+  template <class Hash>
+  void drop_duplicates(Hash hash_of) {
+    for (uint32_t i = 0; i < t->slots; i++) {
+      if (!is_valid(e[i])) continue;
+      int first = find(hash_of(e[i]), [&](const E& x) { return same_key(x, e[i]); });
+      if (first >= 0 && uint32_t(first) != i) e[i].state = kTombstone;
     }
   }
 
@@ -368,7 +420,11 @@ struct HashTable {
     for (const E& entry : keep) insert(entry);
   }
 
-  bool wants_rebuild() const { return t->tombstones > t->slots / 4; }
+  // A lookup of a missing key (every new name) probes to the next empty
+  // slot, so empty slots must stay common: rebuild once live entries and
+  // tombstones fill 7/8 of the slots. Live entries are at most 3/4, so at
+  // least slots/8 erases separate two rebuilds: O(1) amortised.
+  bool wants_rebuild() const { return t->tombstones > 0 && t->live + t->tombstones > t->slots - t->slots / 8; }
 };
 
 struct Geometry {
@@ -456,6 +512,8 @@ struct Registry::Impl {
     }
     if (h->rebuilding) SP_PWARN("registry: the crash interrupted a table rebuild; some pins or sessions are lost");
     h->rebuilding = 0;
+    streams.drop_duplicates([](const StreamEntry& x) { return fnv1a(x.key); });
+    sessions.drop_duplicates([](const SessionEntry& x) { return session_hash(SessionKind(x.kind), x.id); });
     streams.recount();
     sessions.recount();
     streams.relink_all();
@@ -1078,11 +1136,9 @@ void Registry::expire(int64_t now_ms) {
   auto& st = im.streams;
   if (origin_removed) {
     // Rare (an origin silent for 2 x origin_ttl), so its pins, clients or
-    // not, are found by one scan. Erasing while scanning can turn tombstones
-    // behind the cursor into empty slots, never the reverse, so no live
-    // entry is skipped.
+    // not, are found by one scan.
     for (uint32_t i = 0; i < st.t->slots; i++) {
-      if (is_valid(st.e[i]) && im.pin_origin(st.e[i]) < 0) im.erase_stream(i);
+      while (is_valid(st.e[i]) && im.pin_origin(st.e[i]) < 0) im.erase_stream(i);  // erase may move one in
     }
   }
   // The lists are ordered by last use: pop heads until one is young enough.
@@ -1098,6 +1154,15 @@ void Registry::expire(int64_t now_ms) {
 
   im.rebuild_if_needed(st);
   im.rebuild_if_needed(im.sessions);
+}
+
+void Registry::rebuild_for_test() {
+  Locked l(impl_);
+  impl_->h->rebuilding = 1;
+  impl_->streams.rebuild();
+  impl_->sessions.rebuild();
+  impl_->h->rebuilding = 0;
+  impl_->h->rebuilds += 2;
 }
 
 void Registry::lock_and_exit_for_test(int status) {

@@ -197,6 +197,9 @@ class Registry {
   // Test hook: takes the lock and exits the process while holding it, so a
   // test can show the robust mutex recovers. Never returns.
   [[noreturn]] void lock_and_exit_for_test(int status);
+  // Test hook: rebuilds both hash tables now, as expire() does when a crash
+  // left tombstones, so a test can show the eviction order survives it.
+  void rebuild_for_test();
 
  private:
   Registry() = default;
