@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
+#include <random>
 #include <set>
 
 namespace sp {
@@ -673,6 +675,70 @@ TEST(Registry, ChurnKeepsLookupsCorrect) {
   }
   EXPECT_EQ(reg->sessions(20).size(), live.size());
   EXPECT_FALSE(reg->get_session(SessionKind::rtc, "never", 20).ok());
+}
+
+TEST(Registry, RandomOperationsMatchAModel) {
+  // Picks, confirms, client changes, evictions and expiry in random order:
+  // every pin the model holds must stay findable (erases shift entries
+  // between slots), and the list counts must add up.
+  auto reg = make_registry_ttl(120 * 1000);
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  std::mt19937 rng(7);
+  std::map<std::string, int> clients;  // live model: key -> clients (pins still present)
+  int64_t now = 0;
+  for (int step = 0; step < 10000; step++) {
+    now += rng() % 20;
+    std::string key = "v/r/" + std::to_string(rng() % (2 * cap));
+    switch (rng() % 6) {
+      case 0:
+      case 1:
+        if (reg->pick(key, Proto::rtmp, now).ok() && !clients.count(key)) clients[key] = 0;
+        break;
+      case 2:
+        if (reg->confirm(key, "a", now).ok() && !clients.count(key)) clients[key] = 0;  // made again
+        break;
+      case 3:
+        if (clients.count(key) && clients[key] == 0 && !stream_keys(*reg).count(key)) {
+          clients.erase(key);  // evicted or expired meanwhile: a client now would find no pin
+        } else if (clients.count(key) && clients[key] < 3) {
+          reg->add_client(key, Proto::rtmp, +1, now);
+          clients[key]++;
+        }
+        break;
+      case 4:
+        if (clients.count(key) && clients[key] > 0) {
+          reg->add_client(key, Proto::rtmp, -1, now);
+          clients[key]--;
+        }
+        break;
+      case 5:
+        if (step % 50 == 0) reg->expire(now);
+        break;
+    }
+    if (step % 500 != 0) continue;
+    auto keys = stream_keys(*reg);
+    // Evicted or expired pins leave the model; pins with clients never do.
+    for (auto it = clients.begin(); it != clients.end();) {
+      if (!keys.count(it->first)) {
+        ASSERT_EQ(it->second, 0) << it->first << " had clients and was dropped";
+        it = clients.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    ASSERT_EQ(keys.size(), clients.size());
+    auto u = reg->usage();
+    uint32_t live = 0;
+    for (auto& [k2, c] : clients) live += c > 0;
+    ASSERT_EQ(u.streams, keys.size());
+    ASSERT_EQ(u.pending_streams + u.idle_streams + live, u.streams) << step;
+    ASSERT_LE(u.streams, cap);
+    for (auto& [k2, c] : clients) {
+      auto p = reg->pick(k2, Proto::rtmp, now);  // found, not re-pinned
+      ASSERT_TRUE(p.ok()) << k2;
+    }
+  }
 }
 
 TEST(Registry, ForkedChildWritesAreSeen) {
