@@ -134,7 +134,9 @@ class Registry {
   // worker. Error when no alive origin can serve it. New picks go to the
   // origin with the fewest pinned streams, round-robin among equals. A pinned
   // origin that is alive but lacks `proto` keeps the stream (error) while the
-  // stream has clients, else the stream moves.
+  // stream has clients, else the stream moves. A new or moved pin is pending
+  // until confirm(); a full table evicts (pending, then idle pins) before
+  // refusing with "registry full". Every pick is a use of the pin.
   Result<Pick> pick(std::string_view stream_key, Proto proto, int64_t now_ms);
   // Same for a client that needs two endpoints of one origin (WebRTC: `api`
   // for signalling and `rtc` for media): only origins with both qualify, and
