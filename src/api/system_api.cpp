@@ -305,6 +305,20 @@ struct SystemApi::Impl {
       if (v.kind == SessionKind::hls) hls[v.stream_key]++;
     }
     for (const StreamView& s : registry.streams(now)) cJSON_AddItemToArray(arr, stream_json(s, hls[s.key]));
+    // How full the registry is: a flood of made-up names shows up here as
+    // pending pins and evictions, never as a full table of live entries.
+    Registry::Usage u = registry.usage();
+    Registry::Capacity c = registry.capacity();
+    cJSON* fill = cJSON_AddObjectToObject(body.get(), "registry");
+    cJSON_AddNumberToObject(fill, "streams", u.streams);
+    cJSON_AddNumberToObject(fill, "pending_streams", u.pending_streams);
+    cJSON_AddNumberToObject(fill, "idle_streams", u.idle_streams);
+    cJSON_AddNumberToObject(fill, "stream_capacity", c.streams);
+    cJSON_AddNumberToObject(fill, "sessions", u.sessions);
+    cJSON_AddNumberToObject(fill, "hls_clients", u.hls_clients);
+    cJSON_AddNumberToObject(fill, "session_capacity", c.sessions);
+    cJSON_AddNumberToObject(fill, "evicted_streams", double(u.evicted_streams));
+    cJSON_AddNumberToObject(fill, "evicted_sessions", double(u.evicted_sessions));
     send_json(req, 200, body.get());
   }
 };

@@ -245,12 +245,14 @@ class StreamSession : public HttpConn::Handler, public OriginClient::Handler {
   std::string method_, target_, path_, query_, host_header_;
   std::string origin_desc_;   // "server@host:port" for the log
   std::string counted_key_;   // stream key counted in the registry's clients
+  std::string live_key_, live_server_;  // picked, counted once the origin answers 2xx
   bool paused_ = false;
   HttpHeaders forward_;       // request headers passed to the origin
 
   // Playlist fetch (HLS).
   std::string hls_id_;
   std::string hls_key_, hls_server_;
+  std::string hls_client_;  // the viewer's fingerprint (hls_client session id)
   bool hls_new_ = false;
   int redirects_ = 0;
   bool redirect_pending_ = false;
@@ -451,8 +453,10 @@ void StreamSession::serve_live(const HttpRequestHead& req, const std::string& ke
   int64_t now = monotonic_ms();
   auto pick = svc_.registry().pick(key, Proto::http, now);
   if (!pick.ok()) return fail(503, pick.error());
-  svc_.registry().add_client(key, Proto::http, +1, now);
-  counted_key_ = key;
+  // Counted and confirmed once the origin answers 2xx (on_origin_head): a
+  // name the origin does not have leaves only a pending pin.
+  live_key_ = key;
+  live_server_ = pick->origin.server;
   origin_desc_ = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
   start_origin(Mode::kRelay, pick->host, pick->port, target_);
 }
@@ -475,14 +479,10 @@ void StreamSession::serve_new_hls(const HttpRequestHead& req) {
   hls_id_ = reused ? known->data : new_hls_session_id();
   hls_key_ = *key;
   hls_server_ = pick->origin.server;
-  // Re-put even when reused: the stream may have moved to another origin.
-  Status st = svc_.registry().put_session(SessionKind::hls, hls_id_, *key, pick->origin.server,
-                                          session_data(SessionRoute{pick->host, pick->port, {}, {}}), now);
-  if (!st.ok()) return fail(503, "cannot create HLS session: " + st.message());
-  st = svc_.registry().put_session(SessionKind::hls_client, client, *key, pick->origin.server, hls_id_, now);
-  if (!st.ok()) SP_WARN(conn_.ctx(), "http: hls session %s not remembered for reloads: %s", hls_id_.c_str(),
-                        st.message().c_str());
-  hls_new_ = true;  // a playlist the origin does not have drops the session at once
+  hls_client_ = client;
+  // The session and the fingerprint are put once the origin's playlist came
+  // back 200 (finish_playlist), so a 404 or 5xx playlist leaves nothing.
+  hls_new_ = true;  // a playlist the origin does not have drops a reused session at once
   SP_INFO(conn_.ctx(), "http: hls session %s %s for %s on origin %s", hls_id_.c_str(), reused ? "reused" : "started",
           key->c_str(), pick->origin.server.c_str());
   origin_desc_ = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
@@ -563,6 +563,15 @@ void StreamSession::on_origin_head(OriginClient& origin, const HttpResponseHead&
     if (auto cl = head.headers.get("Content-Length"); cl && method_ == "HEAD") length = strtoull(std::string(*cl).c_str(), nullptr, 10);
   }
   conn_.begin_response(head.status, h, length);
+  if (head.status / 100 == 2 && !live_key_.empty()) {
+    // The origin has the stream: its pin lasts and this client counts.
+    int64_t now = monotonic_ms();
+    Status st = svc_.registry().confirm(live_key_, live_server_, now);
+    if (!st.ok()) SP_WARN(conn_.ctx(), "http: stream %s not pinned: %s", live_key_.c_str(), st.message().c_str());
+    svc_.registry().add_client(live_key_, Proto::http, +1, now);
+    counted_key_ = live_key_;
+    live_key_.clear();
+  }
   if (head.status == 200 && counted_key_.size()) {
     SP_INFO(conn_.ctx(), "http: stream start %s %s %s key=%s origin=%s", conn_.peer().to_string().c_str(),
             method_.c_str(), target_.c_str(), counted_key_.c_str(), origin_desc_.c_str());
@@ -643,19 +652,33 @@ void StreamSession::finish_playlist(const Status& result) {
     forget();
     return fail(502, "origin " + origin_desc_ + " sent a bad playlist: " + rewritten.error());
   }
-  if (redirects_ > 0 && !hls_id_.empty()) {
+  if (hls_new_ || (redirects_ > 0 && !hls_id_.empty())) {
     // Later requests of the session go where the playlist came from, into
-    // the directory it came from.
+    // the directory it came from. (origin_host_/port_ are the pick's when
+    // there was no redirect.) Re-put even when reused: the stream may have
+    // moved to another origin.
     SessionRoute route{origin_host_, origin_port_, {}, {}};
-    if (dir_of(next_target_) != dir_of(path_)) {
+    if (redirects_ > 0 && dir_of(next_target_) != dir_of(path_)) {
       route.client_path = path_;
       route.origin_dir = dir_of(next_target_);
     }
     std::string data = session_data(route);
-    if (data.size() <= kSessionDataMax) {
-      svc_.registry().put_session(SessionKind::hls, hls_id_, hls_key_, hls_server_, data, monotonic_ms());
-    } else {
+    if (data.size() > kSessionDataMax) {
       SP_WARN(conn_.ctx(), "http: hls session %s: redirected paths too long to remember", hls_id_.c_str());
+      data = session_data(SessionRoute{origin_host_, origin_port_, {}, {}});
+    }
+    int64_t now = monotonic_ms();
+    Status st = svc_.registry().put_session(SessionKind::hls, hls_id_, hls_key_, hls_server_, data, now);
+    if (!st.ok()) {
+      if (hls_new_) return fail(503, "cannot create HLS session: " + st.message());
+      SP_WARN(conn_.ctx(), "http: hls session %s not updated: %s", hls_id_.c_str(), st.message().c_str());
+    }
+    if (hls_new_) {
+      st = svc_.registry().put_session(SessionKind::hls_client, hls_client_, hls_key_, hls_server_, hls_id_, now);
+      if (!st.ok()) SP_WARN(conn_.ctx(), "http: hls session %s not remembered for reloads: %s", hls_id_.c_str(),
+                            st.message().c_str());
+      st = svc_.registry().confirm(hls_key_, hls_server_, now);
+      if (!st.ok()) SP_WARN(conn_.ctx(), "http: stream %s not pinned: %s", hls_key_.c_str(), st.message().c_str());
     }
   }
   HttpHeaders h;
@@ -745,6 +768,7 @@ void StreamSession::end_request(const std::string& reason) {
   if (!in_request_) return;
   in_request_ = false;
   mode_ = Mode::kIdle;
+  live_key_.clear();
   if (!counted_key_.empty()) {
     svc_.registry().add_client(counted_key_, Proto::http, -1, monotonic_ms());
     counted_key_.clear();

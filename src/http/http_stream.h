@@ -20,7 +20,9 @@
 // HTTP/1.0 and 1.1 clients alike, and no re-framing cost per byte).
 // Errors: origin unreachable or none alive -> 503 with a one-line reason;
 // the origin's own 404 (or any status) passes through; client gone -> the
-// origin connection is closed at once.
+// origin connection is closed at once. The pick's pin stays pending (first to
+// be evicted, short-lived) until the origin answers 2xx; then the client is
+// counted and the pin confirmed (Registry::confirm).
 //
 // Proxy loops: every origin request carries Via with "1.1 srs-proxy-<id>"
 // appended; a client request whose Via already names this proxy is answered
@@ -40,7 +42,10 @@
 // segment URIs, which the player resolves against its own URL, are mapped
 // back into that directory),
 // rewritten with hls_playlist.h so every URI carries spbhid, and answered
-// with no-cache headers. Requests carrying spbhid refresh the session
+// with no-cache headers. The session and the viewer's fingerprint are put in
+// the registry (and the pin confirmed) only once the playlist came back 200,
+// so a playlist the origin does not have leaves nothing behind but a pending
+// pin. Requests carrying spbhid refresh the session
 // (get_session) and are relayed to its origin with spbhid removed from the
 // query; playlists among them (master -> media) are rewritten again.
 //

@@ -3,21 +3,43 @@
 // Layout of the one MAP_SHARED|MAP_ANONYMOUS mapping, all plain old data (no
 // pointers, no std::string: every process maps it at its own address):
 //
-//   Header   magic, the robust process-shared mutex, TTLs, table geometry
-//   origins  OriginEntry[origin_slots]  ~5% of the bytes, scanned linearly
+//   Header   magic, the robust process-shared mutex, TTLs, table geometry,
+//            the eviction lists' heads
+//   origins  OriginEntry[origin_slots]  ~5% of the bytes, scanned linearly up
+//                                       to a high-water mark of used slots
 //   streams  StreamEntry[stream_slots]  ~45%, open addressing (pins)
 //   sessions SessionEntry[...]          the rest (~50%), open addressing
 //
 // Hash tables use FNV-1a of the key, linear probing and tombstones; at most
 // 3/4 of their slots hold live entries so probes stay short (that 3/4 is the
-// capacity() reported). expire() rebuilds a table whose tombstones pass 1/4.
+// capacity() reported). Erasing shifts the rest of the probe run back into
+// the hole (backward-shift deletion), so erases leave no tombstones and a
+// flood of evictions never needs an O(table) rebuild; tombstones appear only
+// from repair(), and a table whose live entries and tombstones pass 7/8 of
+// its slots is then rebuilt.
+//
+// Eviction lists: each table threads two intrusive doubly-linked lists
+// through its slots by slot index (prev/next in the entry, head/tail/count in
+// the table header), each ordered by last use, oldest at the head:
+//   streams   list 1 = pending pins (made or moved by pick(), not yet
+//             confirm()ed), list 2 = idle confirmed pins (no clients).
+//             Pins with clients are on no list: never evicted, never expired.
+//   sessions  list 1 = hls_client fingerprints, list 2 = every other session.
+// A use moves the entry to its list's tail; a full table evicts list heads
+// (pending, then idle; fingerprints, then sessions not touched for
+// kLiveSessionMs) and expire() pops heads older than their TTL, so inserting,
+// evicting and expiring cost O(1) per entry instead of a table scan. An
+// entry's `list` field is the truth; the links follow from it.
 //
 // Crash safety: every writer holds the mutex; PTHREAD_MUTEX_ROBUST hands it
 // to the next locker with EOWNERDEAD if the holder died, and repair() then
 // makes the tables consistent. An entry is published by writing its fields
 // while its state says "not valid" (empty, tombstone or writing) and storing
 // state=valid last, so a half-written entry is never read as valid; repair()
-// turns leftover "writing" entries into free slots and recounts.
+// turns leftover "writing" entries into free slots, recounts, re-links every
+// list from the entries' `list` fields in last-use order (a crash between two
+// link writes leaves the links, not the fields, inconsistent), recomputes the
+// origins' high-water mark and recounts the pins per origin.
 //
 // Client counts: a stream's totals (what readers see) plus up to
 // kStreamHolders owners, each a (pid, protocol) pair with its share, so the
@@ -52,6 +74,19 @@ constexpr size_t kHostMax = 47;          // numeric IPv6 is at most 45
 constexpr uint64_t kOriginsPercent = 5;
 constexpr uint64_t kStreamsPercent = 45;
 // Sessions take what is left (~50%).
+
+// A pending pin (made or moved by pick(), no origin has accepted a client
+// of it yet) is dropped after this long without use, or after session_ttl
+// when that is shorter. It must outlast an origin set-up (connect_timeout +
+// handshake_timeout: 5 s + 10 s by default for RTMP) so a slow but good first
+// client still confirms the pin it was given; 30 s does with room to spare.
+// Pending pins are also the first evicted, so the TTL only bounds how long a
+// failed name stays listed, not how many there can be.
+constexpr int64_t kPendingTtlMs = 30 * 1000;
+// A session touched this recently is live and never evicted (HLS players
+// fetch a playlist every target duration, at most ~10 s; the WebRTC relay
+// touches its sessions every second).
+constexpr int64_t kLiveSessionMs = 30 * 1000;
 
 // Smallest registry worth running: a few of each.
 constexpr uint32_t kMinOrigins = 4;
@@ -107,6 +142,11 @@ struct StreamEntry {
   // the unattributed rest (overflow, see kStreamHolders).
   uint32_t clients[kProtoCount];
   HolderCount holders[kStreamHolders];
+  // Eviction (pins branch): kept last and apart so the fields above can
+  // change without touching it.
+  uint8_t pending;  // made or moved by pick(), not yet confirm()ed
+  uint8_t list;     // kNoList (has clients), kPendingList or kIdleList
+  int32_t prev, next;  // slot indexes in that list, -1 at its ends
 };
 
 struct SessionEntry {
@@ -119,6 +159,19 @@ struct SessionEntry {
   char origin_server[kServerIdMax + 1];
   char data[kSessionDataMax];
   int64_t touched_ms;
+  uint8_t list;        // kFingerprintList or kSessionList
+  int32_t prev, next;  // slot indexes in that list, -1 at its ends
+};
+
+// List ids (an entry's `list`); 1 and 2 mean different lists per table.
+constexpr uint8_t kNoList = 0;
+constexpr uint8_t kPendingList = 1, kIdleList = 2;          // streams
+constexpr uint8_t kFingerprintList = 1, kSessionList = 2;   // sessions
+constexpr int kLists = 3;                                   // index 0 unused
+
+struct ListHead {
+  int32_t head, tail;  // -1 when empty
+  uint32_t count;
 };
 
 struct TableHeader {
@@ -127,6 +180,7 @@ struct TableHeader {
   uint32_t limit;   // most live entries allowed
   uint32_t live;
   uint32_t tombstones;
+  ListHead lists[kLists];
 };
 
 struct Header {
@@ -138,8 +192,11 @@ struct Header {
   uint64_t bytes;
   uint64_t origins_offset;
   uint32_t origin_slots;
+  uint32_t origin_high;  // no valid origin at or above this slot
   uint32_t rr_cursor;
   int32_t creator_pid;  // the master: the proxy's pid as origins see it
+  uint64_t evicted_streams, evicted_sessions;  // since start, for the API
+  uint64_t rebuilds;
   TableHeader streams;
   TableHeader sessions;
 };
@@ -192,7 +249,17 @@ Status too_long(const char* what, std::string_view value, size_t max) {
                        std::to_string(max) + " bytes)");
 }
 
-// An open-addressing table over one region of the mapping.
+// When an entry was last used: the order of its eviction list.
+int64_t last_use(const StreamEntry& s) { return s.used_ms; }
+int64_t last_use(const SessionEntry& s) { return s.touched_ms; }
+
+// Whether two entries have the same key (a crash during erase()'s shift can
+// leave one entry in two slots).
+bool same_key(const StreamEntry& a, const StreamEntry& b) { return strcmp(a.key, b.key) == 0; }
+bool same_key(const SessionEntry& a, const SessionEntry& b) { return a.kind == b.kind && strcmp(a.id, b.id) == 0; }
+
+// An open-addressing table over one region of the mapping, with the
+// eviction lists threaded through its slots (see the file comment).
 template <class E>
 struct HashTable {
   TableHeader* t;
@@ -219,24 +286,130 @@ struct HashTable {
 
   bool full() const { return t->live >= t->limit; }
 
-  void insert(E fresh) {
+  // --- eviction lists ---
+  ListHead& list(uint8_t id) { return t->lists[id]; }
+  int head(uint8_t id) const { return t->lists[id].head; }
+
+  // Appends slot i to the tail of the list its `list` field names.
+  void link_tail(uint32_t i) {
+    E& x = e[i];
+    x.prev = x.next = -1;
+    if (x.list == kNoList) return;
+    ListHead& l = list(x.list);
+    x.prev = l.tail;
+    if (l.tail >= 0) e[l.tail].next = int32_t(i);
+    else l.head = int32_t(i);
+    l.tail = int32_t(i);
+    l.count++;
+  }
+
+  void unlink(uint32_t i) {
+    E& x = e[i];
+    if (x.list == kNoList) return;
+    ListHead& l = list(x.list);
+    if (x.prev >= 0) e[x.prev].next = x.next;
+    else l.head = x.next;
+    if (x.next >= 0) e[x.next].prev = x.prev;
+    else l.tail = x.prev;
+    if (l.count > 0) l.count--;
+    x.prev = x.next = -1;
+  }
+
+  // Moves slot i to list `id`'s tail (the most recently used end).
+  void relist(uint32_t i, uint8_t id) {
+    unlink(i);
+    e[i].list = id;
+    link_tail(i);
+  }
+
+  // Re-links every list from the entries' `list` fields, oldest use first
+  // (after a crash, when links may be half written).
+  void relink_all() {
+    std::vector<uint32_t> order;
+    for (uint32_t i = 0; i < t->slots; i++) {
+      if (is_valid(e[i]) && e[i].list != kNoList) order.push_back(i);
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return last_use(e[a]) < last_use(e[b]); });
+    for (ListHead& l : t->lists) l = ListHead{-1, -1, 0};
+    for (uint32_t i : order) link_tail(i);
+  }
+
+  // Publishes `fresh` in a free slot and appends it to its list.
+  uint32_t insert(E fresh) {
     uint32_t i = free_slot(fresh.hash);
     if (e[i].state == kTombstone) t->tombstones--;
     publish(e[i], fresh);
     t->live++;
+    link_tail(i);
+    return i;
   }
 
-  // Tombstones keep probe chains intact; a run of them that ends at an empty
-  // slot is not needed by any chain and becomes empty again.
+  // Publishes `fresh` over the valid entry in slot i, which goes to the tail
+  // of fresh's list.
+  void replace(uint32_t i, E fresh) {
+    unlink(i);
+    publish(e[i], fresh);
+    link_tail(i);
+  }
+
+  // Moves the valid entry in slot `from` into the free slot `to`, keeping
+  // its place in its list. Between the two state stores the entry is valid
+  // in both slots; repair() drops such duplicates.
+  void move(uint32_t from, uint32_t to) {
+    E copy = e[from];
+    copy.state = e[to].state;
+    memcpy(static_cast<void*>(&e[to]), &copy, sizeof(E));
+    store_state(e[to], kValid);
+    store_state(e[from], kWriting);
+    E& x = e[to];
+    if (x.list == kNoList) return;
+    ListHead& l = list(x.list);
+    if (x.prev >= 0) e[x.prev].next = int32_t(to);
+    else l.head = int32_t(to);
+    if (x.next >= 0) e[x.next].prev = int32_t(to);
+    else l.tail = int32_t(to);
+  }
+
+  // Backward-shift deletion: the entries after slot i in its probe run move
+  // back into the hole when their home slot allows, so no tombstone is left
+  // and the table never needs a rebuild for erases. Entries only ever move
+  // backwards, so a forward scan that re-checks slot i after erase(i) sees
+  // every entry. (A tombstone left by repair() ends the shift: the hole then
+  // becomes a tombstone, which keeps the chains intact.)
   void erase(uint32_t i) {
-    store_state(e[i], kTombstone);
+    unlink(i);
+    store_state(e[i], kWriting);
     t->live--;
-    t->tombstones++;
-    if (e[(i + 1) % t->slots].state != kEmpty) return;
-    for (uint32_t n = 0; n < t->slots && e[i].state == kTombstone; n++) {
-      e[i].state = kEmpty;
-      t->tombstones--;
-      i = (i + t->slots - 1) % t->slots;
+    uint32_t hole = i;
+    for (uint32_t j = (i + 1) % t->slots, n = 0; n < t->slots; j = (j + 1) % t->slots, n++) {
+      uint8_t st = e[j].state;
+      if (st == kEmpty) break;
+      if (st != kValid) {
+        store_state(e[hole], kTombstone);
+        t->tombstones++;
+        return;
+      }
+      uint32_t home = e[j].hash % t->slots;
+      // Distance from home to j, and from the hole to j, along the probe path.
+      uint32_t from_home = (j + t->slots - home) % t->slots;
+      uint32_t from_hole = (j + t->slots - hole) % t->slots;
+      if (from_home >= from_hole) {
+        move(j, hole);
+        hole = j;
+      }
+    }
+    store_state(e[hole], kEmpty);
+  }
+
+  // After a crash: drops the second copy of an entry that erase() was moving
+  // (the one a lookup does not reach first), then counts from the slots.
+  template <class Hash>
+  void drop_duplicates(Hash hash_of) {
+    for (uint32_t i = 0; i < t->slots; i++) {
+      if (!is_valid(e[i])) continue;
+      int first = find(hash_of(e[i]), [&](const E& x) { return same_key(x, e[i]); });
+      if (first >= 0 && uint32_t(first) != i) e[i].state = kTombstone;
     }
   }
 
@@ -251,20 +424,30 @@ struct HashTable {
   }
 
   // Re-inserts every live entry into a clean table, dropping all tombstones.
-  // A crash in the middle loses the entries not yet re-inserted: pins and
-  // sessions are soft state (the next client re-picks), and repair() logs it.
+  // Entries are re-inserted list by list from head to tail, so every list
+  // keeps its order. A crash in the middle loses the entries not yet
+  // re-inserted: pins and sessions are soft state (the next client re-picks),
+  // and repair() logs it.
   void rebuild() {
     std::vector<E> keep;
     keep.reserve(t->live);
+    for (int id = 1; id < kLists; id++) {
+      for (int i = t->lists[id].head; i >= 0; i = e[i].next) keep.push_back(e[i]);
+    }
     for (uint32_t i = 0; i < t->slots; i++) {
-      if (is_valid(e[i])) keep.push_back(e[i]);
+      if (is_valid(e[i]) && e[i].list == kNoList) keep.push_back(e[i]);
     }
     for (uint32_t i = 0; i < t->slots; i++) e[i].state = kEmpty;
     t->live = t->tombstones = 0;
+    for (ListHead& l : t->lists) l = ListHead{-1, -1, 0};
     for (const E& entry : keep) insert(entry);
   }
 
-  bool wants_rebuild() const { return t->tombstones > t->slots / 4; }
+  // A lookup of a missing key (every new name) probes to the next empty
+  // slot, so empty slots must stay common: rebuild once live entries and
+  // tombstones fill 7/8 of the slots. Live entries are at most 3/4, so at
+  // least slots/8 erases separate two rebuilds: O(1) amortised.
+  bool wants_rebuild() const { return t->tombstones > 0 && t->live + t->tombstones > t->slots - t->slots / 8; }
 };
 
 struct Geometry {
@@ -352,8 +535,16 @@ struct Registry::Impl {
     }
     if (h->rebuilding) SP_PWARN("registry: the crash interrupted a table rebuild; some pins or sessions are lost");
     h->rebuilding = 0;
+    streams.drop_duplicates([](const StreamEntry& x) { return fnv1a(x.key); });
+    sessions.drop_duplicates([](const SessionEntry& x) { return session_hash(SessionKind(x.kind), x.id); });
     streams.recount();
     sessions.recount();
+    streams.relink_all();
+    sessions.relink_all();
+    h->origin_high = 0;
+    for (uint32_t i = 0; i < h->origin_slots; i++) {
+      if (origins[i].state != kEmpty) h->origin_high = i + 1;
+    }
     recount_pins();
     repair_counts();
   }
@@ -380,7 +571,7 @@ struct Registry::Impl {
   bool alive(const OriginEntry& o, int64_t now) const { return now - o.heartbeat_ms < h->origin_ttl_ms; }
 
   int find_origin(std::string_view server) const {
-    for (uint32_t i = 0; i < h->origin_slots; i++) {
+    for (uint32_t i = 0; i < h->origin_high; i++) {
       if (is_valid(origins[i]) && server == origins[i].server) return int(i);
     }
     return -1;
@@ -426,15 +617,15 @@ struct Registry::Impl {
 
   // Least pinned streams among alive origins serving `needs`, round-robin on ties.
   int choose_origin(uint32_t needs, int64_t now) {
-    uint32_t n = h->origin_slots;
+    uint32_t n = h->origin_high;
     int best = -1;
     for (uint32_t k = 0; k < n; k++) {
-      uint32_t i = (h->rr_cursor + k) % n;
+      uint32_t i = (h->rr_cursor % n + k) % n;
       const OriginEntry& o = origins[i];
       if (!is_valid(o) || !alive(o, now) || !serves(o, needs)) continue;
       if (best < 0 || o.pins < origins[best].pins) best = int(i);
     }
-    if (best >= 0) h->rr_cursor = uint32_t(best + 1) % n;
+    if (best >= 0) h->rr_cursor = uint32_t(best + 1);
     return best;
   }
 
@@ -467,8 +658,64 @@ struct Registry::Impl {
     return pick;
   }
 
-  // Points a pin (new or existing) at origin `slot`.
-  Status pin(int existing, std::string_view key, int slot, int64_t now) {
+  static bool has_clients(const StreamEntry& s) {
+    return std::any_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c > 0; });
+  }
+
+  // The list a pin belongs on: none while it has clients (never evicted),
+  // else pending or idle.
+  static uint8_t list_for(const StreamEntry& s) {
+    if (has_clients(s)) return kNoList;
+    return s.pending ? kPendingList : kIdleList;
+  }
+
+  // After a use of pin i (pick, client change, confirm): to the tail of the
+  // list it now belongs on.
+  void stream_used(uint32_t i) { streams.relist(i, list_for(streams.e[i])); }
+
+  template <class E>
+  void rebuild_if_needed(HashTable<E>& t) {
+    if (!t.wants_rebuild()) return;
+    h->rebuilding = 1;
+    t.rebuild();
+    h->rebuilding = 0;
+    h->rebuilds++;
+  }
+
+  // Room for one more pin: evicts the oldest pending pin, else the least
+  // recently used idle one. Pins with clients are never evicted.
+  Status make_stream_room() {
+    if (!streams.full()) return Status::Ok();
+    for (uint8_t id : {kPendingList, kIdleList}) {
+      int victim = streams.head(id);
+      if (victim < 0) continue;
+      // Not logged: a flood would log a line per request; the API counts them.
+      erase_stream(uint32_t(victim));
+      h->evicted_streams++;
+      return Status::Ok();
+    }
+    return Status::Error("registry full: " + std::to_string(streams.t->limit) + " streams");
+  }
+
+  // Room for one more session: evicts the oldest hls_client fingerprint
+  // (a viewer who lost it just gets a new session), else the session idle
+  // longest if it was not touched within kLiveSessionMs.
+  Status make_session_room(int64_t now) {
+    if (!sessions.full()) return Status::Ok();
+    int victim = sessions.head(kFingerprintList);
+    if (victim < 0) {
+      victim = sessions.head(kSessionList);
+      int64_t live = std::min(kLiveSessionMs, h->session_ttl_ms);
+      if (victim >= 0 && now - sessions.e[victim].touched_ms < live) victim = -1;
+    }
+    if (victim < 0) return Status::Error("registry full: " + std::to_string(sessions.t->limit) + " sessions");
+    sessions.erase(uint32_t(victim));
+    h->evicted_sessions++;
+    return Status::Ok();
+  }
+
+  // Points a pin (new or existing) at origin `slot`, pending until confirmed.
+  Status pin(int existing, std::string_view key, int slot, int64_t now, bool pending = true) {
     StreamEntry fresh{};
     if (existing >= 0) fresh = streams.e[existing];
     fresh.hash = fnv1a(key);
@@ -477,13 +724,16 @@ struct Registry::Impl {
     fresh.origin_hint = slot;
     fresh.pinned_ms = now;
     fresh.used_ms = now;
+    fresh.pending = pending ? 1 : 0;
+    fresh.list = list_for(fresh);
     if (existing >= 0) {
       int old = pin_origin(streams.e[existing]);
       if (old >= 0 && origins[old].pins > 0) origins[old].pins--;
-      publish(streams.e[existing], fresh);
+      streams.replace(uint32_t(existing), fresh);
     } else {
-      if (streams.full()) return Status::Error("registry full: " + std::to_string(streams.t->limit) + " streams");
+      if (Status s = make_stream_room(); !s.ok()) return s;
       streams.insert(fresh);
+      rebuild_if_needed(streams);
     }
     origins[slot].pins++;
     return Status::Ok();
@@ -589,8 +839,10 @@ Result<std::unique_ptr<Registry>> Registry::create(uint64_t bytes, RegistryTtls 
   h->bytes = bytes;
   h->origins_offset = g.origins_offset;
   h->origin_slots = g.origin_slots;
-  h->streams = TableHeader{g.streams_offset, g.stream_slots, hash_limit(g.stream_slots), 0, 0};
-  h->sessions = TableHeader{g.sessions_offset, g.session_slots, hash_limit(g.session_slots), 0, 0};
+  h->streams = TableHeader{g.streams_offset, g.stream_slots, hash_limit(g.stream_slots), 0, 0, {}};
+  h->sessions = TableHeader{g.sessions_offset, g.session_slots, hash_limit(g.session_slots), 0, 0, {}};
+  for (ListHead& l : h->streams.lists) l = ListHead{-1, -1, 0};
+  for (ListHead& l : h->sessions.lists) l = ListHead{-1, -1, 0};
 
   std::unique_ptr<Registry> r(new Registry());
   r->impl_ = new Impl();
@@ -660,6 +912,7 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
   for (uint32_t i = 0; i < im.h->origin_slots; i++) {
     if (im.origins[i].state != kEmpty) continue;
     publish(im.origins[i], fresh);
+    im.h->origin_high = std::max(im.h->origin_high, i + 1);
     SP_PINFO("registry: origin %s registered (service %s, pid %s, ip %s)", fresh.server, fresh.service, fresh.pid,
              fresh.ip);
     return Status::Ok();
@@ -684,11 +937,11 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
     if (o >= 0 && im.alive(im.origins[o], now_ms)) {
       if (Impl::serves(im.origins[o], needs)) {
         s.used_ms = now_ms;
+        im.stream_used(uint32_t(si));
         return im.make_pick(o, proto, now_ms);
       }
       // Moving a stream that has clients would split them across origins.
-      bool busy = std::any_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c > 0; });
-      if (busy) {
+      if (Impl::has_clients(s)) {
         return Result<Pick>::Error("stream \"" + std::string(stream_key) + "\" is on origin " + s.origin_server +
                                    ", which has no " + proto_name(proto) +
                                    (also != proto ? std::string(" and ") + proto_name(also) : std::string()) +
@@ -705,26 +958,21 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
   std::string previous = si >= 0 ? im.streams.e[si].origin_server : "";
   if (Status s = im.pin(si, stream_key, chosen, now_ms); !s.ok()) return s;
   if (previous.empty()) {
-    SP_PINFO("registry: stream %.*s pinned to origin %s", int(stream_key.size()), stream_key.data(),
+    SP_PINFO("registry: stream %.*s pinned to origin %s (pending)", int(stream_key.size()), stream_key.data(),
              im.origins[chosen].server);
   } else {
-    SP_PINFO("registry: stream %.*s moved from origin %s to %s", int(stream_key.size()), stream_key.data(),
+    SP_PINFO("registry: stream %.*s moved from origin %s to %s (pending)", int(stream_key.size()), stream_key.data(),
              previous.c_str(), im.origins[chosen].server);
   }
   return im.make_pick(chosen, proto, now_ms);
 }
 
-void Registry::add_client(std::string_view stream_key, Proto proto, int delta, int64_t now_ms, pid_t holder) {
-  if (stream_key.empty() || stream_key.size() > kStreamKeyMax) return;
-  if (holder <= 0) holder = getpid();
-  const uint32_t owner = holder_owner(holder, proto);
+namespace {
+
+// Applies a client count change to `s`: the owner's share and the totals
+// (see kStreamHolders for the overflow rule).
+void count_client(StreamEntry& s, uint32_t owner, Proto proto, pid_t holder, int delta) {
   const int p = int(proto);
-  Locked l(impl_);
-  int si = impl_->find_stream(stream_key);
-  if (si < 0) return;
-  StreamEntry& s = impl_->streams.e[si];
-  if (now_ms >= 0) s.used_ms = now_ms;
-  if (delta == 0) return;
   HolderCount* mine = nullptr;
   HolderCount* free_slot = nullptr;
   uint32_t owned = 0;  // by every holder of `proto`
@@ -762,6 +1010,23 @@ void Registry::add_client(std::string_view stream_key, Proto proto, int delta, i
   }
 }
 
+}  // namespace
+
+void Registry::add_client(std::string_view stream_key, Proto proto, int delta, int64_t now_ms, pid_t holder) {
+  if (stream_key.empty() || stream_key.size() > kStreamKeyMax) return;
+  if (holder <= 0) holder = getpid();
+  const uint32_t owner = holder_owner(holder, proto);
+  Locked l(impl_);
+  int si = impl_->find_stream(stream_key);
+  if (si < 0) return;
+  StreamEntry& s = impl_->streams.e[si];
+  if (now_ms >= 0) s.used_ms = now_ms;
+  if (delta != 0) count_client(s, owner, proto, holder, delta);
+  // On or off the eviction lists as clients come and go. Without a time the
+  // pin keeps its place unless it changes list (a late expiry at worst).
+  if (now_ms >= 0 || Impl::list_for(s) != s.list) impl_->stream_used(uint32_t(si));
+}
+
 Registry::Dropped Registry::drop_process(pid_t pid, int64_t now_ms) {
   Dropped d;
   if (pid <= 0) return d;
@@ -789,10 +1054,59 @@ Registry::Dropped Registry::drop_process(pid_t pid, int64_t now_ms) {
     d.streams++;
     if (std::all_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c == 0; })) {
       s.used_ms = now_ms;  // idle from now: expires session_ttl later, like a stream whose last client left
+      impl_->stream_used(i);
       d.now_idle++;
     }
   }
   return d;
+}
+
+Status Registry::confirm(std::string_view stream_key, std::string_view origin_server, int64_t now_ms) {
+  if (stream_key.empty()) return Status::Error("empty stream key");
+  if (stream_key.size() > kStreamKeyMax) return too_long("stream key", stream_key, kStreamKeyMax);
+  Locked l(impl_);
+  Impl& im = *impl_;
+  int si = im.find_stream(stream_key);
+  if (si >= 0) {
+    StreamEntry& s = im.streams.e[si];
+    if (origin_server != s.origin_server) {
+      // Another client moved the stream meanwhile; its pick stands.
+      SP_PWARN("registry: stream %.*s confirmed on origin %.*s but pinned to %s meanwhile; keeping %s",
+               int(stream_key.size()), stream_key.data(), int(origin_server.size()), origin_server.data(),
+               s.origin_server, s.origin_server);
+      return Status::Ok();
+    }
+    s.pending = 0;
+    s.used_ms = now_ms;
+    im.stream_used(uint32_t(si));
+    return Status::Ok();
+  }
+  // Evicted or expired while the origin was set up: pin it again so the
+  // stream's next clients follow this one.
+  int o = im.find_origin(origin_server);
+  if (o < 0) {
+    return Status::Error("origin " + std::string(origin_server) + " of stream " + std::string(stream_key) +
+                         " is gone");
+  }
+  if (Status s = im.pin(-1, stream_key, o, now_ms, false); !s.ok()) return s;
+  SP_PINFO("registry: stream %.*s pinned again to origin %s (its pending pin was evicted)", int(stream_key.size()),
+           stream_key.data(), im.origins[o].server);
+  return Status::Ok();
+}
+
+Registry::Usage Registry::usage() const {
+  Locked l(impl_);
+  const Impl& im = *impl_;
+  Usage u;
+  u.streams = im.streams.t->live;
+  u.pending_streams = im.streams.t->lists[kPendingList].count;
+  u.idle_streams = im.streams.t->lists[kIdleList].count;
+  u.sessions = im.sessions.t->live;
+  u.hls_clients = im.sessions.t->lists[kFingerprintList].count;
+  u.evicted_streams = im.h->evicted_streams;
+  u.evicted_sessions = im.h->evicted_sessions;
+  u.rebuilds = im.h->rebuilds;
+  return u;
 }
 
 std::vector<OriginView> Registry::origins(int64_t now_ms) const {
@@ -800,7 +1114,7 @@ std::vector<OriginView> Registry::origins(int64_t now_ms) const {
   const Impl& im = *impl_;
   std::vector<OriginView> out;
   std::unordered_map<std::string, size_t> by_server;
-  for (uint32_t i = 0; i < im.h->origin_slots; i++) {
+  for (uint32_t i = 0; i < im.h->origin_high; i++) {
     if (!is_valid(im.origins[i])) continue;
     by_server[im.origins[i].server] = out.size();
     out.push_back(im.origin_view(int(i), now_ms));
@@ -853,16 +1167,18 @@ Status Registry::put_session(SessionKind kind, std::string_view id, std::string_
   memcpy(fresh.data, data.data(), data.size());
   fresh.data_len = uint16_t(data.size());
   fresh.touched_ms = now_ms;
+  fresh.list = kind == SessionKind::hls_client ? kFingerprintList : kSessionList;
 
   Locked l(impl_);
   auto& t = impl_->sessions;
   int i = impl_->find_session(kind, id);
   if (i >= 0) {
-    publish(t.e[i], fresh);
+    t.replace(uint32_t(i), fresh);
     return Status::Ok();
   }
-  if (t.full()) return Status::Error("registry full: " + std::to_string(t.t->limit) + " sessions");
+  if (Status s = impl_->make_session_room(now_ms); !s.ok()) return s;
   t.insert(fresh);
+  impl_->rebuild_if_needed(t);
   return Status::Ok();
 }
 
@@ -900,6 +1216,7 @@ Result<SessionView> Registry::get_session(SessionKind kind, std::string_view id,
   SessionEntry& s = impl_->sessions.e[i];
   SessionView v = session_view(s, now_ms);
   s.touched_ms = now_ms;
+  impl_->sessions.relist(uint32_t(i), s.list);
   return v;
 }
 
@@ -919,8 +1236,12 @@ std::vector<std::string> Registry::touch_sessions(SessionKind kind, std::span<co
   Locked l(impl_);
   for (const std::string& id : ids) {
     int i = id.size() > kSessionIdMax ? -1 : impl_->find_session(kind, id);
-    if (i < 0) gone.push_back(id);
-    else impl_->sessions.e[i].touched_ms = now_ms;
+    if (i < 0) {
+      gone.push_back(id);
+      continue;
+    }
+    impl_->sessions.e[i].touched_ms = now_ms;
+    impl_->sessions.relist(uint32_t(i), impl_->sessions.e[i].list);
   }
   return gone;
 }
@@ -939,43 +1260,49 @@ void Registry::expire(int64_t now_ms) {
   Locked l(impl_);
   Impl& im = *impl_;
   const int64_t origin_ttl = im.h->origin_ttl_ms, session_ttl = im.h->session_ttl_ms;
+  const int64_t pending_ttl = std::min(kPendingTtlMs, session_ttl);
 
-  for (uint32_t i = 0; i < im.h->origin_slots; i++) {
+  bool origin_removed = false;
+  for (uint32_t i = 0; i < im.h->origin_high; i++) {
     OriginEntry& o = im.origins[i];
     if (!is_valid(o) || now_ms - o.heartbeat_ms < 2 * origin_ttl) continue;
     SP_PINFO("registry: origin %s removed, no heartbeat for %lld s", o.server,
              (long long)((now_ms - o.heartbeat_ms) / 1000));
     store_state(o, kEmpty);
+    origin_removed = true;
   }
+  while (im.h->origin_high > 0 && im.origins[im.h->origin_high - 1].state == kEmpty) im.h->origin_high--;
 
   auto& st = im.streams;
-  for (uint32_t i = 0; i < st.t->slots; i++) {
-    StreamEntry& s = st.e[i];
-    if (!is_valid(s)) continue;
-    bool orphan = im.pin_origin(s) < 0;
-    bool idle = std::all_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c == 0; }) &&
-                now_ms - s.used_ms >= session_ttl;
-    if (orphan || idle) im.erase_stream(i);
+  if (origin_removed) {
+    // Rare (an origin silent for 2 x origin_ttl), so its pins, clients or
+    // not, are found by one scan.
+    for (uint32_t i = 0; i < st.t->slots; i++) {
+      while (is_valid(st.e[i]) && im.pin_origin(st.e[i]) < 0) im.erase_stream(i);  // erase may move one in
+    }
   }
+  // The lists are ordered by last use: pop heads until one is young enough.
+  auto pop_old = [&](auto& table, uint8_t id, int64_t ttl, auto erase) {
+    for (int i = table.head(id); i >= 0 && now_ms - last_use(table.e[i]) >= ttl; i = table.head(id)) erase(uint32_t(i));
+  };
+  auto erase_pin = [&](uint32_t i) { im.erase_stream(i); };
+  auto erase_session = [&](uint32_t i) { im.sessions.erase(i); };
+  pop_old(st, kPendingList, pending_ttl, erase_pin);
+  pop_old(st, kIdleList, session_ttl, erase_pin);
+  pop_old(im.sessions, kFingerprintList, session_ttl, erase_session);
+  pop_old(im.sessions, kSessionList, session_ttl, erase_session);
 
-  auto& se = im.sessions;
-  for (uint32_t i = 0; i < se.t->slots; i++) {
-    if (is_valid(se.e[i]) && now_ms - se.e[i].touched_ms >= session_ttl) se.erase(i);
-  }
+  im.rebuild_if_needed(st);
+  im.rebuild_if_needed(im.sessions);
+}
 
-  // Erasing while scanning can turn tombstones behind the cursor into empty
-  // slots, never the reverse, so no live entry was skipped above.
-  if (st.wants_rebuild()) {
-    im.h->rebuilding = 1;
-    st.rebuild();
-    im.h->rebuilding = 0;
-  }
-  if (se.wants_rebuild()) {
-    im.h->rebuilding = 1;
-    se.rebuild();
-    im.h->rebuilding = 0;
-  }
-  im.recount_pins();
+void Registry::rebuild_for_test() {
+  Locked l(impl_);
+  impl_->h->rebuilding = 1;
+  impl_->streams.rebuild();
+  impl_->sessions.rebuild();
+  impl_->h->rebuilding = 0;
+  impl_->h->rebuilds += 2;
 }
 
 void Registry::lock_and_exit_for_test(int status) {

@@ -8,6 +8,16 @@
 // to the same origin) and sessions (HLS sessions, WebRTC ICE sessions) that
 // expire after session_ttl of inactivity.
 //
+// No client can fill it: a pin made or moved by pick() is *pending* until a
+// protocol relay calls confirm() because the origin accepted a client of the
+// stream; pending pins expire after 30 s (or session_ttl if shorter) and are
+// the first evicted. A full table evicts instead of refusing: streams lose
+// their oldest pending pin, else their least recently used idle pin (no
+// clients); sessions lose their oldest hls_client fingerprint, else the
+// session idle longest if it was not touched for 30 s. Pins with clients and
+// sessions touched within 30 s are never evicted; only when everything is
+// live is an insert refused ("registry full").
+//
 // Times are CLOCK_MONOTONIC milliseconds (sp::monotonic_ms), passed in by the
 // caller so tests control the clock.
 #pragma once
@@ -135,13 +145,26 @@ class Registry {
   // worker. Error when no alive origin can serve it. New picks go to the
   // origin with the fewest pinned streams, round-robin among equals. A pinned
   // origin that is alive but lacks `proto` keeps the stream (error) while the
-  // stream has clients, else the stream moves.
+  // stream has clients, else the stream moves. A new or moved pin is pending
+  // until confirm(); a full table evicts (pending, then idle pins) before
+  // refusing with "registry full". Every pick is a use of the pin.
   Result<Pick> pick(std::string_view stream_key, Proto proto, int64_t now_ms);
   // Same for a client that needs two endpoints of one origin (WebRTC: `api`
   // for signalling and `rtc` for media): only origins with both qualify, and
   // a pinned origin lacking either is treated as lacking `proto`. The Pick's
   // host and port are those of `proto`.
   Result<Pick> pick(std::string_view stream_key, Proto proto, Proto also, int64_t now_ms);
+
+  // The origin accepted a client of the stream (RTMP publish/play started,
+  // HTTP 2xx, HLS playlist 200, WebRTC answer, SRT connected): the pending pin
+  // pick() made becomes lasting (idle, evicted only after pending pins, and
+  // only while it has no clients). If the pending pin was evicted or expired
+  // meanwhile, it is made again for `origin_server` (evicting if needed), so
+  // the stream's next clients follow this one. If the pin now names another
+  // origin (moved meanwhile), that pin is kept and a warning logged. Error
+  // only when the origin is gone or every pin is live. Every protocol calls
+  // it once per accepted client; calling it for a confirmed pin is use.
+  Status confirm(std::string_view stream_key, std::string_view origin_server, int64_t now_ms);
 
   // Client counts per stream and protocol, shown by GET /api/v1/streams.
   // With now_ms >= 0 it also counts as use of the pin, so a pin whose last
@@ -170,6 +193,7 @@ class Registry {
   std::vector<StreamView> streams(int64_t now_ms) const;
 
   // Sessions. put() creates or replaces; get()/touch() refresh last-use.
+  // Callers put a session only once the origin answered (see confirm()).
   Status put_session(SessionKind kind, std::string_view id, std::string_view stream_key,
                      std::string_view origin_server, std::string_view data, int64_t now_ms);
   Result<SessionView> get_session(SessionKind kind, std::string_view id, int64_t now_ms);
@@ -180,9 +204,21 @@ class Registry {
   std::vector<SessionView> sessions(int64_t now_ms) const;
 
   // Periodic job (API worker): drops origins dead for longer than origin_ttl
-  // (i.e. no heartbeat for 2 x origin_ttl) with their pins, pins with no
-  // clients idle for session_ttl, and sessions idle for session_ttl.
+  // (i.e. no heartbeat for 2 x origin_ttl) with their pins, pending pins
+  // unused for 30 s (or session_ttl if shorter), confirmed pins with no
+  // clients idle for session_ttl, and sessions idle for session_ttl. Costs
+  // what it drops (it pops the eviction lists' oldest ends), plus one scan of
+  // the pins when an origin is dropped.
   void expire(int64_t now_ms);
+
+  // How full the tables are, for GET /api/v1/streams.
+  struct Usage {
+    uint32_t streams = 0, pending_streams = 0, idle_streams = 0;
+    uint32_t sessions = 0, hls_clients = 0;
+    uint64_t evicted_streams = 0, evicted_sessions = 0;  // since start
+    uint64_t rebuilds = 0;  // hash tables rebuilt to drop tombstones, since start
+  };
+  Usage usage() const;
 
   struct Capacity {
     uint32_t origins, streams, sessions;
@@ -195,6 +231,9 @@ class Registry {
   // Test hook: takes the lock and exits the process while holding it, so a
   // test can show the robust mutex recovers. Never returns.
   [[noreturn]] void lock_and_exit_for_test(int status);
+  // Test hook: rebuilds both hash tables now, as expire() does when a crash
+  // left tombstones, so a test can show the eviction order survives it.
+  void rebuild_for_test();
 
  private:
   Registry() = default;

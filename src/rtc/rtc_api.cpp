@@ -519,6 +519,9 @@ struct RtcApi::Impl {
     Status st = registry.put_session(SessionKind::rtc, sid, f->key, f->origin_server,
                                      encode_rtc_session_data(data, kSessionDataMax), monotonic_ms());
     if (!st.ok()) return fail(req, f->ctx, 503, "cannot record the session: " + st.message(), json);
+    // The origin answered the offer: the stream's pin lasts.
+    st = registry.confirm(f->key, f->origin_server, monotonic_ms());
+    if (!st.ok()) SP_WARN(f->ctx, "webrtc stream %s not pinned: %s", f->key.c_str(), st.message().c_str());
 
     evkeyvalq* out = evhttp_request_get_output_headers(req);
     if (loc) {

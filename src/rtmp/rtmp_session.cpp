@@ -668,6 +668,10 @@ void Session::start_relay() {
   int64_t now = monotonic_ms();
   last_activity_ms_ = now;
   arm_timer(now + env_.conf.idle_timeout_ms);
+  // The origin started the publish or play: the pin lasts.
+  if (Status st = env_.registry.confirm(stream_key_, pick_.origin.server, now); !st.ok()) {
+    SP_WARN(id_, "rtmp stream %s not pinned: %s", stream_key_.c_str(), st.message().c_str());
+  }
   env_.registry.add_client(stream_key_, Proto::rtmp, +1, now);
   counted_ = true;
   SP_INFO(id_, "rtmp relaying %s key=%s origin=%s stream ids client %u origin %u",

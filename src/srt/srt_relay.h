@@ -56,6 +56,10 @@ class SrtRelay {
   const std::string& ctx() const { return ctx_; }
   const std::string& key() const { return route_.key; }
   const std::string& reason() const { return reason_; }
+  // True once the origin accepted the connection (the service then confirms
+  // the stream's pin on origin_server()).
+  bool relaying() const { return relaying_; }
+  const std::string& origin_server() const { return pick_.origin.server; }
 
  private:
   // One side of the relay. `pending` is a message read from the other side

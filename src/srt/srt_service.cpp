@@ -323,7 +323,14 @@ void SrtService::dispatch(SRTSOCKET s, int events, int64_t now_ms) {
   if (it == owner_.end()) return;  // a relay that ended earlier in this batch
   uint64_t id = it->second;
   SrtRelay& relay = *relays_.at(id);
-  if (!relay.on_event(s, events, now_ms)) end_relay(id, relay.reason(), now_ms);
+  bool was_relaying = relay.relaying();
+  bool alive = relay.on_event(s, events, now_ms);
+  if (!was_relaying && relay.relaying()) {
+    // The origin accepted the caller: the stream's pin lasts.
+    Status st = registry_.confirm(relay.key(), relay.origin_server(), now_ms);
+    if (!st.ok()) SP_WARN(relay.ctx(), "srt stream %s not pinned: %s", relay.key().c_str(), st.message().c_str());
+  }
+  if (!alive) end_relay(id, relay.reason(), now_ms);
 }
 
 // One caller per readiness event: the epoll is level-triggered, so more

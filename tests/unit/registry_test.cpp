@@ -1,8 +1,10 @@
 // Tests for the shared-memory registry: origin identity and liveness, sticky
 // picks spread over origins, client counts (owned per process, dropped with
-// it), sessions and their batched touch, expiry, full tables,
-// and the multi-process guarantees (a forked child's writes are seen; a child
-// dying with the lock held does not wedge the others).
+// it), sessions and their batched touch, expiry, pending pins
+// and confirm(), eviction from full tables (pending, then idle, never live),
+// list order across rebuild and repair, and the multi-process guarantees (a
+// forked child's writes are seen; a child dying with the lock held does not
+// wedge the others).
 #include "registry/registry.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +12,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
+#include <random>
 #include <set>
 
 namespace sp {
@@ -21,6 +25,13 @@ constexpr int64_t kSessionTtl = 5 * 1000;
 
 std::unique_ptr<Registry> make_registry(uint64_t bytes = kSmall) {
   auto r = Registry::create(bytes, RegistryTtls{kTtl, kSessionTtl});
+  EXPECT_TRUE(r.ok()) << r.error();
+  return r.ok() ? std::move(*r) : nullptr;
+}
+
+// Origins that stay alive however far a test moves the clock.
+std::unique_ptr<Registry> make_registry_ttl(int64_t session_ttl) {
+  auto r = Registry::create(kSmall, RegistryTtls{1000 * 1000 * 1000, session_ttl});
   EXPECT_TRUE(r.ok()) << r.error();
   return r.ok() ? std::move(*r) : nullptr;
 }
@@ -278,6 +289,540 @@ TEST(Registry, ClientCounts) {
   EXPECT_EQ(reg->streams(0)[0].clients[int(Proto::rtmp)], 0u);
 }
 
+std::set<std::string> stream_keys(Registry& reg) {
+  std::set<std::string> keys;
+  for (auto& s : reg.streams(0)) keys.insert(s.key);
+  return keys;
+}
+
+std::string k(uint32_t i) { return "v/l/" + std::to_string(i); }
+
+TEST(Registry, FailedAttemptLeavesOnlyAPendingPinThatExpires) {
+  // session_ttl longer than the 30 s pending TTL, so the two differ.
+  auto reg = make_registry_ttl(120 * 1000);
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/failed", Proto::rtmp, 0).ok());  // origin then said 404: no confirm
+  ASSERT_TRUE(reg->pick("v/l/good", Proto::rtmp, 0).ok());
+  ASSERT_TRUE(reg->confirm("v/l/good", "a", 0).ok());
+  auto u = reg->usage();
+  EXPECT_EQ(u.streams, 2u);
+  EXPECT_EQ(u.pending_streams, 1u);
+  EXPECT_EQ(u.idle_streams, 1u);
+  reg->expire(30 * 1000 - 1);
+  EXPECT_EQ(stream_keys(*reg), (std::set<std::string>{"v/l/failed", "v/l/good"}));
+  reg->expire(30 * 1000);
+  EXPECT_EQ(stream_keys(*reg), (std::set<std::string>{"v/l/good"}));
+  reg->expire(120 * 1000 - 1);
+  EXPECT_EQ(stream_keys(*reg), (std::set<std::string>{"v/l/good"}));
+  reg->expire(120 * 1000);
+  EXPECT_TRUE(stream_keys(*reg).empty());
+  EXPECT_EQ(reg->usage().streams, 0u);
+}
+
+TEST(Registry, FullOfPendingEvictsTheOldestPending) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  for (uint32_t i = 0; i < cap; i++) ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, i).ok()) << i;
+  ASSERT_TRUE(reg->pick(k(0), Proto::rtmp, cap).ok());  // a use: 1 is now the oldest
+  auto p = reg->pick("v/l/extra", Proto::rtmp, cap + 1);
+  ASSERT_TRUE(p.ok()) << p.error();
+  auto keys = stream_keys(*reg);
+  EXPECT_EQ(keys.size(), cap);
+  EXPECT_TRUE(keys.count("v/l/extra"));
+  EXPECT_TRUE(keys.count(k(0)));
+  EXPECT_FALSE(keys.count(k(1)));
+  EXPECT_EQ(reg->usage().evicted_streams, 1u);
+  // A steady flood of new names keeps the table at capacity, never above.
+  for (uint32_t i = 0; i < 10 * cap; i++) ASSERT_TRUE(reg->pick("v/f/" + std::to_string(i), Proto::rtmp, cap + 2).ok());
+  EXPECT_EQ(reg->usage().streams, cap);
+}
+
+TEST(Registry, PendingIsEvictedBeforeIdle) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  for (uint32_t i = 0; i < cap; i++) {
+    ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, i).ok());
+    if (i != cap - 1) {
+      ASSERT_TRUE(reg->confirm(k(i), "a", i).ok());
+    }
+  }
+  // The youngest pin is the only pending one, and it goes first.
+  ASSERT_TRUE(reg->pick("v/l/extra", Proto::rtmp, cap).ok());
+  EXPECT_FALSE(stream_keys(*reg).count(k(cap - 1)));
+  EXPECT_TRUE(stream_keys(*reg).count(k(0)));
+}
+
+TEST(Registry, FullOfIdleEvictsTheLeastRecentlyUsed) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  for (uint32_t i = 0; i < cap; i++) {
+    ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, i).ok());
+    ASSERT_TRUE(reg->confirm(k(i), "a", i).ok());
+  }
+  EXPECT_EQ(reg->usage().idle_streams, cap);
+  ASSERT_TRUE(reg->pick(k(0), Proto::rtmp, cap).ok());               // used again
+  reg->add_client(k(1), Proto::rtmp, +1, cap);                         // a client came
+  reg->add_client(k(1), Proto::rtmp, -1, cap + 1);                     // and left: used
+  ASSERT_TRUE(reg->pick("v/l/x", Proto::rtmp, cap + 2).ok());
+  ASSERT_TRUE(reg->pick("v/l/y", Proto::rtmp, cap + 2).ok());
+  auto keys = stream_keys(*reg);
+  // x (pending) made room by evicting idle 2; y then evicted pending x.
+  EXPECT_FALSE(keys.count(k(2)));
+  EXPECT_FALSE(keys.count("v/l/x"));
+  EXPECT_TRUE(keys.count("v/l/y"));
+  EXPECT_TRUE(keys.count(k(0)));
+  EXPECT_TRUE(keys.count(k(1)));
+  EXPECT_TRUE(keys.count(k(3)));
+  ASSERT_TRUE(reg->confirm("v/l/y", "a", cap + 3).ok());
+  ASSERT_TRUE(reg->pick("v/l/z", Proto::rtmp, cap + 4).ok());  // now idle 3 is the oldest
+  keys = stream_keys(*reg);
+  EXPECT_FALSE(keys.count(k(3)));
+  EXPECT_TRUE(keys.count("v/l/y"));
+}
+
+TEST(Registry, FullOfLiveIsRefused) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  for (uint32_t i = 0; i < cap; i++) {
+    ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, 0).ok()) << i;
+    ASSERT_TRUE(reg->confirm(k(i), "a", 0).ok());
+    reg->add_client(k(i), Proto::rtmp, +1, 0);
+  }
+  auto u = reg->usage();
+  EXPECT_EQ(u.pending_streams + u.idle_streams, 0u);
+  auto p = reg->pick("v/l/extra", Proto::rtmp, 0);
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.error(), "registry full: " + std::to_string(cap) + " streams");
+  EXPECT_TRUE(is_registry_full(Status::Error(p.error())));
+  // Existing pins still answer, and live pins never expire.
+  EXPECT_TRUE(reg->pick(k(0), Proto::rtmp, 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("a"), 10 * kSessionTtl).ok());  // heartbeat
+  reg->expire(10 * kSessionTtl);
+  EXPECT_EQ(reg->streams(0).size(), cap);
+  // Once a stream's last client leaves it can make room.
+  reg->add_client(k(5), Proto::rtmp, -1, 10 * kSessionTtl);
+  ASSERT_TRUE(reg->pick("v/l/extra", Proto::rtmp, 10 * kSessionTtl).ok());
+  EXPECT_FALSE(stream_keys(*reg).count(k(5)));
+}
+
+TEST(Registry, ConfirmAfterEvictionRecreatesThePin) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  ASSERT_TRUE(reg->pick("v/l/slow", Proto::rtmp, 0).ok());
+  for (uint32_t i = 1; i < cap; i++) ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, i).ok());
+  ASSERT_TRUE(reg->pick("v/l/flood", Proto::rtmp, cap).ok());  // evicts slow, the oldest pending
+  EXPECT_FALSE(stream_keys(*reg).count("v/l/slow"));
+  // slow's origin accepted it after all: the pin comes back, confirmed, and
+  // the next oldest pending pin made room.
+  ASSERT_TRUE(reg->confirm("v/l/slow", "a", cap + 1).ok());
+  auto keys = stream_keys(*reg);
+  EXPECT_TRUE(keys.count("v/l/slow"));
+  EXPECT_FALSE(keys.count(k(1)));
+  EXPECT_EQ(reg->usage().idle_streams, 1u);
+  // A gone origin cannot be confirmed.
+  EXPECT_FALSE(reg->confirm("v/l/other", "nobody", cap + 1).ok());
+}
+
+TEST(Registry, ConfirmKeepsAPinThatMovedMeanwhile) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("b"), 0).ok());
+  auto p = reg->pick("v/l/s", Proto::rtmp, 0);
+  ASSERT_TRUE(p.ok());
+  std::string other = p->origin.server == "a" ? "b" : "a";
+  EXPECT_TRUE(reg->confirm("v/l/s", other, 1).ok());
+  auto s = reg->streams(1);
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].origin_server, p->origin.server);
+  EXPECT_EQ(reg->usage().pending_streams, 1u);  // still the other client's pending pin
+}
+
+TEST(Registry, FullSessionTableEvictsFingerprintsThenIdleSessions) {
+  auto reg = make_registry_ttl(120 * 1000);
+  uint32_t cap = reg->capacity().sessions;
+  ASSERT_TRUE(reg->put_session(SessionKind::hls_client, "fp", "k", "a", "s1", 0).ok());
+  for (uint32_t i = 1; i < cap; i++) ASSERT_TRUE(reg->put_session(SessionKind::rtc, std::to_string(i), "k", "a", "", 0).ok());
+  // A fingerprint goes first, however fresh.
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "new1", "k", "a", "", 1).ok());
+  EXPECT_FALSE(reg->get_session(SessionKind::hls_client, "fp", 1).ok());
+  EXPECT_EQ(reg->usage().evicted_sessions, 1u);
+  // Every session was touched within 30 s: live, so refused.
+  auto s = reg->put_session(SessionKind::hls, "new2", "k", "a", "", 30 * 1000 - 1);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "registry full: " + std::to_string(cap) + " sessions");
+  // 30 s later the session idle longest goes; a touched one is kept.
+  ASSERT_TRUE(reg->get_session(SessionKind::rtc, "1", 30 * 1000).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "new2", "k", "a", "", 30 * 1000).ok());
+  EXPECT_TRUE(reg->get_session(SessionKind::rtc, "1", 30 * 1000).ok());
+  EXPECT_FALSE(reg->get_session(SessionKind::rtc, "2", 30 * 1000).ok());
+  EXPECT_TRUE(reg->get_session(SessionKind::rtc, "3", 30 * 1000).ok());
+}
+
+TEST(Registry, ExpiryPopsOnlyWhatIsOld) {
+  auto reg = make_registry_ttl(120 * 1000);
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "a", "k", "a", "", 0).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "b", "k", "a", "", 0).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::hls_client, "fp", "k", "a", "b", 10).ok());
+  ASSERT_TRUE(reg->get_session(SessionKind::hls, "a", 50 * 1000).ok());  // a moves behind b
+  reg->expire(120 * 1000);
+  auto left = reg->sessions(120 * 1000);
+  ASSERT_EQ(left.size(), 2u);
+  reg->expire(120 * 1000 + 10);
+  left = reg->sessions(120 * 1000 + 10);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].id, "a");
+}
+
+// Idle pins used in the reverse of their creation order, then the rest of
+// the table full of live pins: each new pick must evict the least recently
+// used idle pin, k(half-1), k(half-2), ...
+void expect_lru_order(Registry& reg, uint32_t half, int64_t now) {
+  uint32_t cap = reg.capacity().streams;
+  for (uint32_t i = 0; i < cap - half; i++) {
+    std::string key = "v/live/" + std::to_string(i);
+    ASSERT_TRUE(reg.pick(key, Proto::rtmp, now).ok());
+    reg.add_client(key, Proto::rtmp, +1, now);
+  }
+  for (uint32_t n = 0; n < 5; n++) {
+    ASSERT_TRUE(reg.pick("v/new/" + std::to_string(n), Proto::rtmp, now).ok());
+    reg.add_client("v/new/" + std::to_string(n), Proto::rtmp, +1, now);
+    auto keys = stream_keys(reg);
+    EXPECT_FALSE(keys.count(k(half - 1 - n))) << n;
+    EXPECT_TRUE(keys.count(k(half - 2 - n))) << n;
+  }
+}
+
+void idle_in_reverse(Registry& reg, uint32_t half) {
+  for (uint32_t i = 0; i < half; i++) {
+    ASSERT_TRUE(reg.pick(k(i), Proto::rtmp, 0).ok());
+    ASSERT_TRUE(reg.confirm(k(i), "a", 0).ok());
+  }
+  for (uint32_t i = 0; i < half; i++) ASSERT_TRUE(reg.pick(k(half - 1 - i), Proto::rtmp, 1 + i).ok());
+}
+
+TEST(Registry, ErasesKeepListOrderAndNeedNoRebuild) {
+  auto reg = make_registry_ttl(120 * 1000);
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  uint32_t half = cap / 2;
+  idle_in_reverse(*reg, half);
+  // Many erases around the idle pins (pending pins that fail and expire,
+  // then a flood evicting pending pins) shift entries between slots.
+  for (int round = 0; round < 10; round++) {
+    for (uint32_t i = 0; i < cap - half; i++) {
+      ASSERT_TRUE(reg->pick("v/p/" + std::to_string(round) + "/" + std::to_string(i), Proto::rtmp, 1000).ok());
+    }
+    reg->expire(1000 + 30 * 1000);  // the pending ones go, the idle ones (120 s) stay
+  }
+  for (uint32_t i = 0; i < 5 * cap; i++) ASSERT_TRUE(reg->pick("v/f/" + std::to_string(i), Proto::rtmp, 40000).ok());
+  reg->expire(40000 + 30 * 1000);
+  auto u = reg->usage();
+  EXPECT_EQ(u.idle_streams, half);
+  EXPECT_EQ(u.streams, half);
+  EXPECT_EQ(u.rebuilds, 0u);  // no tombstones, so no O(table) rebuild
+  expect_lru_order(*reg, half, 80000);
+}
+
+TEST(Registry, RebuildKeepsListOrder) {
+  auto reg = make_registry_ttl(120 * 1000);
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t half = reg->capacity().streams / 2;
+  idle_in_reverse(*reg, half);
+  reg->rebuild_for_test();
+  EXPECT_EQ(reg->usage().idle_streams, half);
+  expect_lru_order(*reg, half, 40000);
+}
+
+TEST(Registry, RepairRelinksInUseOrder) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  for (uint32_t i = 0; i < cap; i++) {
+    ASSERT_TRUE(reg->pick(k(i), Proto::rtmp, 0).ok());
+    ASSERT_TRUE(reg->confirm(k(i), "a", 0).ok());
+  }
+  for (uint32_t i = 0; i < cap; i++) ASSERT_TRUE(reg->pick(k(cap - 1 - i), Proto::rtmp, 1 + i).ok());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) reg->lock_and_exit_for_test(7);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  // The next locker repairs: lists re-linked from the entries, oldest use first.
+  ASSERT_TRUE(reg->pick("v/l/extra", Proto::rtmp, cap + 1).ok());
+  auto keys = stream_keys(*reg);
+  EXPECT_FALSE(keys.count(k(cap - 1)));
+  EXPECT_TRUE(keys.count(k(cap - 2)));
+  EXPECT_EQ(reg->usage().idle_streams, cap - 1);
+  EXPECT_EQ(reg->usage().pending_streams, 1u);
+}
+
+TEST(Registry, Sessions) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "abc", "v/l/s", "a", "data\0x", 0).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::rtc, "abc", "v/l/t", "b", "", 0).ok());
+  auto h = reg->get_session(SessionKind::hls, "abc", 100);
+  ASSERT_TRUE(h.ok()) << h.error();
+  EXPECT_EQ(h->stream_key, "v/l/s");
+  EXPECT_EQ(h->origin_server, "a");
+  EXPECT_EQ(h->data, "data");
+  EXPECT_EQ(h->age_ms, 100);
+  EXPECT_EQ(h->kind, SessionKind::hls);
+  EXPECT_EQ(reg->get_session(SessionKind::rtc, "abc", 100)->origin_server, "b");
+  EXPECT_EQ(reg->get_session(SessionKind::hls, "abc", 150)->age_ms, 50);  // get touched it
+  // Replace.
+  std::string binary("\x00\x01\x02", 3);
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "abc", "v/l/s2", "c", binary, 200).ok());
+  h = reg->get_session(SessionKind::hls, "abc", 200);
+  EXPECT_EQ(h->origin_server, "c");
+  EXPECT_EQ(h->data, binary);
+  EXPECT_EQ(reg->sessions(200).size(), 2u);
+  EXPECT_TRUE(reg->remove_session(SessionKind::hls, "abc"));
+  EXPECT_FALSE(reg->remove_session(SessionKind::hls, "abc"));
+  auto gone = reg->get_session(SessionKind::hls, "abc", 300);
+  ASSERT_FALSE(gone.ok());
+  EXPECT_NE(gone.error().find("abc"), std::string::npos);
+  EXPECT_TRUE(reg->get_session(SessionKind::rtc, "abc", 300).ok());
+}
+
+TEST(Registry, SessionLimits) {
+  auto reg = make_registry();
+  EXPECT_FALSE(reg->put_session(SessionKind::hls, "", "k", "a", "", 0).ok());
+  EXPECT_FALSE(reg->put_session(SessionKind::hls, std::string(kSessionIdMax + 1, 'i'), "k", "a", "", 0).ok());
+  EXPECT_FALSE(reg->put_session(SessionKind::hls, "i", "k", "a", std::string(kSessionDataMax + 1, 'd'), 0).ok());
+  EXPECT_TRUE(reg->put_session(SessionKind::hls, "i", "k", "a", std::string(kSessionDataMax, 'd'), 0).ok());
+  uint32_t cap = reg->capacity().sessions;
+  for (uint32_t i = 1; i < cap; i++) ASSERT_TRUE(reg->put_session(SessionKind::rtc, std::to_string(i), "k", "a", "", 0).ok());
+  auto s = reg->put_session(SessionKind::rtc, "extra", "k", "a", "", 0);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "registry full: " + std::to_string(cap) + " sessions");
+  // Replacing an existing one needs no room.
+  EXPECT_TRUE(reg->put_session(SessionKind::rtc, "1", "k2", "a", "", 0).ok());
+}
+
+TEST(Registry, ExpireOriginsAndTheirPins) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/s", Proto::rtmp, 0).ok());
+  reg->add_client("v/l/s", Proto::rtmp, 1);
+  ASSERT_TRUE(reg->register_origin(origin("b"), 2 * kTtl - 1).ok());
+  reg->expire(2 * kTtl - 1);  // a is dead but kept: not yet 2 x ttl
+  EXPECT_EQ(reg->origins(2 * kTtl - 1).size(), 2u);
+  EXPECT_EQ(reg->streams(0).size(), 1u);
+  reg->expire(2 * kTtl);
+  auto all = reg->origins(2 * kTtl);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].server, "b");
+  EXPECT_TRUE(reg->streams(0).empty());  // its pin went with it, clients or not
+}
+
+TEST(Registry, ExpireIdlePinsAndSessions) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/idle", Proto::rtmp, 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/busy", Proto::rtmp, 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/recent", Proto::rtmp, 0).ok());
+  reg->add_client("v/l/busy", Proto::http, 1);
+  ASSERT_TRUE(reg->pick("v/l/recent", Proto::rtmp, 3000).ok());  // a pick is use
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "old", "v/l/s", "a", "", 0).ok());
+  ASSERT_TRUE(reg->put_session(SessionKind::hls, "used", "v/l/s", "a", "", 0).ok());
+  ASSERT_TRUE(reg->get_session(SessionKind::hls, "used", 3000).ok());
+  reg->expire(kSessionTtl);
+  std::set<std::string> keys;
+  for (auto& s : reg->streams(kSessionTtl)) keys.insert(s.key);
+  EXPECT_EQ(keys, (std::set<std::string>{"v/l/busy", "v/l/recent"}));
+  auto sessions = reg->sessions(kSessionTtl);
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].id, "used");
+  // A client leaving counts as use when the time is given.
+  reg->add_client("v/l/busy", Proto::http, -1, kSessionTtl + 1000);
+  reg->expire(kSessionTtl + 2000);
+  EXPECT_EQ(reg->streams(0).size(), 2u);
+  reg->expire(kSessionTtl + 1000 + kSessionTtl);
+  EXPECT_TRUE(reg->streams(0).empty());
+}
+
+TEST(Registry, ChurnKeepsLookupsCorrect) {
+  // Many inserts and removals leave tombstones; lookups and expiry's rebuild
+  // must keep every live entry reachable.
+  auto reg = make_registry();
+  uint32_t cap = reg->capacity().sessions;
+  std::set<std::string> live;
+  for (int round = 0; round < 20; round++) {
+    for (uint32_t i = 0; live.size() < cap; i++) {
+      std::string id = "r" + std::to_string(round) + "-" + std::to_string(i);
+      ASSERT_TRUE(reg->put_session(SessionKind::rtc, id, "k", "a", id, round).ok()) << id;
+      live.insert(id);
+    }
+    int n = 0;
+    for (auto it = live.begin(); it != live.end();) {
+      if (n++ % 3 == 0) {
+        ASSERT_TRUE(reg->remove_session(SessionKind::rtc, *it));
+        it = live.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    reg->expire(round);  // nothing is idle; may rebuild
+  }
+  for (const std::string& id : live) {
+    auto s = reg->get_session(SessionKind::rtc, id, 20);
+    ASSERT_TRUE(s.ok()) << id;
+    EXPECT_EQ(s->data, id);
+  }
+  EXPECT_EQ(reg->sessions(20).size(), live.size());
+  EXPECT_FALSE(reg->get_session(SessionKind::rtc, "never", 20).ok());
+}
+
+TEST(Registry, RandomOperationsMatchAModel) {
+  // Picks, confirms, client changes, evictions and expiry in random order:
+  // every pin the model holds must stay findable (erases shift entries
+  // between slots), and the list counts must add up.
+  auto reg = make_registry_ttl(120 * 1000);
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  uint32_t cap = reg->capacity().streams;
+  std::mt19937 rng(7);
+  std::map<std::string, int> clients;  // live model: key -> clients (pins still present)
+  int64_t now = 0;
+  for (int step = 0; step < 10000; step++) {
+    now += rng() % 20;
+    std::string key = "v/r/" + std::to_string(rng() % (2 * cap));
+    switch (rng() % 6) {
+      case 0:
+      case 1:
+        if (reg->pick(key, Proto::rtmp, now).ok() && !clients.count(key)) clients[key] = 0;
+        break;
+      case 2:
+        if (reg->confirm(key, "a", now).ok() && !clients.count(key)) clients[key] = 0;  // made again
+        break;
+      case 3:
+        if (clients.count(key) && clients[key] == 0 && !stream_keys(*reg).count(key)) {
+          clients.erase(key);  // evicted or expired meanwhile: a client now would find no pin
+        } else if (clients.count(key) && clients[key] < 3) {
+          reg->add_client(key, Proto::rtmp, +1, now);
+          clients[key]++;
+        }
+        break;
+      case 4:
+        if (clients.count(key) && clients[key] > 0) {
+          reg->add_client(key, Proto::rtmp, -1, now);
+          clients[key]--;
+        }
+        break;
+      case 5:
+        if (step % 50 == 0) reg->expire(now);
+        break;
+    }
+    if (step % 500 != 0) continue;
+    auto keys = stream_keys(*reg);
+    // Evicted or expired pins leave the model; pins with clients never do.
+    for (auto it = clients.begin(); it != clients.end();) {
+      if (!keys.count(it->first)) {
+        ASSERT_EQ(it->second, 0) << it->first << " had clients and was dropped";
+        it = clients.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    ASSERT_EQ(keys.size(), clients.size());
+    auto u = reg->usage();
+    uint32_t live = 0;
+    for (auto& [k2, c] : clients) live += c > 0;
+    ASSERT_EQ(u.streams, keys.size());
+    ASSERT_EQ(u.pending_streams + u.idle_streams + live, u.streams) << step;
+    ASSERT_LE(u.streams, cap);
+    for (auto& [k2, c] : clients) {
+      auto p = reg->pick(k2, Proto::rtmp, now);  // found, not re-pinned
+      ASSERT_TRUE(p.ok()) << k2;
+    }
+  }
+}
+
+TEST(Registry, ForkedChildWritesAreSeen) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("parent"), 0).ok());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    bool ok = reg->register_origin(origin("child", "10.9.9.9"), 5).ok() && reg->pick("v/l/s", Proto::rtmp, 5).ok() &&
+              reg->put_session(SessionKind::hls, "h1", "v/l/s", "child", "x", 5).ok();
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto all = reg->origins(10);
+  ASSERT_EQ(all.size(), 2u);
+  const OriginView* child = find(all, "child");
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->ip, "10.9.9.9");
+  EXPECT_EQ(reg->streams(10).size(), 1u);
+  EXPECT_EQ(reg->get_session(SessionKind::hls, "h1", 10)->data, "x");
+}
+
+TEST(Registry, ConcurrentChildrenDoNotLoseWrites) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("b"), 0).ok());
+  ASSERT_TRUE(reg->pick("v/l/shared", Proto::rtmp, 0).ok());
+  constexpr int kChildren = 4, kEach = 40;
+  std::vector<pid_t> kids;
+  for (int c = 0; c < kChildren; c++) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      bool ok = true;
+      for (int i = 0; i < kEach; i++) {
+        ok = ok && reg->pick("v/l/c" + std::to_string(c) + "-" + std::to_string(i), Proto::rtmp, 1).ok();
+        reg->add_client("v/l/shared", Proto::http, 1);
+      }
+      _exit(ok ? 0 : 1);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  auto streams = reg->streams(2);
+  EXPECT_EQ(streams.size(), size_t(1 + kChildren * kEach));
+  auto shared = std::find_if(streams.begin(), streams.end(), [](auto& s) { return s.key == "v/l/shared"; });
+  ASSERT_NE(shared, streams.end());
+  EXPECT_EQ(shared->clients[int(Proto::http)], uint32_t(kChildren * kEach));
+  // Least-loaded picking kept the two origins within one stream of each other.
+  auto all = reg->origins(2);
+  ASSERT_EQ(all.size(), 2u);
+  int diff = int(all[0].streams.size()) - int(all[1].streams.size());
+  EXPECT_LE(std::abs(diff), 1);
+}
+
+TEST(Registry, ChildDyingWithLockDoesNotWedge) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) reg->lock_and_exit_for_test(7);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 7);
+  // The next locker recovers the mutex; the half-written entry is not visible.
+  auto all = reg->origins(1);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].server, "a");
+  EXPECT_TRUE(reg->register_origin(origin("b"), 1).ok());
+  EXPECT_EQ(reg->origins(1).size(), 2u);
+  EXPECT_TRUE(reg->pick("v/l/s", Proto::rtmp, 1).ok());
+  // And it keeps working for later lockers.
+  EXPECT_EQ(reg->streams(1).size(), 1u);
+}
+
 // Counts are owned per process: dropping one process takes back exactly its
 // clients, leaves the other's, and is idempotent.
 TEST(Registry, DropProcessTakesBackItsCounts) {
@@ -430,217 +975,6 @@ TEST(Registry, TouchSessionsRefreshesAndNamesTheGone) {
   for (auto& s : left) ids_left.insert(s.id);
   EXPECT_EQ(ids_left, (std::set<std::string>{"u1", "u2"}));
   for (auto& s : left) EXPECT_EQ(s.age_ms, kSessionTtl - 4000);
-}
-
-TEST(Registry, FullStreamTable) {
-  auto reg = make_registry();
-  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
-  uint32_t cap = reg->capacity().streams;
-  for (uint32_t i = 0; i < cap; i++) ASSERT_TRUE(reg->pick("v/l/" + std::to_string(i), Proto::rtmp, 0).ok()) << i;
-  auto p = reg->pick("v/l/extra", Proto::rtmp, 0);
-  ASSERT_FALSE(p.ok());
-  EXPECT_EQ(p.error(), "registry full: " + std::to_string(cap) + " streams");
-  // Existing pins still answer.
-  EXPECT_TRUE(reg->pick("v/l/0", Proto::rtmp, 0).ok());
-  EXPECT_EQ(reg->streams(0).size(), cap);
-}
-
-TEST(Registry, Sessions) {
-  auto reg = make_registry();
-  ASSERT_TRUE(reg->put_session(SessionKind::hls, "abc", "v/l/s", "a", "data\0x", 0).ok());
-  ASSERT_TRUE(reg->put_session(SessionKind::rtc, "abc", "v/l/t", "b", "", 0).ok());
-  auto h = reg->get_session(SessionKind::hls, "abc", 100);
-  ASSERT_TRUE(h.ok()) << h.error();
-  EXPECT_EQ(h->stream_key, "v/l/s");
-  EXPECT_EQ(h->origin_server, "a");
-  EXPECT_EQ(h->data, "data");
-  EXPECT_EQ(h->age_ms, 100);
-  EXPECT_EQ(h->kind, SessionKind::hls);
-  EXPECT_EQ(reg->get_session(SessionKind::rtc, "abc", 100)->origin_server, "b");
-  EXPECT_EQ(reg->get_session(SessionKind::hls, "abc", 150)->age_ms, 50);  // get touched it
-  // Replace.
-  std::string binary("\x00\x01\x02", 3);
-  ASSERT_TRUE(reg->put_session(SessionKind::hls, "abc", "v/l/s2", "c", binary, 200).ok());
-  h = reg->get_session(SessionKind::hls, "abc", 200);
-  EXPECT_EQ(h->origin_server, "c");
-  EXPECT_EQ(h->data, binary);
-  EXPECT_EQ(reg->sessions(200).size(), 2u);
-  EXPECT_TRUE(reg->remove_session(SessionKind::hls, "abc"));
-  EXPECT_FALSE(reg->remove_session(SessionKind::hls, "abc"));
-  auto gone = reg->get_session(SessionKind::hls, "abc", 300);
-  ASSERT_FALSE(gone.ok());
-  EXPECT_NE(gone.error().find("abc"), std::string::npos);
-  EXPECT_TRUE(reg->get_session(SessionKind::rtc, "abc", 300).ok());
-}
-
-TEST(Registry, SessionLimits) {
-  auto reg = make_registry();
-  EXPECT_FALSE(reg->put_session(SessionKind::hls, "", "k", "a", "", 0).ok());
-  EXPECT_FALSE(reg->put_session(SessionKind::hls, std::string(kSessionIdMax + 1, 'i'), "k", "a", "", 0).ok());
-  EXPECT_FALSE(reg->put_session(SessionKind::hls, "i", "k", "a", std::string(kSessionDataMax + 1, 'd'), 0).ok());
-  EXPECT_TRUE(reg->put_session(SessionKind::hls, "i", "k", "a", std::string(kSessionDataMax, 'd'), 0).ok());
-  uint32_t cap = reg->capacity().sessions;
-  for (uint32_t i = 1; i < cap; i++) ASSERT_TRUE(reg->put_session(SessionKind::rtc, std::to_string(i), "k", "a", "", 0).ok());
-  auto s = reg->put_session(SessionKind::rtc, "extra", "k", "a", "", 0);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.message(), "registry full: " + std::to_string(cap) + " sessions");
-  // Replacing an existing one needs no room.
-  EXPECT_TRUE(reg->put_session(SessionKind::rtc, "1", "k2", "a", "", 0).ok());
-}
-
-TEST(Registry, ExpireOriginsAndTheirPins) {
-  auto reg = make_registry();
-  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
-  ASSERT_TRUE(reg->pick("v/l/s", Proto::rtmp, 0).ok());
-  reg->add_client("v/l/s", Proto::rtmp, 1);
-  ASSERT_TRUE(reg->register_origin(origin("b"), 2 * kTtl - 1).ok());
-  reg->expire(2 * kTtl - 1);  // a is dead but kept: not yet 2 x ttl
-  EXPECT_EQ(reg->origins(2 * kTtl - 1).size(), 2u);
-  EXPECT_EQ(reg->streams(0).size(), 1u);
-  reg->expire(2 * kTtl);
-  auto all = reg->origins(2 * kTtl);
-  ASSERT_EQ(all.size(), 1u);
-  EXPECT_EQ(all[0].server, "b");
-  EXPECT_TRUE(reg->streams(0).empty());  // its pin went with it, clients or not
-}
-
-TEST(Registry, ExpireIdlePinsAndSessions) {
-  auto reg = make_registry();
-  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
-  ASSERT_TRUE(reg->pick("v/l/idle", Proto::rtmp, 0).ok());
-  ASSERT_TRUE(reg->pick("v/l/busy", Proto::rtmp, 0).ok());
-  ASSERT_TRUE(reg->pick("v/l/recent", Proto::rtmp, 0).ok());
-  reg->add_client("v/l/busy", Proto::http, 1);
-  ASSERT_TRUE(reg->pick("v/l/recent", Proto::rtmp, 3000).ok());  // a pick is use
-  ASSERT_TRUE(reg->put_session(SessionKind::hls, "old", "v/l/s", "a", "", 0).ok());
-  ASSERT_TRUE(reg->put_session(SessionKind::hls, "used", "v/l/s", "a", "", 0).ok());
-  ASSERT_TRUE(reg->get_session(SessionKind::hls, "used", 3000).ok());
-  reg->expire(kSessionTtl);
-  std::set<std::string> keys;
-  for (auto& s : reg->streams(kSessionTtl)) keys.insert(s.key);
-  EXPECT_EQ(keys, (std::set<std::string>{"v/l/busy", "v/l/recent"}));
-  auto sessions = reg->sessions(kSessionTtl);
-  ASSERT_EQ(sessions.size(), 1u);
-  EXPECT_EQ(sessions[0].id, "used");
-  // A client leaving counts as use when the time is given.
-  reg->add_client("v/l/busy", Proto::http, -1, kSessionTtl + 1000);
-  reg->expire(kSessionTtl + 2000);
-  EXPECT_EQ(reg->streams(0).size(), 2u);
-  reg->expire(kSessionTtl + 1000 + kSessionTtl);
-  EXPECT_TRUE(reg->streams(0).empty());
-}
-
-TEST(Registry, ChurnKeepsLookupsCorrect) {
-  // Many inserts and removals leave tombstones; lookups and expiry's rebuild
-  // must keep every live entry reachable.
-  auto reg = make_registry();
-  uint32_t cap = reg->capacity().sessions;
-  std::set<std::string> live;
-  for (int round = 0; round < 20; round++) {
-    for (uint32_t i = 0; live.size() < cap; i++) {
-      std::string id = "r" + std::to_string(round) + "-" + std::to_string(i);
-      ASSERT_TRUE(reg->put_session(SessionKind::rtc, id, "k", "a", id, round).ok()) << id;
-      live.insert(id);
-    }
-    int n = 0;
-    for (auto it = live.begin(); it != live.end();) {
-      if (n++ % 3 == 0) {
-        ASSERT_TRUE(reg->remove_session(SessionKind::rtc, *it));
-        it = live.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    reg->expire(round);  // nothing is idle; may rebuild
-  }
-  for (const std::string& id : live) {
-    auto s = reg->get_session(SessionKind::rtc, id, 20);
-    ASSERT_TRUE(s.ok()) << id;
-    EXPECT_EQ(s->data, id);
-  }
-  EXPECT_EQ(reg->sessions(20).size(), live.size());
-  EXPECT_FALSE(reg->get_session(SessionKind::rtc, "never", 20).ok());
-}
-
-TEST(Registry, ForkedChildWritesAreSeen) {
-  auto reg = make_registry();
-  ASSERT_TRUE(reg->register_origin(origin("parent"), 0).ok());
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    bool ok = reg->register_origin(origin("child", "10.9.9.9"), 5).ok() && reg->pick("v/l/s", Proto::rtmp, 5).ok() &&
-              reg->put_session(SessionKind::hls, "h1", "v/l/s", "child", "x", 5).ok();
-    _exit(ok ? 0 : 1);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 0);
-  auto all = reg->origins(10);
-  ASSERT_EQ(all.size(), 2u);
-  const OriginView* child = find(all, "child");
-  ASSERT_NE(child, nullptr);
-  EXPECT_EQ(child->ip, "10.9.9.9");
-  EXPECT_EQ(reg->streams(10).size(), 1u);
-  EXPECT_EQ(reg->get_session(SessionKind::hls, "h1", 10)->data, "x");
-}
-
-TEST(Registry, ConcurrentChildrenDoNotLoseWrites) {
-  auto reg = make_registry();
-  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
-  ASSERT_TRUE(reg->register_origin(origin("b"), 0).ok());
-  ASSERT_TRUE(reg->pick("v/l/shared", Proto::rtmp, 0).ok());
-  constexpr int kChildren = 4, kEach = 40;
-  std::vector<pid_t> kids;
-  for (int c = 0; c < kChildren; c++) {
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      bool ok = true;
-      for (int i = 0; i < kEach; i++) {
-        ok = ok && reg->pick("v/l/c" + std::to_string(c) + "-" + std::to_string(i), Proto::rtmp, 1).ok();
-        reg->add_client("v/l/shared", Proto::http, 1);
-      }
-      _exit(ok ? 0 : 1);
-    }
-    kids.push_back(pid);
-  }
-  for (pid_t pid : kids) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
-  auto streams = reg->streams(2);
-  EXPECT_EQ(streams.size(), size_t(1 + kChildren * kEach));
-  auto shared = std::find_if(streams.begin(), streams.end(), [](auto& s) { return s.key == "v/l/shared"; });
-  ASSERT_NE(shared, streams.end());
-  EXPECT_EQ(shared->clients[int(Proto::http)], uint32_t(kChildren * kEach));
-  // Least-loaded picking kept the two origins within one stream of each other.
-  auto all = reg->origins(2);
-  ASSERT_EQ(all.size(), 2u);
-  int diff = int(all[0].streams.size()) - int(all[1].streams.size());
-  EXPECT_LE(std::abs(diff), 1);
-}
-
-TEST(Registry, ChildDyingWithLockDoesNotWedge) {
-  auto reg = make_registry();
-  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) reg->lock_and_exit_for_test(7);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  ASSERT_EQ(WEXITSTATUS(status), 7);
-  // The next locker recovers the mutex; the half-written entry is not visible.
-  auto all = reg->origins(1);
-  ASSERT_EQ(all.size(), 1u);
-  EXPECT_EQ(all[0].server, "a");
-  EXPECT_TRUE(reg->register_origin(origin("b"), 1).ok());
-  EXPECT_EQ(reg->origins(1).size(), 2u);
-  EXPECT_TRUE(reg->pick("v/l/s", Proto::rtmp, 1).ok());
-  // And it keeps working for later lockers.
-  EXPECT_EQ(reg->streams(1).size(), 1u);
 }
 
 }  // namespace
