@@ -27,6 +27,12 @@
 //   reading the other, and resume once the queue is below kLowWater. One read
 //   is at most kMaxSingleRead, so memory per session stays around kHighWater
 //   + kMaxSingleRead + the chunk reader's partial messages.
+// - Until the origin accepted its publish/play the client is a stranger: its
+//   chunk reader may hold at most `preconnect_buffer` (one message no larger,
+//   all partial messages together no more), those bytes are charged to the
+//   worker's `preconnect_worker_buffer` (preconnect_budget.h), and replies it
+//   does not read may not pile up past the same size. Breaking either rule
+//   ends the session at once, with a log line naming the peer.
 // - Closing is graceful for ordinary ends (flush what is queued, FIN, then
 //   read and discard until the peer's EOF, at most kCloseMs) so an error
 //   status reaches the client before the connection goes away; bad input
@@ -68,6 +74,16 @@ ChunkReaderLimits client_limits() {
   l.max_message_size = 8 * 1024 * 1024;
   l.max_buffered_bytes = 16 * 1024 * 1024;
   l.max_chunk_streams = 64;
+  return l;
+}
+
+// Until the origin accepted its publish/play a client is unidentified: its
+// commands need a few KiB, so it may not make the session hold more than
+// preconnect_buffer (see feed_unidentified for the worker-wide share).
+ChunkReaderLimits preconnect_limits(const RtmpConf& conf) {
+  ChunkReaderLimits l = client_limits();
+  l.max_message_size = uint32_t(std::min<uint64_t>(conf.preconnect_buffer, l.max_message_size));
+  l.max_buffered_bytes = size_t(std::min<uint64_t>(conf.preconnect_buffer, l.max_buffered_bytes));
   return l;
 }
 
@@ -127,7 +143,7 @@ Session::Session(const SessionEnv& env, evutil_socket_t fd, const SockAddr& peer
       peer_(peer),
       peer_text_(peer.to_string()),
       on_done_(std::move(on_done)),
-      client_("client", client_limits()),
+      client_("client", preconnect_limits(env.conf)),
       origin_("origin", ChunkReaderLimits{}) {
   client_.fd.reset(fd);
   timer_.reset(event_new(env_.base, -1, 0, &Session::on_timer, this));
@@ -155,6 +171,7 @@ void Session::abort(const char* reason) {
   if (end_reason_.empty()) end_reason_ = reason;
   state_ = State::done;
   log_end();
+  env_.preconnect.release(&preconnect_charged_);
   if (counted_) env_.registry.add_client(stream_key_, Proto::rtmp, -1, monotonic_ms());
   counted_ = false;
 }
@@ -264,7 +281,10 @@ void Session::flush(Hop& hop) {
     return;
   }
   bool stuck = hop.queued() > 0;
-  if (state_ < State::relay && hop.queued() > kHighWater) {
+  // Before the relay only our replies go to the client: a few hundred bytes
+  // per command, so more than preconnect_buffer queued means it never reads.
+  size_t pre_relay_max = &hop == &client_ ? size_t(env_.conf.preconnect_buffer) : kHighWater;
+  if (state_ < State::relay && hop.queued() > pre_relay_max) {
     // Replies pile up only for a peer that sends commands and never reads.
     if (&hop == &client_) fail("the client does not read its replies");
     else close("the origin does not read");
@@ -652,6 +672,7 @@ void Session::start_relay() {
   arm_timer(now + env_.conf.idle_timeout_ms);
   env_.registry.add_client(stream_key_, Proto::rtmp, +1, now);
   counted_ = true;
+  identified();
   SP_INFO(id_, "rtmp relaying %s key=%s origin=%s stream ids client %u origin %u",
           state_word(publishing_), stream_key_.c_str(), describe_origin().c_str(), client_.stream_id,
           origin_.stream_id);
@@ -663,6 +684,7 @@ void Session::start_relay() {
 
 // Hands input to `hop`'s chunk reader. False when the session ended.
 bool Session::feed(Hop& hop, std::span<const uint8_t> bytes) {
+  if (&hop == &client_ && !identified_) return feed_unidentified(bytes);
   Status st = hop.reader.feed(bytes);
   if (!st.ok()) {
     if (&hop == &client_) {
@@ -676,6 +698,42 @@ bool Session::feed(Hop& hop, std::span<const uint8_t> bytes) {
   }
   send_ack_if_due(hop);
   return true;
+}
+
+// The client before its publish/play was accepted: its reader may hold at
+// most preconnect_buffer, and no more than the worker's budget has left.
+bool Session::feed_unidentified(std::span<const uint8_t> bytes) {
+  PreconnectBudget& budget = env_.preconnect;
+  ChunkReaderLimits limits = client_.reader.limits();
+  size_t own = size_t(env_.conf.preconnect_buffer);
+  size_t worker_room = budget.max_buffered(preconnect_charged_);
+  limits.max_buffered_bytes = std::min(own, worker_room);
+  client_.reader.set_limits(limits);
+  Status st = client_.reader.feed(bytes);
+  budget.update(&preconnect_charged_, client_.reader.buffered_bytes());
+  if (st.ok()) {
+    send_ack_if_due(client_);
+    return true;
+  }
+  ChunkLimit hit = client_.reader.limit_hit();
+  if (hit == ChunkLimit::buffered_bytes && worker_room < own) {
+    fail("worker's preconnect_worker_buffer is full (" + std::to_string(budget.used()) + " of " +
+         std::to_string(budget.limit()) + " bytes held for clients not yet playing or publishing): " +
+         st.message());
+  } else if (hit == ChunkLimit::message_size || hit == ChunkLimit::buffered_bytes) {
+    fail("over preconnect_buffer (" + std::to_string(own) + " bytes) before publish/play was accepted: " +
+         st.message());
+  } else {
+    fail("bad chunk stream: " + st.message());
+  }
+  return false;
+}
+
+// The origin accepted the client: from now on the ordinary client limits.
+void Session::identified() {
+  identified_ = true;
+  env_.preconnect.release(&preconnect_charged_);
+  client_.reader.set_limits(client_limits());
 }
 
 // Protocol control stays on its hop. True when `m` was consumed.
@@ -839,6 +897,7 @@ void Session::finish() {
     h->writing = false;
   }
   log_end();
+  env_.preconnect.release(&preconnect_charged_);
   if (counted_) env_.registry.add_client(stream_key_, Proto::rtmp, -1, monotonic_ms());
   counted_ = false;
   on_done_(this);  // the owner destroys us (and closes the sockets) later, from the loop
