@@ -35,11 +35,11 @@ const Directive kRtmpDirectives[] = {
        return st;
      },
      "preconnect_buffer SIZE;", "64k",
-     "Largest message, and most bytes of partial messages, a client may send before its publish/play is accepted."},
+     "Largest message, and most bytes of partial messages and kept commands, a client may make the proxy hold before its publish/play is accepted."},
     {"preconnect_worker_buffer", kCtxRtmp, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_size(d, &c.rtmp.preconnect_worker_buffer); },
      "preconnect_worker_buffer SIZE;", "4m",
-     "Most bytes of partial messages all not yet accepted clients of one worker may make it hold."},
+     "Most bytes all the clients of one worker not yet accepted may make it hold together (beyond 4 KiB each)."},
 };
 
 }  // namespace

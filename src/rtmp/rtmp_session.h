@@ -151,6 +151,7 @@ class Session {
   // Both sides.
   bool feed(Hop& hop, std::span<const uint8_t> bytes);
   bool feed_unidentified(std::span<const uint8_t> bytes);
+  bool keep_for_origin(const Command& cmd);
   void identified();
   bool control_message(Hop& from, Message& m);
   void send_ack_if_due(Hop& from);
@@ -201,6 +202,7 @@ class Session {
   // preconnect limits and its partial messages are charged to the worker.
   bool identified_ = false;
   size_t preconnect_charged_ = 0;
+  size_t kept_bytes_ = 0;  // decoded connect_ + pre_publish_, about
 
   // The origin.
   Pick pick_;
