@@ -12,17 +12,18 @@ Floods of clients, every one after a complete handshake:
    the kept commands count too; 60 KB are over the 16 KiB a command may
    have before publish/play and are not even decoded: each is closed;
 3. the first 30000-byte chunks of two 60000-byte commands (60000 bytes held,
-   under the per-client cap) and a ping: each worker keeps such clients (and
-   answers their ping) until its budget (1m here) is spent, and closes the
-   rest.
-Meanwhile a real ffmpeg publish to an nginx-rtmp origin and an ffprobe play
-through the proxy work: a real client's commands fit in the 4 KiB each
-client may hold without being charged to the full budget.
+   under the per-client cap) and a ping: the worker keeps such clients (and
+   answers their ping) until its budget (18 such clients here) is spent,
+   and closes the rest.
+Then, while the budgets are spent to the byte, a real ffmpeg publish to an
+nginx-rtmp origin and an ffprobe play through the proxy work: a real
+client's commands fit in the 4 KiB each client may hold without being
+charged to the full budget.
 
-The bound: each worker's RSS grows by less than 12 MiB (its 1 MiB budget,
-4 KiB per held client, the sessions themselves and allocator slack); with
-no cap the first flood alone would add about 50 MiB per worker (100 x 1 MiB
-over two workers), the second about 35 MiB (75 MB kept decoded).
+The bound: the worker's RSS grows by less than 12 MiB (its 1 MB budget, 4 KiB
+per held client, the sessions themselves, one command decoded at a time and
+allocator slack); with no cap the first flood alone would add about 100 MiB
+(100 x 1 MiB), the second about 75 MB kept decoded.
 """
 import os
 import struct
@@ -35,12 +36,15 @@ from stress_fixture import raise_nofile, rss_kb
 
 CLIENTS = 100
 EXPANDING = 20
-WORKERS = 2
-WORKER_BUDGET = 1024 * 1024
+WORKERS = 1  # so that its budget is spent to the byte before the real clients come
+HALF = 30000  # two first chunks of two 60000-byte messages: 60000 bytes held
 FREE_SHARE = 4096  # PreconnectBudget::kFreeBytes
+# Exactly 18 such clients (the last one also needs room for its 6-byte ping
+# while it is read), so a full worker leaves a newcomer only its free share.
+PER_WORKER = 18
+WORKER_BUDGET = PER_WORKER * (2 * HALF - FREE_SHARE) + 6
 HUGE = 8 * 1024 * 1024
 HUGE_SENT = 1024 * 1024
-HALF = 30000  # two first chunks of two 60000-byte messages: 60000 bytes held
 BOUND_KB = 12 * 1024
 # Under ASan (SP_SANITIZERS=1) freed buffers sit in its quarantine and every
 # allocation has redzones.
@@ -191,12 +195,10 @@ class RtmpPreconnect(RtmpTestCase):
 
         wait_for(decided, timeout=10, what="every client closed or answered")
         held = [c for c in small if outcome[c] == "answered"]
-        # Every refusal was logged; each worker charges a held client
-        # 2 x HALF - FREE_SHARE bytes, so it holds at most per_worker.
+        # Every refusal was logged; the worker charges a held client
+        # 2 x HALF - FREE_SHARE bytes, so it holds PER_WORKER.
         self.assertEqual(warnings(p, "worker's preconnect_worker_buffer is full"), CLIENTS - len(held))
-        per_worker = WORKER_BUDGET // (2 * HALF - FREE_SHARE)
-        self.assertLessEqual(len(held), WORKERS * per_worker)
-        self.assertGreaterEqual(len(held), per_worker // 2)  # kept, harmlessly, until handshake_timeout
+        self.assertEqual(len(held), WORKERS * PER_WORKER)  # kept, harmlessly, until handshake_timeout
         sample()
 
         # 4. A real publisher and a real player get through while the budgets are full.
