@@ -4,14 +4,15 @@
 // A client is unidentified until the origin accepted its publish or play.
 // Until then each session keeps its chunk reader on small limits
 // (`preconnect_buffer`), and charges what its partial messages and the
-// decoded commands it keeps for the origin hold to the worker's budget. The first kFreeBytes of every session are not charged: a
-// real client's connect or publish never needs more, so strangers that filled
-// the budget cannot lock real clients out; what the free share adds up to is
-// bounded by worker_connections, like the sockets' own kernel buffers.
+// decoded commands it keeps for the origin hold to the worker's budget.
+// The first kFreeBytes of every session are not charged: a real client's
+// connect or publish needs less, so strangers that filled the budget cannot
+// lock real clients out; what the free shares add up to is bounded by
+// worker_connections, like the sockets' own kernel buffers.
 //
-// Pure bookkeeping, no I/O: the session asks how far its reader may grow
-// (max_buffered), feeds, then reports what it holds (update), and
-// gives its charge back when it is identified or ends (release).
+// Pure bookkeeping, no I/O: the session asks how far it may grow
+// (max_buffered), feeds, then reports what it holds (update), and gives its
+// charge back when it is identified or ends (release).
 #pragma once
 
 #include <cstddef>

@@ -35,7 +35,8 @@ const Directive kRtmpDirectives[] = {
        return st;
      },
      "preconnect_buffer SIZE;", "64k",
-     "Largest message, and most bytes of partial messages and kept commands, a client may make the proxy hold before its publish/play is accepted."},
+     "Largest message, and most bytes of partial messages and kept commands, a client may make the proxy "
+     "hold before its publish/play is accepted."},
     {"preconnect_worker_buffer", kCtxRtmp, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_size(d, &c.rtmp.preconnect_worker_buffer); },
      "preconnect_worker_buffer SIZE;", "4m",
