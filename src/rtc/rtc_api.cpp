@@ -37,6 +37,10 @@ namespace sp {
 namespace {
 
 constexpr size_t kMaxBody = 256 * 1024;  // SDP offers are a few KB
+// What the proxy reads of an origin's answer (an SDP answer is a few KB):
+// without it one answer could make the worker buffer without end.
+constexpr size_t kMaxOriginHeaders = 16 * 1024;
+constexpr size_t kMaxOriginBody = 256 * 1024;
 
 struct SslCtxDeleter {
   void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
@@ -121,6 +125,7 @@ struct RtcApi::Impl {
     std::string candidate_host;
     uint16_t candidate_port = 0;
     int64_t start_ms = 0;
+    bool answer_too_large = false;  // the origin's answer passed kMaxOriginHeaders/Body
   };
 
   event_base* base;
@@ -424,9 +429,12 @@ struct RtcApi::Impl {
     timeval tv = ms_to_timeval(conf.http_api.connect_timeout_ms);
     evhttp_connection_set_timeout_tv(conn, &tv);
     evhttp_connection_set_retries(conn, 0);
+    evhttp_connection_set_max_headers_size(conn, kMaxOriginHeaders);
+    evhttp_connection_set_max_body_size(conn, kMaxOriginBody);
     evhttp_connection_free_on_completion(conn);
     Flow* raw = flow.get();
     evhttp_request* oreq = evhttp_request_new(on_origin_response, raw);
+    evhttp_request_set_error_cb(oreq, on_origin_error);
     evkeyvalq* h = evhttp_request_get_output_headers(oreq);
     std::string host_port = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
     evhttp_add_header(h, "Host", host_port.c_str());
@@ -462,6 +470,10 @@ struct RtcApi::Impl {
     if (c) deadlines.set_close_hook(c, nullptr, nullptr);
   }
 
+  static void on_origin_error(evhttp_request_error error, void* arg) {
+    if (error == EVREQ_HTTP_DATA_TOO_LONG) static_cast<Flow*>(arg)->answer_too_large = true;
+  }
+
   static void on_origin_response(evhttp_request* oreq, void* arg) {
     auto* f = static_cast<Flow*>(arg);
     Impl* im = f->api;
@@ -475,6 +487,12 @@ struct RtcApi::Impl {
     detach_client(f);
     bool json = f->offer && rtc_action_is_json(f->action);
     int code = oreq ? evhttp_request_get_response_code(oreq) : 0;
+    if (f->answer_too_large) {
+      return fail(req, f->ctx, 502,
+                  "origin " + f->origin_desc + " answered with more than " + std::to_string(kMaxOriginBody / 1024) +
+                      " KiB of body or " + std::to_string(kMaxOriginHeaders / 1024) + " KiB of headers",
+                  json);
+    }
     if (code == 0) {
       return fail(req, f->ctx, 502, "origin " + f->origin_desc + " did not answer (unreachable or timed out)", json);
     }

@@ -344,6 +344,26 @@ std::vector<uint8_t> encode(const Value& v) {
   return out;
 }
 
+// ---- footprint -------------------------------------------------------------
+
+namespace {
+
+// Heap bytes of a string (short ones live inside the object).
+size_t heap_bytes(const std::string& s) {
+  return s.capacity() > std::string().capacity() ? s.capacity() + 1 : 0;
+}
+
+}  // namespace
+
+size_t footprint(const Value& v) {
+  size_t n = sizeof(Value) + heap_bytes(v.str);
+  n += v.props.capacity() * sizeof(Property);
+  for (const Property& p : v.props) n += heap_bytes(p.key) + footprint(p.value) - sizeof(Value);
+  n += v.items.capacity() * sizeof(Value);
+  for (const Value& item : v.items) n += footprint(item) - sizeof(Value);
+  return n;
+}
+
 // ---- to_string -----------------------------------------------------------
 
 namespace {

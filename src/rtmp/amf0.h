@@ -103,4 +103,9 @@ std::vector<uint8_t> encode(const Value& v);
 // A short human-readable rendering for logs and test failure messages.
 std::string to_string(const Value& v);
 
+// About how many bytes of memory `v` holds once decoded, itself included. A
+// decoded value can be much bigger than its encoding (a 1-byte null becomes a
+// whole Value), so a session that keeps decoded commands counts this.
+size_t footprint(const Value& v);
+
 }  // namespace sp::rtmp::amf0

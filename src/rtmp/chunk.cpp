@@ -5,6 +5,9 @@
 // chunk stream's partial message. A header split across feeds is kept in
 // header_buf_ (at most 18 bytes), so nothing but partial messages is buffered.
 // Headers are parsed only when complete, so state changes happen once per chunk.
+// The memory for a chunk's payload is reserved when its header is parsed
+// (doubling, never past the message's declared length), and the buffer cap
+// is checked there: the count is the same however the input was split.
 #include "rtmp/chunk.h"
 
 #include <algorithm>
@@ -128,8 +131,9 @@ Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
                                  csid_text(csid) + " with no previous header");
   }
   if (it == streams_.end() && streams_.size() >= limits_.max_chunk_streams) {
-    return Result<size_t>::Error("rtmp chunk: more than " +
-                                 std::to_string(limits_.max_chunk_streams) + " chunk streams");
+    return limit_error(ChunkLimit::chunk_streams, "rtmp chunk: more than " +
+                                                      std::to_string(limits_.max_chunk_streams) +
+                                                      " chunk streams");
   }
   Stream& s = streams_[csid];
   if (fmt != 3 && s.in_message) {
@@ -156,9 +160,9 @@ Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
   }
 
   if (length > limits_.max_message_size) {
-    return Result<size_t>::Error("rtmp chunk: message of " + std::to_string(length) +
-                                 " bytes on " + csid_text(csid) + " exceeds the limit of " +
-                                 std::to_string(limits_.max_message_size));
+    return limit_error(ChunkLimit::message_size,
+                       "rtmp chunk: message of " + std::to_string(length) + " bytes on " + csid_text(csid) +
+                           " exceeds the limit of " + std::to_string(limits_.max_message_size));
   }
 
   bool new_message = !s.in_message;
@@ -175,8 +179,6 @@ Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
   if (new_message) {
     s.in_message = true;
     s.payload.clear();
-    // Grow as bytes arrive; never reserve what a header merely claims.
-    s.payload.reserve(std::min(length, chunk_size_));
   }
   current_csid_ = csid;
   current_ = &s;
@@ -185,19 +187,41 @@ Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
   if (chunk_left_ == 0) {  // zero-length message: complete at its header
     Status st = complete_message(csid, &s);
     if (!st.ok()) return st;
+    return used;
   }
+  Status st = reserve_chunk(csid, &s);
+  if (!st.ok()) return st;
   return used;
+}
+
+// Makes room for the chunk that starts now (chunk_left_ bytes), counted in
+// buffered_ before any of it arrives. Grows by doubling (or to the end of
+// the chunk, if more), never past the declared length.
+Status ChunkReader::reserve_chunk(uint32_t csid, Stream* s) {
+  size_t have = s->payload.capacity();
+  size_t need = s->payload.size() + chunk_left_;
+  if (need <= have) return Status::Ok();
+  size_t grow = std::min<size_t>(s->length, std::max(need, 2 * have));
+  if (buffered_ - have + grow > limits_.max_buffered_bytes) {
+    return limit_error(ChunkLimit::buffered_bytes,
+                       "rtmp chunk: partial messages would hold " + std::to_string(buffered_ - have + grow) +
+                           " bytes (a chunk of " + std::to_string(chunk_left_) + " on " + csid_text(csid) +
+                           "), over the limit of " + std::to_string(limits_.max_buffered_bytes));
+  }
+  s->payload.reserve(grow);
+  buffered_ = buffered_ - have + s->payload.capacity();
+  return Status::Ok();
+}
+
+Status ChunkReader::limit_error(ChunkLimit which, std::string message) {
+  limit_hit_ = which;
+  return Status::Error(std::move(message));
 }
 
 Result<size_t> ChunkReader::take_payload(std::span<const uint8_t> in) {
   Stream& s = *current_;
   size_t n = std::min<size_t>(in.size(), chunk_left_);
-  if (buffered_ + n > limits_.max_buffered_bytes) {
-    return Result<size_t>::Error("rtmp chunk: partial messages exceed " +
-                                 std::to_string(limits_.max_buffered_bytes) + " bytes");
-  }
-  s.payload.insert(s.payload.end(), in.begin(), in.begin() + n);
-  buffered_ += n;
+  s.payload.insert(s.payload.end(), in.begin(), in.begin() + n);  // within what reserve_chunk made room for
   chunk_left_ -= uint32_t(n);
   if (chunk_left_ == 0 && s.payload.size() == s.length) {
     Status st = complete_message(current_csid_, &s);
@@ -212,9 +236,9 @@ Status ChunkReader::complete_message(uint32_t csid, Stream* s) {
   m.timestamp = s->timestamp;
   m.stream_id = s->stream_id;
   m.csid = csid;
-  buffered_ -= s->payload.size();
+  buffered_ -= s->payload.capacity();
   m.payload = std::move(s->payload);
-  s->payload = {};
+  s->payload = std::vector<uint8_t>();
   s->in_message = false;
   Status st = apply_control(m);
   if (!st.ok()) return st;
@@ -240,8 +264,8 @@ Status ChunkReader::apply_control(const Message& m) {
   }
   auto it = streams_.find(v);
   if (it != streams_.end() && it->second.in_message) {
-    buffered_ -= it->second.payload.size();
-    it->second.payload = {};
+    buffered_ -= it->second.payload.capacity();
+    std::vector<uint8_t>().swap(it->second.payload);  // frees it (= {} would keep the capacity)
     it->second.in_message = false;
   }
   return Status::Ok();

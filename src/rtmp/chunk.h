@@ -7,6 +7,10 @@
 // effect, and still hands them out so the session can see them. Memory is
 // bounded: one message may not exceed max_message_size, and the partial
 // messages of all chunk streams together may not exceed max_buffered_bytes.
+// What counts is the memory the partial messages hold (their capacity, which
+// the reader grows itself, at chunk boundaries), so the count does not depend
+// on how the input was split. The limits may be changed between feeds: a
+// session keeps a stranger on small ones until it knows who it is.
 //
 // ChunkWriter does the reverse for one outgoing direction, remembering the
 // last header per chunk stream so it can pick the smallest header (fmt 0-3).
@@ -15,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <span>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -48,6 +53,9 @@ struct ChunkReaderLimits {
   size_t max_chunk_streams = 1024;
 };
 
+// Which limit a failed feed ran into (none for malformed input).
+enum class ChunkLimit { none, message_size, buffered_bytes, chunk_streams };
+
 class ChunkReader {
  public:
   explicit ChunkReader(ChunkReaderLimits limits = {});
@@ -60,8 +68,17 @@ class ChunkReader {
   size_t ready() const { return ready_.size(); }
 
   uint32_t chunk_size() const { return chunk_size_; }
-  // Bytes held in partial messages right now (what the buffer cap counts).
+  // Bytes held in partial messages right now (what the buffer cap counts):
+  // the memory reserved for them, at most their declared lengths.
   size_t buffered_bytes() const { return buffered_; }
+
+  const ChunkReaderLimits& limits() const { return limits_; }
+  // New limits for the headers and chunks that follow; what is already
+  // buffered stays. Lowering max_buffered_bytes below buffered_bytes() makes
+  // the next chunk that needs more memory fail.
+  void set_limits(const ChunkReaderLimits& limits) { limits_ = limits; }
+  // After a failed feed: the limit it exceeded, if that was the cause.
+  ChunkLimit limit_hit() const { return limit_hit_; }
   // Bytes fed so far, for the session's acknowledgement window.
   uint64_t total_bytes() const { return total_bytes_; }
 
@@ -89,6 +106,8 @@ class ChunkReader {
   Status finish_split_header(std::span<const uint8_t>* in);
   Status complete_message(uint32_t csid, Stream* s);
   Status apply_control(const Message& m);
+  Status reserve_chunk(uint32_t csid, Stream* s);
+  Status limit_error(ChunkLimit which, std::string message);
 
   ChunkReaderLimits limits_;
   uint32_t chunk_size_ = kDefaultChunkSize;
@@ -101,6 +120,7 @@ class ChunkReader {
   uint64_t total_bytes_ = 0;
   std::deque<Message> ready_;
   Status error_;
+  ChunkLimit limit_hit_ = ChunkLimit::none;
 };
 
 class ChunkWriter {

@@ -27,6 +27,20 @@ const Directive kRtmpDirectives[] = {
     {"idle_timeout", kCtxRtmp, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_time(d, &c.rtmp.idle_timeout_ms); },
      "idle_timeout TIME;", "30s", "A session with no data either way for this long is closed."},
+    {"preconnect_buffer", kCtxRtmp, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) {
+       Status st = set_size(d, &c.rtmp.preconnect_buffer);
+       if (st.ok() && (c.rtmp.preconnect_buffer < 4096 || c.rtmp.preconnect_buffer > 8 * 1024 * 1024))
+         return invalid_value(d, d.args[0], "must be between 4k and 8m");
+       return st;
+     },
+     "preconnect_buffer SIZE;", "64k",
+     "Largest message, and most bytes of partial messages and kept commands, a client may make the proxy "
+     "hold before its publish/play is accepted."},
+    {"preconnect_worker_buffer", kCtxRtmp, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) { return set_size(d, &c.rtmp.preconnect_worker_buffer); },
+     "preconnect_worker_buffer SIZE;", "4m",
+     "Most bytes all the clients of one worker not yet accepted may make it hold together (beyond 4 KiB each)."},
 };
 
 }  // namespace

@@ -28,7 +28,10 @@ namespace {
 class RtmpService final : public Service {
  public:
   explicit RtmpService(WorkerContext& ctx)
-      : base_(ctx.base), limiter_(ctx.limiter), env_{ctx.base, ctx.conf.rtmp, ctx.registry} {}
+      : base_(ctx.base),
+        limiter_(ctx.limiter),
+        preconnect_(size_t(ctx.conf.rtmp.preconnect_worker_buffer)),
+        env_{ctx.base, ctx.conf.rtmp, ctx.registry, preconnect_} {}
 
   ~RtmpService() override {
     stop_accepting();
@@ -87,6 +90,7 @@ class RtmpService final : public Service {
 
   event_base* base_;
   ConnectionLimiter& limiter_;
+  rtmp::PreconnectBudget preconnect_;  // before the sessions, which give their charges back to it
   rtmp::SessionEnv env_;
   EventPtr reaper_;
   std::vector<ListenerPtr> listeners_;

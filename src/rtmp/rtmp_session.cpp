@@ -30,6 +30,14 @@
 //   reading the other, and resume once the queue is below kLowWater. One read
 //   is at most kMaxSingleRead, so memory per session stays around kHighWater
 //   + kMaxSingleRead + the chunk reader's partial messages.
+// - Until the origin accepted its publish/play the client is a stranger: its
+//   chunk reader may hold at most `preconnect_buffer` (one message no larger,
+//   all partial messages and the decoded commands kept for the origin
+//   together no more), those bytes are charged to the worker's
+//   `preconnect_worker_buffer` (preconnect_budget.h), its commands are
+//   decoded only up to 16 KiB, and replies it does not read may not pile up
+//   past preconnect_buffer. Breaking a rule ends the session at once, with a
+//   log line naming the peer.
 // - Closing is graceful for ordinary ends (flush what is queued, FIN, then
 //   read and discard until the peer's EOF, at most kCloseMs) so an error
 //   status reaches the client before the connection goes away; bad input
@@ -73,6 +81,41 @@ ChunkReaderLimits client_limits() {
   l.max_buffered_bytes = 16 * 1024 * 1024;
   l.max_chunk_streams = 64;
   return l;
+}
+
+// Until the origin accepted its publish/play a client is unidentified: its
+// commands need a few KiB, so it may not make the session hold more than
+// preconnect_buffer (see feed_unidentified for the worker-wide share).
+ChunkReaderLimits preconnect_limits(const RtmpConf& conf) {
+  ChunkReaderLimits l = client_limits();
+  l.max_message_size = uint32_t(std::min<uint64_t>(conf.preconnect_buffer, l.max_message_size));
+  l.max_buffered_bytes = size_t(std::min<uint64_t>(conf.preconnect_buffer, l.max_buffered_bytes));
+  return l;
+}
+
+// About how much memory a decoded command holds (see amf0::footprint).
+size_t command_footprint(const Command& c) {
+  size_t n = sizeof(Command) + c.name.capacity() + amf0::footprint(c.object) - sizeof(amf0::Value);
+  n += c.args.capacity() * sizeof(amf0::Value);
+  for (const amf0::Value& a : c.args) n += amf0::footprint(a) - sizeof(amf0::Value);
+  return n;
+}
+
+size_t minus(size_t a, size_t b) { return a > b ? a - b : 0; }
+
+// Decoding multiplies memory (a 1-byte null becomes a whole amf0::Value,
+// about 100 bytes), so the commands of a client not yet accepted are decoded
+// only up to this size: real ones (connect, createStream, publish...) are a
+// few hundred bytes.
+constexpr size_t kMaxCommandBeforeRelay = 16 * 1024;
+
+// The name of an AMF0 command without decoding the rest ("" if it has none).
+std::string_view amf0_command_name(const Message& m) {
+  const std::vector<uint8_t>& p = m.payload;
+  if (p.size() < 3 || p[0] != uint8_t(amf0::Type::string)) return {};
+  size_t n = size_t(p[1]) << 8 | p[2];
+  if (p.size() < 3 + n) return {};
+  return std::string_view(reinterpret_cast<const char*>(p.data()) + 3, n);
 }
 
 // Input of every session of the worker lands here first and is handed to a
@@ -131,7 +174,7 @@ Session::Session(const SessionEnv& env, evutil_socket_t fd, const SockAddr& peer
       peer_(peer),
       peer_text_(peer.to_string()),
       on_done_(std::move(on_done)),
-      client_("client", client_limits()),
+      client_("client", preconnect_limits(env.conf)),
       origin_("origin", ChunkReaderLimits{}) {
   client_.fd.reset(fd);
   timer_.reset(event_new(env_.base, -1, 0, &Session::on_timer, this));
@@ -159,6 +202,7 @@ void Session::abort(const char* reason) {
   if (end_reason_.empty()) end_reason_ = reason;
   state_ = State::done;
   log_end();
+  env_.preconnect.release(&preconnect_charged_);
   if (counted_) env_.registry.add_client(stream_key_, Proto::rtmp, -1, monotonic_ms());
   counted_ = false;
 }
@@ -268,7 +312,10 @@ void Session::flush(Hop& hop) {
     return;
   }
   bool stuck = hop.queued() > 0;
-  if (state_ < State::relay && hop.queued() > kHighWater) {
+  // Before the relay only our replies go to the client: a few hundred bytes
+  // per command, so more than preconnect_buffer queued means it never reads.
+  size_t pre_relay_max = &hop == &client_ ? size_t(env_.conf.preconnect_buffer) : kHighWater;
+  if (state_ < State::relay && hop.queued() > pre_relay_max) {
     // Replies pile up only for a peer that sends commands and never reads.
     if (&hop == &client_) fail("the client does not read its replies");
     else close("the origin does not read");
@@ -388,6 +435,11 @@ void Session::client_message(Message& m) {
 }
 
 void Session::client_command(Message& m) {
+  if (m.payload.size() > kMaxCommandBeforeRelay) {
+    fail("command of " + std::to_string(m.payload.size()) + " bytes before publish/play was accepted (at most " +
+         std::to_string(kMaxCommandBeforeRelay) + ")");
+    return;
+  }
   Result<Command> cmd = decode_command(m);
   if (!cmd.ok()) {
     fail("malformed command: " + cmd.error());
@@ -396,6 +448,7 @@ void Session::client_command(Message& m) {
   const std::string& name = cmd->name;
   double tid = cmd->transaction_id;
   if (name == "connect") {
+    if (!connected_ && !keep_for_origin(*cmd)) return;
     answer_connect(*cmd);
     return;
   }
@@ -411,7 +464,10 @@ void Session::client_command(Message& m) {
     return;
   }
   if (name == "releaseStream" || name == "FCPublish" || name == "FCSubscribe") {
-    if (pre_publish_.size() < 8) pre_publish_.push_back(*cmd);
+    if (pre_publish_.size() < 8) {
+      if (!keep_for_origin(*cmd)) return;
+      pre_publish_.push_back(*cmd);
+    }
     if (tid != 0) send(client_, command_message(simple_result(tid), 0));
     // Encoders of the FMLE family wait for onFCPublish before they publish.
     if (name == "FCPublish") {
@@ -435,6 +491,10 @@ void Session::client_command(Message& m) {
 // deleteStream / closeStream name the stream in an argument too: the
 // origin must hear its own id.
 void Session::map_stream_argument(Message& m) {
+  // Only these two are decoded: decoding every relayed command would let a
+  // client make the worker build ~100 bytes of values per byte it sends.
+  std::string_view name = amf0_command_name(m);
+  if (name != "deleteStream" && name != "closeStream") return;
   Result<Command> cmd = decode_command(m);
   if (!cmd.ok() || (cmd->name != "deleteStream" && cmd->name != "closeStream")) return;
   bool changed = false;
@@ -674,6 +734,7 @@ void Session::start_relay() {
   }
   env_.registry.add_client(stream_key_, Proto::rtmp, +1, now);
   counted_ = true;
+  identified();
   SP_INFO(id_, "rtmp relaying %s key=%s origin=%s stream ids client %u origin %u",
           state_word(publishing_), stream_key_.c_str(), describe_origin().c_str(), client_.stream_id,
           origin_.stream_id);
@@ -685,6 +746,7 @@ void Session::start_relay() {
 
 // Hands input to `hop`'s chunk reader. False when the session ended.
 bool Session::feed(Hop& hop, std::span<const uint8_t> bytes) {
+  if (&hop == &client_ && !identified_) return feed_unidentified(bytes);
   Status st = hop.reader.feed(bytes);
   if (!st.ok()) {
     if (&hop == &client_) {
@@ -698,6 +760,66 @@ bool Session::feed(Hop& hop, std::span<const uint8_t> bytes) {
   }
   send_ack_if_due(hop);
   return true;
+}
+
+// The client before its publish/play was accepted: its reader may hold at
+// most preconnect_buffer, and no more than the worker's budget has left.
+bool Session::feed_unidentified(std::span<const uint8_t> bytes) {
+  PreconnectBudget& budget = env_.preconnect;
+  ChunkReaderLimits limits = client_.reader.limits();
+  // The commands kept for the origin take their share first.
+  size_t own = minus(size_t(env_.conf.preconnect_buffer), kept_bytes_);
+  size_t worker_room = minus(budget.max_buffered(preconnect_charged_), kept_bytes_);
+  limits.max_buffered_bytes = std::min(own, worker_room);
+  client_.reader.set_limits(limits);
+  Status st = client_.reader.feed(bytes);
+  budget.update(&preconnect_charged_, client_.reader.buffered_bytes() + kept_bytes_);
+  if (st.ok()) {
+    send_ack_if_due(client_);
+    return true;
+  }
+  ChunkLimit hit = client_.reader.limit_hit();
+  if (hit == ChunkLimit::buffered_bytes && worker_room < own) {
+    fail("worker's preconnect_worker_buffer is full (" + std::to_string(budget.used()) + " of " +
+         std::to_string(budget.limit()) + " bytes held for clients not yet playing or publishing): " +
+         st.message());
+  } else if (hit == ChunkLimit::message_size || hit == ChunkLimit::buffered_bytes) {
+    fail("over preconnect_buffer (" + std::to_string(env_.conf.preconnect_buffer) +
+         " bytes) before publish/play was accepted: " + st.message());
+  } else {
+    fail("bad chunk stream: " + st.message());
+  }
+  return false;
+}
+
+// The commands replayed to the origin are kept decoded until then, which can
+// take far more memory than their bytes on the wire: they count, with the
+// partial messages, against preconnect_buffer and the worker's budget.
+bool Session::keep_for_origin(const Command& cmd) {
+  size_t add = command_footprint(cmd);
+  size_t held = client_.reader.buffered_bytes() + kept_bytes_ + add;
+  std::string what = "\"" + cmd.name + "\" would keep " + std::to_string(add) + " bytes for the origin";
+  if (held > env_.conf.preconnect_buffer) {
+    fail("over preconnect_buffer (" + std::to_string(env_.conf.preconnect_buffer) +
+         " bytes) before publish/play was accepted: " + what);
+    return false;
+  }
+  if (held > env_.preconnect.max_buffered(preconnect_charged_)) {
+    fail("worker's preconnect_worker_buffer is full (" + std::to_string(env_.preconnect.used()) + " of " +
+         std::to_string(env_.preconnect.limit()) + " bytes held for clients not yet playing or publishing): " +
+         what);
+    return false;
+  }
+  kept_bytes_ += add;
+  env_.preconnect.update(&preconnect_charged_, held);
+  return true;
+}
+
+// The origin accepted the client: from now on the ordinary client limits.
+void Session::identified() {
+  identified_ = true;
+  env_.preconnect.release(&preconnect_charged_);
+  client_.reader.set_limits(client_limits());
 }
 
 // Protocol control stays on its hop. True when `m` was consumed.
@@ -861,6 +983,7 @@ void Session::finish() {
     h->writing = false;
   }
   log_end();
+  env_.preconnect.release(&preconnect_charged_);
   if (counted_) env_.registry.add_client(stream_key_, Proto::rtmp, -1, monotonic_ms());
   counted_ = false;
   on_done_(this);  // the owner destroys us (and closes the sockets) later, from the loop

@@ -39,6 +39,7 @@
 #include "rtmp/handshake.h"
 #include "core/unique_fd.h"
 #include "rtmp/message.h"
+#include "rtmp/preconnect_budget.h"
 
 namespace sp::rtmp {
 
@@ -52,6 +53,7 @@ struct SessionEnv {
   event_base* base;
   const RtmpConf& conf;
   Registry& registry;
+  PreconnectBudget& preconnect;  // the worker's, shared by its unidentified sessions
 };
 
 class Session {
@@ -148,6 +150,9 @@ class Session {
 
   // Both sides.
   bool feed(Hop& hop, std::span<const uint8_t> bytes);
+  bool feed_unidentified(std::span<const uint8_t> bytes);
+  bool keep_for_origin(const Command& cmd);
+  void identified();
   bool control_message(Hop& from, Message& m);
   void send_ack_if_due(Hop& from);
   void forward(Hop& from, Hop& to, Message& m);
@@ -193,6 +198,11 @@ class Session {
   std::string stream_name_;
   std::string stream_key_;
   bool counted_ = false;  // registered as a client of stream_key_
+  // Until the origin accepted publish/play the client's reader is on the
+  // preconnect limits and its partial messages are charged to the worker.
+  bool identified_ = false;
+  size_t preconnect_charged_ = 0;
+  size_t kept_bytes_ = 0;  // decoded connect_ + pre_publish_, about
 
   // The origin.
   Pick pick_;

@@ -1,6 +1,7 @@
 // Fuzz target: the RTMP chunk stream after the handshake and the AMF0 inside
 // its messages. The input is fed to one ChunkReader whole and to another in
-// pieces of varying size (a socket splits anywhere): both must agree. Every
+// pieces of varying size (a socket splits anywhere): both must agree, on the
+// messages and on the memory they count for partial messages. Every
 // message is decoded the way the session does (control, command, data), and
 // every AMF0 value that decodes must survive encode -> decode unchanged.
 #include <algorithm>
@@ -92,6 +93,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   FUZZ_CHECK(whole_status.ok() == piece_status.ok());
+  // The buffer cap counts memory reserved at chunk headers, so it does not
+  // depend on the split either: the same count, the same limit hit.
+  FUZZ_CHECK(whole.buffered_bytes() == pieces.buffered_bytes());
+  FUZZ_CHECK(whole.limit_hit() == pieces.limit_hit());
   rtmp::Message a, b;
   while (whole.next(&a)) {
     FUZZ_CHECK(pieces.next(&b));

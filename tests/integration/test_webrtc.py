@@ -6,6 +6,7 @@ bad signalling and bad UDP input; NAT rebinding onto a live session."""
 import os
 import socket
 import sys
+import threading
 import time
 
 from harness import ProxyTestCase, curl, free_port, main, wait_for
@@ -157,6 +158,63 @@ class WebRtc(ProxyTestCase):
         self.assertLess(time.monotonic() - t0, 5)
         # (libevent 2.1 notices the early leavers only when it writes the 502.)
         self.assertEqual(p.workers(), workers)
+
+    def test_origin_answer_too_large_is_502_and_not_buffered(self):
+        # An origin api that answers 201 and then streams a body without end
+        # (and one that announces 100 MB): the worker reads at most 256 KiB of
+        # an answer, so it neither grows nor keeps reading.
+        self.http_port = free_port()
+        self.udp_port = free_port(socket.SOCK_DGRAM)
+        endless = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        endless.bind(("127.0.0.1", 0))
+        endless.listen(16)
+        self.addCleanup(endless.close)
+        sent = []
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = endless.accept()
+                except OSError:
+                    return
+                conn.recv(65536)
+                total = 0
+                try:
+                    if len(sent) % 2:
+                        conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/sdp\r\n"
+                                     b"Content-Length: 100000000\r\n\r\n")
+                    else:
+                        conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/sdp\r\n"
+                                     b"Connection: close\r\n\r\n")
+                    block = b"a=x-filler:" + b"y" * 65000 + b"\r\n"
+                    while total < 64 * 1024 * 1024:
+                        conn.sendall(block)
+                        total += len(block)
+                except OSError:
+                    pass
+                sent.append(total)
+                conn.close()
+
+        threading.Thread(target=serve, daemon=True).start()
+        p = self.proxy(body="http_api { listen 127.0.0.1:%d; connect_timeout 5s; }\n"
+                       "webrtc { listen 127.0.0.1:%d; }\n" % (self.http_port, self.udp_port), workers=1)
+        p.wait_children(1)
+        worker = p.workers()[0]
+        status, reply = p.register({"ip": "127.0.0.1", "server": "endless", "service": "s", "pid": "1",
+                                    "rtmp": ["1935"], "api": ["%d" % endless.getsockname()[1]],
+                                    "rtc": ["udp://127.0.0.1:9"]})
+        self.assertEqual(status, 200, reply)
+        with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "rtc",
+                               "aiortc_offer.sdp")) as f:
+            offer = f.read()
+        for i in range(2):
+            status, body = curl(self.url("whip", "big%d" % i), method="POST", data=offer)
+            self.assertEqual(status, 502, body)
+            self.assertIn("answered with more than 256 KiB of body", body)
+        wait_for(lambda: len(sent) == 2, what="the origin's sends ended")
+        # The proxy stopped reading: far less than the 64 MiB the origin tried to send.
+        self.assertLess(max(sent), 16 * 1024 * 1024, sent)
+        self.assertEqual(p.workers(), [worker])
 
     def test_configured_candidate_address(self):
         p, origin = self.start(workers=1, extra_webrtc="candidate 192.0.2.77;")

@@ -86,6 +86,22 @@ TEST(ConfigParse, FullFile) {
   EXPECT_EQ(c->srt.pbkeylen, 32);
 }
 
+TEST(ConfigParse, RtmpPreconnectBuffers) {
+  auto d = load("");
+  ASSERT_TRUE(d.ok()) << d.error();
+  EXPECT_EQ(d->rtmp.preconnect_buffer, 64u * 1024);
+  EXPECT_EQ(d->rtmp.preconnect_worker_buffer, 4u * 1024 * 1024);
+  auto c = load("rtmp { listen 1935; preconnect_buffer 16k; preconnect_worker_buffer 1m; }");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->rtmp.preconnect_buffer, 16u * 1024);
+  EXPECT_EQ(c->rtmp.preconnect_worker_buffer, 1024u * 1024);
+  EXPECT_TRUE(load("rtmp { preconnect_worker_buffer 0; }").ok());
+  EXPECT_EQ(error_of("rtmp {\n preconnect_buffer 1k;\n}"),
+            "invalid value \"1k\" in \"preconnect_buffer\" directive in t.conf:2: must be between 4k and 8m");
+  EXPECT_EQ(error_of("rtmp { preconnect_buffer 9m; }"),
+            "invalid value \"9m\" in \"preconnect_buffer\" directive in t.conf:1: must be between 4k and 8m");
+}
+
 TEST(ConfigParse, WorkerProcessesAuto) {
   auto c = load("worker_processes auto;");
   ASSERT_TRUE(c.ok()) << c.error();

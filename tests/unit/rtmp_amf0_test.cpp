@@ -238,5 +238,25 @@ TEST(RtmpAmf0, ToStringIsReadable) {
   EXPECT_EQ(to_string(v), "{code: \"NetStream.Play.Start\", n: 2}");
 }
 
+TEST(RtmpAmf0, FootprintCountsWhatDecodingExpands) {
+  // Scalars: the Value itself; long strings add their bytes.
+  EXPECT_EQ(footprint(Value::Null()), sizeof(Value));
+  EXPECT_EQ(footprint(Value::String("short")), sizeof(Value));
+  EXPECT_GE(footprint(Value::String(std::string(1000, 'x'))), sizeof(Value) + 1000);
+  // A strict array of 60000 nulls is 60005 bytes on the wire, but every null
+  // is a whole Value once decoded: what a session keeping it must count.
+  std::vector<uint8_t> wire = {0x0a, 0x00, 0x00, 0xea, 0x60};
+  wire.insert(wire.end(), 60000, 0x05);
+  std::span<const uint8_t> in(wire);
+  Result<Value> v = decode(&in);
+  ASSERT_TRUE(v.ok()) << v.error();
+  EXPECT_GE(footprint(*v), 60001 * sizeof(Value));
+  EXPECT_GT(footprint(*v), 50 * wire.size());
+  // Objects count their properties, keys and values.
+  Value o = Value::Object({{"tcUrl", Value::String("rtmp://127.0.0.1/live")}, {"k", Value::Number(1)}});
+  EXPECT_GE(footprint(o), sizeof(Value) + 2 * sizeof(Property) + 21);  // the long string on the heap
+  EXPECT_LT(footprint(o), 1024u);
+}
+
 }  // namespace
 }  // namespace sp::rtmp::amf0

@@ -497,6 +497,170 @@ TEST(RtmpChunk, CapsNumberOfChunkStreams) {
   EXPECT_FALSE(feed_all(&r, b).ok());
 }
 
+// ---- limits for a client not yet identified (the session's preconnect_buffer) ----
+
+std::vector<uint8_t> set_chunk_size_bytes(uint32_t size) {
+  std::vector<uint8_t> b;
+  ChunkWriter w;
+  w.write(set_chunk_size_message(size), &b);
+  return b;
+}
+
+ChunkReaderLimits preconnect(size_t cap) {
+  return ChunkReaderLimits{.max_message_size = uint32_t(cap), .max_buffered_bytes = cap, .max_chunk_streams = 64};
+}
+
+TEST(RtmpChunk, RealPublisherFitsThePreconnectLimits) {
+  // ffmpeg's whole publish (commands, metadata and the first media) needs
+  // far less than 64 KiB at any moment, however the socket splits it.
+  std::vector<uint8_t> stream = fixture("ffmpeg_publish_stream.bin");
+  std::vector<Message> whole = read_all(stream, 0, stream.size());
+  for (unsigned seed = 1; seed <= 10; ++seed) {
+    Status st;
+    std::vector<Message> msgs = read_all(stream, seed, seed % 2 ? 5 : 900, &st, preconnect(64 * 1024));
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ(msgs.size(), whole.size());
+  }
+  // Even 4 KiB (the smallest preconnect_buffer) is enough for its commands.
+  Status st;
+  std::vector<Message> msgs = read_all(stream, 3, 64, &st, preconnect(4096));
+  ASSERT_GE(msgs.size(), 6u) << st.message();
+  EXPECT_EQ(command_name(msgs[5]), "publish");
+}
+
+TEST(RtmpChunk, PreconnectRefusesADeclaredLengthOverTheCapAtItsHeader) {
+  // A 16 MiB AMF0 command announced by a stranger: refused at the header,
+  // before any memory is reserved for it.
+  std::vector<uint8_t> b;
+  put_fmt0(&b, 3, 0, 16 * 1024 * 1024 - 1, msg_type::kCommandAmf0, 0);
+  ChunkReader r(preconnect(64 * 1024));
+  Status st = feed_all(&r, b);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(r.limit_hit(), ChunkLimit::message_size);
+  EXPECT_NE(st.message().find("16777215 bytes on csid 3 exceeds the limit of 65536"), std::string::npos)
+      << st.message();
+  EXPECT_EQ(r.buffered_bytes(), 0u);
+  // The stream is out of sync for good.
+  EXPECT_FALSE(r.feed(std::vector<uint8_t>(10, 0)).ok());
+}
+
+TEST(RtmpChunk, PreconnectCapsPartialMessagesOfManyChunkStreams) {
+  // Each message is under the cap, but together they are not: the first
+  // 16 KiB chunk of 20000-byte messages on six chunk streams.
+  std::vector<uint8_t> b = set_chunk_size_bytes(16384);
+  for (uint32_t csid = 4; csid < 10; ++csid) {
+    put_fmt0(&b, csid, 0, 20000, msg_type::kCommandAmf0, 0);
+    b.insert(b.end(), 16384, 0x02);  // the rest of each message never comes
+  }
+  ChunkReader r(preconnect(64 * 1024));
+  Status st = feed_all(&r, b);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(r.limit_hit(), ChunkLimit::buffered_bytes);
+  EXPECT_EQ(st.message(), "rtmp chunk: partial messages would hold 81920 bytes (a chunk of 16384 on csid 8), "
+                          "over the limit of 65536");
+  // Four first chunks fit, the fifth does not.
+  EXPECT_EQ(r.buffered_bytes(), 65536u);
+}
+
+TEST(RtmpChunk, BufferedCountsReservedMemoryWhateverTheSplit) {
+  // Partial messages of several chunk streams with 128-byte chunks: what is
+  // counted is what is reserved, chunk by chunk, and it is the same for every
+  // way the input can be split.
+  std::vector<uint8_t> b;
+  for (uint32_t csid = 4; csid < 8; ++csid) {
+    put_fmt0(&b, csid, 0, 1000, msg_type::kVideo, 1);
+    b.insert(b.end(), 128, 0x33);
+    put_basic_header(&b, 3, csid);
+    b.insert(b.end(), 128, 0x33);  // the second chunk; the rest never comes
+  }
+  ChunkReader whole(preconnect(64 * 1024));
+  ASSERT_TRUE(feed_all(&whole, b).ok());
+  // Each holds 256 bytes: 128 reserved for the first chunk, doubled for the second.
+  EXPECT_EQ(whole.buffered_bytes(), 4u * 256);
+  for (unsigned seed = 1; seed <= 20; ++seed) {
+    std::mt19937 rng(seed);
+    ChunkReader r(preconnect(64 * 1024));
+    for (std::span<const uint8_t> in(b); !in.empty();) {
+      size_t n = std::min<size_t>(in.size(), 1 + rng() % 50);
+      ASSERT_TRUE(r.feed(in.first(n)).ok());
+      in = in.subspan(n);
+    }
+    EXPECT_EQ(r.buffered_bytes(), whole.buffered_bytes()) << seed;
+  }
+  // A cap between two reservations fails at the same chunk header for every split.
+  std::vector<size_t> fail_at;
+  for (unsigned seed = 0; seed <= 10; ++seed) {
+    std::mt19937 rng(seed);
+    ChunkReader r(ChunkReaderLimits{.max_message_size = 4096, .max_buffered_bytes = 700});
+    size_t pos = 0;
+    Status st;
+    for (std::span<const uint8_t> in(b); !in.empty() && st.ok();) {
+      size_t n = seed == 0 ? in.size() : std::min<size_t>(in.size(), 1 + rng() % 50);
+      st = r.feed(in.first(n));
+      in = in.subspan(n);
+      pos += n;
+    }
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(r.limit_hit(), ChunkLimit::buffered_bytes);
+    EXPECT_EQ(st.message(), "rtmp chunk: partial messages would hold 768 bytes (a chunk of 128 on csid 6), "
+                            "over the limit of 700");
+  }
+}
+
+TEST(RtmpChunk, CompletedMessagesGiveTheirMemoryBack) {
+  std::vector<uint8_t> b;
+  ChunkWriter w;
+  for (int i = 0; i < 50; ++i) w.write(make_message(msg_type::kCommandAmf0, 0, 0, 3, 3000, uint8_t(i)), &b);
+  ChunkReader r(preconnect(4096));
+  ASSERT_TRUE(feed_all(&r, b).ok());
+  EXPECT_EQ(r.buffered_bytes(), 0u);
+  EXPECT_EQ(r.ready(), 50u);
+}
+
+TEST(RtmpChunk, RaisedLimitsApplyToTheNextHeader) {
+  // What the session does once the origin accepted the client.
+  Message big = make_message(msg_type::kVideo, 40, 1, 6, 1024 * 1024);
+  std::vector<uint8_t> b;
+  ChunkWriter w;
+  w.write(big, &b);
+  ChunkReader r(preconnect(64 * 1024));
+  ASSERT_FALSE(ChunkReader(preconnect(64 * 1024)).feed(b).ok());
+  r.set_limits(ChunkReaderLimits{.max_message_size = 8 * 1024 * 1024, .max_buffered_bytes = 16 * 1024 * 1024});
+  ASSERT_TRUE(feed_all(&r, b).ok());
+  Message m;
+  ASSERT_TRUE(r.next(&m));
+  expect_same(m, big);
+  EXPECT_EQ(r.limit_hit(), ChunkLimit::none);
+}
+
+TEST(RtmpChunk, LoweredBufferLimitStopsTheNextReservation) {
+  // The worker's budget shrinks between feeds: bytes already held stay,
+  // the next chunk that needs memory is refused.
+  std::vector<uint8_t> first, second;
+  put_fmt0(&first, 4, 0, 1000, msg_type::kVideo, 1);
+  first.insert(first.end(), 128, 1);
+  put_basic_header(&second, 3, 4);
+  second.insert(second.end(), 128, 1);
+  ChunkReader r(preconnect(64 * 1024));
+  ASSERT_TRUE(feed_all(&r, first).ok());
+  EXPECT_EQ(r.buffered_bytes(), 128u);
+  ChunkReaderLimits l = r.limits();
+  l.max_buffered_bytes = 200;
+  r.set_limits(l);
+  Status st = feed_all(&r, second);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(r.limit_hit(), ChunkLimit::buffered_bytes);
+}
+
+TEST(RtmpChunk, MalformedInputIsNoLimit) {
+  std::vector<uint8_t> b;
+  put_basic_header(&b, 1, 7);
+  b.insert(b.end(), 20, 0);
+  ChunkReader r(preconnect(64 * 1024));
+  ASSERT_FALSE(feed_all(&r, b).ok());
+  EXPECT_EQ(r.limit_hit(), ChunkLimit::none);
+}
+
 TEST(RtmpChunk, GarbageNeverCrashes) {
   std::mt19937 rng(42);
   for (int round = 0; round < 200; ++round) {
