@@ -227,6 +227,9 @@ class StreamSession : public HttpConn::Handler, public OriginClient::Handler {
   void start_origin(Mode mode, const std::string& host, uint16_t port, const std::string& target);
   void finish_playlist(const Status& result);
   void drop_origin();
+  // Passive health: the origin of origin_desc_ answered (ok) or failed before
+  // its response head (Registry::report_success / report_failure).
+  void report_origin(const Status& result);
 
   void add_cors(HttpHeaders* h) const;
   void answer(int status, const std::string& text, const char* content_type = "text/plain; charset=utf-8");
@@ -511,12 +514,14 @@ void StreamSession::start_origin(Mode mode, const std::string& host, uint16_t po
   OriginClient::Timeouts t{svc_.conf().connect_timeout_ms, svc_.conf().idle_timeout_ms};
   Status st = origin_->start(r, t);
   if (!st.ok()) {
+    report_origin(st);
     drop_origin();
     fail(503, "origin unreachable: " + st.message());
   }
 }
 
 void StreamSession::on_origin_head(OriginClient& origin, const HttpResponseHead& head) {
+  report_origin(Status::Ok());
   if (mode_ == Mode::kPlaylist) {
     auto loc = head.headers.get("Location");
     if (head.status / 100 == 3 && loc && redirects_ < kMaxRedirects &&
@@ -581,6 +586,7 @@ void StreamSession::on_drain(HttpConn&) {
 void StreamSession::on_origin_end(OriginClient& origin, const Status& result) {
   if (mode_ == Mode::kPlaylist) return finish_playlist(result);
   bool had_head = origin.got_head();
+  if (!had_head) report_origin(result);
   drop_origin();
   if (!had_head) return fail(result.message().find("connect") != std::string::npos ? 503 : 502,
                              "origin " + origin_desc_ + ": " + result.message());
@@ -595,6 +601,7 @@ void StreamSession::on_origin_end(OriginClient& origin, const Status& result) {
 void StreamSession::finish_playlist(const Status& result) {
   if (mode_ != Mode::kPlaylist || !origin_) return;
   bool had_head = origin_->got_head();
+  if (!had_head) report_origin(result);
   drop_origin();
   if (redirect_pending_) {
     redirects_++;
@@ -713,6 +720,15 @@ void StreamSession::answer(int status, const std::string& text, const char* cont
 void StreamSession::fail(int status, const std::string& why) {
   answer(status, why + "\n");
   end_request(why);
+}
+
+void StreamSession::report_origin(const Status& result) {
+  size_t at = origin_desc_.rfind('@');
+  if (at == std::string::npos) return;
+  std::string server = origin_desc_.substr(0, at);
+  if (result.ok()) return svc_.registry().report_success(server, monotonic_ms());
+  svc_.registry().report_failure(server, "http to " + origin_desc_.substr(at + 1) + ": " + result.message(),
+                                 monotonic_ms());
 }
 
 void StreamSession::drop_origin() {

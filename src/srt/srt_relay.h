@@ -54,6 +54,11 @@ class SrtRelay {
   const std::string& ctx() const { return ctx_; }
   const std::string& key() const { return route_.key; }
   const std::string& reason() const { return reason_; }
+  // Passive health (Registry::report_failure/report_success): whether the
+  // origin answered, and whether the session ended because it did not.
+  bool relaying() const { return relaying_; }
+  bool origin_failed() const { return origin_failed_; }
+  const Pick& pick() const { return pick_; }
 
  private:
   // One side of the relay. `pending` is a message read from the other side
@@ -88,6 +93,7 @@ class SrtRelay {
   Leg client_;
   Leg origin_;
   bool relaying_ = false;
+  bool origin_failed_ = false;  // connect refused, rejected or timed out
   int64_t start_ms_;
   int64_t last_data_ms_;
   std::string reason_;

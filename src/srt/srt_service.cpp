@@ -304,7 +304,9 @@ void SrtService::dispatch(SRTSOCKET s, int events, int64_t now_ms) {
   if (it == owner_.end()) return;  // a relay that ended earlier in this batch
   uint64_t id = it->second;
   SrtRelay& relay = *relays_.at(id);
+  bool was_relaying = relay.relaying();
   if (!relay.on_event(s, events, now_ms)) end_relay(id, relay.reason(), now_ms);
+  else if (!was_relaying && relay.relaying()) registry_.report_success(relay.pick().origin.server, now_ms);
 }
 
 // One caller per readiness event: the epoll is level-triggered, so more
@@ -357,6 +359,10 @@ void SrtService::end_relay(uint64_t id, const std::string& reason, int64_t now_m
   SrtRelay& r = *it->second;
   owner_.erase(r.client_sock());
   owner_.erase(r.origin_sock());
+  if (r.origin_failed()) {
+    registry_.report_failure(r.pick().origin.server, "srt to " + r.pick().host + ":" + std::to_string(r.pick().port) +
+                             ": " + reason, now_ms);
+  }
   r.finish(reason.empty() ? "closed" : reason, now_ms);
   registry_.add_client(r.key(), Proto::srt, -1, now_ms);
   relays_.erase(it);
