@@ -454,7 +454,7 @@ struct Registry::Impl {
       v.down_reason = o.down_reason;
       v.down_for_ms = o.down_until_ms - now;
     }
-    v.fails = o.fails;
+    v.fails = now - o.fail_window_ms < h->fail_timeout_ms ? o.fails : 0;  // an old window no longer counts
     v.heartbeat_interval_ms = o.heartbeat_interval_ms;
     v.age_ms = now - o.heartbeat_ms;
     v.registered_ms = o.registered_ms;

@@ -3,7 +3,8 @@
 // crashes and reloads. Writers take a process-shared robust mutex, so a
 // process that dies holding it cannot deadlock the others.
 //
-// It holds: origins (identified by their `server` id), stream pins
+// It holds: origins (identified by their `server` id, with their learned
+// heartbeat interval and passive-health state: see RegistryTtls), stream pins
 // (stream key -> origin, so every worker and protocol sends a stream's clients
 // to the same origin) and sessions (HLS sessions, WebRTC ICE sessions) that
 // expire after session_ttl of inactivity.
