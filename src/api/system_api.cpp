@@ -131,7 +131,7 @@ cJSON* origin_json(const OriginView& o) {
   if (o.heartbeat_interval_ms > 0) {
     cJSON_AddNumberToObject(j, "heartbeat_interval_s", double(o.heartbeat_interval_ms) / 1000.0);
   } else {
-    cJSON_AddNullToObject(j, "heartbeat_interval_s");  // fewer than two heartbeats yet
+    cJSON_AddNullToObject(j, "heartbeat_interval_s");  // not learned yet
   }
   cJSON* streams = cJSON_AddArrayToObject(j, "streams");
   for (const std::string& key : o.streams) cJSON_AddItemToArray(streams, cJSON_CreateString(key.c_str()));

@@ -25,9 +25,11 @@
 //
 // Liveness: each origin's heartbeat interval is learned from the gaps between
 // its heartbeats (an average weighting the newest gap 1/4, each gap clamped
-// to [kHeartbeatIntervalMinMs, kHeartbeatIntervalMaxMs]; a registration is
-// not a sample). It is dead after heartbeat_misses intervals without one,
-// never later than origin_ttl, and until its second heartbeat only origin_ttl
+// to [kHeartbeatIntervalMinMs, kHeartbeatIntervalMaxMs]). The first gap,
+// from the registration to the first heartbeat, is not a sample: an origin
+// registered by hand twice in a row must not look like one beating every
+// second. It is dead after heartbeat_misses intervals without a heartbeat,
+// never later than origin_ttl; until its interval is known only origin_ttl
 // applies. Passive health (report_failure) marks it down for fail_timeout
 // after max_fails failures within fail_timeout; down origins are chosen only
 // when every alive origin is down.
@@ -84,7 +86,8 @@ struct OriginEntry {
   uint32_t pins;  // streams pinned here; recounted by expire() and repair()
   // Liveness and passive health (see the top of this file).
   uint32_t fails;                 // failures in the window starting at fail_window_ms
-  int64_t heartbeat_interval_ms;  // learned; 0 = fewer than two heartbeats yet
+  uint32_t heartbeats;            // since the registration (saturating)
+  int64_t heartbeat_interval_ms;  // learned; 0 = not yet (see the top of this file)
   int64_t fail_window_ms;
   int64_t down_until_ms;          // down while now < this
   char down_reason[kDownReasonMax + 1];
@@ -367,6 +370,8 @@ struct Registry::Impl {
 
   // One heartbeat `gap` after the previous one.
   static void learn_interval(OriginEntry& o, int64_t gap) {
+    if (o.heartbeats < UINT32_MAX) o.heartbeats++;
+    if (o.heartbeats == 1) return;  // the gap since the registration
     gap = std::clamp(gap, kHeartbeatIntervalMinMs, kHeartbeatIntervalMaxMs);
     o.heartbeat_interval_ms = o.heartbeat_interval_ms == 0 ? gap : (3 * o.heartbeat_interval_ms + gap) / 4;
   }
@@ -669,9 +674,13 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
       fresh.down_until_ms = cur.down_until_ms;
       memcpy(fresh.down_reason, cur.down_reason, sizeof fresh.down_reason);
       fresh.heartbeat_interval_ms = cur.heartbeat_interval_ms;
+      fresh.heartbeats = cur.heartbeats;
       Impl::learn_interval(fresh, now_ms - cur.heartbeat_ms);
     }
-    if (restarted) fresh.heartbeat_interval_ms = cur.heartbeat_interval_ms;  // same heartbeat settings
+    if (restarted) {  // same heartbeat settings
+      fresh.heartbeat_interval_ms = cur.heartbeat_interval_ms;
+      fresh.heartbeats = cur.heartbeats;
+    }
     fresh.pins = cur.pins;
     publish(cur, fresh);
     return Status::Ok();

@@ -50,7 +50,7 @@ struct OriginView {
   std::string down_reason;             // the failure that marked it down (while down)
   int64_t down_for_ms = 0;             // how long it stays down from now
   uint32_t fails = 0;                  // failures counted in the current fail_timeout window
-  int64_t heartbeat_interval_ms = 0;   // learned from its heartbeats; 0 = not yet known
+  int64_t heartbeat_interval_ms = 0;   // learned from its heartbeats; 0 = not yet known (3 needed)
   int64_t age_ms = 0;  // since last heartbeat
   int64_t registered_ms = 0;  // monotonic time of first registration
   std::vector<std::string> streams;  // stream keys pinned to it

@@ -73,7 +73,7 @@ class Failover(RtmpTestCase):
             b.start()
             self.beats.append(b)
             beats[server_id] = b
-        # Two heartbeats each: the proxy has learned their interval.
+        # Three heartbeats each: the proxy has learned their interval.
         wait_for(lambda: all(o["heartbeat_interval_s"] for o in self.origins_api(proxy).values())
                  and len(self.origins_api(proxy)) == 2, timeout=10, what="heartbeat intervals learned")
         return beats

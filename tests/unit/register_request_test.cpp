@@ -285,8 +285,8 @@ TEST_F(RegisterRequestHttp, OriginsShowDownAndHeartbeatInterval) {
   EXPECT_NE(b.find("\"heartbeat_interval_s\":null"), std::string::npos) << b;  // one registration: no interval yet
   EXPECT_NE(b.find("\"down\":false"), std::string::npos) << b;
   EXPECT_EQ(b.find("\"down_reason\""), std::string::npos) << b;
-  // A second heartbeat at once: the interval is the 1 s floor.
-  ASSERT_TRUE(status_is(post("/api/v1/srs/register", fixture("srs-heartbeat.json")), 200));
+  // Two more heartbeats at once (the first gap is not a sample): the interval is the 1 s floor.
+  for (int i = 0; i < 2; i++) ASSERT_TRUE(status_is(post("/api/v1/srs/register", fixture("srs-heartbeat.json")), 200));
   registry_->report_failure("vid-682yv42", "rtmp connect to 127.0.0.1:1936: Connection refused", monotonic_ms());
   b = body_of(get("/api/v1/origins"));
   EXPECT_NE(b.find("\"alive\":false"), std::string::npos) << b;

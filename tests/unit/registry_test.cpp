@@ -264,17 +264,20 @@ TEST(Registry, PinnedOriginWithoutProto) {
 TEST(Registry, LearnsTheHeartbeatInterval) {
   auto reg = make_registry();
   ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
-  EXPECT_EQ(reg->origins(0)[0].heartbeat_interval_ms, 0);  // a registration is not a sample
-  ASSERT_TRUE(reg->register_origin(origin("a"), 2000).ok());
-  EXPECT_EQ(reg->origins(2000)[0].heartbeat_interval_ms, 2000);
+  EXPECT_EQ(reg->origins(0)[0].heartbeat_interval_ms, 0);
+  // The gap from the registration to the first heartbeat is not a sample.
+  ASSERT_TRUE(reg->register_origin(origin("a"), 50).ok());
+  EXPECT_EQ(reg->origins(50)[0].heartbeat_interval_ms, 0);
+  EXPECT_TRUE(reg->origins(50 + kTtl - 1)[0].alive);  // origin_ttl alone still applies
+  ASSERT_TRUE(reg->register_origin(origin("a"), 2050).ok());
+  EXPECT_EQ(reg->origins(2050)[0].heartbeat_interval_ms, 2000);
   // Later gaps weigh 1/4: (3 * 2000 + 1000) / 4.
-  ASSERT_TRUE(reg->register_origin(origin("a"), 3000).ok());
-  EXPECT_EQ(reg->origins(3000)[0].heartbeat_interval_ms, 1750);
-  // A burst of registrations is clamped to the 1 s floor, not 1 ms.
+  ASSERT_TRUE(reg->register_origin(origin("a"), 3050).ok());
+  EXPECT_EQ(reg->origins(3050)[0].heartbeat_interval_ms, 1750);
+  // A burst of heartbeats is clamped to the 1 s floor, not 1 ms.
   auto burst = make_registry();
-  ASSERT_TRUE(burst->register_origin(origin("b"), 0).ok());
-  ASSERT_TRUE(burst->register_origin(origin("b"), 1).ok());
-  EXPECT_EQ(burst->origins(1)[0].heartbeat_interval_ms, kHeartbeatIntervalMinMs);
+  for (int64_t t = 0; t < 3; t++) ASSERT_TRUE(burst->register_origin(origin("b"), t).ok());
+  EXPECT_EQ(burst->origins(2)[0].heartbeat_interval_ms, kHeartbeatIntervalMinMs);
 }
 
 TEST(Registry, DeadAfterMissedHeartbeats) {
@@ -306,25 +309,25 @@ TEST(Registry, DeadAfterMissedHeartbeats) {
 TEST(Registry, NeverLaterThanOriginTtl) {
   auto reg = make_registry();  // origin_ttl 10 s
   ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
-  ASSERT_TRUE(reg->register_origin(origin("a"), 9000).ok());  // interval 9 s: 3 misses = 27 s
-  EXPECT_EQ(reg->origins(9000)[0].heartbeat_interval_ms, 9000);
-  EXPECT_TRUE(reg->origins(9000 + kTtl - 1)[0].alive);
-  EXPECT_FALSE(reg->origins(9000 + kTtl)[0].alive);
+  ASSERT_TRUE(reg->register_origin(origin("a"), 1000).ok());
+  ASSERT_TRUE(reg->register_origin(origin("a"), 10000).ok());  // interval 9 s: 3 misses = 27 s
+  EXPECT_EQ(reg->origins(10000)[0].heartbeat_interval_ms, 9000);
+  EXPECT_TRUE(reg->origins(10000 + kTtl - 1)[0].alive);
+  EXPECT_FALSE(reg->origins(10000 + kTtl)[0].alive);
 }
 
 TEST(Registry, HeartbeatMissesFollowsReload) {
   auto reg = make_registry();
-  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
-  ASSERT_TRUE(reg->register_origin(origin("a"), 1000).ok());
-  EXPECT_FALSE(reg->origins(1000 + 3000)[0].alive);
+  for (int64_t t = 0; t <= 2000; t += 1000) ASSERT_TRUE(reg->register_origin(origin("a"), t).ok());
+  EXPECT_FALSE(reg->origins(2000 + 3000)[0].alive);
   // heartbeat_misses 0: origin_ttl only.
   reg->set_ttls(RegistryTtls{kTtl, kSessionTtl, 0});
   EXPECT_EQ(reg->ttls().heartbeat_misses, 0);
-  EXPECT_TRUE(reg->origins(1000 + kTtl - 1)[0].alive);
+  EXPECT_TRUE(reg->origins(2000 + kTtl - 1)[0].alive);
   // heartbeat_misses 2.
   reg->set_ttls(RegistryTtls{kTtl, kSessionTtl, 2});
-  EXPECT_TRUE(reg->origins(1000 + 1999)[0].alive);
-  EXPECT_FALSE(reg->origins(1000 + 2000)[0].alive);
+  EXPECT_TRUE(reg->origins(2000 + 1999)[0].alive);
+  EXPECT_FALSE(reg->origins(2000 + 2000)[0].alive);
 }
 
 // ---- passive health ---------------------------------------------------------
@@ -442,8 +445,7 @@ TEST(Registry, DownIsSeenByOtherProcesses) {
 
 TEST(Registry, RestartClearsDownAndAddressChangeKeepsIt) {
   auto reg = make_registry();
-  ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.1", "1"), 0).ok());
-  ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.1", "1"), 1000).ok());
+  for (int64_t t : {0, 500, 1000}) ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.1", "1"), t).ok());
   reg->report_failure("a", "refused", 1100);
   ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.2", "1"), 2000).ok());  // same process, new address
   auto v = reg->origins(2000)[0];
