@@ -236,8 +236,7 @@ int main(int argc, char** argv) {
     SP_CRIT("master", "%s", listeners.error().c_str());
     return 1;
   }
-  auto registry = sp::Registry::create(conf->registry.size,
-                                       sp::RegistryTtls{conf->registry.origin_ttl_ms, conf->registry.session_ttl_ms});
+  auto registry = sp::Registry::create(conf->registry.size, sp::registry_ttls(conf->registry));
   if (!registry.ok()) {
     emerg(registry.error());
     SP_CRIT("master", "%s", registry.error().c_str());

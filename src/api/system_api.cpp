@@ -119,9 +119,22 @@ cJSON* origin_json(const OriginView& o) {
     cJSON* arr = cJSON_AddArrayToObject(eps, proto_name(Proto(p)));
     for (const Endpoint& ep : o.endpoints[p]) cJSON_AddItemToArray(arr, cJSON_CreateString(endpoint_text(ep).c_str()));
   }
+  // alive: gets new streams; heartbeat_alive and down say why not.
   cJSON_AddBoolToObject(j, "alive", o.alive);
+  cJSON_AddBoolToObject(j, "heartbeat_alive", o.heartbeat_alive);
+  cJSON_AddBoolToObject(j, "down", o.down);
+  if (o.down) {
+    cJSON_AddStringToObject(j, "down_reason", o.down_reason.c_str());
+    cJSON_AddNumberToObject(j, "down_for_s", double(o.down_for_ms) / 1000.0);
+  }
+  cJSON_AddNumberToObject(j, "fails", o.fails);
   // Milliseconds precision, in seconds: 1.234.
   cJSON_AddNumberToObject(j, "heartbeat_age_seconds", std::round(double(o.age_ms)) / 1000.0);
+  if (o.heartbeat_interval_ms > 0) {
+    cJSON_AddNumberToObject(j, "heartbeat_interval_s", double(o.heartbeat_interval_ms) / 1000.0);
+  } else {
+    cJSON_AddNullToObject(j, "heartbeat_interval_s");  // not learned yet
+  }
   cJSON* streams = cJSON_AddArrayToObject(j, "streams");
   for (const std::string& key : o.streams) cJSON_AddItemToArray(streams, cJSON_CreateString(key.c_str()));
   return j;

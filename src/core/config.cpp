@@ -449,6 +449,7 @@ Status validate(Config& c) {
   if (c.registry.size > 4ull * 1024 * 1024 * 1024) return Status::Error("registry size must be at most 4g");
   if (c.registry.origin_ttl_ms < 1000) return Status::Error("registry origin_ttl must be at least 1s");
   if (c.registry.session_ttl_ms < 1000) return Status::Error("registry session_ttl must be at least 1s");
+  if (c.registry.fail_timeout_ms < 1000) return Status::Error("registry fail_timeout must be at least 1s");
   if (c.default_backend.enabled) {
     const std::pair<const char*, const std::string*> eps[] = {
         {"rtmp", &c.default_backend.rtmp}, {"http", &c.default_backend.http}, {"api", &c.default_backend.api},

@@ -35,6 +35,9 @@ struct RegistryConf {
   uint64_t size = 16 * 1024 * 1024;
   int64_t origin_ttl_ms = 300 * 1000;
   int64_t session_ttl_ms = 120 * 1000;
+  int heartbeat_misses = 3;
+  int max_fails = 1;
+  int64_t fail_timeout_ms = 10 * 1000;
 };
 
 struct DefaultBackendConf {

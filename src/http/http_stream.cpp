@@ -228,6 +228,14 @@ class StreamSession : public HttpConn::Handler, public OriginClient::Handler {
   void start_origin(Mode mode, const std::string& host, uint16_t port, const std::string& target);
   void finish_playlist(const Status& result);
   void drop_origin();
+  // Passive health: the origin of origin_desc_ answered (ok) or failed before
+  // its response head (Registry::report_success / report_failure).
+  void report_origin(const Status& result);
+  // HTTP-FLV/TS: after an origin failed before its response head, tries the
+  // origin the registry now sends the stream to (the failed one is down and
+  // no other client of the stream remains on it), while connect_timeout from
+  // the request's start has time left. True when a new attempt is under way.
+  bool retry_live();
 
   void add_cors(HttpHeaders* h) const;
   void answer(int status, const std::string& text, const char* content_type = "text/plain; charset=utf-8");
@@ -248,6 +256,7 @@ class StreamSession : public HttpConn::Handler, public OriginClient::Handler {
   std::string live_key_, live_server_;  // picked, counted once the origin answers 2xx
   bool paused_ = false;
   HttpHeaders forward_;       // request headers passed to the origin
+  std::vector<std::string> tried_;  // origins that failed this request (retry_live)
 
   // Playlist fetch (HLS).
   std::string hls_id_;
@@ -374,6 +383,7 @@ void StreamSession::on_request(HttpConn&, const HttpRequestHead& req, std::strin
   host_header_ = req.host();
   origin_desc_.clear();
   counted_key_.clear();
+  tried_.clear();
   paused_ = false;
   hls_id_.clear();
   hls_new_ = false;
@@ -528,12 +538,14 @@ void StreamSession::start_origin(Mode mode, const std::string& host, uint16_t po
   OriginClient::Timeouts t{svc_.conf().connect_timeout_ms, svc_.conf().idle_timeout_ms};
   Status st = origin_->start(r, t);
   if (!st.ok()) {
+    report_origin(st);
     drop_origin();
     fail(503, "origin unreachable: " + st.message());
   }
 }
 
 void StreamSession::on_origin_head(OriginClient& origin, const HttpResponseHead& head) {
+  report_origin(Status::Ok());
   if (mode_ == Mode::kPlaylist) {
     auto loc = head.headers.get("Location");
     if (head.status / 100 == 3 && loc && redirects_ < kMaxRedirects &&
@@ -607,6 +619,8 @@ void StreamSession::on_drain(HttpConn&) {
 void StreamSession::on_origin_end(OriginClient& origin, const Status& result) {
   if (mode_ == Mode::kPlaylist) return finish_playlist(result);
   bool had_head = origin.got_head();
+  if (!had_head) report_origin(result);
+  if (!had_head && retry_live()) return;
   drop_origin();
   if (!had_head) return fail(result.message().find("connect") != std::string::npos ? 503 : 502,
                              "origin " + origin_desc_ + ": " + result.message());
@@ -621,6 +635,7 @@ void StreamSession::on_origin_end(OriginClient& origin, const Status& result) {
 void StreamSession::finish_playlist(const Status& result) {
   if (mode_ != Mode::kPlaylist || !origin_) return;
   bool had_head = origin_->got_head();
+  if (!had_head) report_origin(result);
   drop_origin();
   if (redirect_pending_) {
     redirects_++;
@@ -756,6 +771,36 @@ void StreamSession::answer(int status, const std::string& text, const char* cont
 void StreamSession::fail(int status, const std::string& why) {
   answer(status, why + "\n");
   end_request(why);
+}
+
+void StreamSession::report_origin(const Status& result) {
+  size_t at = origin_desc_.rfind('@');
+  if (at == std::string::npos) return;
+  std::string server = origin_desc_.substr(0, at);
+  if (result.ok()) return svc_.registry().report_success(server, monotonic_ms());
+  svc_.registry().report_failure(server, "http to " + origin_desc_.substr(at + 1) + ": " + result.message(),
+                                 monotonic_ms());
+}
+
+bool StreamSession::retry_live() {
+  constexpr size_t kMaxOrigins = 3;  // origins one request may try
+  size_t at = origin_desc_.rfind('@');
+  if (mode_ != Mode::kRelay || counted_key_.empty() || at == std::string::npos) return false;
+  tried_.push_back(origin_desc_.substr(0, at));
+  int64_t now = monotonic_ms();
+  if (now - started_ms_ >= svc_.conf().connect_timeout_ms || tried_.size() >= kMaxOrigins) return false;
+  // This request's own count must not keep the stream on the failed origin.
+  svc_.registry().add_client(counted_key_, Proto::http, -1, now);
+  auto pick = svc_.registry().pick(counted_key_, Proto::http, now);
+  svc_.registry().add_client(counted_key_, Proto::http, +1, now);
+  if (!pick.ok() || std::find(tried_.begin(), tried_.end(), pick->origin.server) != tried_.end()) return false;
+  std::string next = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
+  SP_WARN(conn_.ctx(), "http: origin %s failed before answering; %s key=%s retried on origin %s",
+          origin_desc_.c_str(), target_.c_str(), counted_key_.c_str(), next.c_str());
+  drop_origin();
+  origin_desc_ = next;
+  start_origin(Mode::kRelay, pick->host, pick->port, target_);
+  return true;
 }
 
 void StreamSession::drop_origin() {

@@ -355,7 +355,7 @@ class Master {
     }
     Status st = log::open(next->error_log, next->error_log_level);
     if (!st.ok()) SP_PERROR("reload: %s; keeping the old log", st.message().c_str());
-    registry_->set_ttls(RegistryTtls{next->registry.origin_ttl_ms, next->registry.session_ttl_ms});
+    registry_->set_ttls(registry_ttls(next->registry));
     conf_ = std::move(*next);
     listeners_ = std::move(*listeners);  // sockets dropped from the config close here
     chown_log();

@@ -49,6 +49,17 @@
 // Picking: least pinned streams among alive origins that have an endpoint
 // for the protocol, ties broken round-robin (a cursor in the header), so new
 // streams spread evenly and equal origins take turns.
+//
+// Liveness: each origin's heartbeat interval is learned from the gaps between
+// its heartbeats (an average weighting the newest gap 1/4, each gap clamped
+// to [kHeartbeatIntervalMinMs, kHeartbeatIntervalMaxMs]). The first gap,
+// from the registration to the first heartbeat, is not a sample: an origin
+// registered by hand twice in a row must not look like one beating every
+// second. It is dead after heartbeat_misses intervals without a heartbeat,
+// never later than origin_ttl; until its interval is known only origin_ttl
+// applies. Passive health (report_failure) marks it down for fail_timeout
+// after max_fails failures within fail_timeout; down origins are chosen only
+// when every alive origin is down.
 #include "registry/registry.h"
 
 #include <pthread.h>
@@ -113,6 +124,13 @@ struct OriginEntry {
   int64_t registered_ms;
   int64_t heartbeat_ms;
   uint32_t pins;  // streams pinned here; recounted by expire() and repair()
+  // Liveness and passive health (see the top of this file).
+  uint32_t fails;                 // failures in the window starting at fail_window_ms
+  uint32_t heartbeats;            // since the registration (saturating)
+  int64_t heartbeat_interval_ms;  // learned; 0 = not yet (see the top of this file)
+  int64_t fail_window_ms;
+  int64_t down_until_ms;          // down while now < this
+  char down_reason[kDownReasonMax + 1];
 };
 
 // One owner of a stream's clients: a (process, protocol) pair and how many
@@ -189,6 +207,9 @@ struct Header {
   pthread_mutex_t mu;
   int64_t origin_ttl_ms;
   int64_t session_ttl_ms;
+  int64_t fail_timeout_ms;
+  int32_t heartbeat_misses;
+  int32_t max_fails;
   uint64_t bytes;
   uint64_t origins_offset;
   uint32_t origin_slots;
@@ -568,7 +589,26 @@ struct Registry::Impl {
     }
   }
 
-  bool alive(const OriginEntry& o, int64_t now) const { return now - o.heartbeat_ms < h->origin_ttl_ms; }
+  // How long after its last heartbeat an origin is dead.
+  int64_t dead_after(const OriginEntry& o) const {
+    int64_t ttl = h->origin_ttl_ms;
+    if (o.heartbeat_interval_ms > 0 && h->heartbeat_misses > 0) {
+      ttl = std::min(ttl, o.heartbeat_interval_ms * h->heartbeat_misses);
+    }
+    return ttl;
+  }
+  bool heartbeat_alive(const OriginEntry& o, int64_t now) const { return now - o.heartbeat_ms < dead_after(o); }
+  static bool down(const OriginEntry& o, int64_t now) { return now < o.down_until_ms; }
+  // Gets new streams.
+  bool alive(const OriginEntry& o, int64_t now) const { return heartbeat_alive(o, now) && !down(o, now); }
+
+  // One heartbeat `gap` after the previous one.
+  static void learn_interval(OriginEntry& o, int64_t gap) {
+    if (o.heartbeats < UINT32_MAX) o.heartbeats++;
+    if (o.heartbeats == 1) return;  // the gap since the registration
+    gap = std::clamp(gap, kHeartbeatIntervalMinMs, kHeartbeatIntervalMaxMs);
+    o.heartbeat_interval_ms = o.heartbeat_interval_ms == 0 ? gap : (3 * o.heartbeat_interval_ms + gap) / 4;
+  }
 
   int find_origin(std::string_view server) const {
     for (uint32_t i = 0; i < h->origin_high; i++) {
@@ -615,16 +655,19 @@ struct Registry::Impl {
     return true;
   }
 
-  // Least pinned streams among alive origins serving `needs`, round-robin on ties.
+  // Least pinned streams among alive origins serving `needs`, round-robin on
+  // ties; when all of those are down, the least pinned down one.
   int choose_origin(uint32_t needs, int64_t now) {
     uint32_t n = h->origin_high;
-    int best = -1;
+    int best = -1, best_down = -1;
     for (uint32_t k = 0; k < n; k++) {
       uint32_t i = (h->rr_cursor % n + k) % n;
       const OriginEntry& o = origins[i];
-      if (!is_valid(o) || !alive(o, now) || !serves(o, needs)) continue;
-      if (best < 0 || o.pins < origins[best].pins) best = int(i);
+      if (!is_valid(o) || !heartbeat_alive(o, now) || !serves(o, needs)) continue;
+      int& b = down(o, now) ? best_down : best;
+      if (b < 0 || o.pins < origins[b].pins) b = int(i);
     }
+    if (best < 0) best = best_down;
     if (best >= 0) h->rr_cursor = uint32_t(best + 1);
     return best;
   }
@@ -644,6 +687,14 @@ struct Registry::Impl {
       }
     }
     v.alive = alive(o, now);
+    v.heartbeat_alive = heartbeat_alive(o, now);
+    v.down = down(o, now);
+    if (v.down) {
+      v.down_reason = o.down_reason;
+      v.down_for_ms = o.down_until_ms - now;
+    }
+    v.fails = now - o.fail_window_ms < h->fail_timeout_ms ? o.fails : 0;  // an old window no longer counts
+    v.heartbeat_interval_ms = o.heartbeat_interval_ms;
     v.age_ms = now - o.heartbeat_ms;
     v.registered_ms = o.registered_ms;
     return v;
@@ -836,6 +887,9 @@ Result<std::unique_ptr<Registry>> Registry::create(uint64_t bytes, RegistryTtls 
   h->creator_pid = int32_t(getpid());
   h->origin_ttl_ms = ttls.origin_ttl_ms;
   h->session_ttl_ms = ttls.session_ttl_ms;
+  h->heartbeat_misses = ttls.heartbeat_misses;
+  h->max_fails = ttls.max_fails;
+  h->fail_timeout_ms = ttls.fail_timeout_ms;
   h->bytes = bytes;
   h->origins_offset = g.origins_offset;
   h->origin_slots = g.origin_slots;
@@ -869,11 +923,15 @@ void Registry::set_ttls(RegistryTtls ttls) {
   Locked l(impl_);
   impl_->h->origin_ttl_ms = ttls.origin_ttl_ms;
   impl_->h->session_ttl_ms = ttls.session_ttl_ms;
+  impl_->h->heartbeat_misses = ttls.heartbeat_misses;
+  impl_->h->max_fails = ttls.max_fails;
+  impl_->h->fail_timeout_ms = ttls.fail_timeout_ms;
 }
 
 RegistryTtls Registry::ttls() const {
   Locked l(impl_);
-  return RegistryTtls{impl_->h->origin_ttl_ms, impl_->h->session_ttl_ms};
+  const Header& h = *impl_->h;
+  return RegistryTtls{h.origin_ttl_ms, h.session_ttl_ms, h.heartbeat_misses, h.max_fails, h.fail_timeout_ms};
 }
 
 pid_t Registry::creator_pid() const { return pid_t(impl_->h->creator_pid); }
@@ -895,15 +953,28 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
     OriginEntry& cur = im.origins[slot];
     bool restarted = strcmp(cur.service, fresh.service) != 0 || strcmp(cur.pid, fresh.pid) != 0;
     if (!restarted && same_addresses(cur, fresh)) {
-      cur.heartbeat_ms = now_ms;  // the common heartbeat: one aligned store
+      Impl::learn_interval(cur, now_ms - cur.heartbeat_ms);
+      cur.heartbeat_ms = now_ms;  // the common heartbeat: aligned stores
       return Status::Ok();
     }
     if (restarted) {
+      // A new process: the old one's failures say nothing about it.
       SP_PINFO("registry: origin %s restarted (service %s -> %s, pid %s -> %s), replacing its entry", cur.server,
                cur.service, fresh.service, cur.pid, fresh.pid);
     } else {
       SP_PINFO("registry: origin %s changed its addresses", cur.server);
       fresh.registered_ms = cur.registered_ms;
+      fresh.fails = cur.fails;
+      fresh.fail_window_ms = cur.fail_window_ms;
+      fresh.down_until_ms = cur.down_until_ms;
+      memcpy(fresh.down_reason, cur.down_reason, sizeof fresh.down_reason);
+      fresh.heartbeat_interval_ms = cur.heartbeat_interval_ms;
+      fresh.heartbeats = cur.heartbeats;
+      Impl::learn_interval(fresh, now_ms - cur.heartbeat_ms);
+    }
+    if (restarted) {  // same heartbeat settings
+      fresh.heartbeat_interval_ms = cur.heartbeat_interval_ms;
+      fresh.heartbeats = cur.heartbeats;
     }
     fresh.pins = cur.pins;
     publish(cur, fresh);
@@ -934,14 +1005,15 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
   if (si >= 0) {
     StreamEntry& s = im.streams.e[si];
     int o = im.pin_origin(s);
-    if (o >= 0 && im.alive(im.origins[o], now_ms)) {
-      if (Impl::serves(im.origins[o], needs)) {
+    if (o >= 0 && im.heartbeat_alive(im.origins[o], now_ms)) {
+      // Moving a stream that has clients would split them across origins.
+      bool busy = Impl::has_clients(s);
+      if (Impl::serves(im.origins[o], needs) && (busy || !Impl::down(im.origins[o], now_ms))) {
         s.used_ms = now_ms;
         im.stream_used(uint32_t(si));
         return im.make_pick(o, proto, now_ms);
       }
-      // Moving a stream that has clients would split them across origins.
-      if (Impl::has_clients(s)) {
+      if (busy) {
         return Result<Pick>::Error("stream \"" + std::string(stream_key) + "\" is on origin " + s.origin_server +
                                    ", which has no " + proto_name(proto) +
                                    (also != proto ? std::string(" and ") + proto_name(also) : std::string()) +
@@ -956,6 +1028,11 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
                                (also != proto ? std::string(" (with ") + proto_name(also) + ")" : std::string()));
   }
   std::string previous = si >= 0 ? im.streams.e[si].origin_server : "";
+  if (previous == im.origins[chosen].server) {  // down, but every other origin is too
+    im.streams.e[si].used_ms = now_ms;
+    im.stream_used(uint32_t(si));
+    return im.make_pick(chosen, proto, now_ms);
+  }
   if (Status s = im.pin(si, stream_key, chosen, now_ms); !s.ok()) return s;
   if (previous.empty()) {
     SP_PINFO("registry: stream %.*s pinned to origin %s (pending)", int(stream_key.size()), stream_key.data(),
@@ -965,6 +1042,44 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
              previous.c_str(), im.origins[chosen].server);
   }
   return im.make_pick(chosen, proto, now_ms);
+}
+
+void Registry::report_failure(std::string_view server, std::string_view reason, int64_t now_ms) {
+  Locked l(impl_);
+  Impl& im = *impl_;
+  int i = im.find_origin(server);
+  if (i < 0 || im.h->max_fails <= 0) return;
+  OriginEntry& o = im.origins[i];
+  if (o.fails == 0 || now_ms - o.fail_window_ms >= im.h->fail_timeout_ms) {
+    o.fails = 0;
+    o.fail_window_ms = now_ms;
+  }
+  if (++o.fails < uint32_t(im.h->max_fails)) {
+    SP_PINFO("registry: origin %s failed (%u of max_fails %d): %.*s", o.server, o.fails, int(im.h->max_fails),
+             int(reason.size()), reason.data());
+    return;
+  }
+  bool was_down = Impl::down(o, now_ms);
+  o.fails = 0;
+  o.down_until_ms = now_ms + im.h->fail_timeout_ms;
+  copy_str(o.down_reason, reason);
+  if (!was_down) {
+    SP_PWARN("registry: origin %s marked down for %lld ms after %d failure(s) within fail_timeout: %.*s", o.server,
+             (long long)im.h->fail_timeout_ms, int(im.h->max_fails), int(reason.size()), reason.data());
+  }
+}
+
+void Registry::report_success(std::string_view server, int64_t now_ms) {
+  Locked l(impl_);
+  Impl& im = *impl_;
+  int i = im.find_origin(server);
+  if (i < 0) return;
+  OriginEntry& o = im.origins[i];
+  o.fails = 0;
+  if (o.down_until_ms == 0) return;
+  if (Impl::down(o, now_ms)) SP_PINFO("registry: origin %s answered again, no longer down", o.server);
+  o.down_until_ms = 0;
+  o.down_reason[0] = '\0';
 }
 
 namespace {

@@ -3,7 +3,8 @@
 // crashes and reloads. Writers take a process-shared robust mutex, so a
 // process that dies holding it cannot deadlock the others.
 //
-// It holds: origins (identified by their `server` id), stream pins
+// It holds: origins (identified by their `server` id, with their learned
+// heartbeat interval and passive-health state: see RegistryTtls), stream pins
 // (stream key -> origin, so every worker and protocol sends a stream's clients
 // to the same origin) and sessions (HLS sessions, WebRTC ICE sessions) that
 // expire after session_ttl of inactivity.
@@ -50,7 +51,17 @@ struct OriginView {
   int slot = -1;
   std::string server, service, pid, device_id, ip;
   std::vector<Endpoint> endpoints[kProtoCount];
+  // alive: gets new streams (heartbeats on time and not down). The parts:
+  // heartbeat_alive (heartbeat younger than heartbeat_misses learned
+  // intervals and than origin_ttl) and down (passive health, see
+  // report_failure()).
   bool alive = false;
+  bool heartbeat_alive = false;
+  bool down = false;
+  std::string down_reason;             // the failure that marked it down (while down)
+  int64_t down_for_ms = 0;             // how long it stays down from now
+  uint32_t fails = 0;                  // failures counted in the current fail_timeout window
+  int64_t heartbeat_interval_ms = 0;   // learned from its heartbeats; 0 = not yet known (3 needed)
   int64_t age_ms = 0;  // since last heartbeat
   int64_t registered_ms = 0;  // monotonic time of first registration
   std::vector<std::string> streams;  // stream keys pinned to it
@@ -88,10 +99,30 @@ struct SessionView {
 };
 constexpr size_t kSessionDataMax = 256;
 
+// TTLs and the liveness rules (SPEC section 5 "Liveness").
+// heartbeat_misses: an origin whose heartbeat interval is known is dead after
+//   this many intervals without a heartbeat (never later than origin_ttl).
+// max_fails / fail_timeout_ms: passive health, as nginx's upstream
+//   max_fails/fail_timeout: max_fails failed connects or handshakes within
+//   fail_timeout mark the origin down for fail_timeout (0 = never marked down).
 struct RegistryTtls {
   int64_t origin_ttl_ms = 300 * 1000;
   int64_t session_ttl_ms = 120 * 1000;
+  int heartbeat_misses = 3;
+  int max_fails = 1;
+  int64_t fail_timeout_ms = 10 * 1000;
 };
+
+// The `registry { }` block's values (defined in registry_conf.cpp).
+struct RegistryConf;
+RegistryTtls registry_ttls(const RegistryConf& conf);
+
+// Bounds of a learned heartbeat interval: a burst of registrations cannot
+// make an origin look dead in milliseconds, nor a long gap keep it for hours.
+constexpr int64_t kHeartbeatIntervalMinMs = 1000;
+constexpr int64_t kHeartbeatIntervalMaxMs = 3600 * 1000;
+// Longest down_reason kept (bytes); longer reasons are cut.
+constexpr size_t kDownReasonMax = 127;
 
 // True when a Status came from a table being full (origins, streams or
 // sessions): the caller answers "try later" rather than "bad request".
@@ -142,7 +173,8 @@ class Registry {
 
   // The origin for a stream: the pinned one while alive (sticky), else a new
   // pick among alive origins with an endpoint for `proto`, remembered for every
-  // worker. Error when no alive origin can serve it. New picks go to the
+  // worker. A pinned origin that is down (report_failure) keeps the stream
+  // while it has clients, else the stream moves. Error when no alive origin can serve it. New picks go to the
   // origin with the fewest pinned streams, round-robin among equals. A pinned
   // origin that is alive but lacks `proto` keeps the stream (error) while the
   // stream has clients, else the stream moves. A new or moved pin is pending
@@ -165,6 +197,18 @@ class Registry {
   // only when the origin is gone or every pin is live. Every protocol calls
   // it once per accepted client; calling it for a confirmed pin is use.
   Status confirm(std::string_view stream_key, std::string_view origin_server, int64_t now_ms);
+
+  // Passive health. Every protocol calls report_failure() when a connect or
+  // handshake to an origin fails (refused, reset, timeout, no answer) and
+  // report_success() when the origin answered. max_fails failures within
+  // fail_timeout mark the origin down for fail_timeout, for every worker: it
+  // gets no new streams, and a stream pinned to it moves on its next pick
+  // once no client of the stream remains (while clients remain the stream
+  // stays, so they are not split). A success clears the count and the down
+  // mark. If every alive origin is down, picks still use them (the least
+  // pinned) rather than refuse everyone. Unknown servers are ignored.
+  void report_failure(std::string_view server, std::string_view reason, int64_t now_ms);
+  void report_success(std::string_view server, int64_t now_ms);
 
   // Client counts per stream and protocol, shown by GET /api/v1/streams.
   // With now_ms >= 0 it also counts as use of the pin, so a pin whose last

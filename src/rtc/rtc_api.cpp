@@ -482,6 +482,10 @@ struct RtcApi::Impl {
   }
 
   void finish(Flow* f, evhttp_request* oreq) {
+    // Passive health: an origin that did not answer the signalling request counts against it.
+    int64_t now = monotonic_ms();
+    if (oreq && evhttp_request_get_response_code(oreq) != 0) registry.report_success(f->origin_server, now);
+    else registry.report_failure(f->origin_server, "webrtc signalling to " + f->origin_desc + ": no answer", now);
     if (!f->client) return;
     evhttp_request* req = f->client;
     detach_client(f);

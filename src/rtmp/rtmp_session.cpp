@@ -241,6 +241,7 @@ void Session::on_timer(evutil_socket_t, short, void* arg) {
     case State::origin_handshake:
     case State::origin_commands:
       if (now < s->deadline_ms_) break;
+      if (s->state_ != State::origin_commands) s->report_origin_failure("timed out");
       s->send_status("error", publishing_code(s->publishing_),
                      "origin " + s->describe_origin() + " did not answer within connect_timeout (" +
                          std::to_string(s->env_.conf.connect_timeout_ms) + " ms)");
@@ -580,7 +581,8 @@ void Session::client_publish_or_play(Message& m, const Command& cmd) {
 
 void Session::start_origin() {
   state_ = State::origin_connect;
-  deadline_ms_ = monotonic_ms() + env_.conf.connect_timeout_ms;
+  // Retries on other origins share the first attempt's budget.
+  if (origins_tried_.empty()) deadline_ms_ = monotonic_ms() + env_.conf.connect_timeout_ms;
   arm_timer(deadline_ms_);
   const char* code = publishing_code(publishing_);
   Result<SockAddr> addr = make_sock_addr(pick_.host, pick_.port);
@@ -601,6 +603,7 @@ void Session::start_origin() {
   }
   if (errno != EINPROGRESS) {
     std::string why = strerror(errno);
+    if (retry_origin(why)) return;
     send_status("error", code, "origin " + describe_origin() + " unreachable: " + why);
     close("origin unreachable: " + why);
     return;
@@ -631,11 +634,13 @@ bool Session::read_origin_handshake(std::span<const uint8_t>* bytes) {
   Result<std::vector<uint8_t>> c2 = handshake::client_c2(hs, hello_);
   hs = {};
   if (!c2.ok()) {
+    if (retry_origin(c2.error())) return false;
     send_status("error", publishing_code(publishing_),
                 "origin " + describe_origin() + " handshake failed: " + c2.error());
     close("origin handshake: " + c2.error());
     return false;
   }
+  env_.registry.report_success(pick_.origin.server, monotonic_ms());
   send_raw(origin_, *c2);
   state_ = State::origin_commands;
   send(origin_, set_chunk_size_message(env_.conf.chunk_size));
@@ -711,6 +716,30 @@ void Session::origin_command(Message& m) {
   bool started = publishing_ ? status_code == status::kPublishStart
                              : status_code == status::kPlayStart || status_code == status::kPlayReset;
   if (started) start_relay();
+}
+
+void Session::report_origin_failure(const std::string& why) {
+  const char* what = state_ == State::origin_connect ? "connect to " : "handshake with ";
+  env_.registry.report_failure(pick_.origin.server,
+                               "rtmp " + std::string(what) + pick_.host + ":" + std::to_string(pick_.port) + ": " + why,
+                               monotonic_ms());
+}
+
+bool Session::retry_origin(const std::string& why) {
+  constexpr size_t kMaxOrigins = 3;  // origins one client may try
+  report_origin_failure(why);
+  origins_tried_.push_back(pick_.origin.server);
+  int64_t now = monotonic_ms();
+  if (now >= deadline_ms_ || origins_tried_.size() >= kMaxOrigins) return false;
+  Result<Pick> next = env_.registry.pick(stream_key_, Proto::rtmp, now);
+  if (!next.ok() || std::ranges::find(origins_tried_, next->origin.server) != origins_tried_.end()) return false;
+  SP_WARN(id_, "rtmp origin %s failed (%s); %s key=%s retried on origin %s (%s:%u) with %lld ms left",
+          describe_origin().c_str(), why.c_str(), state_word(publishing_), stream_key_.c_str(),
+          next->origin.server.c_str(), next->host.c_str(), unsigned(next->port), (long long)(deadline_ms_ - now));
+  pick_ = std::move(*next);
+  origin_ = Hop("origin", ChunkReaderLimits{});  // closes the failed socket and its events
+  start_origin();
+  return true;
 }
 
 void Session::send_origin_stream_commands() {
@@ -911,6 +940,7 @@ void Session::hop_closed(Hop& hop, const std::string& why) {
   }
   if (state_ == State::done) return;
   if (&hop == &origin_ && state_ != State::relay) {
+    if ((state_ == State::origin_connect || state_ == State::origin_handshake) && retry_origin(why)) return;
     send_status("error", publishing_code(publishing_),
                 "origin " + describe_origin() + (state_ == State::origin_connect ? " unreachable: " : " failed: ") + why);
     close("origin " + why);

@@ -147,6 +147,13 @@ class Session {
   void origin_message(Message& m);
   void origin_command(Message& m);
   void send_origin_stream_commands();
+  // Passive health: counts a failed connect or handshake against the origin.
+  void report_origin_failure(const std::string& why);
+  // Reports the failure, then tries another origin when the registry now
+  // sends the stream elsewhere (the failed origin is down and no client of
+  // the stream remains on it) and connect_timeout has time left. True when a
+  // new attempt is under way.
+  bool retry_origin(const std::string& why);
 
   // Both sides.
   bool feed(Hop& hop, std::span<const uint8_t> bytes);
@@ -207,6 +214,7 @@ class Session {
   // The origin.
   Pick pick_;
   bool picked_ = false;
+  std::vector<std::string> origins_tried_;  // servers that failed this client (retry_origin)
   handshake::ClientHello hello_;
   double create_stream_tid_ = 0;
 };

@@ -84,6 +84,7 @@ Status SrtRelay::start(int eid) {
   // Subscribe before connecting so the completion cannot be missed.
   subscribe(origin_, SRT_EPOLL_OUT | SRT_EPOLL_ERR);
   if (srt_connect(origin_.sock.get(), addr->sa(), int(addr->len)) == SRT_ERROR) {
+    origin_failed_ = true;
     return Status::Error("connecting to origin: " + srt_error_text());
   }
   return Status::Ok();
@@ -97,6 +98,7 @@ bool SrtRelay::on_event(SRTSOCKET s, int events, int64_t now_ms) {
   if (!is_client && !relaying_) {
     if (events & SRT_EPOLL_ERR || srt_getsockstate(s) != SRTS_CONNECTED) {
       int why = srt_getrejectreason(s);
+      origin_failed_ = why < SRT_REJC_PREDEFINED;  // not a refusal by the origin's application
       return fail("origin connect failed: " + srt_reject_text(why));
     }
     return on_origin_connected(now_ms);
@@ -198,8 +200,9 @@ bool SrtRelay::check_timers(int64_t now_ms) {
   snapshot_stats(origin_);
   if (!relaying_) {
     // libsrt enforces SRTO_CONNTIMEO; this is the backstop if it never says.
-    if (now_ms - start_ms_ > conf_.connect_timeout_ms + 1000) return fail("origin connect timed out");
-    return true;
+    if (now_ms - start_ms_ <= conf_.connect_timeout_ms + 1000) return true;
+    origin_failed_ = true;
+    return fail("origin connect timed out");
   }
   if (conf_.idle_timeout_ms > 0 && now_ms - last_data_ms_ > conf_.idle_timeout_ms) {
     return fail("idle for " + std::to_string(conf_.idle_timeout_ms) + "ms");

@@ -57,9 +57,13 @@ class SrtRelay {
   const std::string& key() const { return route_.key; }
   const std::string& reason() const { return reason_; }
   // True once the origin accepted the connection (the service then confirms
-  // the stream's pin on origin_server()).
+  // the stream's pin on origin_server() and reports the origin's success);
+  // origin_failed(): the session ended because the origin did not answer
+  // (Registry::report_failure).
   bool relaying() const { return relaying_; }
+  bool origin_failed() const { return origin_failed_; }
   const std::string& origin_server() const { return pick_.origin.server; }
+  const Pick& pick() const { return pick_; }
 
  private:
   // One side of the relay. `pending` is a message read from the other side
@@ -95,6 +99,7 @@ class SrtRelay {
   Leg client_;
   Leg origin_;
   bool relaying_ = false;
+  bool origin_failed_ = false;  // connect refused, rejected or timed out
   int64_t start_ms_;
   int64_t last_data_ms_;
   std::string reason_;

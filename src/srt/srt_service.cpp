@@ -326,7 +326,8 @@ void SrtService::dispatch(SRTSOCKET s, int events, int64_t now_ms) {
   bool was_relaying = relay.relaying();
   bool alive = relay.on_event(s, events, now_ms);
   if (!was_relaying && relay.relaying()) {
-    // The origin accepted the caller: the stream's pin lasts.
+    // The origin accepted the caller: it is healthy and the stream's pin lasts.
+    registry_.report_success(relay.origin_server(), now_ms);
     Status st = registry_.confirm(relay.key(), relay.origin_server(), now_ms);
     if (!st.ok()) SP_WARN(relay.ctx(), "srt stream %s not pinned: %s", relay.key().c_str(), st.message().c_str());
   }
@@ -390,6 +391,10 @@ void SrtService::end_relay(uint64_t id, const std::string& reason, int64_t now_m
   SrtRelay& r = *it->second;
   owner_.erase(r.client_sock());
   owner_.erase(r.origin_sock());
+  if (r.origin_failed()) {
+    registry_.report_failure(r.pick().origin.server, "srt to " + r.pick().host + ":" + std::to_string(r.pick().port) +
+                             ": " + reason, now_ms);
+  }
   r.finish(reason.empty() ? "closed" : reason, now_ms);
   registry_.add_client(r.key(), Proto::srt, -1, now_ms);
   relays_.erase(it);

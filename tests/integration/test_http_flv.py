@@ -1,7 +1,8 @@
 """HTTP-FLV / HTTP-TS through the proxy with real peers: nginx-rtmp fed by
 ffmpeg, and flv_origin.py streaming `ffmpeg -c copy -f flv -` (chunked, like
 SRS) as the live HTTP origin registered through the system API. Also HTTPS,
-CORS, the 503/404 answers, client-gone and a stalled viewer's bounded memory."""
+CORS, the 503/404 answers, a dead origin's viewer retried on a live one,
+client-gone and a stalled viewer's bounded memory."""
 import os
 import signal
 import socket
@@ -75,6 +76,34 @@ class HttpFlv(ProxyTestCase):
         status, body = curl(self.url("/live/s.flv"))
         self.assertEqual(status, 503)
         self.assertIn("connect", body)
+
+    def test_dead_origin_is_marked_down_and_the_viewer_retried(self):
+        p = self.start_proxy()
+        p.register(self.flv.registration())
+        # A pin on the live origin, so the next new stream goes to the dead one (fewest pins).
+        curl(self.url("/live/other.flv"), "-r", "0-0", timeout=3)
+        self.assertEqual(self.stream_origin(p, "__defaultVhost__/live/other"), "flv-origin")
+        dead = self.flv.registration("dead")
+        dead_port = free_port()
+        dead["http"] = [str(dead_port)]
+        p.register(dead)
+        # Its connect is refused: it is marked down, the stream moves and the
+        # same request is served by the live origin.
+        codecs, err = ffprobe_streams(self.url("/live/s.flv"))
+        self.assertIn("h264", codecs, err)
+        self.assertIn("retried on origin flv-origin@", p.log())
+        self.assertEqual(self.stream_origin(p, "__defaultVhost__/live/s"), "flv-origin")
+        _, body = p.api_json("GET", "/api/v1/origins")
+        o = next(o for o in body["origins"] if o["server"] == "dead")
+        self.assertTrue(o["down"], o)
+        self.assertFalse(o["alive"], o)
+        self.assertIn("127.0.0.1:%d" % dead_port, o["down_reason"])
+        self.assertIn("refused", o["down_reason"].lower())
+
+    @staticmethod
+    def stream_origin(p, key):
+        _, body = p.api_json("GET", "/api/v1/streams")
+        return next((s["origin"] for s in body["streams"] if s["key"] == key), None)
 
     def test_origin_404_passes_through(self):
         p = self.start_proxy()

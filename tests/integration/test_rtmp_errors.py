@@ -74,7 +74,10 @@ class RtmpErrors(RtmpTestCase):
         p.wait_log("reason=no origin")
 
     def test_dead_origin_refused_then_its_pin_moves_after_expiry(self):
-        p = self.rtmp_proxy(workers=1, body="registry { origin_ttl 2s; }")
+        # Passive health off (max_fails 0): a failed connect neither marks the
+        # origin down nor retries the client (test_failover covers those), so
+        # only heartbeat expiry moves the pin.
+        p = self.rtmp_proxy(workers=1, body="registry { origin_ttl 2s; max_fails 0; }")
         o1 = self.origin("o1", p)
         o2 = self.origin("o2", p)
         beats = Heartbeats(p, [o1, o2])

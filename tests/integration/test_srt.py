@@ -257,10 +257,16 @@ class SrtTest(ProxyTestCase):
 
     def test_origin_that_does_not_answer_closes_the_client_with_a_reason(self):
         p, port = self.srt_proxy()
-        self.register(p, free_port())  # registered, but nothing listens there
+        dead_port = free_port()
+        self.register(p, dead_port)  # registered, but nothing listens there
         r = self.caller(srt_url(port, "live/dead"))
         p.wait_log("origin connect failed", timeout=10)
         self.assertRegex(p.log(), r"srt session end: .*key __defaultVhost__/live/dead.*reason: origin connect failed")
+        # Passive health: the failed connect marked the origin down, for every worker.
+        _, body = p.api_json("GET", "/api/v1/origins")
+        o = body["origins"][0]
+        self.assertTrue(o["down"], o)
+        self.assertIn("srt to 127.0.0.1:%d: origin connect failed" % dead_port, o["down_reason"])
 
     def test_idle_session_is_closed_after_idle_timeout(self):
         p, port = self.srt_proxy("idle_timeout 1s;")

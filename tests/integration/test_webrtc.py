@@ -156,6 +156,11 @@ class WebRtc(ProxyTestCase):
         self.assertEqual(status, 502, body)
         self.assertIn("did not answer", body)
         self.assertLess(time.monotonic() - t0, 5)
+        # Passive health: the unanswered signalling marked the origin down.
+        _, origins = p.api_json("GET", "/api/v1/origins")
+        o = origins["origins"][0]
+        self.assertTrue(o["down"], o)
+        self.assertIn("webrtc signalling to silent at 127.0.0.1:%d" % silent.getsockname()[1], o["down_reason"])
         # (libevent 2.1 notices the early leavers only when it writes the 502.)
         self.assertEqual(p.workers(), workers)
 

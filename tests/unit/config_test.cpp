@@ -108,6 +108,23 @@ TEST(ConfigParse, WorkerProcessesAuto) {
   EXPECT_EQ(c->worker_processes, int(sysconf(_SC_NPROCESSORS_ONLN)));
 }
 
+TEST(ConfigParse, RegistryLiveness) {
+  auto d = load("");
+  ASSERT_TRUE(d.ok()) << d.error();
+  EXPECT_EQ(d->registry.heartbeat_misses, 3);
+  EXPECT_EQ(d->registry.max_fails, 1);
+  EXPECT_EQ(d->registry.fail_timeout_ms, 10000);
+  auto c = load("registry { heartbeat_misses 5; max_fails 0; fail_timeout 30s; }");
+  ASSERT_TRUE(c.ok()) << c.error();
+  RegistryTtls t = registry_ttls(c->registry);
+  EXPECT_EQ(t.heartbeat_misses, 5);
+  EXPECT_EQ(t.max_fails, 0);
+  EXPECT_EQ(t.fail_timeout_ms, 30000);
+  EXPECT_EQ(t.origin_ttl_ms, 300000);
+  EXPECT_FALSE(load("registry { fail_timeout 500ms; }").ok());
+  EXPECT_FALSE(load("registry { max_fails -1; }").ok());
+}
+
 TEST(ConfigErrors, UnknownDirectiveNamesFileAndLine) {
   EXPECT_EQ(error_of("daemon off;\n\nlistne 80;\n"), "unknown directive \"listne\" in t.conf:3");
 }

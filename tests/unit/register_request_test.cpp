@@ -373,6 +373,25 @@ TEST_F(RegisterRequestHttp, RegisterFixtureAndList) {
   EXPECT_NE(body_of(r).find("\"code\":0"), std::string::npos) << r;
 }
 
+TEST_F(RegisterRequestHttp, OriginsShowDownAndHeartbeatInterval) {
+  start();
+  ASSERT_TRUE(status_is(post("/api/v1/srs/register", fixture("srs-heartbeat.json")), 200));
+  std::string b = body_of(get("/api/v1/origins"));
+  EXPECT_NE(b.find("\"heartbeat_interval_s\":null"), std::string::npos) << b;  // one registration: no interval yet
+  EXPECT_NE(b.find("\"down\":false"), std::string::npos) << b;
+  EXPECT_EQ(b.find("\"down_reason\""), std::string::npos) << b;
+  // Two more heartbeats at once (the first gap is not a sample): the interval is the 1 s floor.
+  for (int i = 0; i < 2; i++) ASSERT_TRUE(status_is(post("/api/v1/srs/register", fixture("srs-heartbeat.json")), 200));
+  registry_->report_failure("vid-682yv42", "rtmp connect to 127.0.0.1:1936: Connection refused", monotonic_ms());
+  b = body_of(get("/api/v1/origins"));
+  EXPECT_NE(b.find("\"alive\":false"), std::string::npos) << b;
+  EXPECT_NE(b.find("\"heartbeat_alive\":true"), std::string::npos) << b;
+  EXPECT_NE(b.find("\"down\":true"), std::string::npos) << b;
+  EXPECT_NE(b.find("\"down_reason\":\"rtmp connect to 127.0.0.1:1936: Connection refused\""), std::string::npos) << b;
+  EXPECT_NE(b.find("\"down_for_s\":"), std::string::npos) << b;
+  EXPECT_NE(b.find("\"heartbeat_interval_s\":1"), std::string::npos) << b;
+}
+
 TEST_F(RegisterRequestHttp, BadBodyIs400NamingTheField) {
   start();
   std::string r = post("/api/v1/srs/register", "{\"ip\":\"1.2.3.4\",\"server\":\"s\",\"service\":\"x\",\"pid\":\"1\"}");

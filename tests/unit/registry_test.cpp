@@ -1,4 +1,5 @@
-// Tests for the shared-memory registry: origin identity and liveness, sticky
+// Tests for the shared-memory registry: origin identity and liveness (learned
+// heartbeat intervals, passive health), sticky
 // picks spread over origins, client counts (owned per process, dropped with
 // it), sessions and their batched touch, expiry, pending pins
 // and confirm(), eviction from full tables (pending, then idle, never live),
@@ -270,6 +271,8 @@ TEST(Registry, PinnedOriginWithoutProto) {
   EXPECT_EQ(p->origin.server, "b");
   EXPECT_EQ(reg->pick("v/l/s", Proto::rtmp, 3)->origin.server, "b");
 }
+
+// ---- liveness: learned heartbeat intervals --------------------------------------
 
 TEST(Registry, ClientCounts) {
   auto reg = make_registry();
@@ -975,6 +978,203 @@ TEST(Registry, TouchSessionsRefreshesAndNamesTheGone) {
   for (auto& s : left) ids_left.insert(s.id);
   EXPECT_EQ(ids_left, (std::set<std::string>{"u1", "u2"}));
   for (auto& s : left) EXPECT_EQ(s.age_ms, kSessionTtl - 4000);
+}
+
+TEST(Registry, LearnsTheHeartbeatInterval) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  EXPECT_EQ(reg->origins(0)[0].heartbeat_interval_ms, 0);
+  // The gap from the registration to the first heartbeat is not a sample.
+  ASSERT_TRUE(reg->register_origin(origin("a"), 50).ok());
+  EXPECT_EQ(reg->origins(50)[0].heartbeat_interval_ms, 0);
+  EXPECT_TRUE(reg->origins(50 + kTtl - 1)[0].alive);  // origin_ttl alone still applies
+  ASSERT_TRUE(reg->register_origin(origin("a"), 2050).ok());
+  EXPECT_EQ(reg->origins(2050)[0].heartbeat_interval_ms, 2000);
+  // Later gaps weigh 1/4: (3 * 2000 + 1000) / 4.
+  ASSERT_TRUE(reg->register_origin(origin("a"), 3050).ok());
+  EXPECT_EQ(reg->origins(3050)[0].heartbeat_interval_ms, 1750);
+  // A burst of heartbeats is clamped to the 1 s floor, not 1 ms.
+  auto burst = make_registry();
+  for (int64_t t = 0; t < 3; t++) ASSERT_TRUE(burst->register_origin(origin("b"), t).ok());
+  EXPECT_EQ(burst->origins(2)[0].heartbeat_interval_ms, kHeartbeatIntervalMinMs);
+}
+
+TEST(Registry, DeadAfterMissedHeartbeats) {
+  auto reg = make_registry();  // heartbeat_misses 3 by default, origin_ttl 10 s
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_EQ(reg->pick("v/l/s", Proto::rtmp, 0)->origin.server, "a");
+  ASSERT_TRUE(reg->register_origin(origin("b"), 0).ok());
+  for (int64_t t = 1000; t <= 5000; t += 1000) {
+    ASSERT_TRUE(reg->register_origin(origin("a"), t).ok());
+    ASSERT_TRUE(reg->register_origin(origin("b"), t).ok());
+  }
+  EXPECT_EQ(find(reg->origins(5000), "a")->heartbeat_interval_ms, 1000);
+  // a stops; b goes on.
+  for (int64_t t = 6000; t <= 8000; t += 1000) ASSERT_TRUE(reg->register_origin(origin("b"), t).ok());
+  EXPECT_TRUE(find(reg->origins(5000 + 2999), "a")->alive);
+  EXPECT_EQ(reg->pick("v/l/s", Proto::rtmp, 5000 + 2999)->origin.server, "a");
+  auto dead = *find(reg->origins(5000 + 3000), "a");
+  EXPECT_FALSE(dead.alive);
+  EXPECT_FALSE(dead.heartbeat_alive);
+  EXPECT_FALSE(dead.down);  // dead by heartbeat, not marked down
+  // Its stream moves at once, long before origin_ttl, clients or not.
+  reg->add_client("v/l/s", Proto::rtmp, +1);
+  EXPECT_EQ(reg->pick("v/l/s", Proto::rtmp, 8000)->origin.server, "b");
+  // A heartbeat brings the dead one back.
+  ASSERT_TRUE(reg->register_origin(origin("a"), 9000).ok());
+  EXPECT_TRUE(find(reg->origins(9000), "a")->alive);
+}
+
+TEST(Registry, NeverLaterThanOriginTtl) {
+  auto reg = make_registry();  // origin_ttl 10 s
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("a"), 1000).ok());
+  ASSERT_TRUE(reg->register_origin(origin("a"), 10000).ok());  // interval 9 s: 3 misses = 27 s
+  EXPECT_EQ(reg->origins(10000)[0].heartbeat_interval_ms, 9000);
+  EXPECT_TRUE(reg->origins(10000 + kTtl - 1)[0].alive);
+  EXPECT_FALSE(reg->origins(10000 + kTtl)[0].alive);
+}
+
+TEST(Registry, HeartbeatMissesFollowsReload) {
+  auto reg = make_registry();
+  for (int64_t t = 0; t <= 2000; t += 1000) ASSERT_TRUE(reg->register_origin(origin("a"), t).ok());
+  EXPECT_FALSE(reg->origins(2000 + 3000)[0].alive);
+  // heartbeat_misses 0: origin_ttl only.
+  reg->set_ttls(RegistryTtls{kTtl, kSessionTtl, 0});
+  EXPECT_EQ(reg->ttls().heartbeat_misses, 0);
+  EXPECT_TRUE(reg->origins(2000 + kTtl - 1)[0].alive);
+  // heartbeat_misses 2.
+  reg->set_ttls(RegistryTtls{kTtl, kSessionTtl, 2});
+  EXPECT_TRUE(reg->origins(2000 + 1999)[0].alive);
+  EXPECT_FALSE(reg->origins(2000 + 2000)[0].alive);
+}
+
+// ---- passive health ---------------------------------------------------------
+
+TEST(Registry, MaxFailsMarksDownAndExpires) {
+  auto reg = make_registry();
+  reg->set_ttls(RegistryTtls{kTtl, kSessionTtl, 3, 2, 4000});  // max_fails 2 in 4 s
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  reg->report_failure("a", "connect to 10.0.0.1:19351 refused", 100);
+  auto v = reg->origins(100)[0];
+  EXPECT_FALSE(v.down);
+  EXPECT_EQ(v.fails, 1u);
+  // The second failure comes after the window: it opens a new one.
+  reg->report_failure("a", "connect to 10.0.0.1:19351 refused", 4100);
+  EXPECT_FALSE(reg->origins(4100)[0].down);
+  reg->report_failure("a", "connect to 10.0.0.1:19351 timed out", 5000);
+  v = reg->origins(5000)[0];
+  EXPECT_TRUE(v.down);
+  EXPECT_FALSE(v.alive);
+  EXPECT_TRUE(v.heartbeat_alive);
+  EXPECT_EQ(v.down_reason, "connect to 10.0.0.1:19351 timed out");
+  EXPECT_EQ(v.down_for_ms, 4000);
+  EXPECT_EQ(reg->origins(8999)[0].down_for_ms, 1);
+  // Down for fail_timeout, then back.
+  EXPECT_TRUE(reg->origins(8999)[0].down);
+  v = reg->origins(9000)[0];
+  EXPECT_FALSE(v.down);
+  EXPECT_TRUE(v.alive);
+  EXPECT_EQ(v.down_reason, "");
+  // Unknown servers are ignored.
+  reg->report_failure("nobody", "x", 9000);
+  EXPECT_EQ(reg->origins(9000).size(), 1u);
+}
+
+TEST(Registry, SuccessResetsFailures) {
+  auto reg = make_registry();
+  reg->set_ttls(RegistryTtls{kTtl, kSessionTtl, 3, 2, 10000});
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  reg->report_failure("a", "reset", 10);
+  reg->report_success("a", 20);
+  reg->report_failure("a", "reset", 30);
+  EXPECT_FALSE(reg->origins(30)[0].down);  // the count restarted at the success
+  reg->report_failure("a", "reset", 40);
+  EXPECT_TRUE(reg->origins(40)[0].down);
+  reg->report_success("a", 50);  // it answered: no longer down
+  EXPECT_FALSE(reg->origins(50)[0].down);
+  EXPECT_TRUE(reg->origins(50)[0].alive);
+}
+
+TEST(Registry, MaxFailsZeroNeverMarksDown) {
+  auto reg = make_registry();
+  reg->set_ttls(RegistryTtls{kTtl, kSessionTtl, 3, 0, 10000});
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  for (int i = 0; i < 5; i++) reg->report_failure("a", "refused", i);
+  EXPECT_FALSE(reg->origins(5)[0].down);
+}
+
+TEST(Registry, PickAvoidsDownOriginsAndMovesIdleStreams) {
+  auto reg = make_registry();  // max_fails 1, fail_timeout 10 s by default
+  ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.1"), 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("b", "10.0.0.2"), 0).ok());
+  std::string first = reg->pick("v/l/idle", Proto::rtmp, 0)->origin.server;
+  // A busy stream on the same origin.
+  std::string busy_key;
+  for (int i = 0; busy_key.empty(); i++) {
+    std::string key = "v/l/busy" + std::to_string(i);
+    if (reg->pick(key, Proto::rtmp, 0)->origin.server == first) busy_key = key;
+    ASSERT_LT(i, 10);
+  }
+  reg->add_client(busy_key, Proto::rtmp, +1);
+  std::string other = first == "a" ? "b" : "a";
+  reg->report_failure(first, "connect refused", 100);
+  ASSERT_TRUE(find(reg->origins(100), first)->down);
+  // New streams avoid it.
+  for (int i = 0; i < 4; i++) {
+    EXPECT_EQ(reg->pick("v/l/new" + std::to_string(i), Proto::rtmp, 110)->origin.server, other);
+  }
+  // The idle stream moves; the busy one stays with its clients.
+  EXPECT_EQ(reg->pick("v/l/idle", Proto::rtmp, 120)->origin.server, other);
+  EXPECT_EQ(reg->pick(busy_key, Proto::http, 120)->origin.server, first);
+  // Once its last client left, it moves too.
+  reg->add_client(busy_key, Proto::rtmp, -1);
+  EXPECT_EQ(reg->pick(busy_key, Proto::rtmp, 130)->origin.server, other);
+  for (const StreamView& s : reg->streams(130)) EXPECT_EQ(s.origin_server, other) << s.key;
+}
+
+TEST(Registry, EveryOriginDownStillServes) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  reg->report_failure("a", "refused", 0);
+  ASSERT_TRUE(reg->origins(0)[0].down);
+  auto p = reg->pick("v/l/s", Proto::rtmp, 10);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_EQ(p->origin.server, "a");
+  // ... but a heartbeat-dead origin does not.
+  EXPECT_FALSE(reg->pick("v/l/t", Proto::rtmp, kTtl + 1).ok());
+}
+
+TEST(Registry, DownIsSeenByOtherProcesses) {
+  auto reg = make_registry();
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    reg->report_failure("a", "connect to 10.0.0.1:19351 refused", 100);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  auto v = reg->origins(200)[0];
+  EXPECT_TRUE(v.down);
+  EXPECT_EQ(v.down_reason, "connect to 10.0.0.1:19351 refused");
+}
+
+TEST(Registry, RestartClearsDownAndAddressChangeKeepsIt) {
+  auto reg = make_registry();
+  for (int64_t t : {0, 500, 1000}) ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.1", "1"), t).ok());
+  reg->report_failure("a", "refused", 1100);
+  ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.2", "1"), 2000).ok());  // same process, new address
+  auto v = reg->origins(2000)[0];
+  EXPECT_TRUE(v.down);
+  EXPECT_EQ(v.heartbeat_interval_ms, 1000);
+  ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.2", "2"), 3000).ok());  // restarted
+  v = reg->origins(3000)[0];
+  EXPECT_FALSE(v.down);
+  EXPECT_TRUE(v.alive);
+  EXPECT_EQ(v.heartbeat_interval_ms, 1000);  // same heartbeat settings
 }
 
 }  // namespace
