@@ -785,18 +785,18 @@ void StreamSession::report_origin(const Status& result) {
 bool StreamSession::retry_live() {
   constexpr size_t kMaxOrigins = 3;  // origins one request may try
   size_t at = origin_desc_.rfind('@');
-  if (mode_ != Mode::kRelay || counted_key_.empty() || at == std::string::npos) return false;
+  if (mode_ != Mode::kRelay || live_key_.empty() || at == std::string::npos) return false;
   tried_.push_back(origin_desc_.substr(0, at));
   int64_t now = monotonic_ms();
   if (now - started_ms_ >= svc_.conf().connect_timeout_ms || tried_.size() >= kMaxOrigins) return false;
-  // This request's own count must not keep the stream on the failed origin.
-  svc_.registry().add_client(counted_key_, Proto::http, -1, now);
-  auto pick = svc_.registry().pick(counted_key_, Proto::http, now);
-  svc_.registry().add_client(counted_key_, Proto::http, +1, now);
+  // The request is not counted before the origin's 2xx, so its own count
+  // cannot keep the stream on the failed origin.
+  auto pick = svc_.registry().pick(live_key_, Proto::http, now);
   if (!pick.ok() || std::find(tried_.begin(), tried_.end(), pick->origin.server) != tried_.end()) return false;
   std::string next = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
   SP_WARN(conn_.ctx(), "http: origin %s failed before answering; %s key=%s retried on origin %s",
-          origin_desc_.c_str(), target_.c_str(), counted_key_.c_str(), next.c_str());
+          origin_desc_.c_str(), target_.c_str(), live_key_.c_str(), next.c_str());
+  live_server_ = pick->origin.server;
   drop_origin();
   origin_desc_ = next;
   start_origin(Mode::kRelay, pick->host, pick->port, target_);

@@ -106,13 +106,22 @@ class StressProcess(StressTestCase):
         before = self.registry_view(p)
         self.assertEqual(len(before[0]), 2)
         workers = p.workers()
-        owners = socket_owner_map(workers, self.rtmp_port)
-        ports = self.load.local_ports(clients)
-        owner_of = {id(c): owners.get(ports.get(id(c))) for c in clients}
-        self.assertNotIn(None, owner_of.values(), "every player's worker found")
-        pub_workers = {owners[port] for port in tcp_local_ports(pub.pid) if port in owners}
-        self.assertEqual(len(pub_workers), 1, "the publisher's worker")
-        candidates = [w for w in workers if w not in pub_workers]
+        # A burst of connects can all be accepted by one worker (whichever
+        # wins the wake-up); add players in waves until some are on a worker
+        # other than the publisher's, so there is a victim that spares it.
+        for wave in range(6):
+            owners = socket_owner_map(workers, self.rtmp_port)
+            ports = self.load.local_ports(clients)
+            owner_of = {id(c): owners.get(ports.get(id(c))) for c in clients}
+            self.assertNotIn(None, owner_of.values(), "every player's worker found")
+            pub_workers = {owners[port] for port in tcp_local_ports(pub.pid) if port in owners}
+            self.assertEqual(len(pub_workers), 1, "the publisher's worker")
+            candidates = [w for w in workers if w not in pub_workers]
+            if any(o in candidates for o in owner_of.values()):
+                break
+            more = self.load.rtmp_players(self.rtmp_port, "s", 10)
+            self.wait_all_receiving(more, 5, 30, "10 more players receiving (wave %d)" % (wave + 1))
+            clients = clients + more
         victim = max(candidates, key=lambda w: sum(1 for o in owner_of.values() if o == w))
         doomed = [c for c in clients if owner_of[id(c)] == victim]
         spared = [c for c in clients if owner_of[id(c)] != victim]
