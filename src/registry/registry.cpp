@@ -270,6 +270,13 @@ Status too_long(const char* what, std::string_view value, size_t max) {
                        std::to_string(max) + " bytes)");
 }
 
+// A key pick() and confirm() can pin: not empty, and fits an entry.
+Status check_stream_key(std::string_view key) {
+  if (key.empty()) return Status::Error("empty stream key");
+  if (key.size() > kStreamKeyMax) return too_long("stream key", key, kStreamKeyMax);
+  return Status::Ok();
+}
+
 // When an entry was last used: the order of its eviction list.
 int64_t last_use(const StreamEntry& s) { return s.used_ms; }
 int64_t last_use(const SessionEntry& s) { return s.touched_ms; }
@@ -997,8 +1004,7 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, int64_t no
 
 Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also, int64_t now_ms) {
   uint32_t needs = (1u << int(proto)) | (1u << int(also));
-  if (stream_key.empty()) return Result<Pick>::Error("empty stream key");
-  if (stream_key.size() > kStreamKeyMax) return too_long("stream key", stream_key, kStreamKeyMax);
+  if (Status st = check_stream_key(stream_key); !st.ok()) return st;
   Locked l(impl_);
   Impl& im = *impl_;
   int si = im.find_stream(stream_key);
@@ -1177,8 +1183,7 @@ Registry::Dropped Registry::drop_process(pid_t pid, int64_t now_ms) {
 }
 
 Status Registry::confirm(std::string_view stream_key, std::string_view origin_server, int64_t now_ms) {
-  if (stream_key.empty()) return Status::Error("empty stream key");
-  if (stream_key.size() > kStreamKeyMax) return too_long("stream key", stream_key, kStreamKeyMax);
+  if (Status st = check_stream_key(stream_key); !st.ok()) return st;
   Locked l(impl_);
   Impl& im = *impl_;
   int si = im.find_stream(stream_key);
