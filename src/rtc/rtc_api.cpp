@@ -439,7 +439,8 @@ struct RtcApi::Impl {
     evhttp_connection* conn = evhttp_connection_base_new(base, nullptr, host.c_str(), port);
     if (!conn) {
       detach_client(raw);
-      fail(req, raw->ctx, 502, "cannot connect to origin " + raw->origin_desc, raw->offer && rtc_action_is_json(raw->action));
+      fail(req, raw->ctx, 502, "cannot connect to origin " + raw->origin_desc,
+           raw->offer && rtc_action_is_json(raw->action));
       flows.erase(raw);
       return;
     }
@@ -517,7 +518,8 @@ struct RtcApi::Impl {
     if (!pick.ok() || std::find(f->tried.begin(), f->tried.end(), pick->origin.server) != f->tried.end()) return false;
     const Endpoint& api_ep = pick->origin.endpoints[int(Proto::api)].front();
     std::string host = endpoint_connect_host(api_ep, pick->origin.ip);
-    SP_WARN(f->ctx, "webrtc api: origin %s did not answer; %s %s from %s retried on origin %s at %s:%u with %lld ms left",
+    SP_WARN(f->ctx,
+            "webrtc api: origin %s did not answer; %s %s from %s retried on origin %s at %s:%u with %lld ms left",
             f->origin_desc.c_str(), rtc_action_name(f->action), f->key.c_str(), f->peer.c_str(),
             pick->origin.server.c_str(), host.c_str(), unsigned(api_ep.port), (long long)left);
     f->origin_server = pick->origin.server;
