@@ -231,11 +231,13 @@ class StreamSession : public HttpConn::Handler, public OriginClient::Handler {
   // Passive health: the origin of origin_desc_ answered (ok) or failed before
   // its response head (Registry::report_success / report_failure).
   void report_origin(const Status& result);
-  // HTTP-FLV/TS: after an origin failed before its response head, tries the
+  // HTTP-FLV/TS, and the playlist of a new HLS viewer (no redirect
+  // followed): after an origin failed before its response head, tries the
   // origin the registry now sends the stream to (the failed one is down and
   // no other client of the stream remains on it), while connect_timeout from
-  // the request's start has time left. True when a new attempt is under way.
-  bool retry_live();
+  // the request's start has time left, up to 3 origins, never one already
+  // tried. True when a new attempt is under way.
+  bool retry_origin();
 
   void add_cors(HttpHeaders* h) const;
   void answer(int status, const std::string& text, const char* content_type = "text/plain; charset=utf-8");
@@ -256,7 +258,7 @@ class StreamSession : public HttpConn::Handler, public OriginClient::Handler {
   std::string live_key_, live_server_;  // picked, counted once the origin answers 2xx
   bool paused_ = false;
   HttpHeaders forward_;       // request headers passed to the origin
-  std::vector<std::string> tried_;  // origins that failed this request (retry_live)
+  std::vector<std::string> tried_;  // origins that failed this request (retry_origin)
 
   // Playlist fetch (HLS).
   std::string hls_id_;
@@ -620,7 +622,7 @@ void StreamSession::on_origin_end(OriginClient& origin, const Status& result) {
   if (mode_ == Mode::kPlaylist) return finish_playlist(result);
   bool had_head = origin.got_head();
   if (!had_head) report_origin(result);
-  if (!had_head && retry_live()) return;
+  if (!had_head && retry_origin()) return;
   drop_origin();
   if (!had_head) return fail(result.message().find("connect") != std::string::npos ? 503 : 502,
                              "origin " + origin_desc_ + ": " + result.message());
@@ -636,6 +638,7 @@ void StreamSession::finish_playlist(const Status& result) {
   if (mode_ != Mode::kPlaylist || !origin_) return;
   bool had_head = origin_->got_head();
   if (!had_head) report_origin(result);
+  if (!had_head && !result.ok() && retry_origin()) return;
   drop_origin();
   if (redirect_pending_) {
     redirects_++;
@@ -782,24 +785,32 @@ void StreamSession::report_origin(const Status& result) {
                                  monotonic_ms());
 }
 
-bool StreamSession::retry_live() {
+bool StreamSession::retry_origin() {
   constexpr size_t kMaxOrigins = 3;  // origins one request may try
   size_t at = origin_desc_.rfind('@');
-  if (mode_ != Mode::kRelay || live_key_.empty() || at == std::string::npos) return false;
+  // A new HLS viewer's playlist: its session is not stored yet (that waits
+  // for a 200 playlist), so only where the playlist comes from changes. A
+  // redirect's target is the origin's choice, not the registry's: not retried.
+  bool playlist = mode_ == Mode::kPlaylist && hls_new_ && redirects_ == 0 && !redirect_pending_;
+  bool live = mode_ == Mode::kRelay && !live_key_.empty();
+  if ((!playlist && !live) || at == std::string::npos) return false;
+  const std::string& key = playlist ? hls_key_ : live_key_;
   tried_.push_back(origin_desc_.substr(0, at));
   int64_t now = monotonic_ms();
   if (now - started_ms_ >= svc_.conf().connect_timeout_ms || tried_.size() >= kMaxOrigins) return false;
-  // The request is not counted before the origin's 2xx, so its own count
-  // cannot keep the stream on the failed origin.
-  auto pick = svc_.registry().pick(live_key_, Proto::http, now);
+  // The request is not counted (nor its HLS session stored) before the
+  // origin answers, so it cannot keep the stream on the failed origin.
+  auto pick = svc_.registry().pick(key, Proto::http, now);
   if (!pick.ok() || std::find(tried_.begin(), tried_.end(), pick->origin.server) != tried_.end()) return false;
   std::string next = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
-  SP_WARN(conn_.ctx(), "http: origin %s failed before answering; %s key=%s retried on origin %s",
-          origin_desc_.c_str(), target_.c_str(), live_key_.c_str(), next.c_str());
-  live_server_ = pick->origin.server;
+  std::string target = playlist ? next_target_ : target_;  // next_target_: the playlist's origin target
+  SP_WARN(conn_.ctx(), "http: origin %s failed before answering; %s key=%s%s%s retried on origin %s with %lld ms left",
+          origin_desc_.c_str(), target_.c_str(), key.c_str(), playlist ? " hls=" : "", playlist ? hls_id_.c_str() : "",
+          next.c_str(), (long long)(svc_.conf().connect_timeout_ms - (now - started_ms_)));
+  (playlist ? hls_server_ : live_server_) = pick->origin.server;
   drop_origin();
   origin_desc_ = next;
-  start_origin(Mode::kRelay, pick->host, pick->port, target_);
+  start_origin(playlist ? Mode::kPlaylist : Mode::kRelay, pick->host, pick->port, target);
   return true;
 }
 

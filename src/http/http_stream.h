@@ -20,7 +20,11 @@
 // HTTP/1.0 and 1.1 clients alike, and no re-framing cost per byte).
 // Errors: origin unreachable or none alive -> 503 with a one-line reason;
 // the origin's own 404 (or any status) passes through; client gone -> the
-// origin connection is closed at once. The pick's pin stays pending (first to
+// origin connection is closed at once. A request whose origin failed before
+// its response head is retried on the origin the stream moves to (the
+// failed one is marked down), within connect_timeout from its start, up to
+// 3 origins; so is a new HLS viewer's playlist (not a session's segments,
+// whose session names the origin). The pick's pin stays pending (first to
 // be evicted, short-lived) until the origin answers 2xx; then the client is
 // counted and the pin confirmed (Registry::confirm).
 //

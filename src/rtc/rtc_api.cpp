@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <unordered_map>
@@ -126,6 +127,8 @@ struct RtcApi::Impl {
     uint16_t candidate_port = 0;
     int64_t start_ms = 0;
     bool answer_too_large = false;  // the origin's answer passed kMaxOriginHeaders/Body
+    std::vector<std::string> tried;  // origins that did not answer this offer (retry_offer)
+    int attempt = 0;                 // origin requests made for it so far
   };
 
   event_base* base;
@@ -419,12 +422,27 @@ struct RtcApi::Impl {
   // ---- the origin request ----
   void send_to_origin(std::unique_ptr<Flow> flow, const std::string& host, uint16_t port, evhttp_request* req,
                       const std::string& body, std::string target = {}) {
+    Flow* raw = flow.get();
+    // The client may leave before the origin answers.
+    deadlines.set_close_hook(evhttp_request_get_connection(req), on_client_closed, raw);
+    flows.emplace(raw, std::move(flow));
+    request_origin(raw, host, port, req, body, std::move(target));
+  }
+
+  // One request of a flow (in `flows`) to an origin; on failure the client
+  // is answered and the flow ends.
+  void request_origin(Flow* raw, const std::string& host, uint16_t port, evhttp_request* req, const std::string& body,
+                      std::string target) {
     if (target.empty()) target = evhttp_request_get_uri(req);
-    flow->origin_desc = flow->origin_server + " at " + host + ":" + std::to_string(port);
+    raw->origin_desc = raw->origin_server + " at " + host + ":" + std::to_string(port);
+    int attempt = ++raw->attempt;
     evhttp_connection* conn = evhttp_connection_base_new(base, nullptr, host.c_str(), port);
     if (!conn) {
-      return fail(req, flow->ctx, 502, "cannot connect to origin " + flow->origin_desc,
-                  flow->offer && rtc_action_is_json(flow->action));
+      detach_client(raw);
+      fail(req, raw->ctx, 502, "cannot connect to origin " + raw->origin_desc,
+           raw->offer && rtc_action_is_json(raw->action));
+      flows.erase(raw);
+      return;
     }
     timeval tv = ms_to_timeval(conf.http_api.connect_timeout_ms);
     evhttp_connection_set_timeout_tv(conn, &tv);
@@ -432,7 +450,6 @@ struct RtcApi::Impl {
     evhttp_connection_set_max_headers_size(conn, kMaxOriginHeaders);
     evhttp_connection_set_max_body_size(conn, kMaxOriginBody);
     evhttp_connection_free_on_completion(conn);
-    Flow* raw = flow.get();
     evhttp_request* oreq = evhttp_request_new(on_origin_response, raw);
     evhttp_request_set_error_cb(oreq, on_origin_error);
     evkeyvalq* h = evhttp_request_get_output_headers(oreq);
@@ -444,14 +461,12 @@ struct RtcApi::Impl {
       if (const char* v = header(req, name)) evhttp_add_header(h, name, v);
     }
     evbuffer_add(evhttp_request_get_output_buffer(oreq), body.data(), body.size());
-    // The client may leave before the origin answers.
-    deadlines.set_close_hook(evhttp_request_get_connection(req), on_client_closed, raw);
-    flows.emplace(raw, std::move(flow));
     SP_DEBUG(raw->ctx, "webrtc api: %s %s from %s -> origin %s", evhttp_method_name(raw->method), target.c_str(),
              raw->peer.c_str(), raw->origin_desc.c_str());
     if (evhttp_make_request(conn, oreq, raw->method, target.c_str()) != 0) {
-      // A synchronous connect failure may already have run on_origin_response.
-      if (flows.find(raw) == flows.end()) return;
+      // A synchronous connect failure may already have run on_origin_response
+      // (which may have ended the flow, or retried it on another origin).
+      if (flows.find(raw) == flows.end() || raw->attempt != attempt) return;
       detach_client(raw);
       fail(req, raw->ctx, 502, "cannot send to origin " + raw->origin_desc, raw->offer && rtc_action_is_json(raw->action));
       flows.erase(raw);
@@ -477,15 +492,44 @@ struct RtcApi::Impl {
   static void on_origin_response(evhttp_request* oreq, void* arg) {
     auto* f = static_cast<Flow*>(arg);
     Impl* im = f->api;
+    // Passive health: an origin that did not answer the signalling request counts against it.
+    int64_t now = monotonic_ms();
+    bool answered = oreq && evhttp_request_get_response_code(oreq) != 0;
+    if (answered) im->registry.report_success(f->origin_server, now);
+    else im->registry.report_failure(f->origin_server, "webrtc signalling to " + f->origin_desc + ": no answer", now);
+    if (!answered && im->retry_offer(f, now)) return;  // the flow goes on with another origin
     im->finish(f, oreq);
     im->flows.erase(f);
   }
 
+  // An offer no origin answered (connect refused or failed, or the origin
+  // closed without a response): sent to the origin the registry now picks
+  // for the stream (the failed one is down, and an offer is not counted on
+  // it before its answer), while connect_timeout from the request's start has
+  // time left, up to 3 origins, never one already tried. True when the new
+  // request is under way (or failed and answered the client).
+  bool retry_offer(Flow* f, int64_t now) {
+    constexpr size_t kMaxOrigins = 3;  // origins one offer may try
+    if (!f->offer || !f->client || f->answer_too_large) return false;
+    f->tried.push_back(f->origin_server);
+    int64_t left = conf.http_api.connect_timeout_ms - (now - f->start_ms);
+    if (left <= 0 || f->tried.size() >= kMaxOrigins) return false;
+    auto pick = registry.pick(f->key, Proto::rtc, Proto::api, now);
+    if (!pick.ok() || std::find(f->tried.begin(), f->tried.end(), pick->origin.server) != f->tried.end()) return false;
+    const Endpoint& api_ep = pick->origin.endpoints[int(Proto::api)].front();
+    std::string host = endpoint_connect_host(api_ep, pick->origin.ip);
+    SP_WARN(f->ctx,
+            "webrtc api: origin %s did not answer; %s %s from %s retried on origin %s at %s:%u with %lld ms left",
+            f->origin_desc.c_str(), rtc_action_name(f->action), f->key.c_str(), f->peer.c_str(),
+            pick->origin.server.c_str(), host.c_str(), unsigned(api_ep.port), (long long)left);
+    f->origin_server = pick->origin.server;
+    f->media_host = pick->host;
+    f->media_port = pick->port;
+    request_origin(f, host, api_ep.port, f->client, body_of(f->client), {});
+    return true;
+  }
+
   void finish(Flow* f, evhttp_request* oreq) {
-    // Passive health: an origin that did not answer the signalling request counts against it.
-    int64_t now = monotonic_ms();
-    if (oreq && evhttp_request_get_response_code(oreq) != 0) registry.report_success(f->origin_server, now);
-    else registry.report_failure(f->origin_server, "webrtc signalling to " + f->origin_desc + ": no answer", now);
     if (!f->client) return;
     evhttp_request* req = f->client;
     detach_client(f);

@@ -9,7 +9,10 @@
 // rewritten to the proxy's `candidate` address and webrtc UDP port, and the
 // session "answer-ufrag:offer-ufrag" is recorded in the shared registry for
 // the UDP relay (udp_relay.h) of whichever worker reads the client's first
-// binding request. Every request to an origin carries Via with this proxy
+// binding request. An offer no origin answered (connect refused or failed)
+// is sent to the origin the stream then moves to (the failed one is marked
+// down), within http_api's connect_timeout, up to 3 origins, never one
+// already tried. Every request to an origin carries Via with this proxy
 // appended; a request whose Via already names this proxy is a proxy loop
 // and is answered 508 Loop Detected (core/proxy_loop.h).
 #pragma once

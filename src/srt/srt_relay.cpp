@@ -58,6 +58,7 @@ SrtRelay::SrtRelay(std::string ctx, SrtSocket client, std::string peer, SrtRoute
       pick_(std::move(pick)),
       conf_(conf),
       start_ms_(now_ms),
+      origin_start_ms_(now_ms),
       last_data_ms_(now_ms) {
   client_.sock = std::move(client);
 }
@@ -72,6 +73,19 @@ Status SrtRelay::start(int eid) {
   // Until the origin is connected only errors of the client matter; its
   // data waits in libsrt's receive buffer.
   subscribe(client_, SRT_EPOLL_ERR);
+  return connect_origin();
+}
+
+Status SrtRelay::reconnect(Pick pick, int64_t now_ms) {
+  origin_ = Leg{};  // srt_close(): also out of the epoll
+  pick_ = std::move(pick);
+  origin_failed_ = false;
+  reason_.clear();
+  origin_start_ms_ = now_ms;
+  return connect_origin();
+}
+
+Status SrtRelay::connect_origin() {
   Result<SockAddr> addr = make_sock_addr(pick_.host, pick_.port);
   if (!addr.ok()) return Status::Error("origin address: " + addr.error());
   origin_.sock.reset(srt_create_socket());
@@ -123,8 +137,8 @@ bool SrtRelay::on_event(SRTSOCKET s, int events, int64_t now_ms) {
 bool SrtRelay::on_origin_connected(int64_t now_ms) {
   relaying_ = true;
   last_data_ms_ = now_ms;
-  SP_INFO(ctx_, "srt origin %s:%u connected after %lldms", pick_.host.c_str(), unsigned(pick_.port),
-          (long long)(now_ms - start_ms_));
+  SP_INFO(ctx_, "srt origin %s %s:%u connected after %lldms", pick_.origin.server.c_str(), pick_.host.c_str(),
+          unsigned(pick_.port), (long long)(now_ms - start_ms_));
   update_subscriptions();
   // The caller may have sent while the origin connect was under way.
   return pump(client_, origin_, now_ms);
@@ -200,7 +214,7 @@ bool SrtRelay::check_timers(int64_t now_ms) {
   snapshot_stats(origin_);
   if (!relaying_) {
     // libsrt enforces SRTO_CONNTIMEO; this is the backstop if it never says.
-    if (now_ms - start_ms_ <= conf_.connect_timeout_ms + 1000) return true;
+    if (now_ms - origin_start_ms_ <= conf_.connect_timeout_ms + 1000) return true;
     origin_failed_ = true;
     return fail("origin connect timed out");
   }

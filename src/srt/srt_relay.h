@@ -40,6 +40,11 @@ class SrtRelay {
   // the origin. An error ends the session (the caller logs via finish()).
   Status start(int eid);
 
+  // After the origin connect failed (origin_failed(), not relaying()):
+  // closes the failed origin socket and connects to `pick` instead; the
+  // caller waits on. An error ends the session, as from start().
+  Status reconnect(Pick pick, int64_t now_ms);
+
   // One epoll event for client_sock() or origin_sock(). Returns false when
   // the session is over; reason() then says why.
   bool on_event(SRTSOCKET s, int events, int64_t now_ms);
@@ -64,6 +69,10 @@ class SrtRelay {
   bool origin_failed() const { return origin_failed_; }
   const std::string& origin_server() const { return pick_.origin.server; }
   const Pick& pick() const { return pick_; }
+  const std::string& peer() const { return peer_; }
+  int64_t start_ms() const { return start_ms_; }
+  // Origins whose connect failed for this caller (the service's retry).
+  std::vector<std::string>& origins_tried() { return tried_; }
 
  private:
   // One side of the relay. `pending` is a message read from the other side
@@ -77,6 +86,7 @@ class SrtRelay {
     bool has_stats = false;
   };
 
+  Status connect_origin();
   bool on_origin_connected(int64_t now_ms);
   // Moves messages from `from` to `to` until `from` is drained (or a bounded
   // batch is done) or `to` pushes back. False on a broken socket.
@@ -101,8 +111,10 @@ class SrtRelay {
   bool relaying_ = false;
   bool origin_failed_ = false;  // connect refused, rejected or timed out
   int64_t start_ms_;
+  int64_t origin_start_ms_;  // the current origin connect began (reconnect)
   int64_t last_data_ms_;
   std::string reason_;
+  std::vector<std::string> tried_;
 };
 
 // Applies the `srt { }` settings every hop shares (live mode, latencies,

@@ -59,7 +59,11 @@
 // logged once with the peer address. A
 // wrong or missing passphrase is rejected by libsrt itself (BADSECRET /
 // UNSECURE). An origin that refuses or does not answer within
-// connect_timeout ends the session with a logged reason.
+// connect_timeout ends the session with a logged reason, unless a connect
+// failure (not the origin application's refusal) came early enough to retry
+// on the origin the stream moved to (retry_or_end). A silent origin (nothing
+// on its UDP port) fails only when SRTO_CONNTIMEO = connect_timeout ends, so
+// its callers have no time left to retry; its next callers go elsewhere.
 #include "srt/srt_service.h"
 
 #include <srt/access_control.h>
@@ -73,6 +77,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -145,7 +150,16 @@ class SrtService final : public Service {
   void dispatch(SRTSOCKET s, int events, int64_t now_ms);
   void accept_one(SRTSOCKET listener, int64_t now_ms);
   void start_relay(SrtSocket client, const std::string& peer, int64_t now_ms);
-  void end_relay(uint64_t id, const std::string& reason, int64_t now_ms);
+  // report_origin: a failed origin connect is reported to the registry
+  // (false: retry_or_end did already).
+  void end_relay(uint64_t id, const std::string& reason, int64_t now_ms, bool report_origin = true);
+  void report_origin_failure(const SrtRelay& r, const std::string& reason, int64_t now_ms);
+  // A caller whose origin connect failed (not refused by the origin's
+  // application, whose answer is final): reconnected to the origin the
+  // stream moved to (the failed one is down), while connect_timeout from the
+  // caller's start has time left, up to 3 origins, never one already tried;
+  // else its session ends.
+  void retry_or_end(uint64_t id, SrtRelay& r, int64_t now_ms);
   void end_all(const std::string& reason);
   void publish_kept_sessions();
   void check_timers(int64_t now_ms);
@@ -331,7 +345,40 @@ void SrtService::dispatch(SRTSOCKET s, int events, int64_t now_ms) {
     Status st = registry_.confirm(relay.key(), relay.origin_server(), now_ms);
     if (!st.ok()) SP_WARN(relay.ctx(), "srt stream %s not pinned: %s", relay.key().c_str(), st.message().c_str());
   }
+  if (!alive && !relay.relaying() && relay.origin_failed()) return retry_or_end(id, relay, now_ms);
   if (!alive) end_relay(id, relay.reason(), now_ms);
+}
+
+void SrtService::retry_or_end(uint64_t id, SrtRelay& r, int64_t now_ms) {
+  constexpr size_t kMaxOrigins = 3;  // origins one caller may try
+  std::string why = r.reason();
+  report_origin_failure(r, why, now_ms);
+  std::vector<std::string>& tried = r.origins_tried();
+  tried.push_back(r.origin_server());
+  std::optional<Pick> next;
+  int64_t left = conf_.connect_timeout_ms - (now_ms - r.start_ms());
+  if (left > 0 && tried.size() < kMaxOrigins) {
+    // The caller is counted from its start: its own count must not keep
+    // the stream on the failed origin.
+    registry_.add_client(r.key(), Proto::srt, -1, now_ms);
+    if (Result<Pick> p = registry_.pick(r.key(), Proto::srt, now_ms); p.ok()) next = std::move(*p);
+    registry_.add_client(r.key(), Proto::srt, +1, now_ms);
+  }
+  if (!next || std::find(tried.begin(), tried.end(), next->origin.server) != tried.end()) {
+    return end_relay(id, why, now_ms, false);
+  }
+  SP_WARN(r.ctx(), "srt origin %s %s:%u failed (%s); caller %s key=%s retried on origin %s (%s:%u) with %lld ms left",
+          r.origin_server().c_str(), r.pick().host.c_str(), unsigned(r.pick().port), why.c_str(), r.peer().c_str(),
+          r.key().c_str(), next->origin.server.c_str(), next->host.c_str(), unsigned(next->port), (long long)left);
+  owner_.erase(r.origin_sock());
+  Status st = r.reconnect(std::move(*next), now_ms);
+  if (r.origin_sock() != SRT_INVALID_SOCK) owner_[r.origin_sock()] = id;
+  if (!st.ok()) end_relay(id, st.message(), now_ms);
+}
+
+void SrtService::report_origin_failure(const SrtRelay& r, const std::string& reason, int64_t now_ms) {
+  registry_.report_failure(r.pick().origin.server, "srt to " + r.pick().host + ":" + std::to_string(r.pick().port) +
+                           ": " + reason, now_ms);
 }
 
 // One caller per readiness event: the epoll is level-triggered, so more
@@ -385,16 +432,13 @@ void SrtService::start_relay(SrtSocket client, const std::string& peer, int64_t 
   if (!st.ok()) end_relay(id, st.message(), now_ms);
 }
 
-void SrtService::end_relay(uint64_t id, const std::string& reason, int64_t now_ms) {
+void SrtService::end_relay(uint64_t id, const std::string& reason, int64_t now_ms, bool report_origin) {
   auto it = relays_.find(id);
   if (it == relays_.end()) return;
   SrtRelay& r = *it->second;
   owner_.erase(r.client_sock());
   owner_.erase(r.origin_sock());
-  if (r.origin_failed()) {
-    registry_.report_failure(r.pick().origin.server, "srt to " + r.pick().host + ":" + std::to_string(r.pick().port) +
-                             ": " + reason, now_ms);
-  }
+  if (report_origin && r.origin_failed()) report_origin_failure(r, reason, now_ms);
   r.finish(reason.empty() ? "closed" : reason, now_ms);
   registry_.add_client(r.key(), Proto::srt, -1, now_ms);
   relays_.erase(it);

@@ -1,7 +1,8 @@
 """HLS through the proxy with real origins: two nginx + libnginx-mod-rtmp,
 each fed by its own ffmpeg publisher and serving its HLS directory over HTTP.
 Checks the spbhid rewrite, playback with ffmpeg, session stickiness (from the
-origins' access logs), master playlists, redirects and unknown sessions."""
+origins' access logs), master playlists, redirects, unknown sessions and a new
+viewer whose dead origin is marked down and whose playlist is retried on a live one."""
 import os
 import re
 import subprocess
@@ -190,6 +191,41 @@ class HttpHls(ProxyTestCase):
         wait_for(lambda: any("GET /live/sub/%s " % name in l for l in o.access_lines()), what="segment in sub/")
         status, _, body = self.get("/live/loop-s.m3u8")
         self.assertEqual(status, 502, body)
+
+    def test_dead_origin_is_marked_down_and_the_new_viewer_retried(self):
+        p = self.start_proxy(self.origins[:1])
+        live = self.origins[0]
+        # A pin on the live origin (another vhost's stream), so the next new
+        # stream goes to the dead one (fewest pins).
+        status, _, body = self.get("/live/s.m3u8", "-H", "Host: other.example.com")
+        self.assertEqual(status, 200, body)
+        dead = live.registration("dead")
+        dead_port = free_port()
+        dead["http"] = [str(dead_port)]
+        p.register(dead)
+        # Its connect is refused: it is marked down, the stream moves and the
+        # same playlist request is served by the live origin, whose session
+        # then routes the segments.
+        status, _, body = self.get("/live/s.m3u8", "-A", "retried-viewer")
+        self.assertEqual(status, 200, body)
+        sid = session_id(body)
+        self.assertTrue(sid, body)
+        self.assertIn("hls session %s started for __defaultVhost__/live/s on origin dead" % sid, p.log())
+        self.assertIn("hls=%s retried on origin %s@" % (sid, live.name), p.log())
+        seg = uri_lines(body)[-1]
+        status, _, _ = self.get("/live/" + seg, "-A", "retried-viewer")
+        self.assertEqual(status, 200, seg)
+        wait_for(lambda: any('"retried-viewer"' in l and "GET /live/%s " % seg.split("?")[0] in l
+                             for l in live.access_lines()), what="segment on the live origin")
+        _, listing = p.api_json("GET", "/api/v1/streams")
+        s = next(s for s in listing["streams"] if s["key"] == "__defaultVhost__/live/s")
+        self.assertEqual(s["origin"], live.name, listing)
+        self.assertEqual(s["clients"]["hls"], 1, listing)
+        _, origins = p.api_json("GET", "/api/v1/origins")
+        o = next(o for o in origins["origins"] if o["server"] == "dead")
+        self.assertTrue(o["down"], o)
+        self.assertIn("127.0.0.1:%d" % dead_port, o["down_reason"])
+        self.assertIn("refused", o["down_reason"].lower())
 
     def test_unknown_session_and_missing_stream(self):
         self.start_proxy(self.origins[:1])

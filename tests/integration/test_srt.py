@@ -3,7 +3,8 @@ writing what it receives to a file, or a listener serving a looping MPEG-TS),
 registered through the system API; ffmpeg publishing and ffprobe playing
 through the proxy. Covers every streamid form, the passphrase per hop, and the
 rejections (malformed streamid, no origin) with the worker serving others
-afterwards, and sessions kept through reloads.
+afterwards, a caller retried on a live origin when its origin's connect
+failed, and sessions kept through reloads.
 
 ffmpeg 5.1 does not percent-decode `streamid=` in an srt:// URL, so the
 streamid is written raw ('#', ':' and ',' pass through its URL parser)."""
@@ -267,6 +268,36 @@ class SrtTest(ProxyTestCase):
         o = body["origins"][0]
         self.assertTrue(o["down"], o)
         self.assertIn("srt to 127.0.0.1:%d: origin connect failed" % dead_port, o["down_reason"])
+
+    def test_origin_whose_connect_fails_is_marked_down_and_the_caller_retried(self):
+        # A nothing-on-the-port origin fails only when connect_timeout ends,
+        # leaving no time to retry (the test above); an origin whose libsrt
+        # refuses the handshake (it wants a passphrase the proxy has not: not
+        # a refusal by its application) fails at once, and the caller is
+        # reconnected to the origin the stream moved to.
+        p, port = self.srt_proxy()
+        origin, sink = self.sink_origin()
+        self.register(p, origin)
+        # A pin on the live origin, so the next new stream goes to the locked one (fewest pins).
+        self.caller(srt_url(port, "live/other"))
+        p.wait_log("srt origin srt-origin 127.0.0.1:%d connected" % origin)
+        p.wait_log("srt session end: peer")
+        pinned = self.size(sink)
+        locked, locked_sink = self.sink_origin(passphrase="locked-origin-42")
+        self.register(p, locked, server="locked")
+        r = self.publish(srt_url(port, "live/s"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assert_ts_arrived(sink, more_than=pinned)
+        self.assertEqual(self.size(locked_sink), 0)
+        self.assertRegex(p.log(), r"srt origin locked 127\.0\.0\.1:%d failed \(origin connect failed: .*\); caller "
+                         r"127\.0\.0\.1:\d+ key=__defaultVhost__/live/s retried on origin srt-origin" % locked)
+        _, body = p.api_json("GET", "/api/v1/streams")
+        s = next(s for s in body["streams"] if s["key"] == "__defaultVhost__/live/s")
+        self.assertEqual(s["origin"], "srt-origin", body)
+        _, body = p.api_json("GET", "/api/v1/origins")
+        o = next(o for o in body["origins"] if o["server"] == "locked")
+        self.assertTrue(o["down"], o)
+        self.assertIn("srt to 127.0.0.1:%d: origin connect failed" % locked, o["down_reason"])
 
     def test_idle_session_is_closed_after_idle_timeout(self):
         p, port = self.srt_proxy("idle_timeout 1s;")

@@ -2,7 +2,8 @@
 (tests/integration/rtc/aiortc_origin.py) registered through the system API,
 aiortc clients publishing via WHIP and playing via WHEP (and SRS's JSON
 signalling) through the proxy with two workers; DELETE through the proxy;
-bad signalling and bad UDP input; NAT rebinding onto a live session."""
+bad signalling and bad UDP input; NAT rebinding onto a live session; an
+offer whose origin is dead retried on a live one."""
 import os
 import socket
 import sys
@@ -163,6 +164,39 @@ class WebRtc(ProxyTestCase):
         self.assertIn("webrtc signalling to silent at 127.0.0.1:%d" % silent.getsockname()[1], o["down_reason"])
         # (libevent 2.1 notices the early leavers only when it writes the 502.)
         self.assertEqual(p.workers(), workers)
+
+    def test_dead_origin_is_marked_down_and_the_offer_retried(self):
+        p, origin = self.start(workers=1)
+        # A pin on the live origin (an offer it answered), so the next new
+        # stream goes to the dead one (fewest pins).
+        with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "rtc",
+                               "aiortc_offer.sdp")) as f:
+            offer = f.read()
+        status, body = curl(self.url("whip", "pinned"), method="POST", data=offer,
+                            headers=("Content-Type: application/sdp",))
+        self.assertEqual(status, 201, body)
+        dead_port = free_port()
+        status, reply = p.register({"ip": "127.0.0.1", "server": "dead", "service": "s", "pid": "1",
+                                    "rtmp": ["1935"], "api": ["127.0.0.1:%d" % dead_port],
+                                    "rtc": ["udp://127.0.0.1:9"]})
+        self.assertEqual(status, 200, reply)
+        # Its connect is refused: it is marked down, the stream moves and the
+        # same offer is answered by the live origin, whose media then flows.
+        pub = peers.client("publish", self.url("whip", "moved"), seconds=3)
+        self.assertEqual(pub["status"], 201, pub)
+        self.assertIn("completed", pub["ice_states"])
+        self.assert_only_proxy_candidate(pub)
+        wait_for(lambda: origin.stats()["frames_in"].get("live/moved", 0) > 0, timeout=5,
+                 what="the live origin decoding the retried publish")
+        p.wait_log("webrtc api: origin dead at 127.0.0.1:%d did not answer; whip __defaultVhost__/live/moved" % dead_port)
+        p.wait_log("retried on origin aiortc-origin at 127.0.0.1:%d" % origin.port)
+        _, streams = p.api_json("GET", "/api/v1/streams")
+        s = next(s for s in streams["streams"] if s["key"] == "__defaultVhost__/live/moved")
+        self.assertEqual(s["origin"], "aiortc-origin", streams)
+        _, origins = p.api_json("GET", "/api/v1/origins")
+        o = next(o for o in origins["origins"] if o["server"] == "dead")
+        self.assertTrue(o["down"], o)
+        self.assertIn("webrtc signalling to dead at 127.0.0.1:%d" % dead_port, o["down_reason"])
 
     def test_origin_answer_too_large_is_502_and_not_buffered(self):
         # An origin api that answers 201 and then streams a body without end
