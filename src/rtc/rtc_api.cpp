@@ -127,6 +127,7 @@ struct RtcApi::Impl {
     uint16_t candidate_port = 0;
     int64_t start_ms = 0;
     bool answer_too_large = false;  // the origin's answer passed kMaxOriginHeaders/Body
+    evhttp_connection* origin_conn = nullptr;  // the current attempt's (freed on completion)
     std::vector<std::string> tried;  // origins that did not answer this offer (retry_offer)
     int attempt = 0;                 // origin requests made for it so far
   };
@@ -450,6 +451,7 @@ struct RtcApi::Impl {
     evhttp_connection_set_max_headers_size(conn, kMaxOriginHeaders);
     evhttp_connection_set_max_body_size(conn, kMaxOriginBody);
     evhttp_connection_free_on_completion(conn);
+    raw->origin_conn = conn;
     evhttp_request* oreq = evhttp_request_new(on_origin_response, raw);
     evhttp_request_set_error_cb(oreq, on_origin_error);
     evkeyvalq* h = evhttp_request_get_output_headers(oreq);
@@ -492,6 +494,7 @@ struct RtcApi::Impl {
   static void on_origin_response(evhttp_request* oreq, void* arg) {
     auto* f = static_cast<Flow*>(arg);
     Impl* im = f->api;
+    im->free_failed_connect(oreq, f);
     // Passive health: an origin that did not answer the signalling request counts against it.
     int64_t now = monotonic_ms();
     bool answered = oreq && evhttp_request_get_response_code(oreq) != 0;
@@ -500,6 +503,22 @@ struct RtcApi::Impl {
     if (!answered && im->retry_offer(f, now)) return;  // the flow goes on with another origin
     im->finish(f, oreq);
     im->flows.erase(f);
+  }
+
+  // libevent 2.1 runs the callback of a request whose connect failed (refused,
+  // connect timeout) with the request already detached from its connection
+  // and no response, and then leaves that connection alive although it was
+  // set to free on completion. Free it once this callback has returned (the
+  // connection is still on libevent's stack now). A request that failed
+  // later (oreq NULL) or completed has its connection freed by libevent.
+  void free_failed_connect(evhttp_request* oreq, Flow* f) {
+    evhttp_connection* conn = f->origin_conn;
+    f->origin_conn = nullptr;
+    if (!conn || !oreq || evhttp_request_get_connection(oreq) || evhttp_request_get_response_code(oreq) != 0) return;
+    timeval now{0, 0};
+    event_base_once(base, -1, EV_TIMEOUT,
+                    [](evutil_socket_t, short, void* c) { evhttp_connection_free(static_cast<evhttp_connection*>(c)); },
+                    conn, &now);
   }
 
   // An offer no origin answered (connect refused or failed, or the origin
