@@ -223,6 +223,16 @@ class Proxy:
         status, text = self.api(method, path, body, headers)
         return status, json.loads(text) if text else None
 
+    def stream_entry(self, key):
+        """The GET /api/v1/streams entry of stream `key`, or None."""
+        _, body = self.api_json("GET", "/api/v1/streams")
+        return next((s for s in body["streams"] if s["key"] == key), None)
+
+    def origin_entry(self, server):
+        """The GET /api/v1/origins entry of origin `server`, or None."""
+        _, body = self.api_json("GET", "/api/v1/origins")
+        return next((o for o in body["origins"] if o["server"] == server), None)
+
     @property
     def pid(self):
         return self.proc.pid

@@ -93,8 +93,7 @@ class HttpFlv(ProxyTestCase):
         self.assertIn("h264", codecs, err)
         self.assertIn("retried on origin flv-origin@", p.log())
         self.assertEqual(self.stream_origin(p, "__defaultVhost__/live/s"), "flv-origin")
-        _, body = p.api_json("GET", "/api/v1/origins")
-        o = next(o for o in body["origins"] if o["server"] == "dead")
+        o = p.origin_entry("dead")
         self.assertTrue(o["down"], o)
         self.assertFalse(o["alive"], o)
         self.assertIn("127.0.0.1:%d" % dead_port, o["down_reason"])
@@ -102,8 +101,8 @@ class HttpFlv(ProxyTestCase):
 
     @staticmethod
     def stream_origin(p, key):
-        _, body = p.api_json("GET", "/api/v1/streams")
-        return next((s["origin"] for s in body["streams"] if s["key"] == key), None)
+        s = p.stream_entry(key)
+        return s and s["origin"]
 
     def test_origin_404_passes_through(self):
         p = self.start_proxy()

@@ -291,11 +291,9 @@ class SrtTest(ProxyTestCase):
         self.assertEqual(self.size(locked_sink), 0)
         self.assertRegex(p.log(), r"srt origin locked 127\.0\.0\.1:%d failed \(origin connect failed: .*\); caller "
                          r"127\.0\.0\.1:\d+ key=__defaultVhost__/live/s retried on origin srt-origin" % locked)
-        _, body = p.api_json("GET", "/api/v1/streams")
-        s = next(s for s in body["streams"] if s["key"] == "__defaultVhost__/live/s")
-        self.assertEqual(s["origin"], "srt-origin", body)
-        _, body = p.api_json("GET", "/api/v1/origins")
-        o = next(o for o in body["origins"] if o["server"] == "locked")
+        s = p.stream_entry("__defaultVhost__/live/s")
+        self.assertEqual(s["origin"], "srt-origin", s)
+        o = p.origin_entry("locked")
         self.assertTrue(o["down"], o)
         self.assertIn("srt to 127.0.0.1:%d: origin connect failed" % locked, o["down_reason"])
 
