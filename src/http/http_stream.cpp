@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/proxy_loop.h"
 #include "http/hls_playlist.h"
+#include "http/http_conf.h"
 #include "http/http_server.h"
 #include "http/http_static.h"
 #include "http/origin_client.h"
@@ -277,14 +278,15 @@ class HttpStreamService : public Service {
  public:
   explicit HttpStreamService(WorkerContext& ctx)
       : base_(ctx.base),
-        conf_(ctx.conf.http_stream),
+        conf_(ctx.conf.module<HttpStreamConf>()),
         registry_(ctx.registry),
         limiter_(ctx.limiter),
         listener_(ctx.base, [this](BufferEventPtr bev, const SockAddr& peer, bool tls) {
           accept(std::move(bev), peer, tls);
         }) {}
 
-  Status start(const ListenerSet& listeners) {
+  Status start(WorkerContext& ctx) {
+    const ListenerSet& listeners = ctx.listeners;
     reaper_.reset(event_new(base_, -1, 0, &HttpStreamService::on_reap, this));
     if (!conf_.root.empty()) {
       char buf[PATH_MAX];
@@ -296,7 +298,7 @@ class HttpStreamService : public Service {
       }
     }
     for (const Listener& l : listeners.items()) {
-      if (l.kind != ListenerKind::http_stream) continue;
+      if (l.kind != "http_stream") continue;
       SSL_CTX* tls = nullptr;
       if (l.conf.ssl) {
         if (!tls_) {
@@ -844,11 +846,7 @@ void StreamSession::on_close(HttpConn&, const std::string& reason) {
 
 }  // namespace
 
-Result<std::unique_ptr<Service>> make_http_stream_service(WorkerContext& ctx) {
-  auto svc = std::make_unique<HttpStreamService>(ctx);
-  Status st = svc->start(ctx.listeners);
-  if (!st.ok()) return st;
-  return std::unique_ptr<Service>(std::move(svc));
-}
+extern const ConfModule kHttpConfModule;
+extern const Module kHttpModule = {&kHttpConfModule, kRoleProtocol, make_service<HttpStreamService>};
 
 }  // namespace sp

@@ -19,7 +19,8 @@
 #include "core/event_ptr.h"
 #include "core/unique_fd.h"
 #include "core/log.h"
-#include "process/worker.h"
+#include "module/module.h"
+#include "rtc/webrtc_conf.h"
 #include "rtc/signaling.h"
 #include "rtc/stun.h"
 
@@ -705,7 +706,7 @@ struct UdpRelay::Impl {
     std::vector<std::pair<Session*, const char*>> ending;
     std::vector<std::string> live;  // their records are refreshed in one registry call below
     for (auto& [id, s] : sessions) {
-      if (now - s->last_client_ms >= conf.webrtc.idle_timeout_ms) {
+      if (now - s->last_client_ms >= conf.module<WebrtcConf>().idle_timeout_ms) {
         ending.emplace_back(s.get(), "idle timeout");
         continue;
       }

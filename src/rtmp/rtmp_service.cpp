@@ -20,6 +20,7 @@
 #include "core/accept_backoff.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
+#include "rtmp/rtmp_conf.h"
 #include "rtmp/rtmp_session.h"
 
 namespace sp {
@@ -30,8 +31,8 @@ class RtmpService final : public Service {
   explicit RtmpService(WorkerContext& ctx)
       : base_(ctx.base),
         limiter_(ctx.limiter),
-        preconnect_(size_t(ctx.conf.rtmp.preconnect_worker_buffer)),
-        env_{ctx.base, ctx.conf.rtmp, ctx.registry, preconnect_} {}
+        preconnect_(size_t(ctx.conf.module<RtmpConf>().preconnect_worker_buffer)),
+        env_{ctx.base, ctx.conf.module<RtmpConf>(), ctx.registry, preconnect_} {}
 
   ~RtmpService() override {
     stop_accepting();
@@ -42,10 +43,10 @@ class RtmpService final : public Service {
     graveyard_.clear();
   }
 
-  Status start(const std::vector<int>& fds) {
+  Status start(WorkerContext& ctx) {
     reaper_.reset(event_new(base_, -1, 0, &RtmpService::reap, this));
     if (!reaper_) return Status::Error("rtmp: event_new failed");
-    for (int fd : fds) {
+    for (int fd : ctx.listeners.fds("rtmp")) {
       // backlog 0: the master already called listen(); the socket is not ours to close.
       ListenerPtr l(evconnlistener_new(base_, &RtmpService::on_accept, this, LEV_OPT_CLOSE_ON_EXEC, 0, fd));
       if (!l) return Status::Error("rtmp: evconnlistener_new failed on socket " + std::to_string(fd));
@@ -101,11 +102,7 @@ class RtmpService final : public Service {
 
 }  // namespace
 
-Result<std::unique_ptr<Service>> make_rtmp_service(WorkerContext& ctx) {
-  auto svc = std::make_unique<RtmpService>(ctx);
-  Status st = svc->start(ctx.listeners.fds(ListenerKind::rtmp));
-  if (!st.ok()) return st;
-  return std::unique_ptr<Service>(std::move(svc));
-}
+extern const ConfModule kRtmpConfModule;
+extern const Module kRtmpModule = {&kRtmpConfModule, kRoleProtocol, make_service<RtmpService>};
 
 }  // namespace sp
