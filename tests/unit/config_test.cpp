@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/config.h"
 #include "registry/registry.h"
@@ -376,6 +377,44 @@ TEST(ConfigTables, EveryDirectiveIsDocumented) {
       EXPECT_EQ(std::string(d.syntax).rfind(d.name, 0), 0u) << d.name << " syntax must start with its name";
     }
   }
+}
+
+// Contexts are bits the modules pick for themselves; two blocks sharing one
+// would accept each other's directives.
+TEST(ConfigTables, EveryBlockHasAContextOfItsOwn) {
+  std::set<std::string> names;
+  uint32_t used = kCtxMain;
+  for (const ConfModule* m : conf_modules()) {
+    EXPECT_TRUE(names.insert(m->name).second) << "two modules named " << m->name;
+    for (const Directive& d : m->directives) {
+      if (!d.block) continue;
+      EXPECT_EQ(d.block & (d.block - 1), 0u) << d.name << ": a context is one bit";
+      EXPECT_EQ(used & d.block, 0u) << d.name << " reuses a context bit";
+      used |= d.block;
+      EXPECT_EQ(std::string(conf_context_name(d.block)), d.name);
+    }
+  }
+  EXPECT_EQ(std::string(conf_context_name(kCtxMain)), "main");
+}
+
+// Config copies its modules' structs (a reload's new Config is independent of
+// the running one) and hands out defaults for a block never written.
+TEST(ConfigModules, CopiesAreDeepAndDefaultsExist) {
+  LoadOptions o;
+  o.apply_environment = false;
+  auto c = load_config_text("rtmp { listen 127.0.0.1:11935; chunk_size 4096; }", "t.conf", o);
+  ASSERT_TRUE(c.ok()) << c.error();
+  Config copy = *c;
+  copy.module<RtmpConf>().chunk_size = 128;
+  EXPECT_EQ(c->module<RtmpConf>().chunk_size, 4096u);
+  EXPECT_EQ(copy.module<RtmpConf>().chunk_size, 128u);
+  const Config& fresh = Config{};
+  EXPECT_EQ(fresh.module<SrtConf>().latency_ms, 120);
+  std::vector<ConfListen> listens = conf_listens(*c);
+  ASSERT_EQ(listens.size(), 2u);  // the system API's default, then rtmp
+  EXPECT_STREQ(listens[0].kind, "system_api");
+  EXPECT_STREQ(listens[1].kind, "rtmp");
+  EXPECT_FALSE(listens[1].udp);
 }
 
 TEST(ConfigFile, ShippedDefaultIsValid) {
