@@ -1,9 +1,12 @@
-// One configuration generation as one value (like nginx's cycle): a reload
-// builds a new Config next to the running one and swaps only if it is valid.
+// The configuration of one generation as one value: the process-level
+// directives (core's own) plus every module's configuration struct, held
+// type-erased (conf.module<T>()). A reload loads a new Config next to the
+// running one; module/cycle.h pairs it with its sockets and swaps both.
 //
 // Directives are data: every module declares a table of Directive rows
 // {name, contexts, argument counts, setter, man-page text}. The parser, -t/-T,
-// the error messages and the man-page check all read those tables.
+// the error messages and the man-page check all read those tables. Core names
+// no module: the list is src/modules.cpp's (conf_modules()).
 #pragma once
 
 #include <cstdint>

@@ -20,6 +20,7 @@
 
 #include "build_info.h"
 #include "core/clock.h"
+#include "core/deferred_free.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
 #include "core/proxy_loop.h"
@@ -287,7 +288,6 @@ class HttpStreamService : public Service {
 
   Status start(WorkerContext& ctx) {
     const ListenerSet& listeners = ctx.listeners;
-    reaper_.reset(event_new(base_, -1, 0, &HttpStreamService::on_reap, this));
     if (!conf_.root.empty()) {
       char buf[PATH_MAX];
       if (realpath(conf_.root.c_str(), buf)) {
@@ -334,9 +334,7 @@ class HttpStreamService : public Service {
   // Destroys `obj` from the loop, after the callback that gave it up returns.
   template <class T>
   void bury(std::unique_ptr<T> obj) {
-    if (!obj) return;
-    graveyard_.push_back(std::shared_ptr<void>(std::move(obj)));
-    event_active(reaper_.get(), EV_TIMEOUT, 0);
+    graveyard_.later(std::move(obj));
   }
 
   void session_closed(StreamSession* s) {
@@ -356,8 +354,6 @@ class HttpStreamService : public Service {
     raw->start();
   }
 
-  static void on_reap(evutil_socket_t, short, void* arg) { static_cast<HttpStreamService*>(arg)->graveyard_.clear(); }
-
   event_base* base_;
   HttpStreamConf conf_;
   Registry& registry_;
@@ -367,8 +363,7 @@ class HttpStreamService : public Service {
   std::string real_root_;
   bool stopped_ = false;
   std::unordered_map<StreamSession*, std::unique_ptr<StreamSession>> sessions_;
-  std::vector<std::shared_ptr<void>> graveyard_;
-  EventPtr reaper_;
+  DeferredFree graveyard_{base_};
 };
 
 StreamSession::StreamSession(HttpStreamService& svc, BufferEventPtr bev, const SockAddr& peer, bool tls)

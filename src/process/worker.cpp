@@ -57,7 +57,7 @@ class Worker {
   void watch_signals() {
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);   // only the master reloads
-    signal(SIGUSR2, SIG_IGN);  // only the master reads the SRT drain board
+    signal(SIGUSR2, SIG_IGN);  // only the master reads the modules' notes (MasterHook)
     add_signal(SIGQUIT, &Worker::on_quit);
     add_signal(SIGTERM, &Worker::on_terminate);
     add_signal(SIGINT, &Worker::on_terminate);
