@@ -7,11 +7,7 @@
 
 #include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
-#include <cstring>
-#include <functional>
-#include <memory>
 #include <cstdlib>
 #include <set>
 
