@@ -17,14 +17,14 @@
 #include <event2/event.h>
 #include <openssl/opensslv.h>
 
-#include "api/system_api.h"
 #include "build_info.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "process/listeners.h"
+#include "module/cycle.h"
 #include "process/master.h"
 #include "process/proctitle.h"
 #include "registry/registry.h"
+#include "registry/registry_conf.h"
 
 namespace {
 
@@ -230,36 +230,38 @@ int main(int argc, char** argv) {
     return 1;
   }
   sp::log::set_process_context("master");
-  auto listeners = sp::ListenerSet::open(*conf, nullptr);
-  if (!listeners.ok()) {
-    emerg(listeners.error());
-    SP_CRIT("master", "%s", listeners.error().c_str());
+  // The first configuration generation: the configuration and its sockets.
+  auto cycle = sp::Cycle::create(std::move(*conf), nullptr);
+  if (!cycle.ok()) {
+    emerg(cycle.error());
+    SP_CRIT("master", "%s", cycle.error().c_str());
     return 1;
   }
-  auto registry = sp::Registry::create(conf->registry.size, sp::registry_ttls(conf->registry));
+  const sp::Config& c = (*cycle)->conf;
+  const sp::RegistryConf& registry_conf = c.module<sp::RegistryConf>();
+  auto registry = sp::Registry::create(registry_conf.size, sp::registry_ttls(registry_conf));
   if (!registry.ok()) {
     emerg(registry.error());
     SP_CRIT("master", "%s", registry.error().c_str());
     return 1;
   }
-  if (conf->daemon && !daemonize()) return 1;
+  if (c.daemon && !daemonize()) return 1;
   PidFile pid_file;
-  if (!write_pid_file(conf->pid_path)) {
-    emerg("cannot write pid file " + conf->pid_path);
+  if (!write_pid_file(c.pid_path)) {
+    emerg("cannot write pid file " + c.pid_path);
     return 1;
   }
-  pid_file.path = conf->pid_path;
-  SP_PNOTICE("srs-proxy/%s started with %s, %d worker processes", SP_VERSION, conf->conf_file.c_str(),
-             conf->worker_processes);
-  for (const auto& l : listeners->items()) {
-    SP_PINFO("listening on %s %s (%s)", sp::listener_is_udp(l.kind) ? "udp" : "tcp", l.conf.addr.to_string().c_str(),
-             sp::listener_kind_name(l.kind));
+  pid_file.path = c.pid_path;
+  SP_PNOTICE("srs-proxy/%s started with %s, %d worker processes", SP_VERSION, c.conf_file.c_str(),
+             c.worker_processes);
+  for (const auto& l : (*cycle)->listeners.items()) {
+    SP_PINFO("listening on %s %s (%s)", l.udp ? "udp" : "tcp", l.conf.addr.to_string().c_str(), l.kind.c_str());
   }
-  for (const std::string& w : sp::system_api_exposure_warnings(conf->system_api)) SP_PWARN("%s", w.c_str());
-  if (!conf->master_process) return sp::run_single(std::move(*conf), std::move(*listeners), std::move(*registry));
+  for (const std::string& w : sp::config_warnings(c)) SP_PWARN("%s", w.c_str());
+  if (!c.master_process) return sp::run_single(std::move(*cycle), std::move(*registry));
   sp::MasterOptions mo;
   mo.conf_path = cli.conf_path;
   mo.load = lo;
-  mo.title = "master process " + std::string(argv[0]) + " -c " + conf->conf_file;
-  return sp::run_master(std::move(*conf), std::move(*listeners), std::move(*registry), mo);
+  mo.title = "master process " + std::string(argv[0]) + " -c " + c.conf_file;
+  return sp::run_master(std::move(*cycle), std::move(*registry), mo);
 }

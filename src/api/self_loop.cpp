@@ -29,15 +29,9 @@ bool listener_reaches(const OwnListener& l, const HostBytes& target, std::span<c
 
 std::vector<OwnListener> own_listeners(const Config& conf) {
   std::vector<OwnListener> out;
-  auto add = [&](const std::vector<ListenConf>& list, bool udp, const char* kind) {
-    for (const ListenConf& l : list) out.push_back(OwnListener{l.addr, udp, std::string(kind) + " listener " + l.text});
-  };
-  add(conf.system_api.listen, false, "system_api");
-  add(conf.rtmp.listen, false, "rtmp");
-  add(conf.http_stream.listen, false, "http_stream");
-  add(conf.http_api.listen, false, "http_api");
-  add(conf.webrtc.listen, true, "webrtc");
-  add(conf.srt.listen, true, "srt");
+  for (const ConfListen& l : conf_listens(conf)) {
+    out.push_back(OwnListener{l.conf->addr, l.udp, std::string(l.kind) + " listener " + l.conf->text});
+  }
   return out;
 }
 

@@ -28,8 +28,7 @@ struct OwnListener {
   std::string what;  // "rtmp listener 127.0.0.1:1935", for messages
 };
 
-// Every listener of the configuration: system_api, rtmp, http_stream,
-// http_api (TCP), webrtc and srt (UDP).
+// Every listener of the configuration, of every module (conf_listens()).
 std::vector<OwnListener> own_listeners(const Config& conf);
 
 // Ok, or an error naming the endpoint field and the listener it would loop to.

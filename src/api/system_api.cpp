@@ -175,10 +175,10 @@ struct SystemApi::Impl {
 
   Impl(event_base* b, const Config& c, Registry& r)
       : base(b),
-        conf(c.system_api),
+        conf(c.module<SystemApiConf>()),
         registry(r),
         own(own_listeners(c)),
-        deadlines(b, c.system_api.timeout_ms, "system_api") {}
+        deadlines(b, c.module<SystemApiConf>().timeout_ms, "system_api") {}
 
   std::span<const HostBytes> local_addrs() {
     int64_t now = monotonic_ms();

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "api/api_conf.h"
 #include "core/config.h"
 #include "core/result.h"
 #include "registry/registry.h"

@@ -1,59 +1,49 @@
 // Loading a configuration generation: parse the tree (conf_parser), dispatch
-// every directive through the module tables, apply PROXY_* environment
-// overrides, then validate the whole. Also the core module's own table
-// (process-level directives) and the shared value parsers.
+// every directive through the module tables, apply the modules' PROXY_*
+// environment overrides, then run every module's validation. Also the core
+// module's own table (process-level directives) and the shared value
+// parsers. Core names no module: the list is src/modules.cpp's.
 #include "core/config.h"
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
-#include <cstring>
-#include <functional>
-#include <memory>
 #include <cstdlib>
 #include <set>
 
-#include "api/self_loop.h"
 #include "build_info.h"
-#include "registry/endpoint.h"
-#include "registry/registry.h"
 
 namespace sp {
 
-// Tables declared by the modules (each in its own folder).
-extern const ConfModule kCoreConfModule;
-extern const ConfModule kRegistryConfModule;
-extern const ConfModule kSystemApiConfModule;
-extern const ConfModule kRtmpConfModule;
-extern const ConfModule kHttpConfModule;
-extern const ConfModule kWebrtcConfModule;
-extern const ConfModule kSrtConfModule;
-
-std::span<const ConfModule* const> conf_modules() {
-  static const ConfModule* const kModules[] = {
-      &kCoreConfModule,  &kRegistryConfModule, &kSystemApiConfModule, &kRtmpConfModule,
-      &kHttpConfModule,  &kWebrtcConfModule,   &kSrtConfModule,
-  };
-  return kModules;
-}
-
 const char* conf_context_name(uint32_t ctx) {
-  switch (ctx) {
-    case kCtxMain: return "main";
-    case kCtxRegistry: return "registry";
-    case kCtxDefaultBackend: return "default_backend";
-    case kCtxSystemApi: return "system_api";
-    case kCtxRtmp: return "rtmp";
-    case kCtxHttpStream: return "http_stream";
-    case kCtxHttpApi: return "http_api";
-    case kCtxWebrtc: return "webrtc";
-    case kCtxSrt: return "srt";
+  if (ctx == kCtxMain) return "main";
+  for (const ConfModule* m : conf_modules()) {
+    for (const Directive& d : m->directives) {
+      if (d.block == ctx) return d.name;
+    }
   }
   return "?";
+}
+
+std::vector<ConfListen> conf_listens(const Config& conf) {
+  std::vector<ConfListen> out;
+  for (const ConfModule* m : conf_modules()) {
+    if (m->listens) m->listens(conf, &out);
+  }
+  return out;
+}
+
+std::vector<std::string> config_warnings(const Config& conf) {
+  std::vector<std::string> out;
+  for (const ConfModule* m : conf_modules()) {
+    if (m->warnings) m->warnings(conf, &out);
+  }
+  return out;
+}
+
+std::string resolve_path(const std::string& prefix, const std::string& path) {
+  if (path.empty() || path[0] == '/' || path == "stderr") return path;
+  return prefix + "/" + path;
 }
 
 // ---------------------------------------------------------------- values
@@ -231,9 +221,29 @@ const Directive kCoreDirectives[] = {
      "worker_connections NUMBER;", "4096", "Most client sessions one worker serves at once."},
 };
 
+// Both of the original proxy's quit timeouts bound how long sessions may run
+// on after a graceful stop; the force one wins when both are set.
+Status set_shutdown_timeout_env(Config& c, const std::string& v) {
+  auto t = parse_time_ms(v);
+  if (!t.ok()) return t.status();
+  c.shutdown_timeout_ms = *t;
+  return Status::Ok();
+}
+
+const EnvOverride kCoreEnvironment[] = {
+    {"PROXY_GRACE_QUIT_TIMEOUT", set_shutdown_timeout_env},
+    {"PROXY_FORCE_QUIT_TIMEOUT", set_shutdown_timeout_env},
+};
+
+Status validate_core(Config& c) {
+  c.pid_path = resolve_path(c.prefix, c.pid_path);
+  c.error_log = resolve_path(c.prefix, c.error_log);
+  return Status::Ok();
+}
+
 }  // namespace
 
-extern const ConfModule kCoreConfModule = {"core", kCoreDirectives};
+extern const ConfModule kCoreConfModule = {"core", kCoreDirectives, kCoreEnvironment, nullptr, validate_core};
 
 // ---------------------------------------------------------------- dispatch
 
@@ -287,203 +297,41 @@ Status apply_list(Config& conf, const std::vector<ConfDirective>& list, uint32_t
   return Status::Ok();
 }
 
-std::string resolve(const std::string& prefix, const std::string& path) {
-  if (path.empty() || path[0] == '/' || path == "stderr") return path;
-  return prefix + "/" + path;
-}
-
-// PROXY_* variables of the original proxy; they win over the file.
+// Every module's PROXY_* variables (those of the original proxy); they win
+// over the file.
 Status apply_environment(Config& c) {
-  auto env = [&](const char* name, auto&& apply) -> Status {
-    const char* v = getenv(name);
-    if (!v || !*v) return Status::Ok();
-    Status st = apply(std::string(v));
-    if (!st.ok()) return Status::Error("invalid " + std::string(name) + "=\"" + v + "\": " + st.message());
-    c.env_overrides.push_back(std::string(name) + "=" + v);
-    return Status::Ok();
-  };
-  auto listen = [](std::vector<ListenConf>* out) {
-    return [out](const std::string& v) {
-      auto a = parse_listen_address(v);
-      if (!a.ok()) return a.status();
-      out->clear();
-      out->push_back(ListenConf{*a, v, false});
-      return Status::Ok();
-    };
-  };
-  auto str = [](std::string* out) {
-    return [out](const std::string& v) {
-      *out = v;
-      return Status::Ok();
-    };
-  };
-  auto time = [](int64_t* out) {
-    return [out](const std::string& v) {
-      auto t = parse_time_ms(v);
-      if (!t.ok()) return t.status();
-      *out = *t;
-      return Status::Ok();
-    };
-  };
-  Status st;
-  const std::pair<const char*, std::function<Status(const std::string&)>> table[] = {
-      {"PROXY_RTMP_SERVER", listen(&c.rtmp.listen)},
-      {"PROXY_HTTP_SERVER", listen(&c.http_stream.listen)},
-      {"PROXY_HTTP_API", listen(&c.http_api.listen)},
-      {"PROXY_WEBRTC_SERVER", listen(&c.webrtc.listen)},
-      {"PROXY_SRT_SERVER", listen(&c.srt.listen)},
-      {"PROXY_SYSTEM_API", listen(&c.system_api.listen)},
-      {"PROXY_STATIC_FILES", str(&c.http_stream.root)},
-      {"PROXY_LOAD_BALANCER_TYPE",
-       [](const std::string& v) {
-         // The registry is the shared-memory one; Redis is not built in yet.
-         return v == "memory" ? Status::Ok()
-                              : Status::Error("only \"memory\" (the shared-memory registry) is supported");
-       }},
-      {"PROXY_DEFAULT_BACKEND_ENABLED",
-       [&c](const std::string& v) {
-         auto f = parse_flag(v);
-         if (!f.ok()) return f.status();
-         c.default_backend.enabled = *f;
-         return Status::Ok();
-       }},
-      {"PROXY_DEFAULT_BACKEND_IP", str(&c.default_backend.ip)},
-      {"PROXY_DEFAULT_BACKEND_RTMP", str(&c.default_backend.rtmp)},
-      {"PROXY_DEFAULT_BACKEND_HTTP", str(&c.default_backend.http)},
-      {"PROXY_DEFAULT_BACKEND_API", str(&c.default_backend.api)},
-      {"PROXY_DEFAULT_BACKEND_RTC", str(&c.default_backend.rtc)},
-      {"PROXY_DEFAULT_BACKEND_SRT", str(&c.default_backend.srt)},
-      // Both of the original proxy's quit timeouts bound how long sessions may
-      // run on after a graceful stop; the force one wins when both are set.
-      {"PROXY_GRACE_QUIT_TIMEOUT", time(&c.shutdown_timeout_ms)},
-      {"PROXY_FORCE_QUIT_TIMEOUT", time(&c.shutdown_timeout_ms)},
-  };
-  for (const auto& [name, apply] : table) {
-    st = env(name, apply);
-    if (!st.ok()) return st;
+  for (const ConfModule* m : conf_modules()) {
+    for (const EnvOverride& e : m->environment) {
+      const char* v = getenv(e.name);
+      if (!v || !*v) continue;
+      Status st = e.apply(c, std::string(v));
+      if (!st.ok()) return Status::Error("invalid " + std::string(e.name) + "=\"" + v + "\": " + st.message());
+      c.env_overrides.push_back(std::string(e.name) + "=" + v);
+    }
   }
   return Status::Ok();
 }
 
+// Two blocks may not listen on one address of the same transport.
 Status check_listen_conflicts(const Config& c) {
-  struct Named {
-    const char* block;
-    const std::vector<ListenConf>* list;
-  };
-  auto check = [](std::initializer_list<Named> group) -> Status {
-    std::vector<std::pair<SockAddr, const char*>> all;
-    for (const Named& n : group) {
-      for (const ListenConf& l : *n.list) {
-        for (const auto& [addr, block] : all) {
-          if (addr == l.addr) {
-            return Status::Error("listen " + l.addr.to_string() + " is used by both \"" + block + "\" and \"" +
-                                 n.block + "\"");
-          }
-        }
-        all.emplace_back(l.addr, n.block);
-      }
+  std::vector<ConfListen> all = conf_listens(c);
+  for (size_t i = 0; i < all.size(); i++) {
+    for (size_t j = 0; j < i; j++) {
+      if (all[j].udp != all[i].udp || !(all[j].conf->addr == all[i].conf->addr)) continue;
+      return Status::Error("listen " + all[i].conf->addr.to_string() + " is used by both \"" + all[j].kind +
+                           "\" and \"" + all[i].kind + "\"");
     }
-    return Status::Ok();
-  };
-  Status st = check({{"system_api", &c.system_api.listen},
-                     {"rtmp", &c.rtmp.listen},
-                     {"http_stream", &c.http_stream.listen},
-                     {"http_api", &c.http_api.listen}});
-  if (!st.ok()) return st;
-  return check({{"webrtc", &c.webrtc.listen}, {"srt", &c.srt.listen}});
-}
-
-// Loads the PEM certificate and key the way a worker will, so a bad or
-// mismatched pair fails at -t / reload instead of at worker start.
-Status check_cert_pair(const char* block, const std::string& cert, const std::string& key) {
-  auto fail = [&](const std::string& file, const char* what) {
-    unsigned long code = ERR_get_error();
-    ERR_clear_error();
-    char reason[256] = "";
-    if (code) ERR_error_string_n(code, reason, sizeof reason);
-    return Status::Error(std::string(what) + " \"" + file + "\" in \"" + block + "\"" +
-                         (code ? std::string(": ") + reason : std::string()));
-  };
-  ERR_clear_error();
-  std::unique_ptr<BIO, decltype(&BIO_free)> cbio(BIO_new_file(cert.c_str(), "r"), BIO_free);
-  std::unique_ptr<X509, decltype(&X509_free)> x509(cbio ? PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr)
-                                                        : nullptr, X509_free);
-  if (!x509) return fail(cert, "cannot load certificate");
-  std::unique_ptr<BIO, decltype(&BIO_free)> kbio(BIO_new_file(key.c_str(), "r"), BIO_free);
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
-      kbio ? PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr) : nullptr, EVP_PKEY_free);
-  if (!pkey) return fail(key, "cannot load private key");
-  if (X509_check_private_key(x509.get(), pkey.get()) != 1) return fail(key, "private key does not match certificate for");
+  }
   return Status::Ok();
-}
-
-Status check_ssl(const char* block, const std::vector<ListenConf>& listen, std::string* cert, std::string* key,
-                 const std::string& prefix) {
-  bool any_ssl = false;
-  for (const ListenConf& l : listen) any_ssl |= l.ssl;
-  if (!cert->empty()) *cert = resolve(prefix, *cert);
-  if (!key->empty()) *key = resolve(prefix, *key);
-  if (!any_ssl) return Status::Ok();
-  if (cert->empty() || key->empty()) {
-    return Status::Error(std::string("\"") + block +
-                         "\" has an ssl listen but no \"ssl_certificate\" and \"ssl_certificate_key\"");
-  }
-  for (const std::string* f : {cert, key}) {
-    if (access(f->c_str(), R_OK) != 0) {
-      return Status::Error(std::string("cannot read \"") + *f + "\" in \"" + block + "\": " + strerror(errno));
-    }
-  }
-  return check_cert_pair(block, *cert, *key);
 }
 
 Status validate(Config& c) {
-  if (c.system_api.listen.empty()) {
-    c.system_api.listen.push_back(ListenConf{*parse_listen_address("127.0.0.1:12025"), "127.0.0.1:12025", false});
+  for (const ConfModule* m : conf_modules()) {
+    if (!m->validate) continue;
+    Status st = m->validate(c);
+    if (!st.ok()) return st;
   }
-  Status st = check_listen_conflicts(c);
-  if (!st.ok()) return st;
-  if (c.registry.size < Registry::minimum_size()) {
-    return Status::Error("registry size must be at least " + std::to_string((Registry::minimum_size() + 1023) / 1024) +
-                         "k to hold a few origins, streams and sessions");
-  }
-  if (c.registry.size > 4ull * 1024 * 1024 * 1024) return Status::Error("registry size must be at most 4g");
-  if (c.registry.origin_ttl_ms < 1000) return Status::Error("registry origin_ttl must be at least 1s");
-  if (c.registry.session_ttl_ms < 1000) return Status::Error("registry session_ttl must be at least 1s");
-  if (c.registry.fail_timeout_ms < 1000) return Status::Error("registry fail_timeout must be at least 1s");
-  if (c.default_backend.enabled) {
-    const std::pair<const char*, const std::string*> eps[] = {
-        {"rtmp", &c.default_backend.rtmp}, {"http", &c.default_backend.http}, {"api", &c.default_backend.api},
-        {"rtc", &c.default_backend.rtc},   {"srt", &c.default_backend.srt}};
-    if (c.default_backend.rtmp.empty()) return Status::Error("default_backend needs an rtmp endpoint");
-    OriginSpec backend;
-    backend.ip = c.default_backend.ip;
-    for (const auto& [name, value] : eps) {
-      if (value->empty()) continue;
-      auto ep = parse_endpoint(*value);
-      if (!ep.ok()) return Status::Error("default_backend " + std::string(name) + ": " + ep.error());
-      for (int p = 0; p < kProtoCount; p++) {
-        if (std::string_view(proto_name(Proto(p))) == name) backend.endpoints[p].push_back(*ep);
-      }
-    }
-    auto ip = make_sock_addr(c.default_backend.ip, 1);
-    if (!ip.ok()) return Status::Error("default_backend ip: " + ip.error());
-    // The same rule as a registration's ip: an address one can connect to.
-    if (Status host = check_connectable_host(ip->host_string()); !host.ok()) {
-      return Status::Error("default_backend ip \"" + c.default_backend.ip + "\" " + host.message());
-    }
-    // A backend that is this proxy (PROXY_DEFAULT_BACKEND_RTMP=1935 next to
-    // PROXY_RTMP_SERVER=1935) would relay every client to itself.
-    Status loop = check_self_loop(backend, own_listeners(c), host_addresses());
-    if (!loop.ok()) return Status::Error("default_backend: " + loop.message());
-  }
-  c.pid_path = resolve(c.prefix, c.pid_path);
-  c.error_log = resolve(c.prefix, c.error_log);
-  if (!c.http_stream.root.empty()) c.http_stream.root = resolve(c.prefix, c.http_stream.root);
-  st = check_ssl("http_stream", c.http_stream.listen, &c.http_stream.ssl_certificate,
-                 &c.http_stream.ssl_certificate_key, c.prefix);
-  if (!st.ok()) return st;
-  return check_ssl("http_api", c.http_api.listen, &c.http_api.ssl_certificate, &c.http_api.ssl_certificate_key,
-                   c.prefix);
+  return check_listen_conflicts(c);
 }
 
 Result<Config> load_from_tree(Config conf, const std::vector<ConfDirective>& tree, const LoadOptions& opts,
@@ -530,7 +378,7 @@ ConfSource recording(const ConfSource& inner, std::vector<std::pair<std::string,
 
 Result<Config> load_config(const std::string& path, const LoadOptions& opts) {
   Config conf = defaults(opts);
-  std::string full = resolve(conf.prefix, path);
+  std::string full = resolve_path(conf.prefix, path);
   conf.conf_file = full;
   std::vector<std::pair<std::string, std::string>> sources;
   ConfSource src = recording(filesystem_conf_source(), &sources);

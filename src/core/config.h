@@ -1,12 +1,18 @@
-// One configuration generation as one value (like nginx's cycle): a reload
-// builds a new Config next to the running one and swaps only if it is valid.
+// The configuration of one generation as one value: the process-level
+// directives (core's own) plus every module's configuration struct, held
+// type-erased (conf.module<T>()). A reload loads a new Config next to the
+// running one; module/cycle.h pairs it with its sockets and swaps both.
 //
 // Directives are data: every module declares a table of Directive rows
 // {name, contexts, argument counts, setter, man-page text}. The parser, -t/-T,
-// the error messages and the man-page check all read those tables.
+// the error messages and the man-page check all read those tables. Core names
+// no module: the list is src/modules.cpp's (conf_modules()).
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <typeindex>
+#include <typeinfo>
 #include <utility>
 #include <span>
 #include <string>
@@ -31,75 +37,55 @@ struct AccessRule {
   std::string text;
 };
 
-struct RegistryConf {
-  uint64_t size = 16 * 1024 * 1024;
-  int64_t origin_ttl_ms = 300 * 1000;
-  int64_t session_ttl_ms = 120 * 1000;
-  int heartbeat_misses = 3;
-  int max_fails = 1;
-  int64_t fail_timeout_ms = 10 * 1000;
+// A module's configuration struct derives from ModuleConfOf<itself>; Config
+// keeps one of each, created with its defaults the first time it is asked
+// for, and copies them with the Config.
+class ModuleConf {
+ public:
+  virtual ~ModuleConf() = default;
+  virtual std::unique_ptr<ModuleConf> clone() const = 0;
 };
 
-struct DefaultBackendConf {
-  bool enabled = false;
-  std::string ip = "127.0.0.1";
-  std::string rtmp = "1935";
-  std::string http, api, rtc, srt;  // empty = none
+template <class T>
+class ModuleConfOf : public ModuleConf {
+ public:
+  std::unique_ptr<ModuleConf> clone() const override {
+    return std::make_unique<T>(static_cast<const T&>(*this));
+  }
 };
 
-struct SystemApiConf {
-  std::vector<ListenConf> listen;
-  std::string token;  // empty = no token required
-  std::vector<AccessRule> access;  // first match wins; no match = allow
-  uint64_t max_body_size = 64 * 1024;
-  int64_t timeout_ms = 10 * 1000;
-};
+class ModuleConfs {
+ public:
+  ModuleConfs() = default;
+  ModuleConfs(const ModuleConfs& o) { *this = o; }
+  ModuleConfs& operator=(const ModuleConfs& o) {
+    if (this == &o) return *this;
+    items_.clear();
+    for (const auto& [type, conf] : o.items_) items_.emplace_back(type, conf->clone());
+    return *this;
+  }
+  ModuleConfs(ModuleConfs&&) noexcept = default;
+  ModuleConfs& operator=(ModuleConfs&&) noexcept = default;
 
-struct RtmpConf {
-  std::vector<ListenConf> listen;
-  uint32_t chunk_size = 60000;
-  int64_t handshake_timeout_ms = 10 * 1000;
-  int64_t connect_timeout_ms = 5 * 1000;
-  int64_t idle_timeout_ms = 30 * 1000;
-  // Before the origin accepted a client's publish/play: the largest message
-  // and the partial messages it may make a session hold, and the sum over
-  // one worker's unidentified sessions (rtmp/preconnect_budget.h).
-  uint64_t preconnect_buffer = 64 * 1024;
-  uint64_t preconnect_worker_buffer = 4 * 1024 * 1024;
-};
+  template <class T>
+  T& get() {
+    for (auto& [type, conf] : items_) {
+      if (type == std::type_index(typeid(T))) return static_cast<T&>(*conf);
+    }
+    items_.emplace_back(std::type_index(typeid(T)), std::make_unique<T>());
+    return static_cast<T&>(*items_.back().second);
+  }
+  template <class T>
+  const T& get() const {
+    for (const auto& [type, conf] : items_) {
+      if (type == std::type_index(typeid(T))) return static_cast<const T&>(*conf);
+    }
+    static const T kDefaults{};  // a module whose block never appeared
+    return kDefaults;
+  }
 
-struct HttpStreamConf {
-  std::vector<ListenConf> listen;
-  std::string ssl_certificate, ssl_certificate_key;
-  std::string root;
-  bool cors = true;
-  int64_t connect_timeout_ms = 5 * 1000;
-  int64_t idle_timeout_ms = 30 * 1000;
-};
-
-struct HttpApiConf {
-  std::vector<ListenConf> listen;
-  std::string ssl_certificate, ssl_certificate_key;
-  bool cors = true;
-  int64_t connect_timeout_ms = 5 * 1000;
-  int64_t idle_timeout_ms = 30 * 1000;
-};
-
-struct WebrtcConf {
-  std::vector<ListenConf> listen;  // UDP
-  std::string candidate;
-  int64_t idle_timeout_ms = 30 * 1000;
-};
-
-struct SrtConf {
-  std::vector<ListenConf> listen;  // UDP
-  int64_t latency_ms = 120;
-  int64_t peer_latency_ms = 120;
-  std::string passphrase;
-  int pbkeylen = 16;
-  int64_t connect_timeout_ms = 3 * 1000;
-  int64_t idle_timeout_ms = 10 * 1000;
-  int payload_size = 1316;
+ private:
+  std::vector<std::pair<std::type_index, std::unique_ptr<ModuleConf>>> items_;
 };
 
 struct Config {
@@ -116,32 +102,29 @@ struct Config {
   int64_t shutdown_timeout_ms = 30 * 1000;
   int worker_connections = 4096;
 
-  RegistryConf registry;
-  DefaultBackendConf default_backend;
-  SystemApiConf system_api;
-  RtmpConf rtmp;
-  HttpStreamConf http_stream;
-  HttpApiConf http_api;
-  WebrtcConf webrtc;
-  SrtConf srt;
+  // Every module's own configuration struct (in its folder), by type:
+  // conf.module<T>(). Core never names them (nginx's ctx arrays).
+  template <class T>
+  T& module() {
+    return modules_.get<T>();
+  }
+  template <class T>
+  const T& module() const {
+    return modules_.get<T>();
+  }
 
   // For -T: every file read with its text, and the PROXY_* overrides applied.
   std::vector<std::pair<std::string, std::string>> sources;
   std::vector<std::string> env_overrides;
+
+ private:
+  ModuleConfs modules_;
 };
 
-// Contexts a directive may appear in (bit mask).
-enum ConfContext : uint32_t {
-  kCtxMain = 1u << 0,
-  kCtxRegistry = 1u << 1,
-  kCtxDefaultBackend = 1u << 2,
-  kCtxSystemApi = 1u << 3,
-  kCtxRtmp = 1u << 4,
-  kCtxHttpStream = 1u << 5,
-  kCtxHttpApi = 1u << 6,
-  kCtxWebrtc = 1u << 7,
-  kCtxSrt = 1u << 8,
-};
+// Contexts a directive may appear in (bit mask). Core owns only the main
+// context; each module defines the bits of its own blocks (rtmp/rtmp_conf.h
+// ...), and a context is named after the block directive that opens it.
+constexpr uint32_t kCtxMain = 1u << 0;
 const char* conf_context_name(uint32_t ctx);
 
 struct Directive {
@@ -158,13 +141,51 @@ struct Directive {
   const char* help = "";
 };
 
+// One listen address a module's configuration asks for; the module layer
+// opens it (module/listeners.h), core only checks that two blocks do not
+// claim the same address.
+struct ConfListen {
+  const char* kind;  // the block: "rtmp", "http_stream", ...
+  bool udp = false;
+  // How the socket is kept across a reload: false = the new generation
+  // shares the old socket (a duplicate); true = each generation binds a
+  // socket of its own in the address's SO_REUSEPORT group (SRT).
+  bool reuseport_group = false;
+  const ListenConf* conf = nullptr;
+};
+
+// A PROXY_* environment variable a module accepts; it wins over the file.
+struct EnvOverride {
+  const char* name;
+  Status (*apply)(Config& conf, const std::string& value);
+};
+
+// The configuration side of a module (nginx's ngx_module_t commands + ctx):
+// its directive table, environment overrides, the listeners its
+// configuration asks for and its own validation. The list of modules is
+// src/modules.cpp's, above core.
 struct ConfModule {
   const char* name;
   std::span<const Directive> directives;
+  std::span<const EnvOverride> environment = {};
+  // Appends the listen addresses of this module's blocks, in order.
+  void (*listens)(const Config& conf, std::vector<ConfListen>* out) = nullptr;
+  // After parsing and the environment: defaults that depend on other
+  // directives, paths resolved against the prefix, cross-field checks.
+  Status (*validate)(Config& conf) = nullptr;
+  // Warnings about a valid configuration (logged at start and on reload).
+  void (*warnings)(const Config& conf, std::vector<std::string>* out) = nullptr;
 };
 
-// Every module's table, in the order the manual lists them.
+// Every module's table, in the order the manual lists them (src/modules.cpp).
 std::span<const ConfModule* const> conf_modules();
+
+// Every module's warnings about a valid configuration.
+std::vector<std::string> config_warnings(const Config& conf);
+// Every listen address of the configuration, module by module.
+std::vector<ConfListen> conf_listens(const Config& conf);
+// A path as written, resolved against the prefix ("stderr" and absolute paths as is).
+std::string resolve_path(const std::string& prefix, const std::string& path);
 
 struct LoadOptions {
   std::string prefix;         // -p; empty = built-in prefix

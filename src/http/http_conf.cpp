@@ -1,39 +1,51 @@
-// Directives of the `http_stream { }` (HTTP-FLV/TS, HLS, static files) and
-// `http_api { }` (WHIP/WHEP signalling) blocks. The two blocks share most
-// directives; the setters are templates over which block they fill.
-#include "core/config.h"
+// The HTTP module's configuration: directives of the `http_stream { }`
+// (HTTP-FLV/TS, HLS, static files) and `http_api { }` (WHIP/WHEP signalling)
+// blocks, their PROXY_* overrides, listeners and checks (a certificate pair
+// that does not load fails at -t / reload, not at worker start). The two
+// blocks share most directives; the setters are templates over which block
+// they fill.
+#include "http/http_conf.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
 
 namespace sp {
 
 namespace {
 
-template <auto Block>
+template <class Block>
 Status set_listen(Config& c, const ConfDirective& d) {
-  return add_listen(d, true, &(c.*Block).listen);
+  return add_listen(d, true, &c.module<Block>().listen);
 }
-template <auto Block>
+template <class Block>
 Status set_cert(Config& c, const ConfDirective& d) {
-  return set_string(d, &(c.*Block).ssl_certificate);
+  return set_string(d, &c.module<Block>().ssl_certificate);
 }
-template <auto Block>
+template <class Block>
 Status set_cert_key(Config& c, const ConfDirective& d) {
-  return set_string(d, &(c.*Block).ssl_certificate_key);
+  return set_string(d, &c.module<Block>().ssl_certificate_key);
 }
-template <auto Block>
+template <class Block>
 Status set_cors(Config& c, const ConfDirective& d) {
-  return set_flag(d, &(c.*Block).cors);
+  return set_flag(d, &c.module<Block>().cors);
 }
-template <auto Block>
+template <class Block>
 Status set_connect_timeout(Config& c, const ConfDirective& d) {
-  return set_time(d, &(c.*Block).connect_timeout_ms);
+  return set_time(d, &c.module<Block>().connect_timeout_ms);
 }
-template <auto Block>
+template <class Block>
 Status set_idle_timeout(Config& c, const ConfDirective& d) {
-  return set_time(d, &(c.*Block).idle_timeout_ms);
+  return set_time(d, &c.module<Block>().idle_timeout_ms);
 }
 
-constexpr auto kStream = &Config::http_stream;
-constexpr auto kApi = &Config::http_api;
+using kStream = HttpStreamConf;
+using kApi = HttpApiConf;
 
 const Directive kHttpDirectives[] = {
     {"http_stream", kCtxMain, 0, 0, kCtxHttpStream, false, nullptr, "http_stream { ... }", "",
@@ -45,7 +57,7 @@ const Directive kHttpDirectives[] = {
     {"ssl_certificate_key", kCtxHttpStream, 1, 1, 0, false, set_cert_key<kStream>,
      "ssl_certificate_key PATH;", "", "PEM private key for ssl listens."},
     {"root", kCtxHttpStream, 1, 1, 0, false,
-     [](Config& c, const ConfDirective& d) { return set_string(d, &c.http_stream.root); }, "root PATH;", "",
+     [](Config& c, const ConfDirective& d) { return set_string(d, &c.module<HttpStreamConf>().root); }, "root PATH;", "",
      "Directory of static files served for paths that are not streams."},
     {"cors", kCtxHttpStream, 1, 1, 0, false, set_cors<kStream>, "cors on|off;", "on",
      "Send Access-Control-Allow-* headers and answer OPTIONS pre-flights."},
@@ -72,6 +84,85 @@ const Directive kHttpDirectives[] = {
 
 }  // namespace
 
-extern const ConfModule kHttpConfModule = {"http", kHttpDirectives};
+namespace {
+
+template <class Block>
+Status set_listen_env(Config& c, const std::string& v) {
+  auto a = parse_listen_address(v);
+  if (!a.ok()) return a.status();
+  c.module<Block>().listen = {ListenConf{*a, v, false}};
+  return Status::Ok();
+}
+
+const EnvOverride kHttpEnvironment[] = {
+    {"PROXY_HTTP_SERVER", set_listen_env<HttpStreamConf>},
+    {"PROXY_HTTP_API", set_listen_env<HttpApiConf>},
+    {"PROXY_STATIC_FILES",
+     [](Config& c, const std::string& v) {
+       c.module<HttpStreamConf>().root = v;
+       return Status::Ok();
+     }},
+};
+
+void http_listens(const Config& c, std::vector<ConfListen>* out) {
+  for (const ListenConf& l : c.module<HttpStreamConf>().listen) out->push_back(ConfListen{"http_stream", false, false, &l});
+  for (const ListenConf& l : c.module<HttpApiConf>().listen) out->push_back(ConfListen{"http_api", false, false, &l});
+}
+
+// Loads the PEM certificate and key the way a worker will, so a bad or
+// mismatched pair fails at -t / reload instead of at worker start.
+Status check_cert_pair(const char* block, const std::string& cert, const std::string& key) {
+  auto fail = [&](const std::string& file, const char* what) {
+    unsigned long code = ERR_get_error();
+    ERR_clear_error();
+    char reason[256] = "";
+    if (code) ERR_error_string_n(code, reason, sizeof reason);
+    return Status::Error(std::string(what) + " \"" + file + "\" in \"" + block + "\"" +
+                         (code ? std::string(": ") + reason : std::string()));
+  };
+  ERR_clear_error();
+  std::unique_ptr<BIO, decltype(&BIO_free)> cbio(BIO_new_file(cert.c_str(), "r"), BIO_free);
+  std::unique_ptr<X509, decltype(&X509_free)> x509(cbio ? PEM_read_bio_X509(cbio.get(), nullptr, nullptr, nullptr)
+                                                        : nullptr, X509_free);
+  if (!x509) return fail(cert, "cannot load certificate");
+  std::unique_ptr<BIO, decltype(&BIO_free)> kbio(BIO_new_file(key.c_str(), "r"), BIO_free);
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> pkey(
+      kbio ? PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr) : nullptr, EVP_PKEY_free);
+  if (!pkey) return fail(key, "cannot load private key");
+  if (X509_check_private_key(x509.get(), pkey.get()) != 1) return fail(key, "private key does not match certificate for");
+  return Status::Ok();
+}
+
+Status check_ssl(const char* block, const std::vector<ListenConf>& listen, std::string* cert, std::string* key,
+                 const std::string& prefix) {
+  bool any_ssl = false;
+  for (const ListenConf& l : listen) any_ssl |= l.ssl;
+  if (!cert->empty()) *cert = resolve_path(prefix, *cert);
+  if (!key->empty()) *key = resolve_path(prefix, *key);
+  if (!any_ssl) return Status::Ok();
+  if (cert->empty() || key->empty()) {
+    return Status::Error(std::string("\"") + block +
+                         "\" has an ssl listen but no \"ssl_certificate\" and \"ssl_certificate_key\"");
+  }
+  for (const std::string* f : {cert, key}) {
+    if (access(f->c_str(), R_OK) != 0) {
+      return Status::Error(std::string("cannot read \"") + *f + "\" in \"" + block + "\": " + strerror(errno));
+    }
+  }
+  return check_cert_pair(block, *cert, *key);
+}
+
+Status validate_http(Config& c) {
+  HttpStreamConf& stream = c.module<HttpStreamConf>();
+  HttpApiConf& api = c.module<HttpApiConf>();
+  if (!stream.root.empty()) stream.root = resolve_path(c.prefix, stream.root);
+  Status st = check_ssl("http_stream", stream.listen, &stream.ssl_certificate, &stream.ssl_certificate_key, c.prefix);
+  if (!st.ok()) return st;
+  return check_ssl("http_api", api.listen, &api.ssl_certificate, &api.ssl_certificate_key, c.prefix);
+}
+
+}  // namespace
+
+extern const ConfModule kHttpConfModule = {"http", kHttpDirectives, kHttpEnvironment, http_listens, validate_http};
 
 }  // namespace sp

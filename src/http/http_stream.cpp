@@ -20,10 +20,12 @@
 
 #include "build_info.h"
 #include "core/clock.h"
+#include "core/deferred_free.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
 #include "core/proxy_loop.h"
 #include "http/hls_playlist.h"
+#include "http/http_conf.h"
 #include "http/http_server.h"
 #include "http/http_static.h"
 #include "http/origin_client.h"
@@ -277,15 +279,15 @@ class HttpStreamService : public Service {
  public:
   explicit HttpStreamService(WorkerContext& ctx)
       : base_(ctx.base),
-        conf_(ctx.conf.http_stream),
+        conf_(ctx.conf.module<HttpStreamConf>()),
         registry_(ctx.registry),
         limiter_(ctx.limiter),
         listener_(ctx.base, [this](BufferEventPtr bev, const SockAddr& peer, bool tls) {
           accept(std::move(bev), peer, tls);
         }) {}
 
-  Status start(const ListenerSet& listeners) {
-    reaper_.reset(event_new(base_, -1, 0, &HttpStreamService::on_reap, this));
+  Status start(WorkerContext& ctx) {
+    const ListenerSet& listeners = ctx.listeners;
     if (!conf_.root.empty()) {
       char buf[PATH_MAX];
       if (realpath(conf_.root.c_str(), buf)) {
@@ -296,7 +298,7 @@ class HttpStreamService : public Service {
       }
     }
     for (const Listener& l : listeners.items()) {
-      if (l.kind != ListenerKind::http_stream) continue;
+      if (l.kind != "http_stream") continue;
       SSL_CTX* tls = nullptr;
       if (l.conf.ssl) {
         if (!tls_) {
@@ -332,9 +334,7 @@ class HttpStreamService : public Service {
   // Destroys `obj` from the loop, after the callback that gave it up returns.
   template <class T>
   void bury(std::unique_ptr<T> obj) {
-    if (!obj) return;
-    graveyard_.push_back(std::shared_ptr<void>(std::move(obj)));
-    event_active(reaper_.get(), EV_TIMEOUT, 0);
+    graveyard_.later(std::move(obj));
   }
 
   void session_closed(StreamSession* s) {
@@ -354,8 +354,6 @@ class HttpStreamService : public Service {
     raw->start();
   }
 
-  static void on_reap(evutil_socket_t, short, void* arg) { static_cast<HttpStreamService*>(arg)->graveyard_.clear(); }
-
   event_base* base_;
   HttpStreamConf conf_;
   Registry& registry_;
@@ -365,8 +363,7 @@ class HttpStreamService : public Service {
   std::string real_root_;
   bool stopped_ = false;
   std::unordered_map<StreamSession*, std::unique_ptr<StreamSession>> sessions_;
-  std::vector<std::shared_ptr<void>> graveyard_;
-  EventPtr reaper_;
+  DeferredFree graveyard_{base_};
 };
 
 StreamSession::StreamSession(HttpStreamService& svc, BufferEventPtr bev, const SockAddr& peer, bool tls)
@@ -844,11 +841,7 @@ void StreamSession::on_close(HttpConn&, const std::string& reason) {
 
 }  // namespace
 
-Result<std::unique_ptr<Service>> make_http_stream_service(WorkerContext& ctx) {
-  auto svc = std::make_unique<HttpStreamService>(ctx);
-  Status st = svc->start(ctx.listeners);
-  if (!st.ok()) return st;
-  return std::unique_ptr<Service>(std::move(svc));
-}
+extern const ConfModule kHttpConfModule;
+extern const Module kHttpModule = {&kHttpConfModule, kRoleProtocol, make_service<HttpStreamService>};
 
 }  // namespace sp

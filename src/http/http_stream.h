@@ -63,12 +63,11 @@
 // id; a relayed stream also gets a start line.
 #pragma once
 
-#include <memory>
-
-#include "process/worker.h"
+#include "module/module.h"
 
 namespace sp {
 
-Result<std::unique_ptr<Service>> make_http_stream_service(WorkerContext& ctx);
+// The HTTP module (listed in src/modules.cpp; its tables in http_conf.cpp).
+extern const Module kHttpModule;
 
 }  // namespace sp

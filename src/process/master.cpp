@@ -21,13 +21,13 @@
 #include <cstring>
 #include <vector>
 
-#include "api/system_api.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/proxy_loop.h"
+#include "module/module.h"
 #include "process/proctitle.h"
-#include "process/srt_groups.h"
 #include "process/worker.h"
+#include "registry/registry_conf.h"
 
 // ASan builds (./configure --with-sanitizers): workers leave through _exit,
 // which skips LeakSanitizer's at-exit check, so run it by hand there.
@@ -47,7 +47,7 @@ namespace sp {
 
 namespace {
 
-volatile sig_atomic_t g_reap, g_terminate, g_quit, g_reconfigure, g_reopen, g_alarm, g_srt_note;
+volatile sig_atomic_t g_reap, g_terminate, g_quit, g_reconfigure, g_reopen, g_alarm, g_note;
 
 void on_signal(int signo) {
   switch (signo) {
@@ -58,7 +58,7 @@ void on_signal(int signo) {
     case SIGHUP: g_reconfigure = 1; break;
     case SIGUSR1: g_reopen = 1; break;
     case SIGALRM: g_alarm = 1; break;
-    case SIGUSR2: g_srt_note = 1; break;  // an SRT worker published on the drain board
+    case SIGUSR2: g_note = 1; break;  // a worker left a note for a module's master hook (SRT)
   }
 }
 
@@ -119,22 +119,21 @@ constexpr int64_t kRespawnIntervalMs = 1000;
 
 class Master {
  public:
-  Master(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry, const MasterOptions& opts)
-      : conf_(std::move(conf)),
-        listeners_(std::move(listeners)),
-        registry_(std::move(registry)),
-        opts_(opts),
-        srt_board_(SrtDrainBoard::create()) {
-    if (!srt_board_) SP_PERROR("mmap(srt drain board) failed: %s; SRT sessions will not survive a reload", strerror(errno));
+  Master(std::unique_ptr<Cycle> cycle, std::unique_ptr<Registry> registry, const MasterOptions& opts)
+      : cycle_(std::move(cycle)), registry_(std::move(registry)), opts_(opts) {
+    for (const Module* m : modules()) {
+      hooks_.push_back(m->make_master_hook ? m->make_master_hook() : nullptr);
+      hook_ptrs_.push_back(hooks_.back().get());
+    }
   }
 
   int run() {
     install_handlers(&blocked_);
     chown_log();
-    if (2 * conf_.worker_processes + 1 > kStreamHolders) {
+    if (2 * cycle_->conf.worker_processes + 1 > kStreamHolders) {
       SP_PNOTICE("worker_processes %d: a stream with clients on more than %d (worker, protocol) pairs at once "
                  "counts the rest unattributed, and a crash of their worker will not drop those counts",
-                 conf_.worker_processes, kStreamHolders);
+                 cycle_->conf.worker_processes, kStreamHolders);
     }
     spawn_generation();
     sigset_t empty;
@@ -142,7 +141,7 @@ class Master {
     for (;;) {
       arm_timer();
       if (!pending()) sigsuspend(&empty);
-      if (g_srt_note) collect_srt_notes();  // before reaping: a note names its writer by pid
+      if (g_note) collect_notes();  // before reaping: a note names its writer by pid
       if (g_reap) reap();
       if (g_alarm) {
         g_alarm = 0;
@@ -150,7 +149,7 @@ class Master {
         spawn_due();
       }
       if (g_terminate) begin_stop(SIGTERM, 5000);
-      if (g_quit) begin_stop(SIGQUIT, conf_.shutdown_timeout_ms + 1000);
+      if (g_quit) begin_stop(SIGQUIT, cycle_->conf.shutdown_timeout_ms + 1000);
       if (g_reconfigure) reload();
       if (g_reopen) reopen();
       if (stopping_ && children_.empty()) break;
@@ -161,13 +160,15 @@ class Master {
 
  private:
   static bool pending() {
-    return g_reap || g_terminate || g_quit || g_reconfigure || g_reopen || g_alarm || g_srt_note;
+    return g_reap || g_terminate || g_quit || g_reconfigure || g_reopen || g_alarm || g_note;
   }
 
   void spawn_generation() {
-    generation_++;
-    srt_groups_.add_generation(generation_, listeners_);
-    for (int i = 0; i < conf_.worker_processes; i++) spawn(kRoleProtocol, i);
+    generation_ = cycle_->generation;
+    for (MasterHook* h : hook_ptrs_) {
+      if (h) h->add_generation(generation_, cycle_->listeners);
+    }
+    for (int i = 0; i < cycle_->conf.worker_processes; i++) spawn(kRoleProtocol, i);
     spawn(kRoleApi, -1);
   }
 
@@ -192,18 +193,20 @@ class Master {
 
   int child_main(int roles, int slot) {
     reset_signals_in_child();
-    srt_groups_.close_in_child();
+    for (MasterHook* h : hook_ptrs_) {
+      if (h) h->close_in_child();
+    }
     // A worker must not outlive a master killed with SIGKILL.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     bool api = roles == kRoleApi;
     log::set_process_context(api ? "api" : "worker" + std::to_string(slot));
     set_proctitle(api ? "srs-proxy: api worker" : "srs-proxy: worker process");
-    Status st = switch_user(conf_.user);
+    Status st = switch_user(cycle_->conf.user);
     if (!st.ok()) {
       SP_PERROR("%s", st.message().c_str());
       return 2;
     }
-    return run_worker(conf_, *registry_, listeners_, roles, slot, srt_board_);
+    return run_worker(*cycle_, *registry_, roles, slot, hook_ptrs_);
   }
 
   void reap() {
@@ -219,16 +222,21 @@ class Master {
         log_exit(c, status);
         drop_counts(c);  // before any respawn: the dead child's clients are gone
         if (!c.exiting && !stopping_ && c.generation == generation_) respawn(c);
-        if (c.generation < generation_ && c.roles == kRoleProtocol && c.slot == 0) {
-          srt_groups_.owner_exited(c.generation);  // slot 0 serves SRT
+        if (c.generation < generation_) {
+          for (MasterHook* h : hook_ptrs_) {
+            if (h) h->old_child_exited(c.generation, c.roles, c.slot);
+          }
         }
         break;
       }
     }
-    for (int g : srt_groups_.generations()) {
-      if (g == generation_) continue;
-      bool alive = std::any_of(children_.begin(), children_.end(), [g](const Child& c) { return c.generation == g; });
-      if (!alive) srt_groups_.retire(g);
+    for (MasterHook* h : hook_ptrs_) {
+      if (!h) continue;
+      for (int g : h->generations()) {
+        if (g == generation_) continue;
+        bool alive = std::any_of(children_.begin(), children_.end(), [g](const Child& c) { return c.generation == g; });
+        if (!alive) h->retire(g);
+      }
     }
   }
 
@@ -243,13 +251,16 @@ class Master {
            d.clients == 1 ? "" : "s", d.streams, d.streams == 1 ? "" : "s", d.now_idle, d.now_idle == 1 ? "" : "s");
   }
 
-  void collect_srt_notes() {
-    g_srt_note = 0;
-    if (!srt_board_) return;
-    for (auto& [pid, ranges] : srt_board_->collect()) {
+  void collect_notes() {
+    g_note = 0;
+    auto generation_of = [this](pid_t pid) {
       for (const Child& c : children_) {
-        if (c.pid == pid) srt_groups_.published(c.generation, std::move(ranges));
+        if (c.pid == pid) return c.generation;
       }
+      return -1;
+    };
+    for (MasterHook* h : hook_ptrs_) {
+      if (h) h->collect_notes(generation_of);
     }
   }
 
@@ -303,7 +314,7 @@ class Master {
     SP_PNOTICE("%s", signo == SIGTERM ? "fast shutdown" : "graceful shutdown");
     stopping_ = true;
     signal_children(signo, kill_after_ms, false);
-    listeners_.close_all();
+    cycle_->listeners.close_all();
   }
 
   void enforce_deadlines() {
@@ -335,35 +346,39 @@ class Master {
     setitimer(ITIMER_REAL, &it, nullptr);
   }
 
+  // Builds the next cycle next to the running one; only when it is complete
+  // (configuration valid, every socket open) does anything process-wide
+  // change: the log, the registry's timings, the swap, the new children.
   void reload() {
     g_reconfigure = 0;
     if (stopping_) return;
     SP_PNOTICE("reconfiguring from %s", opts_.conf_path.c_str());
-    auto next = load_config(opts_.conf_path, opts_.load);
+    auto conf = load_config(opts_.conf_path, opts_.load);
+    if (!conf.ok()) {
+      SP_PERROR("reload failed, configuration unchanged: %s", conf.error().c_str());
+      return;
+    }
+    auto next = Cycle::create(std::move(*conf), cycle_.get());
     if (!next.ok()) {
       SP_PERROR("reload failed, configuration unchanged: %s", next.error().c_str());
       return;
     }
-    auto listeners = ListenerSet::open(*next, &listeners_);
-    if (!listeners.ok()) {
-      SP_PERROR("reload failed, configuration unchanged: %s", listeners.error().c_str());
-      return;
-    }
-    if (next->registry.size != conf_.registry.size) {
+    const RegistryConf& now = cycle_->conf.module<RegistryConf>();
+    const RegistryConf& then = (*next)->conf.module<RegistryConf>();
+    if (then.size != now.size) {
       SP_PWARN("registry size change from %llu to %llu takes effect only after a restart",
-               (unsigned long long)conf_.registry.size, (unsigned long long)next->registry.size);
+               (unsigned long long)now.size, (unsigned long long)then.size);
     }
-    Status st = log::open(next->error_log, next->error_log_level);
+    Status st = log::open((*next)->conf.error_log, (*next)->conf.error_log_level);
     if (!st.ok()) SP_PERROR("reload: %s; keeping the old log", st.message().c_str());
-    registry_->set_ttls(registry_ttls(next->registry));
-    conf_ = std::move(*next);
-    listeners_ = std::move(*listeners);  // sockets dropped from the config close here
+    registry_->set_ttls(registry_ttls(then));
+    cycle_ = std::move(*next);  // the old generation's sockets that are not shared close here
     chown_log();
     pending_.clear();  // the new generation replaces any held-back respawn
     spawn_generation();
-    signal_children(SIGQUIT, conf_.shutdown_timeout_ms + 1000, true);
+    signal_children(SIGQUIT, cycle_->conf.shutdown_timeout_ms + 1000, true);
     SP_PNOTICE("reconfigured: generation %d", generation_);
-    for (const std::string& w : system_api_exposure_warnings(conf_.system_api)) SP_PWARN("%s", w.c_str());
+    for (const std::string& w : config_warnings(cycle_->conf)) SP_PWARN("%s", w.c_str());
   }
 
   void reopen() {
@@ -377,22 +392,21 @@ class Master {
 
   // Workers that switch user must still be able to reopen the log.
   void chown_log() {
-    if (conf_.user.empty() || geteuid() != 0 || log::path() == "stderr") return;
-    if (passwd* pw = getpwnam(conf_.user.c_str())) {
+    if (cycle_->conf.user.empty() || geteuid() != 0 || log::path() == "stderr") return;
+    if (passwd* pw = getpwnam(cycle_->conf.user.c_str())) {
       if (chown(log::path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
         SP_PWARN("chown(%s) failed: %s", log::path().c_str(), strerror(errno));
       }
     }
   }
 
-  Config conf_;
-  ListenerSet listeners_;
+  std::unique_ptr<Cycle> cycle_;
   std::unique_ptr<Registry> registry_;
   MasterOptions opts_;
+  std::vector<std::unique_ptr<MasterHook>> hooks_;  // by module index; nullptr: none
+  std::vector<MasterHook*> hook_ptrs_;              // the same, as the workers get them
   std::vector<Child> children_;
   std::vector<PendingSpawn> pending_;
-  SrtDrainBoard* srt_board_;  // shared with the children; lives as long as the process
-  SrtGroups srt_groups_;
   sigset_t blocked_;
   int generation_ = 0;
   bool stopping_ = false;
@@ -400,22 +414,22 @@ class Master {
 
 }  // namespace
 
-int run_master(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry, const MasterOptions& opts) {
+int run_master(std::unique_ptr<Cycle> cycle, std::unique_ptr<Registry> registry, const MasterOptions& opts) {
   log::set_process_context("master");
   set_proctitle("srs-proxy: " + opts.title);
   // The id every origin request carries as the proxy-loop marker.
   SP_PNOTICE("proxy id %s (loop marker Via: 1.1 %s)", proxy_id_hex(proxy_id()).c_str(),
              proxy_via_name(proxy_id()).c_str());
-  Master m(std::move(conf), std::move(listeners), std::move(registry), opts);
+  Master m(std::move(cycle), std::move(registry), opts);
   return m.run();
 }
 
-int run_single(Config conf, ListenerSet listeners, std::unique_ptr<Registry> registry) {
+int run_single(std::unique_ptr<Cycle> cycle, std::unique_ptr<Registry> registry) {
   log::set_process_context("single");
   SP_PNOTICE("master_process off: serving in one process; reload is not available");
   SP_PNOTICE("proxy id %s (loop marker Via: 1.1 %s)", proxy_id_hex(proxy_id()).c_str(),
              proxy_via_name(proxy_id()).c_str());
-  return run_worker(conf, *registry, listeners, kRoleProtocol | kRoleApi, 0, nullptr);
+  return run_worker(*cycle, *registry, kRoleProtocol | kRoleApi, 0, {});
 }
 
 }  // namespace sp

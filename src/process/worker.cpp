@@ -4,56 +4,21 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "api/system_api.h"
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
-#include "http/http_stream.h"
-#include "rtc/rtc_service.h"
-#include "rtmp/rtmp_service.h"
-#include "srt/srt_service.h"
 
 namespace sp {
 
 namespace {
 
-constexpr int64_t kDefaultBackendRefreshMs = 30 * 1000;
 constexpr int64_t kExpireIntervalMs = 1000;
 constexpr int64_t kDrainCheckMs = 100;
 
-// The system API as a service of the API worker.
-class SystemApiService : public Service {
- public:
-  explicit SystemApiService(WorkerContext& ctx) : api_(ctx.base, ctx.conf, ctx.registry) {}
-  Status start(const std::vector<int>& fds) { return api_.start(fds); }
-  const char* name() const override { return "system_api"; }
-  void stop_accepting() override { api_.stop_accepting(); }
-  size_t active_sessions() const override { return 0; }
-
- private:
-  SystemApi api_;
-};
-
-Result<std::unique_ptr<Service>> make_system_api(WorkerContext& ctx) {
-  auto svc = std::make_unique<SystemApiService>(ctx);
-  Status st = svc->start(ctx.listeners.fds(ListenerKind::system_api));
-  if (!st.ok()) return st;
-  return std::unique_ptr<Service>(std::move(svc));
-}
-
-// Protocol services of a protocol worker, each declared in its own folder;
-// each serves the listeners of its kind in the configuration (maybe none).
-const ServiceFactory kProtocolFactories[] = {
-    make_rtmp_service,
-    make_http_stream_service,
-    make_webrtc_service,
-    make_srt_service,
-};
-
 class Worker {
  public:
-  Worker(const Config& conf, Registry& registry, ListenerSet& listeners, int roles, int slot, SrtDrainBoard* board)
-      : conf_(conf), registry_(registry), listeners_(listeners), roles_(roles), slot_(slot), srt_board_(board) {}
+  Worker(Cycle& cycle, Registry& registry, int roles, int slot, const std::vector<MasterHook*>& hooks)
+      : conf_(cycle.conf), registry_(registry), listeners_(cycle.listeners), roles_(roles), slot_(slot), hooks_(hooks) {}
 
   int run() {
     base_.reset(event_base_new());
@@ -61,8 +26,7 @@ class Worker {
       SP_PERROR("event_base_new() failed");
       return 1;
     }
-    WorkerContext ctx{base_.get(), conf_, registry_, listeners_, slot_, limiter_, srt_board_};
-    if (!start_services(ctx)) return 1;
+    if (!start_services()) return 1;
     watch_signals();
     if (roles_ & kRoleApi) start_api_jobs();
     event_base_dispatch(base_.get());
@@ -72,24 +36,20 @@ class Worker {
   }
 
  private:
-  bool start_services(WorkerContext& ctx) {
-    if (roles_ & kRoleApi) {
-      auto svc = make_system_api(ctx);
+  // Every module the role asks for, in the list's order.
+  bool start_services() {
+    std::span<const Module* const> list = modules();
+    for (size_t i = 0; i < list.size(); i++) {
+      const Module* m = list[i];
+      if (!m->make_service || !(m->roles & roles_)) continue;
+      MasterHook* hook = i < hooks_.size() ? hooks_[i] : nullptr;
+      WorkerContext ctx{base_.get(), conf_, registry_, listeners_, slot_, limiter_, hook};
+      auto svc = m->make_service(ctx);
       if (!svc.ok()) {
-        SP_PERROR("system api: %s", svc.error().c_str());
+        SP_PERROR("%s", svc.error().c_str());
         return false;
       }
       services_.push_back(std::move(*svc));
-    }
-    if (roles_ & kRoleProtocol) {
-      for (ServiceFactory make : kProtocolFactories) {
-        auto svc = make(ctx);
-        if (!svc.ok()) {
-          SP_PERROR("%s", svc.error().c_str());
-          return false;
-        }
-        services_.push_back(std::move(*svc));
-      }
     }
     return true;
   }
@@ -97,7 +57,7 @@ class Worker {
   void watch_signals() {
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);   // only the master reloads
-    signal(SIGUSR2, SIG_IGN);  // only the master reads the SRT drain board
+    signal(SIGUSR2, SIG_IGN);  // only the master reads the modules' notes (MasterHook)
     add_signal(SIGQUIT, &Worker::on_quit);
     add_signal(SIGTERM, &Worker::on_terminate);
     add_signal(SIGINT, &Worker::on_terminate);
@@ -160,19 +120,11 @@ class Worker {
     return n;
   }
 
+  // The registry's expiry runs in one process: the API worker.
   void start_api_jobs() {
     api_jobs_.push_back(add_timer(kExpireIntervalMs, true, [](evutil_socket_t, short, void* arg) {
       static_cast<Worker*>(arg)->registry_.expire(monotonic_ms());
     }));
-    if (!conf_.default_backend.enabled) return;
-    refresh_default_backend(-1, 0, this);
-    api_jobs_.push_back(add_timer(kDefaultBackendRefreshMs, true, refresh_default_backend));
-  }
-
-  static void refresh_default_backend(evutil_socket_t, short, void* arg) {
-    auto* w = static_cast<Worker*>(arg);
-    Status st = w->registry_.register_origin(default_backend_spec(w->conf_.default_backend), monotonic_ms());
-    if (!st.ok()) SP_PERROR("default backend registration failed: %s", st.message().c_str());
   }
 
   const Config& conf_;
@@ -180,7 +132,7 @@ class Worker {
   ListenerSet& listeners_;
   int roles_;
   int slot_;
-  SrtDrainBoard* srt_board_;
+  const std::vector<MasterHook*>& hooks_;
   ConnectionLimiter limiter_{conf_.worker_connections};
   bool quitting_ = false;
   EventBasePtr base_;
@@ -192,27 +144,8 @@ class Worker {
 
 }  // namespace
 
-OriginSpec default_backend_spec(const DefaultBackendConf& conf) {
-  OriginSpec spec;
-  spec.server = "default-backend";
-  spec.service = "default-backend";
-  spec.pid = "0";
-  spec.device_id = "default_backend";
-  spec.ip = conf.ip;
-  const std::pair<Proto, const std::string*> eps[] = {{Proto::rtmp, &conf.rtmp}, {Proto::http, &conf.http},
-                                                      {Proto::api, &conf.api},   {Proto::srt, &conf.srt},
-                                                      {Proto::rtc, &conf.rtc}};
-  for (const auto& [proto, text] : eps) {
-    if (text->empty()) continue;
-    auto ep = parse_endpoint(*text);  // validated with the configuration
-    if (ep.ok()) spec.endpoints[int(proto)].push_back(*ep);
-  }
-  return spec;
-}
-
-int run_worker(const Config& conf, Registry& registry, ListenerSet& listeners, int roles, int slot,
-               SrtDrainBoard* srt_board) {
-  Worker w(conf, registry, listeners, roles, slot, srt_board);
+int run_worker(Cycle& cycle, Registry& registry, int roles, int slot, const std::vector<MasterHook*>& hooks) {
+  Worker w(cycle, registry, roles, slot, hooks);
   return w.run();
 }
 

@@ -113,9 +113,7 @@ struct RegistryTtls {
   int64_t fail_timeout_ms = 10 * 1000;
 };
 
-// The `registry { }` block's values (defined in registry_conf.cpp).
-struct RegistryConf;
-RegistryTtls registry_ttls(const RegistryConf& conf);
+// registry_ttls(): the `registry { }` block's values (registry_conf.h).
 
 // Bounds of a learned heartbeat interval: a burst of registrations cannot
 // make an origin look dead in milliseconds, nor a long gap keep it for hours.

@@ -145,7 +145,7 @@ struct RtcApi::Impl {
   std::vector<std::unique_ptr<AcceptBackoff>> backoffs;
 
   Impl(event_base* b, const Config& c, Registry& r, ConnectionLimiter& limiter)
-      : base(b), conf(c), registry(r), deadlines(b, c.http_api.idle_timeout_ms, "http_api", &limiter) {}
+      : base(b), conf(c), registry(r), deadlines(b, c.module<HttpApiConf>().idle_timeout_ms, "http_api", &limiter) {}
   ~Impl() {
     // evhttp_free closes client connections and would call on_client_closed.
     for (auto& [raw, flow] : flows) detach_client(raw);
@@ -157,7 +157,7 @@ struct RtcApi::Impl {
     if (!h) return h;
     evhttp_set_max_body_size(h.get(), kMaxBody);
     evhttp_set_max_headers_size(h.get(), 16 * 1024);
-    timeval tv = ms_to_timeval(conf.http_api.idle_timeout_ms);
+    timeval tv = ms_to_timeval(conf.module<HttpApiConf>().idle_timeout_ms);
     evhttp_set_timeout_tv(h.get(), &tv);
     evhttp_set_allowed_methods(h.get(), EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
@@ -172,12 +172,12 @@ struct RtcApi::Impl {
   }
 
   Status init_tls() {
-    if (conf.http_api.ssl_certificate.empty() || conf.http_api.ssl_certificate_key.empty()) {
+    if (conf.module<HttpApiConf>().ssl_certificate.empty() || conf.module<HttpApiConf>().ssl_certificate_key.empty()) {
       return Status::Error("http_api: \"listen ... ssl\" needs ssl_certificate and ssl_certificate_key");
     }
     ssl_ctx.reset(SSL_CTX_new(TLS_server_method()));
     if (!ssl_ctx) return Status::Error("http_api: SSL_CTX_new failed");
-    std::string cert = conf_path(conf.http_api.ssl_certificate), key = conf_path(conf.http_api.ssl_certificate_key);
+    std::string cert = conf_path(conf.module<HttpApiConf>().ssl_certificate), key = conf_path(conf.module<HttpApiConf>().ssl_certificate_key);
     if (SSL_CTX_use_certificate_chain_file(ssl_ctx.get(), cert.c_str()) != 1 ||
         SSL_CTX_use_PrivateKey_file(ssl_ctx.get(), key.c_str(), SSL_FILETYPE_PEM) != 1) {
       char err[256];
@@ -199,7 +199,7 @@ struct RtcApi::Impl {
 
   Status start(const ListenerSet& set) {
     for (const Listener& l : set.items()) {
-      if (l.kind != ListenerKind::http_api) continue;
+      if (l.kind != "http_api") continue;
       evhttp* h = nullptr;
       if (l.conf.ssl) {
         if (!tls) {
@@ -234,7 +234,7 @@ struct RtcApi::Impl {
 
   // ---- replies ----
   void add_cors(evhttp_request* req) {
-    if (!conf.http_api.cors) return;
+    if (!conf.module<HttpApiConf>().cors) return;
     evkeyvalq* out = evhttp_request_get_output_headers(req);
     const char* origin = header(req, "Origin");
     evhttp_add_header(out, "Access-Control-Allow-Origin", origin ? origin : "*");
@@ -344,7 +344,7 @@ struct RtcApi::Impl {
     if (!key.ok()) return fail(req, ctx, 400, "bad stream: " + key.error(), json);
     auto ufrag = sdp_ice_ufrag(offer);
     if (!ufrag.ok()) return fail(req, ctx, 400, "bad offer: " + ufrag.error(), json);
-    if (conf.webrtc.listen.empty()) return fail(req, ctx, 503, "no webrtc listener configured for media", json);
+    if (conf.module<WebrtcConf>().listen.empty()) return fail(req, ctx, 503, "no webrtc listener configured for media", json);
 
     auto pick = registry.pick(*key, Proto::rtc, Proto::api, monotonic_ms());
     if (!pick.ok()) return fail(req, ctx, 503, pick.error(), json);
@@ -365,13 +365,13 @@ struct RtcApi::Impl {
     flow->origin_server = pick->origin.server;
     flow->media_host = pick->host;
     flow->media_port = pick->port;
-    flow->candidate_host = conf.webrtc.candidate;
+    flow->candidate_host = conf.module<WebrtcConf>().candidate;
     if (flow->candidate_host.empty()) flow->candidate_host = local_host_of(req);
     if (flow->candidate_host.empty()) {
-      std::string h = conf.webrtc.listen.front().addr.host_string();
+      std::string h = conf.module<WebrtcConf>().listen.front().addr.host_string();
       flow->candidate_host = (h == "0.0.0.0" || h == "::") ? "127.0.0.1" : h;
     }
-    flow->candidate_port = conf.webrtc.listen.front().addr.port();
+    flow->candidate_port = conf.module<WebrtcConf>().listen.front().addr.port();
     flow->start_ms = monotonic_ms();
     send_to_origin(std::move(flow), endpoint_connect_host(api_ep, pick->origin.ip), api_ep.port, req, body);
   }
@@ -445,7 +445,7 @@ struct RtcApi::Impl {
       flows.erase(raw);
       return;
     }
-    timeval tv = ms_to_timeval(conf.http_api.connect_timeout_ms);
+    timeval tv = ms_to_timeval(conf.module<HttpApiConf>().connect_timeout_ms);
     evhttp_connection_set_timeout_tv(conn, &tv);
     evhttp_connection_set_retries(conn, 0);
     evhttp_connection_set_max_headers_size(conn, kMaxOriginHeaders);
@@ -531,7 +531,7 @@ struct RtcApi::Impl {
     constexpr size_t kMaxOrigins = 3;  // origins one offer may try
     if (!f->offer || !f->client || f->answer_too_large) return false;
     f->tried.push_back(f->origin_server);
-    int64_t left = conf.http_api.connect_timeout_ms - (now - f->start_ms);
+    int64_t left = conf.module<HttpApiConf>().connect_timeout_ms - (now - f->start_ms);
     if (left <= 0 || f->tried.size() >= kMaxOrigins) return false;
     auto pick = registry.pick(f->key, Proto::rtc, Proto::api, now);
     if (!pick.ok() || std::find(f->tried.begin(), f->tried.end(), pick->origin.server) != f->tried.end()) return false;

@@ -22,9 +22,11 @@
 #include <memory>
 
 #include "core/config.h"
+#include "http/http_conf.h"
 #include "core/connection_limiter.h"
 #include "core/result.h"
-#include "process/listeners.h"
+#include "module/listeners.h"
+#include "rtc/webrtc_conf.h"
 #include "registry/registry.h"
 
 namespace sp {

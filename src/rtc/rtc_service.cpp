@@ -13,10 +13,10 @@ class WebrtcService : public Service {
   explicit WebrtcService(WorkerContext& ctx)
       : api_(ctx.base, ctx.conf, ctx.registry, ctx.limiter), relay_(ctx.base, ctx.conf, ctx.registry, ctx.limiter) {}
 
-  Status start(const ListenerSet& listeners) {
-    Status st = api_.start(listeners);
+  Status start(WorkerContext& ctx) {
+    Status st = api_.start(ctx.listeners);
     if (!st.ok()) return st;
-    return relay_.start(listeners.fds(ListenerKind::webrtc));
+    return relay_.start(ctx.listeners.fds("webrtc"));
   }
   const char* name() const override { return "webrtc"; }
   void stop_accepting() override {
@@ -32,11 +32,7 @@ class WebrtcService : public Service {
 
 }  // namespace
 
-Result<std::unique_ptr<Service>> make_webrtc_service(WorkerContext& ctx) {
-  auto svc = std::make_unique<WebrtcService>(ctx);
-  Status st = svc->start(ctx.listeners);
-  if (!st.ok()) return st;
-  return std::unique_ptr<Service>(std::move(svc));
-}
+extern const ConfModule kWebrtcConfModule;
+extern const Module kWebrtcModule = {&kWebrtcConfModule, kRoleProtocol, make_service<WebrtcService>};
 
 }  // namespace sp

@@ -3,10 +3,11 @@
 // (udp_relay.h, which also documents how sessions meet their worker).
 #pragma once
 
-#include "process/worker.h"
+#include "module/module.h"
 
 namespace sp {
 
-Result<std::unique_ptr<Service>> make_webrtc_service(WorkerContext& ctx);
+// The WebRTC module (listed in src/modules.cpp).
+extern const Module kWebrtcModule;
 
 }  // namespace sp

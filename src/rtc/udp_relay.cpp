@@ -16,10 +16,12 @@
 #include <unordered_map>
 
 #include "core/clock.h"
+#include "core/deferred_free.h"
 #include "core/event_ptr.h"
 #include "core/unique_fd.h"
 #include "core/log.h"
-#include "process/worker.h"
+#include "module/module.h"
+#include "rtc/webrtc_conf.h"
 #include "rtc/signaling.h"
 #include "rtc/stun.h"
 
@@ -240,21 +242,23 @@ struct UdpRelay::Impl {
   UniqueFd forward_fd;  // unbound Unix socket to reach owners
   std::unordered_map<std::string, std::unique_ptr<Session>> sessions;
   std::unordered_map<AddrKey, Path*, AddrKeyHash> by_client;
-  std::vector<std::unique_ptr<Session>> graveyard;  // ended in a callback; freed on the next tick
+  // Sessions and paths ended in a callback; freed on the next loop iteration
+  // (or the next tick, or with the relay).
+  DeferredFree graveyard;
   // Datagrams found on a new path socket before connect() narrowed it.
   std::vector<std::pair<SockAddr, std::vector<uint8_t>>> strays;
   SockAddr stray_local;
   int64_t last_warn_ms = 0;
-  EventPtr tick, reap;
+  EventPtr tick;
 
   Impl(event_base* b, const Config& c, Registry& r, ConnectionLimiter& l)
-      : base(b), conf(c), registry(r), limiter(l) {}
+      : base(b), conf(c), registry(r), limiter(l), graveyard(b) {}
 
   ~Impl() {
     std::vector<Session*> all;
     for (auto& [id, s] : sessions) all.push_back(s.get());
     for (Session* s : all) end_session(s, "worker exit", false);
-    graveyard.clear();
+    graveyard.flush();
   }
 
   // ---- logging of dropped input: once a second at most, with the peer ----
@@ -302,11 +306,6 @@ struct UdpRelay::Impl {
     tick.reset(event_new(base, -1, EV_PERSIST, on_tick, this));
     timeval tv = ms_to_timeval(kTickMs);
     event_add(tick.get(), &tv);
-    reap.reset(event_new(base, -1, 0, [](evutil_socket_t, short, void* arg) {
-      auto* im = static_cast<Impl*>(arg);
-      im->graveyard.clear();
-      im->retired_paths.clear();
-    }, this));
     accepting = !listeners.empty();
     return Status::Ok();
   }
@@ -532,11 +531,7 @@ struct UdpRelay::Impl {
     retire_path(std::move(s->paths[slot]));
   }
 
-  std::vector<std::unique_ptr<Path>> retired_paths;
-  void retire_path(std::unique_ptr<Path> p) {
-    retired_paths.push_back(std::move(p));
-    event_active(reap.get(), EV_TIMEOUT, 0);
-  }
+  void retire_path(std::unique_ptr<Path> p) { graveyard.later(std::move(p)); }
 
   // ---- the hot path ----
   static void on_path_readable(evutil_socket_t, short, void* arg) {
@@ -690,22 +685,20 @@ struct UdpRelay::Impl {
     event_del(s->claim_ev.get());
     auto it = sessions.find(s->id);
     if (it != sessions.end()) {
-      graveyard.push_back(std::move(it->second));
+      graveyard.later(std::move(it->second));
       sessions.erase(it);
     }
-    if (reap) event_active(reap.get(), EV_TIMEOUT, 0);
   }
 
   static void on_tick(evutil_socket_t, short, void* arg) { static_cast<Impl*>(arg)->housekeep(); }
 
   void housekeep() {
-    graveyard.clear();
-    retired_paths.clear();
+    graveyard.flush();
     int64_t now = monotonic_ms();
     std::vector<std::pair<Session*, const char*>> ending;
     std::vector<std::string> live;  // their records are refreshed in one registry call below
     for (auto& [id, s] : sessions) {
-      if (now - s->last_client_ms >= conf.webrtc.idle_timeout_ms) {
+      if (now - s->last_client_ms >= conf.module<WebrtcConf>().idle_timeout_ms) {
         ending.emplace_back(s.get(), "idle timeout");
         continue;
       }

@@ -8,8 +8,8 @@
 // instead of being retried at once: core/accept_backoff.h.
 //
 // A session tells the service it has ended from inside one of its own
-// callbacks, so it cannot be destroyed there; it is moved to a graveyard that
-// a zero-delay event empties on the next loop iteration.
+// callbacks, so it cannot be destroyed there; it is handed to the graveyard
+// (core/deferred_free.h), which destroys it on the next loop iteration.
 #include "rtmp/rtmp_service.h"
 
 #include <unistd.h>
@@ -18,8 +18,10 @@
 #include <vector>
 
 #include "core/accept_backoff.h"
+#include "core/deferred_free.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
+#include "rtmp/rtmp_conf.h"
 #include "rtmp/rtmp_session.h"
 
 namespace sp {
@@ -30,8 +32,8 @@ class RtmpService final : public Service {
   explicit RtmpService(WorkerContext& ctx)
       : base_(ctx.base),
         limiter_(ctx.limiter),
-        preconnect_(size_t(ctx.conf.rtmp.preconnect_worker_buffer)),
-        env_{ctx.base, ctx.conf.rtmp, ctx.registry, preconnect_} {}
+        preconnect_(size_t(ctx.conf.module<RtmpConf>().preconnect_worker_buffer)),
+        env_{ctx.base, ctx.conf.module<RtmpConf>(), ctx.registry, preconnect_} {}
 
   ~RtmpService() override {
     stop_accepting();
@@ -39,13 +41,11 @@ class RtmpService final : public Service {
     for (auto& [ptr, session] : sessions_) session->abort("worker exiting");
     for (size_t i = 0; i < sessions_.size(); ++i) limiter_.release();
     sessions_.clear();
-    graveyard_.clear();
+    graveyard_.flush();
   }
 
-  Status start(const std::vector<int>& fds) {
-    reaper_.reset(event_new(base_, -1, 0, &RtmpService::reap, this));
-    if (!reaper_) return Status::Error("rtmp: event_new failed");
-    for (int fd : fds) {
+  Status start(WorkerContext& ctx) {
+    for (int fd : ctx.listeners.fds("rtmp")) {
       // backlog 0: the master already called listen(); the socket is not ours to close.
       ListenerPtr l(evconnlistener_new(base_, &RtmpService::on_accept, this, LEV_OPT_CLOSE_ON_EXEC, 0, fd));
       if (!l) return Status::Error("rtmp: evconnlistener_new failed on socket " + std::to_string(fd));
@@ -80,32 +80,24 @@ class RtmpService final : public Service {
   void ended(rtmp::Session* s) {
     auto it = sessions_.find(s);
     if (it == sessions_.end()) return;
-    graveyard_.push_back(std::move(it->second));
+    graveyard_.later(std::move(it->second));
     sessions_.erase(it);
     limiter_.release();
-    event_active(reaper_.get(), EV_TIMEOUT, 0);
   }
-
-  static void reap(evutil_socket_t, short, void* arg) { static_cast<RtmpService*>(arg)->graveyard_.clear(); }
 
   event_base* base_;
   ConnectionLimiter& limiter_;
   rtmp::PreconnectBudget preconnect_;  // before the sessions, which give their charges back to it
   rtmp::SessionEnv env_;
-  EventPtr reaper_;
   std::vector<ListenerPtr> listeners_;
   std::vector<std::unique_ptr<AcceptBackoff>> backoffs_;  // one per listener
   std::unordered_map<rtmp::Session*, std::unique_ptr<rtmp::Session>> sessions_;
-  std::vector<std::unique_ptr<rtmp::Session>> graveyard_;
+  DeferredFree graveyard_{base_};
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Service>> make_rtmp_service(WorkerContext& ctx) {
-  auto svc = std::make_unique<RtmpService>(ctx);
-  Status st = svc->start(ctx.listeners.fds(ListenerKind::rtmp));
-  if (!st.ok()) return st;
-  return std::unique_ptr<Service>(std::move(svc));
-}
+extern const ConfModule kRtmpConfModule;
+extern const Module kRtmpModule = {&kRtmpConfModule, kRoleProtocol, make_service<RtmpService>};
 
 }  // namespace sp

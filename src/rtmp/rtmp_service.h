@@ -4,14 +4,11 @@
 // hands each connection to one of them.
 #pragma once
 
-#include <memory>
-
-#include "core/result.h"
-#include "process/worker.h"
+#include "module/module.h"
 
 namespace sp {
 
-// Factory for kProtocolFactories (process/worker.cpp).
-Result<std::unique_ptr<Service>> make_rtmp_service(WorkerContext& ctx);
+// The RTMP module (listed in src/modules.cpp).
+extern const Module kRtmpModule;
 
 }  // namespace sp

@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
+#include "rtmp/rtmp_conf.h"
 #include "core/event_ptr.h"
 #include "core/net_addr.h"
 #include "registry/registry.h"

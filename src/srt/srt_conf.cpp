@@ -1,5 +1,5 @@
 // Directives of the `srt { }` block.
-#include "core/config.h"
+#include "srt/srt_conf.h"
 
 namespace sp {
 
@@ -8,45 +8,64 @@ namespace {
 const Directive kSrtDirectives[] = {
     {"srt", kCtxMain, 0, 0, kCtxSrt, false, nullptr, "srt { ... }", "", "The SRT listener (libsrt, live mode)."},
     {"listen", kCtxSrt, 1, 1, 0, true,
-     [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.srt.listen); }, "listen ADDRESS;",
+     [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.module<SrtConf>().listen); }, "listen ADDRESS;",
      "", "UDP address for SRT callers (standard port 10080)."},
     {"latency", kCtxSrt, 1, 1, 0, false,
-     [](Config& c, const ConfDirective& d) { return set_time(d, &c.srt.latency_ms); }, "latency TIME;",
+     [](Config& c, const ConfDirective& d) { return set_time(d, &c.module<SrtConf>().latency_ms); }, "latency TIME;",
      "120ms", "SRT receiver latency (SRTO_RCVLATENCY) on both hops."},
     {"peer_latency", kCtxSrt, 1, 1, 0, false,
-     [](Config& c, const ConfDirective& d) { return set_time(d, &c.srt.peer_latency_ms); },
+     [](Config& c, const ConfDirective& d) { return set_time(d, &c.module<SrtConf>().peer_latency_ms); },
      "peer_latency TIME;", "120ms", "Latency asked of the peer (SRTO_PEERLATENCY)."},
     {"passphrase", kCtxSrt, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) {
        if (d.args[0].size() < 10 || d.args[0].size() > 79) {
          return invalid_value(d, "...", "passphrase must be 10 to 79 characters");
        }
-       return set_string(d, &c.srt.passphrase);
+       return set_string(d, &c.module<SrtConf>().passphrase);
      },
      "passphrase STRING;", "", "Encrypt both hops; callers must use the same passphrase."},
     {"pbkeylen", kCtxSrt, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) {
-       Status st = set_int(d, 0, 32, &c.srt.pbkeylen);
-       if (st.ok() && c.srt.pbkeylen != 0 && c.srt.pbkeylen != 16 && c.srt.pbkeylen != 24 &&
-           c.srt.pbkeylen != 32) {
+       Status st = set_int(d, 0, 32, &c.module<SrtConf>().pbkeylen);
+       if (st.ok() && c.module<SrtConf>().pbkeylen != 0 && c.module<SrtConf>().pbkeylen != 16 && c.module<SrtConf>().pbkeylen != 24 &&
+           c.module<SrtConf>().pbkeylen != 32) {
          return invalid_value(d, d.args[0], "must be 0, 16, 24 or 32");
        }
        return st;
      },
      "pbkeylen 0|16|24|32;", "16", "Encryption key length in bytes."},
     {"connect_timeout", kCtxSrt, 1, 1, 0, false,
-     [](Config& c, const ConfDirective& d) { return set_time(d, &c.srt.connect_timeout_ms); },
+     [](Config& c, const ConfDirective& d) { return set_time(d, &c.module<SrtConf>().connect_timeout_ms); },
      "connect_timeout TIME;", "3s", "Time allowed to connect to the origin."},
     {"idle_timeout", kCtxSrt, 1, 1, 0, false,
-     [](Config& c, const ConfDirective& d) { return set_time(d, &c.srt.idle_timeout_ms); },
+     [](Config& c, const ConfDirective& d) { return set_time(d, &c.module<SrtConf>().idle_timeout_ms); },
      "idle_timeout TIME;", "10s", "A session without data for this long is closed."},
     {"payload_size", kCtxSrt, 1, 1, 0, false,
-     [](Config& c, const ConfDirective& d) { return set_int(d, 188, 1456, &c.srt.payload_size); },
+     [](Config& c, const ConfDirective& d) { return set_int(d, 188, 1456, &c.module<SrtConf>().payload_size); },
      "payload_size NUMBER;", "1316", "SRT payload size (SRTO_PAYLOADSIZE)."},
 };
 
 }  // namespace
 
-extern const ConfModule kSrtConfModule = {"srt", kSrtDirectives};
+namespace {
+
+Status set_listen_env(Config& c, const std::string& v) {
+  auto a = parse_listen_address(v);
+  if (!a.ok()) return a.status();
+  c.module<SrtConf>().listen = {ListenConf{*a, v, false}};
+  return Status::Ok();
+}
+
+const EnvOverride kSrtEnvironment[] = {{"PROXY_SRT_SERVER", set_listen_env}};
+
+// Each generation binds an SRT socket of its own in the address's
+// SO_REUSEPORT group, so sessions survive a reload (srt/srt_steering.h).
+void srt_listens(const Config& c, std::vector<ConfListen>* out) {
+  for (const ListenConf& l : c.module<SrtConf>().listen) out->push_back(ConfListen{"srt", true, true, &l});
+}
+
+}  // namespace
+
+extern const ConfModule kSrtConfModule = {"srt", kSrtDirectives, kSrtEnvironment, srt_listens};
 
 }  // namespace sp

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
+#include "srt/srt_conf.h"
 #include "core/net_addr.h"
 #include "registry/registry.h"
 #include "srt/srt_handle.h"

@@ -28,7 +28,7 @@
 // The master never loads libsrt state.
 //
 // Workers and the UDP socket. The master opens the `srt { listen }` UDP
-// socket (ListenerKind::srt) and every worker inherits it, but libsrt's
+// socket (the "srt" listener) and every worker inherits it, but libsrt's
 // multiplexer must be the only reader of its UDP socket: a datagram read by
 // another process would be lost to the session it belongs to (libsrt routes
 // by the SRT socket id inside the packet, which the kernel cannot). So only
@@ -41,7 +41,7 @@
 // Reload. Each generation's slot 0 reads a UDP socket of its own; the
 // sockets of one address form a SO_REUSEPORT group whose BPF program the
 // master keeps pointing each datagram at the right generation by its SRT
-// destination socket id (srt/srt_steering.h, process/srt_groups.h). At a
+// destination socket id (srt/srt_steering.h, srt/srt_groups.h). At a
 // graceful stop (QUIT or reload) this service closes its listener(s), so no
 // new caller is accepted, and publishes the ids of the client sockets it
 // keeps on the master's drain board; from then on the master sends new
@@ -88,6 +88,8 @@
 #include "core/unique_fd.h"
 #include "core/log.h"
 #include "core/proxy_loop.h"
+#include "srt/srt_conf.h"
+#include "srt/srt_groups.h"
 #include "srt/srt_handle.h"
 #include "srt/srt_relay.h"
 #include "srt/srt_route.h"
@@ -125,7 +127,7 @@ struct Note {
 class SrtService final : public Service {
  public:
   explicit SrtService(WorkerContext& ctx)
-      : base_(ctx.base), conf_(ctx.conf.srt), registry_(ctx.registry), limiter_(ctx.limiter), board_(ctx.srt_board) {}
+      : base_(ctx.base), conf_(ctx.conf.module<SrtConf>()), registry_(ctx.registry), limiter_(ctx.limiter), board_(ctx.hook ? static_cast<SrtMasterHook*>(ctx.hook)->board() : nullptr) {}
 
   ~SrtService() override {
     quit_.store(true);
@@ -136,6 +138,10 @@ class SrtService final : public Service {
     if (started_) srt_cleanup();
   }
 
+  Status start(WorkerContext& ctx) {
+    Status st = start(ctx.listeners.fds("srt"));
+    return st.ok() ? st : Status::Error("srt: " + st.message());
+  }
   Status start(const std::vector<int>& udp_fds);
 
   const char* name() const override { return "srt"; }
@@ -523,21 +529,22 @@ void SrtService::on_notes(evutil_socket_t fd, short, void* arg) {
 // A worker that does not serve SRT (not slot 0, or no srt listener).
 class IdleSrtService final : public Service {
  public:
+  explicit IdleSrtService(WorkerContext&) {}
+  Status start(WorkerContext&) { return Status::Ok(); }
   const char* name() const override { return "srt"; }
   void stop_accepting() override {}
   size_t active_sessions() const override { return 0; }
 };
 
+Result<std::unique_ptr<Service>> make_srt_service(WorkerContext& ctx) {
+  // Only slot 0 serves SRT: see "Workers and the UDP socket" above.
+  if (ctx.listeners.fds("srt").empty() || ctx.slot != 0) return make_service<IdleSrtService>(ctx);
+  return make_service<SrtService>(ctx);
+}
+
 }  // namespace
 
-Result<std::unique_ptr<Service>> make_srt_service(WorkerContext& ctx) {
-  std::vector<int> fds = ctx.listeners.fds(ListenerKind::srt);
-  // Only slot 0 serves SRT: see "Workers and the UDP socket" above.
-  if (fds.empty() || ctx.slot != 0) return std::unique_ptr<Service>(std::make_unique<IdleSrtService>());
-  auto svc = std::make_unique<SrtService>(ctx);
-  Status st = svc->start(fds);
-  if (!st.ok()) return Result<std::unique_ptr<Service>>::Error("srt: " + st.message());
-  return std::unique_ptr<Service>(std::move(svc));
-}
+extern const ConfModule kSrtConfModule;
+extern const Module kSrtModule = {&kSrtConfModule, kRoleProtocol, make_srt_service, make_srt_master_hook};
 
 }  // namespace sp

@@ -5,15 +5,13 @@
 // srt_service.cpp.
 #pragma once
 
-#include <memory>
-
-#include "core/result.h"
-#include "process/worker.h"
+#include "module/module.h"
 
 namespace sp {
 
-// Factory for kProtocolFactories (process/worker.cpp). Every protocol worker
-// gets a service; only worker slot 0 actually serves SRT.
-Result<std::unique_ptr<Service>> make_srt_service(WorkerContext& ctx);
+// The SRT module (listed in src/modules.cpp). Every protocol worker gets a
+// service; only worker slot 0 actually serves SRT. Its master hook keeps the
+// reuseport groups across reloads (srt_groups.h).
+extern const Module kSrtModule;
 
 }  // namespace sp

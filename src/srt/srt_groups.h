@@ -1,5 +1,6 @@
 // The master's side of keeping SRT sessions through a reload (the mechanism
-// is described in srt/srt_steering.h).
+// is described in srt/srt_steering.h), plugged into the master as the SRT
+// module's MasterHook (module/module.h): the master names no protocol.
 //
 // For every SRT listen address the master keeps one UDP socket per live
 // generation -- its own duplicate, so the socket stays in the reuseport
@@ -18,7 +19,8 @@
 #include <vector>
 
 #include "core/unique_fd.h"
-#include "process/listeners.h"
+#include "module/listeners.h"
+#include "module/module.h"
 #include "srt/srt_steering.h"
 
 namespace sp {
@@ -61,5 +63,31 @@ class SrtGroups {
   std::map<std::string, std::vector<Member>> groups_;  // by listen address, in the kernel's order
   std::map<int, Generation> gens_;
 };
+
+// The SRT module's master-side state: the groups and the drain board the
+// SRT worker publishes on (WorkerContext::hook in the workers).
+class SrtMasterHook final : public MasterHook {
+ public:
+  SrtMasterHook();
+  SrtDrainBoard* board() const { return board_; }
+
+  void add_generation(int generation, const ListenerSet& listeners) override {
+    groups_.add_generation(generation, listeners);
+  }
+  // Slot 0 of the protocol workers serves SRT.
+  void old_child_exited(int generation, int roles, int slot) override {
+    if (roles == kRoleProtocol && slot == 0) groups_.owner_exited(generation);
+  }
+  void retire(int generation) override { groups_.retire(generation); }
+  std::vector<int> generations() const override { return groups_.generations(); }
+  void collect_notes(const std::function<int(pid_t)>& generation_of) override;
+  void close_in_child() override { groups_.close_in_child(); }
+
+ private:
+  SrtDrainBoard* board_;  // shared with the children; lives as long as the process
+  SrtGroups groups_;
+};
+
+std::unique_ptr<MasterHook> make_srt_master_hook();
 
 }  // namespace sp

@@ -6,9 +6,16 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "core/config.h"
 #include "registry/registry.h"
+#include "api/api_conf.h"
+#include "http/http_conf.h"
+#include "registry/registry_conf.h"
+#include "rtc/webrtc_conf.h"
+#include "rtmp/rtmp_conf.h"
+#include "srt/srt_conf.h"
 
 namespace sp {
 namespace {
@@ -33,11 +40,11 @@ TEST(ConfigParse, EmptyFileGivesDefaults) {
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_EQ(c->worker_processes, 1);
   EXPECT_TRUE(c->daemon);
-  EXPECT_EQ(c->registry.origin_ttl_ms, 300000);
-  EXPECT_EQ(c->registry.session_ttl_ms, 120000);
-  ASSERT_EQ(c->system_api.listen.size(), 1u);
-  EXPECT_EQ(c->system_api.listen[0].addr.to_string(), "127.0.0.1:12025");
-  EXPECT_TRUE(c->rtmp.listen.empty());
+  EXPECT_EQ(c->module<RegistryConf>().origin_ttl_ms, 300000);
+  EXPECT_EQ(c->module<RegistryConf>().session_ttl_ms, 120000);
+  ASSERT_EQ(c->module<SystemApiConf>().listen.size(), 1u);
+  EXPECT_EQ(c->module<SystemApiConf>().listen[0].addr.to_string(), "127.0.0.1:12025");
+  EXPECT_TRUE(c->module<RtmpConf>().listen.empty());
 }
 
 TEST(ConfigParse, FullFile) {
@@ -65,36 +72,36 @@ TEST(ConfigParse, FullFile) {
   EXPECT_EQ(c->error_log, "/tmp/logs/e.log");
   EXPECT_EQ(c->error_log_level, LogLevel::debug);
   EXPECT_EQ(c->shutdown_timeout_ms, 120000);
-  EXPECT_EQ(c->registry.size, 1024u * 1024);
-  EXPECT_EQ(c->registry.session_ttl_ms, 1500);
-  ASSERT_EQ(c->system_api.listen.size(), 2u);
-  EXPECT_EQ(c->system_api.listen[1].addr.to_string(), "[::1]:12026");
-  EXPECT_EQ(c->system_api.token, "s3cr\"et");
-  ASSERT_EQ(c->system_api.access.size(), 2u);
-  EXPECT_TRUE(c->system_api.access[0].allow);
-  EXPECT_FALSE(c->system_api.access[1].allow);
-  EXPECT_TRUE(c->default_backend.enabled);
-  EXPECT_EQ(c->default_backend.srt, "udp://0.0.0.0:10081");
-  ASSERT_EQ(c->rtmp.listen.size(), 2u);
-  EXPECT_EQ(c->rtmp.listen[0].addr.to_string(), "0.0.0.0:1935");
-  EXPECT_EQ(c->rtmp.chunk_size, 4096u);
-  EXPECT_EQ(c->rtmp.idle_timeout_ms, 3600 * 1000);
-  EXPECT_FALSE(c->http_stream.cors);
-  EXPECT_EQ(c->http_stream.root, "/tmp/html dir");
-  EXPECT_EQ(c->webrtc.candidate, "192.0.2.1");
-  EXPECT_EQ(c->srt.latency_ms, 200);
-  EXPECT_EQ(c->srt.pbkeylen, 32);
+  EXPECT_EQ(c->module<RegistryConf>().size, 1024u * 1024);
+  EXPECT_EQ(c->module<RegistryConf>().session_ttl_ms, 1500);
+  ASSERT_EQ(c->module<SystemApiConf>().listen.size(), 2u);
+  EXPECT_EQ(c->module<SystemApiConf>().listen[1].addr.to_string(), "[::1]:12026");
+  EXPECT_EQ(c->module<SystemApiConf>().token, "s3cr\"et");
+  ASSERT_EQ(c->module<SystemApiConf>().access.size(), 2u);
+  EXPECT_TRUE(c->module<SystemApiConf>().access[0].allow);
+  EXPECT_FALSE(c->module<SystemApiConf>().access[1].allow);
+  EXPECT_TRUE(c->module<DefaultBackendConf>().enabled);
+  EXPECT_EQ(c->module<DefaultBackendConf>().srt, "udp://0.0.0.0:10081");
+  ASSERT_EQ(c->module<RtmpConf>().listen.size(), 2u);
+  EXPECT_EQ(c->module<RtmpConf>().listen[0].addr.to_string(), "0.0.0.0:1935");
+  EXPECT_EQ(c->module<RtmpConf>().chunk_size, 4096u);
+  EXPECT_EQ(c->module<RtmpConf>().idle_timeout_ms, 3600 * 1000);
+  EXPECT_FALSE(c->module<HttpStreamConf>().cors);
+  EXPECT_EQ(c->module<HttpStreamConf>().root, "/tmp/html dir");
+  EXPECT_EQ(c->module<WebrtcConf>().candidate, "192.0.2.1");
+  EXPECT_EQ(c->module<SrtConf>().latency_ms, 200);
+  EXPECT_EQ(c->module<SrtConf>().pbkeylen, 32);
 }
 
 TEST(ConfigParse, RtmpPreconnectBuffers) {
   auto d = load("");
   ASSERT_TRUE(d.ok()) << d.error();
-  EXPECT_EQ(d->rtmp.preconnect_buffer, 64u * 1024);
-  EXPECT_EQ(d->rtmp.preconnect_worker_buffer, 4u * 1024 * 1024);
+  EXPECT_EQ(d->module<RtmpConf>().preconnect_buffer, 64u * 1024);
+  EXPECT_EQ(d->module<RtmpConf>().preconnect_worker_buffer, 4u * 1024 * 1024);
   auto c = load("rtmp { listen 1935; preconnect_buffer 16k; preconnect_worker_buffer 1m; }");
   ASSERT_TRUE(c.ok()) << c.error();
-  EXPECT_EQ(c->rtmp.preconnect_buffer, 16u * 1024);
-  EXPECT_EQ(c->rtmp.preconnect_worker_buffer, 1024u * 1024);
+  EXPECT_EQ(c->module<RtmpConf>().preconnect_buffer, 16u * 1024);
+  EXPECT_EQ(c->module<RtmpConf>().preconnect_worker_buffer, 1024u * 1024);
   EXPECT_TRUE(load("rtmp { preconnect_worker_buffer 0; }").ok());
   EXPECT_EQ(error_of("rtmp {\n preconnect_buffer 1k;\n}"),
             "invalid value \"1k\" in \"preconnect_buffer\" directive in t.conf:2: must be between 4k and 8m");
@@ -111,12 +118,12 @@ TEST(ConfigParse, WorkerProcessesAuto) {
 TEST(ConfigParse, RegistryLiveness) {
   auto d = load("");
   ASSERT_TRUE(d.ok()) << d.error();
-  EXPECT_EQ(d->registry.heartbeat_misses, 3);
-  EXPECT_EQ(d->registry.max_fails, 1);
-  EXPECT_EQ(d->registry.fail_timeout_ms, 10000);
+  EXPECT_EQ(d->module<RegistryConf>().heartbeat_misses, 3);
+  EXPECT_EQ(d->module<RegistryConf>().max_fails, 1);
+  EXPECT_EQ(d->module<RegistryConf>().fail_timeout_ms, 10000);
   auto c = load("registry { heartbeat_misses 5; max_fails 0; fail_timeout 30s; }");
   ASSERT_TRUE(c.ok()) << c.error();
-  RegistryTtls t = registry_ttls(c->registry);
+  RegistryTtls t = registry_ttls(c->module<RegistryConf>());
   EXPECT_EQ(t.heartbeat_misses, 5);
   EXPECT_EQ(t.max_fails, 0);
   EXPECT_EQ(t.fail_timeout_ms, 30000);
@@ -207,7 +214,7 @@ TEST(ConfigErrors, RegistryBounds) {
   // What -t accepts, start-up accepts.
   auto c = load("registry { size " + min_k + "; }");
   ASSERT_TRUE(c.ok()) << c.error();
-  EXPECT_TRUE(Registry::create(c->registry.size, RegistryTtls{}).ok());
+  EXPECT_TRUE(Registry::create(c->module<RegistryConf>().size, RegistryTtls{}).ok());
   EXPECT_EQ(error_of("registry { origin_ttl 10ms; }"), "registry origin_ttl must be at least 1s");
 }
 
@@ -252,7 +259,7 @@ TEST(ConfigParse, QuotedStringsAndEscapes) {
   auto c = load("user 'a b';\nsystem_api { token \"x\\ty\\\\z\"; }");
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_EQ(c->user, "a b");
-  EXPECT_EQ(c->system_api.token, "x\ty\\z");
+  EXPECT_EQ(c->module<SystemApiConf>().token, "x\ty\\z");
 }
 
 TEST(ConfigParse, GlobalDirectivesFromCommandLine) {
@@ -285,9 +292,9 @@ TEST_F(ConfigFiles, IncludeGlobRelativeToIncludingFile) {
   auto c = load_config((dir_ / "main.conf").string(), opts());
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_EQ(c->worker_processes, 2);
-  EXPECT_EQ(c->registry.origin_ttl_ms, 9000);
-  ASSERT_EQ(c->rtmp.listen.size(), 1u);
-  EXPECT_EQ(c->rtmp.listen[0].addr.port(), 11935);
+  EXPECT_EQ(c->module<RegistryConf>().origin_ttl_ms, 9000);
+  ASSERT_EQ(c->module<RtmpConf>().listen.size(), 1u);
+  EXPECT_EQ(c->module<RtmpConf>().listen[0].addr.port(), 11935);
   std::string dump = dump_config(*c);
   EXPECT_NE(dump.find("# configuration file " + (dir_ / "conf.d/b.conf").string()), std::string::npos);
 }
@@ -339,11 +346,11 @@ TEST(ConfigEnvironment, OverridesTheFile) {
   unsetenv("PROXY_DEFAULT_BACKEND_RTMP");
   unsetenv("PROXY_FORCE_QUIT_TIMEOUT");
   ASSERT_TRUE(c.ok()) << c.error();
-  ASSERT_EQ(c->rtmp.listen.size(), 1u);
-  EXPECT_EQ(c->rtmp.listen[0].addr.port(), 11935);
-  EXPECT_EQ(c->system_api.listen[0].addr.to_string(), "127.0.0.1:22025");
-  EXPECT_TRUE(c->default_backend.enabled);
-  EXPECT_EQ(c->default_backend.rtmp, "19351");
+  ASSERT_EQ(c->module<RtmpConf>().listen.size(), 1u);
+  EXPECT_EQ(c->module<RtmpConf>().listen[0].addr.port(), 11935);
+  EXPECT_EQ(c->module<SystemApiConf>().listen[0].addr.to_string(), "127.0.0.1:22025");
+  EXPECT_TRUE(c->module<DefaultBackendConf>().enabled);
+  EXPECT_EQ(c->module<DefaultBackendConf>().rtmp, "19351");
   EXPECT_EQ(c->shutdown_timeout_ms, 7000);
   EXPECT_EQ(c->env_overrides.size(), 5u);
 }
@@ -372,6 +379,44 @@ TEST(ConfigTables, EveryDirectiveIsDocumented) {
   }
 }
 
+// Contexts are bits the modules pick for themselves; two blocks sharing one
+// would accept each other's directives.
+TEST(ConfigTables, EveryBlockHasAContextOfItsOwn) {
+  std::set<std::string> names;
+  uint32_t used = kCtxMain;
+  for (const ConfModule* m : conf_modules()) {
+    EXPECT_TRUE(names.insert(m->name).second) << "two modules named " << m->name;
+    for (const Directive& d : m->directives) {
+      if (!d.block) continue;
+      EXPECT_EQ(d.block & (d.block - 1), 0u) << d.name << ": a context is one bit";
+      EXPECT_EQ(used & d.block, 0u) << d.name << " reuses a context bit";
+      used |= d.block;
+      EXPECT_EQ(std::string(conf_context_name(d.block)), d.name);
+    }
+  }
+  EXPECT_EQ(std::string(conf_context_name(kCtxMain)), "main");
+}
+
+// Config copies its modules' structs (a reload's new Config is independent of
+// the running one) and hands out defaults for a block never written.
+TEST(ConfigModules, CopiesAreDeepAndDefaultsExist) {
+  LoadOptions o;
+  o.apply_environment = false;
+  auto c = load_config_text("rtmp { listen 127.0.0.1:11935; chunk_size 4096; }", "t.conf", o);
+  ASSERT_TRUE(c.ok()) << c.error();
+  Config copy = *c;
+  copy.module<RtmpConf>().chunk_size = 128;
+  EXPECT_EQ(c->module<RtmpConf>().chunk_size, 4096u);
+  EXPECT_EQ(copy.module<RtmpConf>().chunk_size, 128u);
+  const Config& fresh = Config{};
+  EXPECT_EQ(fresh.module<SrtConf>().latency_ms, 120);
+  std::vector<ConfListen> listens = conf_listens(*c);
+  ASSERT_EQ(listens.size(), 2u);  // the system API's default, then rtmp
+  EXPECT_STREQ(listens[0].kind, "system_api");
+  EXPECT_STREQ(listens[1].kind, "rtmp");
+  EXPECT_FALSE(listens[1].udp);
+}
+
 TEST(ConfigFile, ShippedDefaultIsValid) {
   LoadOptions o;
   o.prefix = SP_SOURCE_DIR;
@@ -379,12 +424,12 @@ TEST(ConfigFile, ShippedDefaultIsValid) {
   auto c = load_config(std::string(SP_SOURCE_DIR) + "/conf/srs-proxy.conf", o);
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_FALSE(c->daemon);
-  EXPECT_EQ(c->rtmp.listen[0].addr.port(), 1935);
-  EXPECT_EQ(c->http_stream.listen[0].addr.port(), 8080);
-  EXPECT_EQ(c->http_api.listen[0].addr.port(), 1985);
-  EXPECT_EQ(c->webrtc.listen[0].addr.port(), 8000);
-  EXPECT_EQ(c->srt.listen[0].addr.port(), 10080);
-  EXPECT_EQ(c->system_api.listen[0].addr.to_string(), "127.0.0.1:12025");
+  EXPECT_EQ(c->module<RtmpConf>().listen[0].addr.port(), 1935);
+  EXPECT_EQ(c->module<HttpStreamConf>().listen[0].addr.port(), 8080);
+  EXPECT_EQ(c->module<HttpApiConf>().listen[0].addr.port(), 1985);
+  EXPECT_EQ(c->module<WebrtcConf>().listen[0].addr.port(), 8000);
+  EXPECT_EQ(c->module<SrtConf>().listen[0].addr.port(), 10080);
+  EXPECT_EQ(c->module<SystemApiConf>().listen[0].addr.to_string(), "127.0.0.1:12025");
 }
 
 }  // namespace

@@ -19,6 +19,12 @@
 #include "api/system_api.h"
 #include "core/clock.h"
 #include "core/event_ptr.h"
+#include "api/api_conf.h"
+#include "http/http_conf.h"
+#include "registry/registry_conf.h"
+#include "rtc/webrtc_conf.h"
+#include "rtmp/rtmp_conf.h"
+#include "srt/srt_conf.h"
 
 namespace sp {
 namespace {
@@ -404,7 +410,7 @@ TEST_F(RegisterRequestHttp, BadBodyIs400NamingTheField) {
 }
 
 TEST_F(RegisterRequestHttp, SelfLoopIs400AndInvalidTextNeverReachesTheList) {
-  conf_.rtmp.listen.push_back(ListenConf{*parse_listen_address("127.0.0.1:19350"), "127.0.0.1:19350"});
+  conf_.module<RtmpConf>().listen.push_back(ListenConf{*parse_listen_address("127.0.0.1:19350"), "127.0.0.1:19350"});
   start();
   ASSERT_TRUE(status_is(post("/api/v1/srs/register", fixture("srs-heartbeat.json")), 200));
   std::string r = post("/api/v1/srs/register",
@@ -458,7 +464,7 @@ TEST_F(RegisterRequestHttp, RoutesAndMethods) {
 }
 
 TEST_F(RegisterRequestHttp, BodyOverLimitIs413) {
-  conf_.system_api.max_body_size = 100;
+  conf_.module<SystemApiConf>().max_body_size = 100;
   start();
   std::string r = post("/api/v1/srs/register", fixture("srs-heartbeat-summaries.json"));
   EXPECT_TRUE(status_is(r, 413)) << r;
@@ -466,7 +472,7 @@ TEST_F(RegisterRequestHttp, BodyOverLimitIs413) {
 }
 
 TEST_F(RegisterRequestHttp, Token) {
-  conf_.system_api.token = "s3cret";
+  conf_.module<SystemApiConf>().token = "s3cret";
   start();
   EXPECT_TRUE(status_is(get("/api/v1/versions"), 401));
   EXPECT_TRUE(status_is(get("/api/v1/versions", "Authorization: Bearer wrong\r\n"), 401));
@@ -480,7 +486,7 @@ TEST_F(RegisterRequestHttp, Token) {
 TEST_F(RegisterRequestHttp, AccessRulesFirstMatchWins) {
   AccessRule deny_local{false, *parse_cidr("127.0.0.0/8"), "127.0.0.0/8"};
   AccessRule allow_all{true, *parse_cidr("all"), "all"};
-  conf_.system_api.access = {deny_local, allow_all};
+  conf_.module<SystemApiConf>().access = {deny_local, allow_all};
   start();
   std::string r = get("/api/v1/versions");
   EXPECT_TRUE(status_is(r, 403)) << r;
@@ -490,7 +496,7 @@ TEST_F(RegisterRequestHttp, AccessRulesFirstMatchWins) {
 TEST_F(RegisterRequestHttp, AccessRulesAllowFirst) {
   AccessRule allow_one{true, *parse_cidr("127.0.0.1"), "127.0.0.1"};
   AccessRule deny_all{false, *parse_cidr("all"), "all"};
-  conf_.system_api.access = {allow_one, deny_all};
+  conf_.module<SystemApiConf>().access = {allow_one, deny_all};
   start();
   EXPECT_TRUE(status_is(get("/api/v1/versions"), 200));
 }

@@ -1,5 +1,5 @@
 // SRT reuseport groups in the master: see srt_groups.h.
-#include "process/srt_groups.h"
+#include "srt/srt_groups.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -15,7 +15,7 @@ namespace sp {
 void SrtGroups::add_generation(int generation, const ListenerSet& set) {
   bool any = false;
   for (const Listener& l : set.items()) {
-    if (l.kind != ListenerKind::srt) continue;
+    if (l.kind != "srt") continue;
     int fd = fcntl(l.fd, F_DUPFD_CLOEXEC, 3);
     if (fd < 0) {
       SP_PERROR("dup(srt %s) failed: %s; its sessions may not survive the next reload",
@@ -116,5 +116,19 @@ void SrtGroups::apply(const std::string& addr, const std::vector<Member>& member
   SP_PINFO("srt %s: %zu sockets, new callers to generation %d, %zu draining generations keep their sessions",
            addr.c_str(), members.size(), default_gen, keeping);
 }
+
+SrtMasterHook::SrtMasterHook() : board_(SrtDrainBoard::create()) {
+  if (!board_) SP_PERROR("mmap(srt drain board) failed: %s; SRT sessions will not survive a reload", strerror(errno));
+}
+
+void SrtMasterHook::collect_notes(const std::function<int(pid_t)>& generation_of) {
+  if (!board_) return;
+  for (auto& [pid, ranges] : board_->collect()) {
+    int generation = generation_of(pid);
+    if (generation >= 0) groups_.published(generation, std::move(ranges));
+  }
+}
+
+std::unique_ptr<MasterHook> make_srt_master_hook() { return std::make_unique<SrtMasterHook>(); }
 
 }  // namespace sp

@@ -10,6 +10,12 @@
 #include <algorithm>
 
 #include "api/system_api.h"
+#include "api/api_conf.h"
+#include "http/http_conf.h"
+#include "registry/registry_conf.h"
+#include "rtc/webrtc_conf.h"
+#include "rtmp/rtmp_conf.h"
+#include "srt/srt_conf.h"
 
 namespace sp {
 namespace {
@@ -92,12 +98,12 @@ TEST(SelfLoop, SpecificListenerMatchesOnlyItsAddressAndPort) {
 TEST(SelfLoop, OwnListenersCoverEveryKind) {
   Config c;
   auto add = [](std::vector<ListenConf>* v, const char* a) { v->push_back(ListenConf{*parse_listen_address(a), a}); };
-  add(&c.system_api.listen, "127.0.0.1:1");
-  add(&c.rtmp.listen, "127.0.0.1:2");
-  add(&c.http_stream.listen, "127.0.0.1:3");
-  add(&c.http_api.listen, "127.0.0.1:4");
-  add(&c.webrtc.listen, "127.0.0.1:5");
-  add(&c.srt.listen, "127.0.0.1:6");
+  add(&c.module<SystemApiConf>().listen, "127.0.0.1:1");
+  add(&c.module<RtmpConf>().listen, "127.0.0.1:2");
+  add(&c.module<HttpStreamConf>().listen, "127.0.0.1:3");
+  add(&c.module<HttpApiConf>().listen, "127.0.0.1:4");
+  add(&c.module<WebrtcConf>().listen, "127.0.0.1:5");
+  add(&c.module<SrtConf>().listen, "127.0.0.1:6");
   auto ls = own_listeners(c);
   ASSERT_EQ(ls.size(), 6u);
   for (size_t i = 0; i < ls.size(); i++) {
