@@ -43,6 +43,9 @@ class HttpHeaders {
   // True when a comma-separated header (Connection, Transfer-Encoding) lists
   // `token`, case-insensitively.
   bool has_token(std::string_view name, std::string_view token) const;
+  // Every field named `name`, values joined by ", " in arrival order (RFC
+  // 9110 section 5.3, e.g. several Via lines); "" when none.
+  std::string joined(std::string_view name) const;
   size_t count(std::string_view name) const;
   const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
@@ -65,6 +68,9 @@ struct HttpRequestHead {
   std::string host() const;
   // Whether the client wants the connection kept after this exchange.
   bool keep_alive() const;
+  // `Expect: 100-continue` on an HTTP/1.1 request: the client waits for an
+  // interim 100 before sending its body.
+  bool expects_continue() const;
 };
 
 struct HttpResponseHead {
