@@ -274,7 +274,10 @@ HttpParse<HttpResponseHead> parse_http_response_head(std::string_view data) {
   HttpParse<HttpResponseHead> p;
   auto line = next_line(data.substr(0, std::min(data.size(), kHttpMaxRequestLine + 1)));
   if (!line) {
-    if (data.size() > kHttpMaxRequestLine) fail(&p, 502, "status line too long");
+    if (data.size() > kHttpMaxRequestLine) {
+      fail(&p, 502, "status line too long");
+      p.over_limit = true;
+    }
     return p;
   }
   std::string_view l = line->text;
@@ -300,7 +303,10 @@ HttpParse<HttpResponseHead> parse_http_response_head(std::string_view data) {
     return p;
   }
   parse_fields(data, line->size, &p);
-  if (p.state == HttpParseState::kError) p.error_status = 502;
+  if (p.state == HttpParseState::kError) {
+    p.over_limit = p.error_status == 414 || p.error_status == 431;
+    p.error_status = 502;
+  }
   return p;
 }
 

@@ -89,6 +89,7 @@ struct HttpParse {
   size_t consumed = 0;    // bytes of the head, when complete
   int error_status = 0;   // status to answer with, when kError: 400, 414, 431, 501, 505
   std::string error;      // one line, for the log and the answer
+  bool over_limit = false;  // kError because a limit was passed, not malformed
 };
 
 // Parses a request head at the start of `data`. kIncomplete while no empty

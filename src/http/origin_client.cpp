@@ -186,7 +186,7 @@ void OriginClient::read_head() {
     return;
   }
   if (parsed.state == HttpParseState::kError) {
-    head_too_large_ = parsed.error_status == 431;  // header fields over the limits
+    head_too_large_ = parsed.over_limit;
     return finish(Status::Error("bad origin response: " + parsed.error));
   }
   evbuffer_drain(in_, parsed.consumed);
