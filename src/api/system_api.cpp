@@ -1,23 +1,20 @@
-// The system API server (see system_api.h): one evhttp instance on the
-// listening sockets the master opened, a single generic callback that checks
-// access (networks, then token), routes by exact path and method, and always
-// answers JSON.
+// The system API server (see system_api.h): an HttpServer (http/http_server.h,
+// the stack every listener of the proxy uses) on the listening sockets the
+// master opened, one handler that checks access (networks, then token),
+// routes by exact path and method, and always answers JSON.
 //
 // Status codes: 200 success; 400 bad request body ({"code":400,"error":..}
 // naming the field), including a self-loop (an endpoint that is one of this
 // generation's own listeners, see self_loop.h); 401 missing/wrong token; 403
 // network denied; 404 unknown path; 405 wrong method (with Allow); 413 body
-// over max_body_size (evhttp); 503 registry full on register (the origin
-// should retry later, its body was fine). Every refusal is logged once, with the peer address, under a
-// per-request context id.
+// over max_body_size; 503 registry full on register (the origin should retry
+// later, its body was fine). Every refusal is logged once, with the peer
+// address, under a per-request context id. A whole request must arrive
+// within `timeout` of the connection or of the previous answer (slowloris).
 #include "api/system_api.h"
 
 #include <cjson/cJSON.h>
-#include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
-#include <sys/queue.h>
-#include <fcntl.h>
-#include <unistd.h>
+#include <strings.h>
 
 #include <cmath>
 #include <cstring>
@@ -27,34 +24,16 @@
 #include "api/register_request.h"
 #include "api/self_loop.h"
 #include "build_info.h"
-#include "core/accept_backoff.h"
 #include "core/clock.h"
-#include "core/event_ptr.h"
-#include "core/evhttp_deadline.h"
 #include "core/json_ptr.h"
-#include "core/evhttp_names.h"
 #include "core/log.h"
+#include "http/http_server.h"
+#include "http/query.h"
 
 namespace sp {
 
 namespace {
 
-
-// Parsed query parameters, freed on scope exit.
-class QueryParams {
- public:
-  explicit QueryParams(const char* query) {
-    TAILQ_INIT(&q_);
-    if (query) evhttp_parse_query_str(query, &q_);
-  }
-  ~QueryParams() { evhttp_clear_headers(&q_); }
-  QueryParams(const QueryParams&) = delete;
-  QueryParams& operator=(const QueryParams&) = delete;
-  const char* get(const char* key) { return evhttp_find_header(&q_, key); }
-
- private:
-  evkeyvalq q_;
-};
 
 // Compares without leaking, through timing, how much of a token matched.
 bool same_secret(std::string_view a, std::string_view b) {
@@ -63,48 +42,23 @@ bool same_secret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-std::string peer_of(evhttp_request* req) {
-  evhttp_connection* conn = evhttp_request_get_connection(req);
-  const sockaddr* sa = conn ? evhttp_connection_get_addr(conn) : nullptr;
-  if (!sa) return "unknown";
-  socklen_t len = sa->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  return SockAddr::from(sa, len).to_string();
-}
-
-const char* reason_for(int code) {
-  switch (code) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 503: return "Service Unavailable";
-  }
-  return "Error";
-}
-
-void send_json(evhttp_request* req, int code, const cJSON* body) {
+void send_json(HttpConn& conn, int code, const cJSON* body, const HttpHeaders& extra = {}) {
   JsonTextPtr text(cJSON_PrintUnformatted(body));
-  evkeyvalq* out = evhttp_request_get_output_headers(req);
-  evhttp_add_header(out, "Content-Type", "application/json");
-  evbuffer* buf = evbuffer_new();
-  if (text) evbuffer_add(buf, text.get(), strlen(text.get()));
-  evhttp_send_reply(req, code, reason_for(code), buf);
-  evbuffer_free(buf);
+  HttpHeaders h = extra;
+  h.add("Content-Type", "application/json");
+  conn.respond(code, h, text ? std::string_view(text.get()) : std::string_view());
 }
 
-void send_error(evhttp_request* req, int code, const std::string& error) {
+void send_error(HttpConn& conn, int code, const std::string& error, const HttpHeaders& extra = {}) {
   JsonPtr body(cJSON_CreateObject());
   cJSON_AddNumberToObject(body.get(), "code", code);
   cJSON_AddStringToObject(body.get(), "error", error.c_str());
-  send_json(req, code, body.get());
+  send_json(conn, code, body.get(), extra);
 }
 
+// A wildcard endpoint is its port alone.
 std::string endpoint_text(const Endpoint& ep) {
-  if (ep.host.empty()) return std::to_string(ep.port);
-  if (ep.host.find(':') != std::string::npos) return "[" + ep.host + "]:" + std::to_string(ep.port);
-  return ep.host + ":" + std::to_string(ep.port);
+  return ep.host.empty() ? std::to_string(ep.port) : host_port_text(ep.host, ep.port);
 }
 
 cJSON* origin_json(const OriginView& o) {
@@ -155,8 +109,7 @@ cJSON* stream_json(const StreamView& s, double hls_sessions) {
 
 }  // namespace
 
-struct SystemApi::Impl {
-  event_base* base;
+struct SystemApi::Impl : HttpServer::Handler {
   SystemApiConf conf;
   Registry& registry;
   // This generation's listeners, for the self-loop check (a reload starts a
@@ -166,19 +119,17 @@ struct SystemApi::Impl {
   std::vector<HostBytes> local_addresses;
   int64_t local_addresses_ms = -1;
   static constexpr int64_t kLocalAddressesMs = 5000;
-  // Declared before `http`: evhttp is freed first and tells it so.
-  EvhttpDeadlines deadlines;
-  EvHttpPtr http;
-  std::vector<evhttp_bound_socket*> bound;  // owned by `http`
-  // One per bound socket; declared after `http`, so destroyed before it.
-  std::vector<std::unique_ptr<AcceptBackoff>> backoffs;
+  // slowloris: a whole request within `timeout`; an answer that makes no
+  // progress for `timeout` closes the connection too.
+  HttpServer server;
 
   Impl(event_base* b, const Config& c, Registry& r)
-      : base(b),
-        conf(c.module<SystemApiConf>()),
+      : conf(c.module<SystemApiConf>()),
         registry(r),
         own(own_listeners(c)),
-        deadlines(b, c.module<SystemApiConf>().timeout_ms, "system_api") {}
+        server(b, "system_api", HttpConn::Limits{c.module<SystemApiConf>().timeout_ms, c.module<SystemApiConf>().timeout_ms,
+                                                 c.module<SystemApiConf>().max_body_size},
+               nullptr, this) {}
 
   std::span<const HostBytes> local_addrs() {
     int64_t now = monotonic_ms();
@@ -191,124 +142,110 @@ struct SystemApi::Impl {
 
   struct Route {
     const char* path;
-    evhttp_cmd_type method;
-    void (Impl::*handle)(evhttp_request*, const std::string& ctx);
+    const char* method;
+    void (Impl::*handle)(HttpConn&, const std::string& body, const std::string& ctx);
     const char* allow;
   };
 
-  static void on_request(evhttp_request* req, void* arg) {
-    auto* im = static_cast<Impl*>(arg);
-    im->deadlines.on_request(req);
-    im->serve(req);
-  }
-
-  void serve(evhttp_request* req) {
+  void on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) override {
     std::string ctx = new_context_id();
-    std::string peer = peer_of(req);
-    const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
-    std::string path = uri && evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "";
+    std::string peer = conn.peer().to_string();
+    std::string path = req.path;
     if (path.size() > 1 && path.back() == '/') path.pop_back();
 
-    auto refuse = [&](int code, const std::string& why) {
-      SP_WARN(ctx, "system api: %s %s from %s refused with %d: %s",
-              evhttp_method_name(evhttp_request_get_command(req)), path.c_str(), peer.c_str(), code, why.c_str());
-      send_error(req, code, why);
+    auto refuse = [&](int code, const std::string& why, const HttpHeaders& extra = {}) {
+      SP_WARN(ctx, "system api: %s %s from %s refused with %d: %s", req.method.c_str(), path.c_str(), peer.c_str(),
+              code, why.c_str());
+      send_error(conn, code, why, extra);
     };
 
-    if (!network_allowed(req)) return refuse(403, "access denied for " + peer);
-    if (!token_ok(req, uri)) return refuse(401, "missing or wrong access token");
+    if (!network_allowed(conn.peer())) return refuse(403, "access denied for " + peer);
+    if (!token_ok(req)) return refuse(401, "missing or wrong access token");
 
     static const Route kRoutes[] = {
-        {"/api/v1/srs/register", EVHTTP_REQ_POST, &Impl::handle_register, "POST"},
-        {"/api/v1/versions", EVHTTP_REQ_GET, &Impl::handle_versions, "GET, HEAD"},
-        {"/api/v1/origins", EVHTTP_REQ_GET, &Impl::handle_origins, "GET, HEAD"},
-        {"/api/v1/streams", EVHTTP_REQ_GET, &Impl::handle_streams, "GET, HEAD"},
+        {"/api/v1/srs/register", "POST", &Impl::handle_register, "POST"},
+        {"/api/v1/versions", "GET", &Impl::handle_versions, "GET, HEAD"},
+        {"/api/v1/origins", "GET", &Impl::handle_origins, "GET, HEAD"},
+        {"/api/v1/streams", "GET", &Impl::handle_streams, "GET, HEAD"},
     };
-    evhttp_cmd_type method = evhttp_request_get_command(req);
     for (const Route& r : kRoutes) {
       if (path != r.path) continue;
-      bool head_ok = r.method == EVHTTP_REQ_GET && method == EVHTTP_REQ_HEAD;
-      if (method != r.method && !head_ok) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", r.allow);
-        return refuse(405, std::string("method ") + evhttp_method_name(method) + " not allowed on " + r.path);
+      bool head_ok = std::string_view(r.method) == "GET" && req.method == "HEAD";
+      if (req.method != r.method && !head_ok) {
+        HttpHeaders allow;
+        allow.add("Allow", r.allow);
+        return refuse(405, "method " + req.method + " not allowed on " + r.path, allow);
       }
-      return (this->*r.handle)(req, ctx);
+      return (this->*r.handle)(conn, body, ctx);
     }
     refuse(404, "no such API: " + path);
   }
 
   // First matching rule decides; no rule matching allows.
-  bool network_allowed(evhttp_request* req) const {
-    evhttp_connection* conn = evhttp_request_get_connection(req);
-    const sockaddr* sa = conn ? evhttp_connection_get_addr(conn) : nullptr;
-    if (!sa) return true;
+  bool network_allowed(const SockAddr& peer) const {
     for (const AccessRule& rule : conf.access) {
-      if (rule.net.contains(sa)) return rule.allow;
+      if (rule.net.contains(peer.sa())) return rule.allow;
     }
     return true;
   }
 
   // `Authorization: Bearer <token>` or `?token=<token>` (SRS heartbeat URLs
   // cannot set headers).
-  bool token_ok(evhttp_request* req, const evhttp_uri* uri) const {
+  bool token_ok(const HttpRequestHead& req) const {
     if (conf.token.empty()) return true;
-    const char* auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-      std::string_view given(auth + 7);
+    auto auth = req.headers.get("Authorization");
+    if (auth && auth->size() >= 7 && strncasecmp(auth->data(), "Bearer ", 7) == 0) {
+      std::string_view given = auth->substr(7);
       while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
       if (same_secret(given, conf.token)) return true;
     }
-    QueryParams query(uri ? evhttp_uri_get_query(uri) : nullptr);
-    const char* token = query.get("token");
-    return token && same_secret(token, conf.token);
+    auto token = query_param(req.query, "token");
+    return token && same_secret(*token, conf.token);
   }
 
-  void handle_register(evhttp_request* req, const std::string& ctx) {
-    std::string peer = peer_of(req);
-    evbuffer* in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    const char* data = len ? reinterpret_cast<const char*>(evbuffer_pullup(in, -1)) : "";
-    auto spec = parse_register_request(std::string_view(data, len));
+  void handle_register(HttpConn& conn, const std::string& body, const std::string& ctx) {
+    std::string peer = conn.peer().to_string();
+    auto spec = parse_register_request(body);
     if (!spec.ok()) {
       SP_WARN(ctx, "system api: registration from %s refused: %s", peer.c_str(), spec.error().c_str());
-      return send_error(req, 400, spec.error());
+      return send_error(conn, 400, spec.error());
     }
     if (Status loop = check_self_loop(*spec, own, local_addrs()); !loop.ok()) {
       SP_WARN(ctx, "system api: registration of %s from %s refused: %s", spec->server.c_str(), peer.c_str(),
               loop.message().c_str());
-      return send_error(req, 400, loop.message());
+      return send_error(conn, 400, loop.message());
     }
     Status s = registry.register_origin(*spec, monotonic_ms());
     if (!s.ok()) {
       int code = is_registry_full(s) ? 503 : 400;
       SP_WARN(ctx, "system api: registration of %s from %s refused with %d: %s", spec->server.c_str(), peer.c_str(),
               code, s.message().c_str());
-      return send_error(req, code, s.message());
+      return send_error(conn, code, s.message());
     }
     SP_DEBUG(ctx, "system api: heartbeat of origin %s from %s", spec->server.c_str(), peer.c_str());
-    JsonPtr body(cJSON_CreateObject());
-    cJSON_AddNumberToObject(body.get(), "code", 0);
-    cJSON_AddStringToObject(body.get(), "pid", std::to_string(registry.creator_pid()).c_str());
-    send_json(req, 200, body.get());
+    JsonPtr reply(cJSON_CreateObject());
+    cJSON_AddNumberToObject(reply.get(), "code", 0);
+    cJSON_AddStringToObject(reply.get(), "pid", std::to_string(registry.creator_pid()).c_str());
+    send_json(conn, 200, reply.get());
   }
 
-  void handle_versions(evhttp_request* req, const std::string&) {
+  void handle_versions(HttpConn& conn, const std::string&, const std::string&) {
     JsonPtr body(cJSON_CreateObject());
     cJSON_AddNumberToObject(body.get(), "code", 0);
     cJSON_AddStringToObject(body.get(), "server", "srs-proxy");
     cJSON_AddStringToObject(body.get(), "version", SP_VERSION);
-    send_json(req, 200, body.get());
+    send_json(conn, 200, body.get());
   }
 
-  void handle_origins(evhttp_request* req, const std::string&) {
+  void handle_origins(HttpConn& conn, const std::string&, const std::string&) {
     JsonPtr body(cJSON_CreateObject());
     cJSON_AddNumberToObject(body.get(), "code", 0);
     cJSON* arr = cJSON_AddArrayToObject(body.get(), "origins");
     for (const OriginView& o : registry.origins(monotonic_ms())) cJSON_AddItemToArray(arr, origin_json(o));
-    send_json(req, 200, body.get());
+    send_json(conn, 200, body.get());
   }
 
-  void handle_streams(evhttp_request* req, const std::string&) {
+  void handle_streams(HttpConn& conn, const std::string&, const std::string&) {
     JsonPtr body(cJSON_CreateObject());
     cJSON_AddNumberToObject(body.get(), "code", 0);
     cJSON* arr = cJSON_AddArrayToObject(body.get(), "streams");
@@ -332,7 +269,7 @@ struct SystemApi::Impl {
     cJSON_AddNumberToObject(fill, "session_capacity", c.sessions);
     cJSON_AddNumberToObject(fill, "evicted_streams", double(u.evicted_streams));
     cJSON_AddNumberToObject(fill, "evicted_sessions", double(u.evicted_sessions));
-    send_json(req, 200, body.get());
+    send_json(conn, 200, body.get());
   }
 };
 
@@ -359,46 +296,16 @@ std::vector<std::string> system_api_exposure_warnings(const SystemApiConf& conf)
 SystemApi::SystemApi(event_base* base, const Config& conf, Registry& registry)
     : impl_(std::make_unique<Impl>(base, conf, registry)) {}
 
-SystemApi::~SystemApi() = default;  // evhttp_free closes our dup()ed sockets
+SystemApi::~SystemApi() = default;  // closes our dup()ed sockets and open connections
 
 Status SystemApi::start(const std::vector<int>& listen_fds) {
-  Impl& im = *impl_;
-  if (!im.http) {
-    im.http.reset(evhttp_new(im.base));
-    if (!im.http) return Status::Error("system api: evhttp_new failed");
-    evhttp_set_max_body_size(im.http.get(), ev_ssize_t(im.conf.max_body_size));
-    evhttp_set_max_headers_size(im.http.get(), 16 * 1024);
-    timeval tv = ms_to_timeval(im.conf.timeout_ms);
-    evhttp_set_timeout_tv(im.http.get(), &tv);
-    // Every method reaches our callback, so wrong ones get a JSON 405.
-    evhttp_set_allowed_methods(im.http.get(), EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-                                                   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-                                                   EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-    evhttp_set_gencb(im.http.get(), &Impl::on_request, &im);
-    im.deadlines.attach(im.http.get());  // slowloris: a whole request within `timeout`
-  }
   for (int fd : listen_fds) {
-    // evhttp closes what it is given when unbinding; the caller keeps `fd`.
-    int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    if (own < 0) return Status::Error(std::string("system api: dup of listening socket failed: ") + strerror(errno));
-    int flags = fcntl(own, F_GETFL);
-    fcntl(own, F_SETFL, flags | O_NONBLOCK);
-    evhttp_bound_socket* b = evhttp_accept_socket_with_handle(im.http.get(), own);
-    if (!b) {
-      close(own);
-      return Status::Error("system api: cannot accept on socket " + std::to_string(fd));
-    }
-    im.bound.push_back(b);
-    im.backoffs.push_back(std::make_unique<AcceptBackoff>(im.base, evhttp_bound_socket_get_listener(b), "system_api"));
+    Status st = impl_->server.add(fd, nullptr);
+    if (!st.ok()) return Status::Error("system api: " + st.message());
   }
   return Status::Ok();
 }
 
-void SystemApi::stop_accepting() {
-  if (!impl_->http) return;
-  impl_->backoffs.clear();  // before the listeners they guard
-  for (evhttp_bound_socket* b : impl_->bound) evhttp_del_accept_socket(impl_->http.get(), b);
-  impl_->bound.clear();
-}
+void SystemApi::stop_accepting() { impl_->server.stop_accepting(); }
 
 }  // namespace sp

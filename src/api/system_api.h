@@ -1,4 +1,4 @@
-// The system API (served by the API worker with evhttp):
+// The system API (served by the API worker on http/http_server.h):
 //   POST /api/v1/srs/register   origin registration / heartbeat
 //   GET  /api/v1/versions       proxy version
 //   GET  /api/v1/origins        every origin, alive or not, with pinned streams
@@ -9,7 +9,6 @@
 #pragma once
 
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include <memory>
 #include <string>
@@ -35,7 +34,8 @@ class SystemApi {
   // Serves on already-listening TCP sockets (opened by the master). The fds
   // stay owned by the caller.
   Status start(const std::vector<int>& listen_fds);
-  // Graceful quit: stop accepting new connections; requests in flight finish.
+  // Graceful quit: stop accepting new connections; requests in flight finish,
+  // idle keep-alive connections close.
   void stop_accepting();
 
  private:

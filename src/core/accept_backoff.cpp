@@ -12,7 +12,7 @@ namespace sp {
 namespace {
 
 // libevent hands the error callback the listener's own user data (the
-// accept callback's: a service, or evhttp itself), not ours, so each
+// accept callback's: the service's), not ours, so each
 // listener's backoff is found by its pointer. Workers are single-threaded.
 std::unordered_map<evconnlistener*, AcceptBackoff*>& backoffs() {
   static std::unordered_map<evconnlistener*, AcceptBackoff*> map;

@@ -10,8 +10,7 @@
 // AcceptBackoff is the listener's error callback: it logs the error (at
 // most once a second, with how many were not logged), stops accepting for
 // kPauseMs and resumes from a timer, so accepting is retried ten times a
-// second until descriptors are free again. It works for evconnlisteners of
-// our own and for evhttp's (evhttp_bound_socket_get_listener).
+// second until descriptors are free again.
 #pragma once
 
 #include <event2/listener.h>

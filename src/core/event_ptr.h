@@ -3,7 +3,6 @@
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
 
 #include <memory>
@@ -19,9 +18,6 @@ struct EventDeleter {
 struct BufferEventDeleter {
   void operator()(bufferevent* b) const { bufferevent_free(b); }
 };
-struct EvHttpDeleter {
-  void operator()(evhttp* h) const { evhttp_free(h); }
-};
 struct ListenerDeleter {
   void operator()(evconnlistener* l) const { evconnlistener_free(l); }
 };
@@ -30,7 +26,6 @@ using EventBasePtr = std::unique_ptr<event_base, EventBaseDeleter>;
 using EventPtr = std::unique_ptr<event, EventDeleter>;
 using BufferEventPtr = std::unique_ptr<bufferevent, BufferEventDeleter>;
 using ListenerPtr = std::unique_ptr<evconnlistener, ListenerDeleter>;
-using EvHttpPtr = std::unique_ptr<evhttp, EvHttpDeleter>;
 
 inline timeval ms_to_timeval(int64_t ms) {
   timeval tv;

@@ -34,9 +34,18 @@ std::string SockAddr::host_string() const {
 }
 
 std::string SockAddr::to_string() const {
-  if (family() == AF_INET6) return "[" + host_string() + "]:" + std::to_string(port());
-  if (family() == AF_INET) return host_string() + ":" + std::to_string(port());
-  return "unknown";
+  if (family() != AF_INET6 && family() != AF_INET) return "unknown";
+  return host_port_text(host_string(), port());
+}
+
+std::string host_port_text(std::string_view host, uint16_t port) {
+  std::string out;
+  if (host.find(':') != std::string_view::npos) {
+    out = "[" + std::string(host) + "]";
+  } else {
+    out = std::string(host);
+  }
+  return out + ":" + std::to_string(port);
 }
 
 bool SockAddr::operator==(const SockAddr& o) const {

@@ -37,6 +37,10 @@ bool parse_port(std::string_view s, uint16_t* out);
 // "*" means every IPv4 address (0.0.0.0). Only numeric addresses are accepted.
 Result<SockAddr> parse_listen_address(std::string_view text);
 
+// "HOST:PORT" for logs, Host headers and the API: an IPv6 host (any host
+// with a ':') is bracketed, "[::1]:8080"; an empty host gives ":PORT".
+std::string host_port_text(std::string_view host, uint16_t port);
+
 // Numeric host + port ("127.0.0.1", 80) to an address.
 Result<SockAddr> make_sock_addr(std::string_view host, uint16_t port);
 

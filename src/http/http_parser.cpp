@@ -165,6 +165,16 @@ bool HttpHeaders::has_token(std::string_view name, std::string_view token) const
   return false;
 }
 
+std::string HttpHeaders::joined(std::string_view name) const {
+  std::string out;
+  for (const auto& [n, v] : fields_) {
+    if (!iequals(n, name)) continue;
+    if (!out.empty()) out += ", ";
+    out += v;
+  }
+  return out;
+}
+
 std::string HttpRequestHead::host() const {
   if (!absolute_host.empty()) return absolute_host;
   auto h = headers.get("Host");
@@ -175,6 +185,10 @@ bool HttpRequestHead::keep_alive() const {
   if (headers.has_token("Connection", "close")) return false;
   if (version_minor >= 1) return true;
   return headers.has_token("Connection", "keep-alive");
+}
+
+bool HttpRequestHead::expects_continue() const {
+  return version_minor >= 1 && headers.has_token("Expect", "100-continue");
 }
 
 HttpParse<HttpRequestHead> parse_http_request_head(std::string_view data) {
@@ -260,7 +274,10 @@ HttpParse<HttpResponseHead> parse_http_response_head(std::string_view data) {
   HttpParse<HttpResponseHead> p;
   auto line = next_line(data.substr(0, std::min(data.size(), kHttpMaxRequestLine + 1)));
   if (!line) {
-    if (data.size() > kHttpMaxRequestLine) fail(&p, 502, "status line too long");
+    if (data.size() > kHttpMaxRequestLine) {
+      fail(&p, 502, "status line too long");
+      p.over_limit = true;
+    }
     return p;
   }
   std::string_view l = line->text;
@@ -286,7 +303,10 @@ HttpParse<HttpResponseHead> parse_http_response_head(std::string_view data) {
     return p;
   }
   parse_fields(data, line->size, &p);
-  if (p.state == HttpParseState::kError) p.error_status = 502;
+  if (p.state == HttpParseState::kError) {
+    p.over_limit = p.error_status == 414 || p.error_status == 431;
+    p.error_status = 502;
+  }
   return p;
 }
 
@@ -323,20 +343,34 @@ bool http_is_hop_by_hop(std::string_view name) {
 
 const char* http_reason(int status) {
   switch (status) {
+    case 100: return "Continue";
     case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
     case 204: return "No Content";
     case 206: return "Partial Content";
     case 301: return "Moved Permanently";
     case 302: return "Found";
+    case 303: return "See Other";
     case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
     case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
     case 416: return "Range Not Satisfiable";
+    case 422: return "Unprocessable Content";
+    case 428: return "Precondition Required";
+    case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";

@@ -43,6 +43,9 @@ class HttpHeaders {
   // True when a comma-separated header (Connection, Transfer-Encoding) lists
   // `token`, case-insensitively.
   bool has_token(std::string_view name, std::string_view token) const;
+  // Every field named `name`, values joined by ", " in arrival order (RFC
+  // 9110 section 5.3, e.g. several Via lines); "" when none.
+  std::string joined(std::string_view name) const;
   size_t count(std::string_view name) const;
   const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
@@ -65,6 +68,9 @@ struct HttpRequestHead {
   std::string host() const;
   // Whether the client wants the connection kept after this exchange.
   bool keep_alive() const;
+  // `Expect: 100-continue` on an HTTP/1.1 request: the client waits for an
+  // interim 100 before sending its body.
+  bool expects_continue() const;
 };
 
 struct HttpResponseHead {
@@ -83,6 +89,7 @@ struct HttpParse {
   size_t consumed = 0;    // bytes of the head, when complete
   int error_status = 0;   // status to answer with, when kError: 400, 414, 431, 501, 505
   std::string error;      // one line, for the log and the answer
+  bool over_limit = false;  // kError because a limit was passed, not malformed
 };
 
 // Parses a request head at the start of `data`. kIncomplete while no empty

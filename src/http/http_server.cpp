@@ -3,6 +3,7 @@
 
 #include <event2/bufferevent_ssl.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -35,7 +36,7 @@ Status HttpListener::add(int fd, SSL_CTX* tls) {
     close(own);
     return Status::Error("evconnlistener_new failed on socket " + std::to_string(fd));
   }
-  item->backoff = std::make_unique<AcceptBackoff>(base_, item->listener.get(), "http_stream");
+  item->backoff = std::make_unique<AcceptBackoff>(base_, item->listener.get(), name_);
   items_.push_back(std::move(item));
   return Status::Ok();
 }
@@ -58,7 +59,7 @@ void HttpListener::on_accept(evconnlistener* l, evutil_socket_t fd, sockaddr* sa
     bev.reset(bufferevent_socket_new(self->base_, fd, BEV_OPT_CLOSE_ON_FREE));
   }
   if (!bev) {
-    SP_PERROR("http: cannot create a bufferevent for %s", peer.to_string().c_str());
+    SP_PERROR("%s: cannot create a bufferevent for %s", self->name_.c_str(), peer.to_string().c_str());
     close(fd);
     return;
   }
@@ -149,6 +150,10 @@ void HttpConn::try_parse() {
     if (parsed.head.chunked) return refuse(501, "chunked request bodies are not supported");
     uint64_t body = parsed.head.content_length.value_or(0);
     if (body > limits_.max_body) return refuse(413, "request body too large");
+    if (body > 0 && parsed.head.expects_continue()) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      bufferevent_write(bev_.get(), kContinue.data(), kContinue.size());
+    }
     pending_ = std::move(parsed.head);
     phase_ = Phase::kReadingBody;
   }
@@ -169,7 +174,7 @@ void HttpConn::try_parse() {
 }
 
 void HttpConn::refuse(int status, const std::string& why) {
-  SP_WARN(ctx_, "http: bad request from %s: %d %s", peer_.to_string().c_str(), status, why.c_str());
+  SP_WARN(ctx_, "%s: bad request from %s: %d %s", log_name_.c_str(), peer_.to_string().c_str(), status, why.c_str());
   evtimer_del(head_timer_.get());
   phase_ = Phase::kHandling;
   keep_alive_ = false;
@@ -185,7 +190,8 @@ void HttpConn::send_head(int status, const HttpHeaders& headers, std::optional<u
   if (!length) keep_alive_ = false;
   std::string head = "HTTP/1.1 " + std::to_string(status) + " " + http_reason(status) + "\r\nServer: srs-proxy\r\n";
   for (const auto& [name, value] : headers.fields()) head += name + ": " + value + "\r\n";
-  if (length) head += "Content-Length: " + std::to_string(*length) + "\r\n";
+  // No Content-Length on a 204 (RFC 9110 section 8.6); its body is empty.
+  if (length && status != 204) head += "Content-Length: " + std::to_string(*length) + "\r\n";
   head += keep_alive_ ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
   bufferevent_write(bev_.get(), head.data(), head.size());
 }
@@ -248,6 +254,14 @@ void HttpConn::end_response() {
   event_active(kick_.get(), EV_TIMEOUT, 0);
 }
 
+std::optional<SockAddr> HttpConn::local_address() const {
+  if (closed()) return std::nullopt;
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getsockname(int(bufferevent_getfd(bev_.get())), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return std::nullopt;
+  return SockAddr::from(reinterpret_cast<sockaddr*>(&ss), len);
+}
+
 size_t HttpConn::output_size() const {
   return closed() ? 0 : evbuffer_get_length(bufferevent_get_output(bev_.get()));
 }
@@ -276,7 +290,8 @@ void HttpConn::on_event(bufferevent* bev, short what, void* arg) {
     // Between requests no access line will name it (a failed TLS handshake,
     // say), so log it here, once.
     if (self->phase_ == Phase::kReadingHead) {
-      SP_WARN(self->ctx_, "http: connection from %s failed: %s", self->peer_.to_string().c_str(), reason.c_str());
+      SP_WARN(self->ctx_, "%s: connection from %s failed: %s", self->log_name_.c_str(), self->peer_.to_string().c_str(),
+              reason.c_str());
     }
   }
   self->close(reason);
@@ -286,8 +301,8 @@ void HttpConn::on_head_timeout(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<HttpConn*>(arg);
   bool partial = self->bev_ && evbuffer_get_length(bufferevent_get_input(self->bev_.get())) > 0;
   if (partial || self->phase_ == Phase::kReadingBody) {
-    SP_WARN(self->ctx_, "http: request from %s not complete within %lldms, closed", self->peer_.to_string().c_str(),
-            static_cast<long long>(self->limits_.head_timeout_ms));
+    SP_WARN(self->ctx_, "%s: no complete request from %s within %lldms, closed", self->log_name_.c_str(),
+            self->peer_.to_string().c_str(), static_cast<long long>(self->limits_.head_timeout_ms));
   }
   self->close(partial ? "request head timeout" : "idle keep-alive connection timed out");
 }
@@ -307,5 +322,55 @@ void HttpConn::close(const std::string& reason) {
   if (kick_) event_del(kick_.get());
   handler_->on_close(*this, reason);
 }
+
+HttpServer::HttpServer(event_base* base, std::string name, HttpConn::Limits limits, ConnectionLimiter* limiter,
+                       Handler* handler)
+    : base_(base),
+      name_(name),
+      limits_(limits),
+      limiter_(limiter),
+      handler_(handler),
+      reaper_(event_new(base, -1, 0, &HttpServer::on_reap, this)),
+      listener_(
+          base, [this](BufferEventPtr bev, const SockAddr& peer, bool tls) { accept(std::move(bev), peer, tls); },
+          std::move(name)) {}
+
+// Connections still open are freed without callbacks (HttpConn's destructor).
+HttpServer::~HttpServer() { listener_.stop(); }
+
+void HttpServer::accept(BufferEventPtr bev, const SockAddr& peer, bool tls) {
+  if (stopped_) return;  // bev freed: closed
+  if (limiter_ && !limiter_->try_acquire(name_.c_str())) return;
+  auto conn = std::make_unique<HttpConn>(base_, std::move(bev), peer, tls, new_context_id(), limits_,
+                                         static_cast<HttpConn::Handler*>(this));
+  HttpConn* raw = conn.get();
+  raw->set_log_name(name_);
+  conns_.emplace(raw, std::move(conn));
+  raw->start();
+}
+
+void HttpServer::on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) {
+  handler_->on_request(conn, req, std::move(body));
+}
+
+void HttpServer::on_close(HttpConn& conn, const std::string&) {
+  auto it = conns_.find(&conn);
+  if (it == conns_.end()) return;
+  handler_->on_close(conn);
+  if (limiter_) limiter_->release();
+  bury(std::move(it->second));
+  conns_.erase(it);
+}
+
+void HttpServer::stop_accepting() {
+  stopped_ = true;
+  listener_.stop();
+  // Closing removes entries: copy first.
+  std::vector<HttpConn*> all;
+  for (auto& [raw, owned] : conns_) all.push_back(raw);
+  for (HttpConn* c : all) c->drain();
+}
+
+void HttpServer::on_reap(evutil_socket_t, short, void* arg) { static_cast<HttpServer*>(arg)->graveyard_.clear(); }
 
 }  // namespace sp

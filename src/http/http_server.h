@@ -1,5 +1,6 @@
-// The server side of an HTTP/1.1 listener on bufferevents (plain or TLS),
-// kept free of stream logic so the WebRTC signalling listener can reuse it.
+// The server side of every HTTP/1.1 listener of the proxy (http_stream,
+// http_api's WHIP/WHEP signalling, the system API) on bufferevents, plain or
+// TLS (http/tls.h builds the one kind of TLS context they all use).
 //
 // HttpListener accepts on sockets the master opened (a dup() of each, so
 // freeing the listener on graceful stop never closes the master's socket)
@@ -26,6 +27,16 @@
 // Lifetime: the connection never deletes itself. close() frees the socket at
 // once and calls Handler::on_close() once; the owner destroys the object
 // later, outside any callback (see the service's reaper).
+//
+// `Expect: 100-continue` is answered with an interim 100 once the head is
+// accepted (and with 413 at once for a body over the limit), so clients such
+// as curl do not wait a second before sending a body.
+//
+// HttpServer ties these together for a service that answers request by
+// request (the system API, WebRTC signalling): its listeners, its
+// connections (counted against worker_connections when given a limiter),
+// graceful stop, and a reaper that destroys objects after the callback that
+// gave them up has returned.
 #pragma once
 
 #include <event2/buffer.h>
@@ -33,12 +44,15 @@
 #include <openssl/ssl.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/accept_backoff.h"
+#include "core/connection_limiter.h"
 #include "core/event_ptr.h"
 #include "core/net_addr.h"
 #include "core/result.h"
@@ -51,7 +65,9 @@ class HttpListener {
   // Takes ownership of the new connection's bufferevent.
   using OnAccept = std::function<void(BufferEventPtr bev, const SockAddr& peer, bool tls)>;
 
-  HttpListener(event_base* base, OnAccept on_accept) : base_(base), on_accept_(std::move(on_accept)) {}
+  // `name` names the listener kind in log lines ("http_stream", "system_api").
+  HttpListener(event_base* base, OnAccept on_accept, std::string name = "http_stream")
+      : base_(base), on_accept_(std::move(on_accept)), name_(std::move(name)) {}
   // Serves an already-listening socket; `tls` (borrowed, must outlive the
   // listener) makes it an HTTPS listener. The caller keeps `fd`.
   Status add(int fd, SSL_CTX* tls);
@@ -69,6 +85,7 @@ class HttpListener {
 
   event_base* base_;
   OnAccept on_accept_;
+  std::string name_;
   std::vector<std::unique_ptr<Item>> items_;
 };
 
@@ -99,6 +116,9 @@ class HttpConn {
   HttpConn(const HttpConn&) = delete;
   HttpConn& operator=(const HttpConn&) = delete;
 
+  // Names the server in this connection's log lines ("http" unless set),
+  // e.g. "system_api: no complete request from ...".
+  void set_log_name(std::string name) { log_name_ = std::move(name); }
   // Starts reading the first request.
   void start();
 
@@ -106,6 +126,8 @@ class HttpConn {
   const SockAddr& peer() const { return peer_; }
   bool tls() const { return tls_; }
   bool closed() const { return !bev_; }
+  // The address the client connected to (getsockname); nullopt once closed.
+  std::optional<SockAddr> local_address() const;
 
   // A whole answer with a body (no body sent for HEAD). Adds Content-Length,
   // Connection and Server headers.
@@ -149,6 +171,7 @@ class HttpConn {
   SockAddr peer_;
   bool tls_;
   std::string ctx_;
+  std::string log_name_ = "http";
   Limits limits_;
   Handler* handler_;
   EventPtr head_timer_;
@@ -163,6 +186,61 @@ class HttpConn {
   std::optional<uint64_t> length_;
   int status_ = 0;
   uint64_t body_bytes_ = 0;
+};
+
+// A request/answer HTTP service on the listeners it is given: one
+// HttpConn per client, all sharing `handler`.
+class HttpServer : private HttpConn::Handler {
+ public:
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // Answer through `conn`, now or later (while !conn.closed()).
+    virtual void on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) = 0;
+    // `conn` is gone; it is destroyed after this callback returns.
+    virtual void on_close(HttpConn& conn) {}
+  };
+
+  // `name` is the listener kind in log lines; `limiter` (may be null, must
+  // outlive the server) holds one worker_connections slot per connection.
+  HttpServer(event_base* base, std::string name, HttpConn::Limits limits, ConnectionLimiter* limiter,
+             Handler* handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Serves an already-listening socket (the caller keeps `fd`); `tls`
+  // (borrowed, must outlive the server) makes it HTTPS.
+  Status add(int fd, SSL_CTX* tls) { return listener_.add(fd, tls); }
+  // Graceful stop: no new connections; idle keep-alive ones close now, busy
+  // ones after their answer.
+  void stop_accepting();
+  size_t connections() const { return conns_.size(); }
+
+  // Destroys `obj` from the loop, after the callback that gave it up returns.
+  template <class T>
+  void bury(std::unique_ptr<T> obj) {
+    if (!obj) return;
+    graveyard_.push_back(std::shared_ptr<void>(std::move(obj)));
+    event_active(reaper_.get(), EV_TIMEOUT, 0);
+  }
+
+ private:
+  void accept(BufferEventPtr bev, const SockAddr& peer, bool tls);
+  void on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) override;
+  void on_close(HttpConn& conn, const std::string& reason) override;
+  static void on_reap(evutil_socket_t, short, void* arg);
+
+  event_base* base_;
+  std::string name_;
+  HttpConn::Limits limits_;
+  ConnectionLimiter* limiter_;
+  Handler* handler_;
+  bool stopped_ = false;
+  EventPtr reaper_;
+  std::vector<std::shared_ptr<void>> graveyard_;
+  std::unordered_map<HttpConn*, std::unique_ptr<HttpConn>> conns_;
+  HttpListener listener_;  // last: its accepts reach the members above
 };
 
 }  // namespace sp

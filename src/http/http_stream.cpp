@@ -104,11 +104,6 @@ std::string hls_client_fingerprint(std::string_view peer_ip, std::string_view us
   return hex(mac, std::min(mac_len, 16u));
 }
 
-std::string host_port_text(const std::string& host, uint16_t port) {
-  if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-  return host + ":" + std::to_string(port);
-}
-
 // Where an HLS session's requests go, kept as the registry session's data:
 // "HOST PORT" of the origin's http endpoint, plus " CLIENT_PATH ORIGIN_DIR"
 // when the origin redirected the playlist into another directory. A player

@@ -179,10 +179,16 @@ void OriginClient::read_head() {
   auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in_, ev_ssize_t(look)));
   auto parsed = parse_http_response_head(std::string_view(data, look));
   if (parsed.state == HttpParseState::kIncomplete) {
-    if (look > kMaxResponseHead) finish(Status::Error("origin response head too large"));
+    if (look > kMaxResponseHead) {
+      head_too_large_ = true;
+      finish(Status::Error("origin response head too large"));
+    }
     return;
   }
-  if (parsed.state == HttpParseState::kError) return finish(Status::Error("bad origin response: " + parsed.error));
+  if (parsed.state == HttpParseState::kError) {
+    head_too_large_ = parsed.over_limit;
+    return finish(Status::Error("bad origin response: " + parsed.error));
+  }
   evbuffer_drain(in_, parsed.consumed);
   if (parsed.head.status / 100 == 1) return read_head();  // 100 Continue and friends: skip
   auto framing = http_response_framing(method_, parsed.head);

@@ -76,6 +76,8 @@ class OriginClient {
   void abort();
 
   bool got_head() const { return got_head_; }
+  // The answer failed because its head passed the parser's limits.
+  bool head_too_large() const { return head_too_large_; }
   bool finished() const { return finished_; }
   // How the answer's body is delimited (valid once the head arrived).
   const HttpBodyFraming& framing() const { return framing_; }
@@ -109,6 +111,7 @@ class OriginClient {
   Timeouts timeouts_;
   bool connected_ = false;
   bool got_head_ = false;
+  bool head_too_large_ = false;
   bool finished_ = false;
   HttpBodyFraming framing_;
   uint64_t remaining_ = 0;  // kLength: body bytes still to come

@@ -1,4 +1,5 @@
-// WebRTC signalling on the http_api listener (evhttp, plain and `ssl`):
+// WebRTC signalling on the http_api listener (http/http_server.h, plain and
+// `ssl` with the TLS context of http/tls.h):
 // WHIP/WHEP (POST /rtc/v1/whip/, /rtc/v1/whep/, path forms), SRS's JSON
 // signalling (POST /rtc/v1/publish/, /rtc/v1/play/), DELETE/PATCH on the
 // resource URLs the proxy hands out, OPTIONS + CORS, GET /api/v1/versions.
@@ -12,7 +13,9 @@
 // binding request. An offer no origin answered (connect refused or failed)
 // is sent to the origin the stream then moves to (the failed one is marked
 // down), within http_api's connect_timeout, up to 3 origins, never one
-// already tried. Every request to an origin carries Via with this proxy
+// already tried. An origin's answer is read up to 16 KiB of head and
+// 256 KiB of body (more is a 502), all of it within connect_timeout.
+// Every request to an origin carries Via with this proxy
 // appended; a request whose Via already names this proxy is a proxy loop
 // and is answered 508 Loop Detected (core/proxy_loop.h).
 #pragma once

@@ -9,8 +9,9 @@ worker_connections: the excess is refused at once with one clear log line
 ("worker_connections (40) reached"), the running sessions are untouched,
 and once the slow ones timed out new players are served again.
 
-Before core/evhttp_deadline.h the two evhttp servers (system_api, http_api)
-never closed a trickled head: evhttp's timeout restarts with every byte.
+When system_api and http_api ran on evhttp, whose timeout restarts with
+every byte, a trickled head was never closed until a deadline was bolted on;
+now every HTTP listener uses HttpConn's head_timeout (http/http_server.h).
 """
 import time
 
@@ -72,7 +73,7 @@ class StressSlowloris(StressTestCase):
         p.wait_log("system_api: no complete request from 127.0.0.1:")
         p.wait_log("http_api: no complete request from 127.0.0.1:")
         p.wait_log("handshake_timeout")
-        p.wait_log("http: request from 127.0.0.1:")  # http_stream: "... not complete within 2000ms, closed"
+        p.wait_log("http: no complete request from 127.0.0.1:")  # http_stream: "... within 2000ms, closed"
 
         # Round 2: more slow RTMP connections than worker_connections has
         # room for (8 sessions run): the excess is closed at once, logged.

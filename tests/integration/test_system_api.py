@@ -2,6 +2,7 @@
 SRS heartbeat bodies, restart replacement, expiry after origin_ttl, default
 backend, token and allow/deny refusals, and hostile bodies."""
 import json
+import socket
 
 from harness import ProxyTestCase, fixture, main, wait_for
 
@@ -79,6 +80,26 @@ class Registration(ProxyTestCase):
                           headers=("Content-Type: application/json",))
         self.assertEqual(status, 413)
         self.assertTrue(p.api_ready())
+
+    def test_expect_100_continue_is_answered_before_the_body(self):
+        # curl asks for it on bodies over 1 KiB and, unanswered, waits a
+        # second before sending the body anyway.
+        p = self.proxy(workers=1)
+        body = fixture("srs-heartbeat.json").encode()
+        with socket.create_connection(("127.0.0.1", p.api_port), timeout=5) as s:
+            s.sendall(b"POST /api/v1/srs/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+            interim = b""
+            while len(interim) < 25:
+                chunk = s.recv(25 - len(interim))
+                if not chunk:
+                    break
+                interim += chunk
+            self.assertEqual(interim, b"HTTP/1.1 100 Continue\r\n\r\n")
+            s.sendall(body)
+            reply = s.recv(4096)
+        self.assertTrue(reply.startswith(b"HTTP/1.1 200 OK\r\n"), reply)
+        self.assertEqual([o["server"] for o in origins(p)], ["vid-682yv42"])
 
     def test_unknown_route_and_method(self):
         p = self.proxy(workers=1)

@@ -1,7 +1,8 @@
 """WebRTC session lifecycle through the proxy: a reload keeps live relay
 sessions on the old workers (new sessions go to the new generation, the old
 workers exit once their sessions end), idle sessions end after
-webrtc idle_timeout, and WHIP over an `ssl` http_api listener."""
+webrtc idle_timeout, and WHIP over an `ssl` http_api listener (with the TLS
+context of http/tls.cpp, as on http_stream)."""
 import os
 import signal
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import ProxyTestCase, alive, curl, free_port, main, require, wait_for
+from harness import BINARY, ProxyTestCase, alive, curl, free_port, main, require, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtc"))
 import peers  # noqa: E402
@@ -106,6 +107,31 @@ class WebRtcLifecycle(ProxyTestCase):
         self.assertTrue(cands)
         for c in cands:
             self.assertIn(" 127.0.0.1 %d typ host" % self.udp_port, c)
+        # TLS 1.1 is refused for its version (alert 70 "protocol version"), as
+        # on http_stream: TLS 1.2 is the configured minimum, not an accident of
+        # the system's security level (which alone answers "internal error").
+        old = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % tls_port, "-tls1_1",
+                              "-cipher", "DEFAULT@SECLEVEL=0"], input=b"", capture_output=True, timeout=10)
+        self.assertIn(b"alert protocol version", old.stdout + old.stderr)
+        self.assertEqual(curl("https://127.0.0.1:%d/api/v1/versions" % tls_port, "-k")[0], 200)
+
+    def test_ssl_certificate_under_a_relative_prefix(self):
+        # `-p pfx` with relative certificate paths: the configuration resolves
+        # them once ("pfx/cert.pem"); resolving again gave "pfx/pfx/cert.pem".
+        require("openssl")
+        self.http_port = free_port()
+        p = self.proxy(body="http_api { listen 127.0.0.1:%d ssl; ssl_certificate cert.pem; "
+                            "ssl_certificate_key key.pem; }" % self.http_port, workers=1, start=False)
+        os.mkdir(os.path.join(p.dir, "pfx"))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                        "/CN=127.0.0.1", "-keyout", os.path.join(p.dir, "pfx", "key.pem"), "-out",
+                        os.path.join(p.dir, "pfx", "cert.pem")], check=True, capture_output=True)
+        p.proc = subprocess.Popen([os.path.abspath(BINARY), "-p", "pfx", "-c", p.conf], cwd=p.dir, env=p.env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for(p.api_ready, what="system api")
+        wait_for(lambda: curl("https://127.0.0.1:%d/api/v1/versions" % self.http_port, "-k", timeout=3)[0] == 200,
+                 what="https on http_api")
+        self.assertNotIn("cannot load", p.log())
 
     def test_signalling_connections_count_against_worker_connections(self):
         limit = 16  # the smallest worker_connections allowed

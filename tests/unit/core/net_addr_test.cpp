@@ -55,5 +55,14 @@ TEST(NetAddr, CidrMatching) {
   }
 }
 
+TEST(NetAddr, HostPortText) {
+  EXPECT_EQ(host_port_text("127.0.0.1", 8080), "127.0.0.1:8080");
+  EXPECT_EQ(host_port_text("::1", 1985), "[::1]:1985");
+  EXPECT_EQ(host_port_text("", 80), ":80");
+  auto a = make_sock_addr("fe80::1", 443);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->to_string(), "[fe80::1]:443");
+}
+
 }  // namespace
 }  // namespace sp

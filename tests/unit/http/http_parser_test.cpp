@@ -270,3 +270,44 @@ TEST(HttpParserTest, ReasonPhrasesOfWhatWeSend) {
   EXPECT_STREQ(http_reason(508), "Loop Detected");  // the proxy-loop refusal (core/proxy_loop.h)
   EXPECT_STREQ(http_reason(599), "Unknown");
 }
+
+TEST(HttpParserTest, ExpectContinue) {
+  auto p = parse_http_request_head("POST /api HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n");
+  ASSERT_EQ(p.state, HttpParseState::kComplete);
+  EXPECT_TRUE(p.head.expects_continue());
+  // HTTP/1.0 clients do not wait for an interim answer.
+  p = parse_http_request_head("POST /api HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+  ASSERT_EQ(p.state, HttpParseState::kComplete);
+  EXPECT_FALSE(p.head.expects_continue());
+  p = parse_http_request_head("POST /api HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n");
+  EXPECT_FALSE(p.head.expects_continue());
+}
+
+TEST(HttpParserTest, JoinedHeaderLines) {
+  auto p = parse_http_request_head(
+      "POST /rtc HTTP/1.1\r\nHost: x\r\nvia: 1.1 a\r\nAccept: */*\r\nVia: 1.1 b, 1.1 c\r\n\r\n");
+  ASSERT_EQ(p.state, HttpParseState::kComplete);
+  EXPECT_EQ(p.head.headers.joined("Via"), "1.1 a, 1.1 b, 1.1 c");
+  EXPECT_EQ(p.head.headers.joined("X-None"), "");
+}
+
+TEST(HttpParserTest, ReasonPhrases) {
+  EXPECT_STREQ(http_reason(201), "Created");
+  EXPECT_STREQ(http_reason(401), "Unauthorized");
+  EXPECT_STREQ(http_reason(413), "Content Too Large");
+  EXPECT_STREQ(http_reason(508), "Loop Detected");
+  EXPECT_STREQ(http_reason(599), "Unknown");
+}
+
+TEST(HttpParserTest, ResponseOverLimitIsToldFromMalformed) {
+  auto big = parse_http_response_head("HTTP/1.1 200 OK\r\nX-A: " + std::string(20 * 1024, 'a') + "\r\n\r\n");
+  EXPECT_EQ(big.state, HttpParseState::kError);
+  EXPECT_EQ(big.error_status, 502);
+  EXPECT_TRUE(big.over_limit);
+  auto line = parse_http_response_head("HTTP/1.1 200 " + std::string(9 * 1024, 'r'));
+  EXPECT_EQ(line.state, HttpParseState::kError);
+  EXPECT_TRUE(line.over_limit);
+  auto bad = parse_http_response_head("HTTP/1.1 2x0 OK\r\n\r\n");
+  EXPECT_EQ(bad.state, HttpParseState::kError);
+  EXPECT_FALSE(bad.over_limit);
+}
