@@ -28,6 +28,7 @@
 #include "core/evhttp_names.h"
 #include "core/log.h"
 #include "core/proxy_loop.h"
+#include "http/http_error.h"
 #include "http/query.h"
 #include "registry/stream_key.h"
 #include "rtc/sdp.h"
@@ -308,7 +309,7 @@ struct RtcApi::Impl {
     if (method == EVHTTP_REQ_DELETE || method == EVHTTP_REQ_PATCH) return start_resource(req, ctx, path, query);
     auto target = parse_rtc_target(path, query);
     if (method != EVHTTP_REQ_POST) return method_not_allowed(req, ctx, "POST, DELETE, PATCH, OPTIONS");
-    if (!target.ok()) return fail(req, ctx, 400, target.error(), false);
+    if (!target.ok()) return fail(req, ctx, http_status_for(target.kind()), target.error(), false);
     start_offer(req, ctx, *target, path, query);
   }
 
@@ -335,19 +336,19 @@ struct RtcApi::Impl {
       if (!cJSON_IsString(url)) return fail(req, ctx, 400, "missing \"streamurl\" string", true);
       offer = sdp->valuestring;
       auto su = parse_stream_url(url->valuestring);
-      if (!su.ok()) return fail(req, ctx, 400, su.error(), true);
+      if (!su.ok()) return fail(req, ctx, http_status_for(su.kind()), su.error(), true);
       key = make_stream_key(su->host, su->app, su->stream, su->query);
     } else {
       offer = body;
       key = make_stream_key(host, target.app, target.stream, query);
     }
-    if (!key.ok()) return fail(req, ctx, 400, "bad stream: " + key.error(), json);
+    if (!key.ok()) return fail(req, ctx, http_status_for(key.kind()), "bad stream: " + key.error(), json);
     auto ufrag = sdp_ice_ufrag(offer);
-    if (!ufrag.ok()) return fail(req, ctx, 400, "bad offer: " + ufrag.error(), json);
+    if (!ufrag.ok()) return fail(req, ctx, http_status_for(ufrag.kind()), "bad offer: " + ufrag.error(), json);
     if (conf.webrtc.listen.empty()) return fail(req, ctx, 503, "no webrtc listener configured for media", json);
 
     auto pick = registry.pick(*key, Proto::rtc, Proto::api, monotonic_ms());
-    if (!pick.ok()) return fail(req, ctx, 503, pick.error(), json);
+    if (!pick.ok()) return fail(req, ctx, http_status_for(pick.kind()), pick.error(), json);
     const Endpoint& api_ep = pick->origin.endpoints[int(Proto::api)].front();
 
     auto flow = std::make_unique<Flow>();
@@ -390,9 +391,9 @@ struct RtcApi::Impl {
     }
     int64_t now = monotonic_ms();
     auto rec = registry.get_session(SessionKind::rtc, *sid, now);
-    if (!rec.ok()) return fail(req, ctx, 404, "session " + *sid + " unknown or ended", false);
+    if (!rec.ok()) return fail(req, ctx, http_status_for(rec.kind()), "session " + *sid + " unknown or ended", false);
     auto data = decode_rtc_session_data(rec->data);
-    if (!data.ok()) return fail(req, ctx, 500, data.error(), false);
+    if (!data.ok()) return fail(req, ctx, http_status_for(data.kind()), data.error(), false);
     const OriginView* origin = nullptr;
     auto all = registry.origins(now);
     for (const OriginView& o : all) {
@@ -603,7 +604,9 @@ struct RtcApi::Impl {
     if (loc) data.origin_resource = origin_resource_path(loc, f->request_path);
     Status st = registry.put_session(SessionKind::rtc, sid, f->key, f->origin_server,
                                      encode_rtc_session_data(data, kSessionDataMax), monotonic_ms());
-    if (!st.ok()) return fail(req, f->ctx, 503, "cannot record the session: " + st.message(), json);
+    if (!st.ok()) {
+      return fail(req, f->ctx, http_status_for(st.kind()), "cannot record the session: " + st.message(), json);
+    }
     // The origin answered the offer: the stream's pin lasts.
     st = registry.confirm(f->key, f->origin_server, monotonic_ms());
     if (!st.ok()) SP_WARN(f->ctx, "webrtc stream %s not pinned: %s", f->key.c_str(), st.message().c_str());

@@ -160,7 +160,7 @@ TEST(Registry, FullOriginTableChangesNothing) {
   auto s = reg->register_origin(origin("one-too-many"), 0);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "registry full: " + std::to_string(cap) + " origins");
-  EXPECT_TRUE(is_registry_full(s));
+  EXPECT_EQ(s.kind(), ErrorKind::full);
   EXPECT_EQ(reg->origins(0).size(), cap);
   EXPECT_EQ(find(reg->origins(0), "one-too-many"), nullptr);
   // Existing origins still heartbeat fine.
@@ -400,7 +400,7 @@ TEST(Registry, FullOfLiveIsRefused) {
   auto p = reg->pick("v/l/extra", Proto::rtmp, 0);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error(), "registry full: " + std::to_string(cap) + " streams");
-  EXPECT_TRUE(is_registry_full(Status::Error(p.error())));
+  EXPECT_EQ(p.kind(), ErrorKind::full);
   // Existing pins still answer, and live pins never expire.
   EXPECT_TRUE(reg->pick(k(0), Proto::rtmp, 0).ok());
   ASSERT_TRUE(reg->register_origin(origin("a"), 10 * kSessionTtl).ok());  // heartbeat
