@@ -23,7 +23,7 @@ namespace sp {
 namespace {
 
 Status field_error(const char* field, const std::string& what) {
-  return Status::Error(std::string("field \"") + field + "\" " + what);
+  return Status::Error(ErrorKind::bad_input, std::string("field \"") + field + "\" " + what);
 }
 
 // Why `s` is no text we store and echo: invalid UTF-8 (overlong forms,
@@ -118,18 +118,19 @@ Result<Endpoint> read_endpoint(const cJSON* item) {
   if (cJSON_IsString(item) && item->valuestring) {
     // Checked before parse_endpoint quotes the text in its error.
     if (std::string why = text_problem(item->valuestring); !why.empty()) {
-      return Result<Endpoint>::Error("endpoint " + why);
+      return Result<Endpoint>::Error(ErrorKind::bad_input, "endpoint " + why);
     }
     return parse_endpoint(item->valuestring);
   }
   if (cJSON_IsNumber(item)) {
     double v = item->valuedouble;
     if (v != std::floor(v) || v < 1 || v > 65535) {
-      return Result<Endpoint>::Error("invalid endpoint " + std::to_string(v) + ": port must be 1-65535");
+      return Result<Endpoint>::Error(ErrorKind::bad_input,
+                                     "invalid endpoint " + std::to_string(v) + ": port must be 1-65535");
     }
     return parse_endpoint(std::to_string(int(v)));
   }
-  return Result<Endpoint>::Error("endpoint must be a string or a port number");
+  return Result<Endpoint>::Error(ErrorKind::bad_input, "endpoint must be a string or a port number");
 }
 
 Status read_endpoints(const cJSON* root, Proto proto, bool mandatory, std::vector<Endpoint>* out) {
@@ -143,7 +144,7 @@ Status read_endpoints(const cJSON* root, Proto proto, bool mandatory, std::vecto
   const cJSON* item = nullptr;
   cJSON_ArrayForEach(item, arr) {
     auto ep = read_endpoint(item);
-    if (!ep.ok()) return Status::Error(std::string("field \"") + field + "\": " + ep.error());
+    if (!ep.ok()) return Status::Error(ErrorKind::bad_input, std::string("field \"") + field + "\": " + ep.error());
     out->push_back(*ep);
   }
   return Status::Ok();
@@ -153,15 +154,17 @@ Status read_endpoints(const cJSON* root, Proto proto, bool mandatory, std::vecto
 
 Result<OriginSpec> parse_register_request(std::string_view json) {
   JsonPtr root(cJSON_ParseWithLength(json.data(), json.size()));
-  if (!root) return Result<OriginSpec>::Error("body is not valid JSON");
-  if (!cJSON_IsObject(root.get())) return Result<OriginSpec>::Error("body must be a JSON object");
+  if (!root) return Result<OriginSpec>::Error(ErrorKind::bad_input, "body is not valid JSON");
+  if (!cJSON_IsObject(root.get())) return Result<OriginSpec>::Error(ErrorKind::bad_input, "body must be a JSON object");
 
   if (std::string member = member_with_nul(json); !member.empty()) {
-    if (member == "(key)") return Result<OriginSpec>::Error("a member name contains a NUL character");
-    if (std::string why = text_problem(member); !why.empty()) {
-      return Result<OriginSpec>::Error("a member name " + why);
+    if (member == "(key)") {
+      return Result<OriginSpec>::Error(ErrorKind::bad_input, "a member name contains a NUL character");
     }
-    return Result<OriginSpec>::Error("field \"" + member + "\" contains a NUL character");
+    if (std::string why = text_problem(member); !why.empty()) {
+      return Result<OriginSpec>::Error(ErrorKind::bad_input, "a member name " + why);
+    }
+    return Result<OriginSpec>::Error(ErrorKind::bad_input, "field \"" + member + "\" contains a NUL character");
   }
 
   OriginSpec spec;

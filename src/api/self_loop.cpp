@@ -47,10 +47,11 @@ Status check_self_loop(const OriginSpec& spec, std::span<const OwnListener> list
         if (l.udp != proto_is_udp(proto) || l.addr.port() != ep.port) continue;
         if (!listener_reaches(l, target, local_addresses)) continue;
         std::string where = target.family == AF_INET6 ? "[" + host + "]" : host;
-        return Status::Error(std::string("field \"") + proto_name(proto) + "\": endpoint " + where + ":" +
-                             std::to_string(ep.port) + (ep.host.empty() ? " (port with \"ip\")" : "") +
-                             " is this proxy's own " + l.what +
-                             "; refused as a self-loop (the proxy would relay to itself)");
+        return Status::Error(ErrorKind::bad_input, std::string("field \"") + proto_name(proto) + "\": endpoint " +
+                                                       where + ":" + std::to_string(ep.port) +
+                                                       (ep.host.empty() ? " (port with \"ip\")" : "") +
+                                                       " is this proxy's own " + l.what +
+                                                       "; refused as a self-loop (the proxy would relay to itself)");
       }
     }
   }

@@ -27,6 +27,7 @@
 #include "core/clock.h"
 #include "core/json_ptr.h"
 #include "core/log.h"
+#include "http/http_error.h"
 #include "http/http_server.h"
 #include "http/query.h"
 
@@ -208,16 +209,16 @@ struct SystemApi::Impl : HttpServer::Handler {
     auto spec = parse_register_request(body);
     if (!spec.ok()) {
       SP_WARN(ctx, "system api: registration from %s refused: %s", peer.c_str(), spec.error().c_str());
-      return send_error(conn, 400, spec.error());
+      return send_error(conn, http_status_for(spec.kind()), spec.error());
     }
     if (Status loop = check_self_loop(*spec, own, local_addrs()); !loop.ok()) {
       SP_WARN(ctx, "system api: registration of %s from %s refused: %s", spec->server.c_str(), peer.c_str(),
               loop.message().c_str());
-      return send_error(conn, 400, loop.message());
+      return send_error(conn, http_status_for(loop.kind()), loop.message());
     }
     Status s = registry.register_origin(*spec, monotonic_ms());
     if (!s.ok()) {
-      int code = is_registry_full(s) ? 503 : 400;
+      int code = http_status_for(s.kind());
       SP_WARN(ctx, "system api: registration of %s from %s refused with %d: %s", spec->server.c_str(), peer.c_str(),
               code, s.message().c_str());
       return send_error(conn, code, s.message());

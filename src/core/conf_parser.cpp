@@ -51,8 +51,8 @@ class Lexer {
       char w = s_[pos_];
       if (isspace(static_cast<unsigned char>(w)) || w == ';' || w == '{' || w == '}') break;
       if (w == '"' || w == '\'') {
-        return Result<Token>::Error(std::string("unexpected quote in \"") + t.text + "\" in " +
-                                    file_ + ":" + std::to_string(line_));
+        return Result<Token>::Error(ErrorKind::bad_input, std::string("unexpected quote in \"") + t.text + "\" in " +
+                                                              file_ + ":" + std::to_string(line_));
       }
       t.text.push_back(w);
       pos_++;
@@ -87,8 +87,9 @@ class Lexer {
         // A quoted argument must end at a separator, not run into a word.
         if (pos_ < s_.size() && !isspace(static_cast<unsigned char>(s_[pos_])) && s_[pos_] != ';' &&
             s_[pos_] != '{' && s_[pos_] != '}') {
-          return Result<Token>::Error("unexpected \"" + std::string(1, s_[pos_]) +
-                                      "\" after quoted string in " + file_ + ":" + std::to_string(line_));
+          return Result<Token>::Error(ErrorKind::bad_input, "unexpected \"" + std::string(1, s_[pos_]) +
+                                                                "\" after quoted string in " + file_ + ":" +
+                                                                std::to_string(line_));
         }
         return t;
       }
@@ -110,8 +111,8 @@ class Lexer {
       }
       t.text.push_back(c);
     }
-    return Result<Token>::Error("unterminated string starting in " + file_ + ":" +
-                                std::to_string(start_line));
+    return Result<Token>::Error(ErrorKind::bad_input,
+                                "unterminated string starting in " + file_ + ":" + std::to_string(start_line));
   }
 
   std::string_view s_;
@@ -139,7 +140,7 @@ class TreeParser {
 
   Result<std::vector<ConfDirective>> parse_list(int block_depth) {
     if (block_depth > kMaxBlockDepth) {
-      return Result<std::vector<ConfDirective>>::Error("blocks nested too deeply in " + file_);
+      return Result<std::vector<ConfDirective>>::Error(ErrorKind::bad_input, "blocks nested too deeply in " + file_);
     }
     std::vector<ConfDirective> out;
     for (;;) {
@@ -148,19 +149,20 @@ class TreeParser {
       switch (tok->kind) {
         case TokKind::end:
           if (block_depth > 0) {
-            return Result<std::vector<ConfDirective>>::Error("unexpected end of file, expecting \"}\" in " +
-                                                             at(tok->line));
+            return Result<std::vector<ConfDirective>>::Error(
+                ErrorKind::bad_input, "unexpected end of file, expecting \"}\" in " + at(tok->line));
           }
           return out;
         case TokKind::close:
           if (block_depth == 0) {
-            return Result<std::vector<ConfDirective>>::Error("unexpected \"}\" in " + at(tok->line));
+            return Result<std::vector<ConfDirective>>::Error(ErrorKind::bad_input,
+                                                             "unexpected \"}\" in " + at(tok->line));
           }
           return out;
         case TokKind::open:
         case TokKind::semicolon:
-          return Result<std::vector<ConfDirective>>::Error("unexpected \"" + tok->text + "\" in " +
-                                                           at(tok->line));
+          return Result<std::vector<ConfDirective>>::Error(ErrorKind::bad_input,
+                                                           "unexpected \"" + tok->text + "\" in " + at(tok->line));
         case TokKind::word: {
           Status st = parse_directive(std::move(*tok), block_depth, &out);
           if (!st.ok()) return st;
@@ -175,7 +177,7 @@ class TreeParser {
     d.file = file_;
     d.line = name.line;
     if (name.quoted || d.name.empty()) {
-      return Status::Error("directive name must not be quoted in " + at(d.line));
+      return Status::Error(ErrorKind::bad_input, "directive name must not be quoted in " + at(d.line));
     }
     for (;;) {
       auto tok = lex_.next();
@@ -193,9 +195,10 @@ class TreeParser {
         break;
       }
       if (tok->kind == TokKind::end) {
-        return Status::Error("unexpected end of file, expecting \";\" or \"}\" in " + at(tok->line));
+        return Status::Error(ErrorKind::bad_input,
+                             "unexpected end of file, expecting \";\" or \"}\" in " + at(tok->line));
       }
-      return Status::Error("unexpected \"}\" in " + at(tok->line) + ", expecting \";\"");
+      return Status::Error(ErrorKind::bad_input, "unexpected \"}\" in " + at(tok->line) + ", expecting \";\"");
     }
     if (d.name == "include" && !d.has_block) return expand_include(d, out);
     out->push_back(std::move(d));
@@ -204,18 +207,19 @@ class TreeParser {
 
   Status expand_include(const ConfDirective& d, std::vector<ConfDirective>* out) {
     if (d.args.size() != 1) {
-      return Status::Error("invalid number of arguments in \"include\" directive in " + at(d.line));
+      return Status::Error(ErrorKind::bad_input,
+                           "invalid number of arguments in \"include\" directive in " + at(d.line));
     }
     if (include_depth_ >= kMaxIncludeDepth) {
-      return Status::Error("includes nested too deeply in " + at(d.line));
+      return Status::Error(ErrorKind::bad_input, "includes nested too deeply in " + at(d.line));
     }
     std::string pattern = d.args[0];
     if (pattern.empty() || pattern[0] != '/') pattern = dir_of(file_) + "/" + pattern;
     auto files = src_.glob(pattern);
-    if (!files.ok()) return Status::Error(files.error() + " in " + at(d.line));
+    if (!files.ok()) return Status::Error(ErrorKind::bad_input, files.error() + " in " + at(d.line));
     for (const std::string& path : *files) {
       auto text = src_.read(path);
-      if (!text.ok()) return Status::Error(text.error() + " in " + at(d.line));
+      if (!text.ok()) return Status::Error(ErrorKind::bad_input, text.error() + " in " + at(d.line));
       auto tree = parse_conf(*text, path, src_, include_depth_ + 1);
       if (!tree.ok()) return tree.status();
       for (auto& child : *tree) out->push_back(std::move(child));
@@ -242,10 +246,12 @@ ConfSource filesystem_conf_source() {
   src.read = [](const std::string& path) -> Result<std::string> {
     struct stat st;
     if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      return Result<std::string>::Error("open() \"" + path + "\" failed: is a directory");
+      return Result<std::string>::Error(ErrorKind::bad_input, "open() \"" + path + "\" failed: is a directory");
     }
     std::ifstream in(path, std::ios::binary);
-    if (!in) return Result<std::string>::Error("open() \"" + path + "\" failed: " + strerror(errno));
+    if (!in) {
+      return Result<std::string>::Error(ErrorKind::bad_input, "open() \"" + path + "\" failed: " + strerror(errno));
+    }
     std::ostringstream ss;
     ss << in.rdbuf();
     return ss.str();
@@ -260,11 +266,12 @@ ConfSource filesystem_conf_source() {
     }
     globfree(&g);
     if (rc == GLOB_NOMATCH && !wild) {
-      return Result<std::vector<std::string>>::Error("include \"" + pattern +
-                                                     "\" failed: no such file");
+      return Result<std::vector<std::string>>::Error(ErrorKind::bad_input,
+                                                     "include \"" + pattern + "\" failed: no such file");
     }
     if (rc != 0 && rc != GLOB_NOMATCH) {
-      return Result<std::vector<std::string>>::Error("include \"" + pattern + "\" failed: glob error");
+      return Result<std::vector<std::string>>::Error(ErrorKind::bad_input,
+                                                     "include \"" + pattern + "\" failed: glob error");
     }
     return paths;
   };

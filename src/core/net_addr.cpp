@@ -88,12 +88,13 @@ Result<SockAddr> make_sock_addr(std::string_view host, uint16_t port) {
     a.len = sizeof(sockaddr_in6);
     return a;
   }
-  return Result<SockAddr>::Error("invalid address \"" + std::string(host) + "\"");
+  return Result<SockAddr>::Error(ErrorKind::bad_input, "invalid address \"" + std::string(host) + "\"");
 }
 
 Result<SockAddr> parse_listen_address(std::string_view text) {
   auto bad = [&](const char* why) {
-    return Result<SockAddr>::Error("invalid listen address \"" + std::string(text) + "\": " + why);
+    return Result<SockAddr>::Error(ErrorKind::bad_input,
+                                   "invalid listen address \"" + std::string(text) + "\": " + why);
   };
   std::string_view host = "0.0.0.0";
   std::string_view port_text = text;
@@ -155,7 +156,7 @@ Result<Cidr> parse_cidr(std::string_view text) {
     std::string_view p = text.substr(slash + 1);
     auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
     if (p.empty() || ec != std::errc() || end != p.data() + p.size() || prefix < 0) {
-      return Result<Cidr>::Error("invalid network \"" + std::string(text) + "\"");
+      return Result<Cidr>::Error(ErrorKind::bad_input, "invalid network \"" + std::string(text) + "\"");
     }
   }
   if (inet_pton(AF_INET, addr.c_str(), c.addr) == 1) {
@@ -165,9 +166,11 @@ Result<Cidr> parse_cidr(std::string_view text) {
     c.family = AF_INET6;
     max_prefix = 128;
   } else {
-    return Result<Cidr>::Error("invalid network \"" + std::string(text) + "\"");
+    return Result<Cidr>::Error(ErrorKind::bad_input, "invalid network \"" + std::string(text) + "\"");
   }
-  if (prefix > max_prefix) return Result<Cidr>::Error("invalid prefix in \"" + std::string(text) + "\"");
+  if (prefix > max_prefix) {
+    return Result<Cidr>::Error(ErrorKind::bad_input, "invalid prefix in \"" + std::string(text) + "\"");
+  }
   c.prefix = prefix < 0 ? max_prefix : prefix;
   return c;
 }
@@ -231,17 +234,23 @@ HostBytes host_bytes(std::string_view host) {
 
 Status check_connectable_host(std::string_view host) {
   HostBytes h = host_bytes(host);
-  if (h.family == 0) return Status::Error("must be a numeric IPv4 or IPv6 address (host names are not resolved)");
+  if (h.family == 0) {
+    return Status::Error(ErrorKind::bad_input, "must be a numeric IPv4 or IPv6 address (host names are not resolved)");
+  }
   if (h.family == AF_INET) {
-    if (h.addr[0] == 0) return Status::Error("is an unspecified address (0.0.0.0/8), not one to connect to");
-    if (h.addr[0] >= 224 && h.addr[0] <= 239) return Status::Error("is a multicast address");
+    if (h.addr[0] == 0) {
+      return Status::Error(ErrorKind::bad_input, "is an unspecified address (0.0.0.0/8), not one to connect to");
+    }
+    if (h.addr[0] >= 224 && h.addr[0] <= 239) return Status::Error(ErrorKind::bad_input, "is a multicast address");
     if (h.addr[0] == 255 && h.addr[1] == 255 && h.addr[2] == 255 && h.addr[3] == 255) {
-      return Status::Error("is the broadcast address");
+      return Status::Error(ErrorKind::bad_input, "is the broadcast address");
     }
     return Status::Ok();
   }
-  if (h.is_unspecified()) return Status::Error("is the unspecified address (::), not one to connect to");
-  if (h.addr[0] == 0xff) return Status::Error("is a multicast address");
+  if (h.is_unspecified()) {
+    return Status::Error(ErrorKind::bad_input, "is the unspecified address (::), not one to connect to");
+  }
+  if (h.addr[0] == 0xff) return Status::Error(ErrorKind::bad_input, "is a multicast address");
   return Status::Ok();
 }
 

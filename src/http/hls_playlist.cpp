@@ -56,7 +56,7 @@ Result<size_t> header_length(std::string_view playlist) {
   while (at < playlist.size() && is_space(playlist[at])) ++at;
   size_t end = at + kHeaderTag.size();
   bool ok = playlist.substr(at).starts_with(kHeaderTag) && (end == playlist.size() || is_space(playlist[end]));
-  if (!ok) return Result<size_t>::Error("playlist does not start with #EXTM3U");
+  if (!ok) return Result<size_t>::Error(ErrorKind::bad_input, "playlist does not start with #EXTM3U");
   return end;
 }
 
@@ -131,7 +131,7 @@ Result<HlsPlaylistKind> hls_playlist_kind(std::string_view playlist) {
 Result<HlsPlaylistRewrite> rewrite_hls_playlist(std::string_view playlist, std::string_view session_id) {
   Result<size_t> header = header_length(playlist);
   if (!header.ok()) return header.status();
-  if (session_id.empty()) return Result<HlsPlaylistRewrite>::Error("HLS session id is empty");
+  if (session_id.empty()) return Result<HlsPlaylistRewrite>::Error(ErrorKind::bad_input, "HLS session id is empty");
   HlsPlaylistRewrite out;
   out.text.reserve(playlist.size() + playlist.size() / 4);
   out.text.append(playlist.substr(0, *header));

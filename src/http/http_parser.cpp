@@ -120,9 +120,11 @@ Result<std::optional<uint64_t>> content_length_of(const HttpHeaders& h) {
     uint64_t v = 0;
     auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
     if (ec != std::errc() || end != value.data() + value.size() || value.empty()) {
-      return Result<std::optional<uint64_t>>::Error("bad Content-Length \"" + value + "\"");
+      return Result<std::optional<uint64_t>>::Error(ErrorKind::bad_input, "bad Content-Length \"" + value + "\"");
     }
-    if (len && *len != v) return Result<std::optional<uint64_t>>::Error("conflicting Content-Length headers");
+    if (len && *len != v) {
+      return Result<std::optional<uint64_t>>::Error(ErrorKind::bad_input, "conflicting Content-Length headers");
+    }
     len = v;
   }
   return len;
@@ -424,7 +426,7 @@ Result<std::string> http_dechunk(std::string_view body) {
   std::string out;
   while (!d.done()) {
     if (uint64_t n = d.data_pending()) {
-      if (body.empty()) return Result<std::string>::Error("chunked body truncated");
+      if (body.empty()) return Result<std::string>::Error(ErrorKind::bad_input, "chunked body truncated");
       size_t take = size_t(std::min<uint64_t>(n, body.size()));
       out.append(body.substr(0, take));
       body.remove_prefix(take);
@@ -432,8 +434,10 @@ Result<std::string> http_dechunk(std::string_view body) {
       continue;
     }
     auto step = d.parse_framing(body);
-    if (step.kind == ChunkedDecoder::Step::kError) return Result<std::string>::Error(step.error);
-    if (step.kind == ChunkedDecoder::Step::kNeedMore) return Result<std::string>::Error("chunked body truncated");
+    if (step.kind == ChunkedDecoder::Step::kError) return Result<std::string>::Error(ErrorKind::bad_input, step.error);
+    if (step.kind == ChunkedDecoder::Step::kNeedMore) {
+      return Result<std::string>::Error(ErrorKind::bad_input, "chunked body truncated");
+    }
     body.remove_prefix(step.consumed);
   }
   return out;

@@ -10,10 +10,16 @@
 namespace sp {
 
 Result<std::string> static_relative_path(std::string_view url_path) {
-  if (url_path.empty() || url_path.front() != '/') return Result<std::string>::Error("path must start with '/'");
+  if (url_path.empty() || url_path.front() != '/') {
+    return Result<std::string>::Error(ErrorKind::bad_input, "path must start with '/'");
+  }
   std::string decoded = percent_decode(url_path);
-  if (decoded.find('\0') != std::string::npos) return Result<std::string>::Error("NUL byte in path");
-  if (decoded.find('\\') != std::string::npos) return Result<std::string>::Error("backslash in path");
+  if (decoded.find('\0') != std::string::npos) {
+    return Result<std::string>::Error(ErrorKind::bad_input, "NUL byte in path");
+  }
+  if (decoded.find('\\') != std::string::npos) {
+    return Result<std::string>::Error(ErrorKind::bad_input, "backslash in path");
+  }
   std::string out;
   std::string_view rest = decoded;
   while (!rest.empty()) {
@@ -21,7 +27,7 @@ Result<std::string> static_relative_path(std::string_view url_path) {
     std::string_view seg = rest.substr(0, slash);
     rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
     if (seg.empty() || seg == ".") continue;
-    if (seg == "..") return Result<std::string>::Error("\"..\" in path");
+    if (seg == "..") return Result<std::string>::Error(ErrorKind::bad_input, "\"..\" in path");
     if (!out.empty()) out.push_back('/');
     out.append(seg);
   }

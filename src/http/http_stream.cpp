@@ -26,6 +26,7 @@
 #include "core/proxy_loop.h"
 #include "http/hls_playlist.h"
 #include "http/http_conf.h"
+#include "http/http_error.h"
 #include "http/http_server.h"
 #include "http/http_static.h"
 #include "http/origin_client.h"
@@ -239,6 +240,8 @@ class StreamSession : public HttpConn::Handler, public OriginClient::Handler {
   void add_cors(HttpHeaders* h) const;
   void answer(int status, const std::string& text, const char* content_type = "text/plain; charset=utf-8");
   void fail(int status, const std::string& why);
+  // An error answer whose status comes from the kind (http/http_error.h).
+  void fail(ErrorKind kind, const std::string& why);
   void end_request(const std::string& reason);
 
   HttpStreamService& svc_;
@@ -431,7 +434,7 @@ void StreamSession::route(const HttpRequestHead& req) {
   auto stream = query_param(query_, "stream");
   if (app && stream && !app->empty() && !stream->empty()) {
     auto key = make_stream_key(host_header_, *app, *stream, query_);
-    if (!key.ok()) return fail(400, key.error());
+    if (!key.ok()) return fail(key.kind(), key.error());
     std::string sext = extension_of(*stream);
     if (sext == "m3u8" || (sext.empty() && ext == "m3u8")) return serve_new_hls(req);
     return serve_live(req, *key);
@@ -439,7 +442,7 @@ void StreamSession::route(const HttpRequestHead& req) {
   if (ext == "m3u8") return serve_new_hls(req);
   if (is_live_extension(ext)) {
     auto key = stream_key_from_http(host_header_, target_);
-    if (!key.ok()) return fail(400, key.error());
+    if (!key.ok()) return fail(key.kind(), key.error());
     return serve_live(req, *key);
   }
   serve_static(req);
@@ -456,7 +459,7 @@ void StreamSession::serve_versions() {
 void StreamSession::serve_live(const HttpRequestHead& req, const std::string& key) {
   int64_t now = monotonic_ms();
   auto pick = svc_.registry().pick(key, Proto::http, now);
-  if (!pick.ok()) return fail(503, pick.error());
+  if (!pick.ok()) return fail(pick.kind(), pick.error());
   // Counted and confirmed once the origin answers 2xx (on_origin_head): a
   // name the origin does not have leaves only a pending pin.
   live_key_ = key;
@@ -470,10 +473,10 @@ void StreamSession::serve_new_hls(const HttpRequestHead& req) {
   auto app = query_param(query_, "app");
   auto stream = query_param(query_, "stream");
   if (app && stream && !app->empty() && !stream->empty()) key = make_stream_key(host_header_, *app, *stream, query_);
-  if (!key.ok()) return fail(400, key.error());
+  if (!key.ok()) return fail(key.kind(), key.error());
   int64_t now = monotonic_ms();
   auto pick = svc_.registry().pick(*key, Proto::http, now);
-  if (!pick.ok()) return fail(503, pick.error());
+  if (!pick.ok()) return fail(pick.kind(), pick.error());
   // The viewer's session if it has one (a player reloading its first URL),
   // else a new one with a random id.
   auto ua = req.headers.get("User-Agent");
@@ -534,7 +537,7 @@ void StreamSession::start_origin(Mode mode, const std::string& host, uint16_t po
   if (!st.ok()) {
     report_origin(st);
     drop_origin();
-    fail(503, "origin unreachable: " + st.message());
+    fail(st.kind(), "origin unreachable: " + st.message());
   }
 }
 
@@ -589,7 +592,7 @@ void StreamSession::on_origin_body(OriginClient& origin, evbuffer* data) {
     size_t n = evbuffer_get_length(data);
     if (pl_body_.size() + n > kMaxPlaylist) {
       origin.abort();
-      return finish_playlist(Status::Error("playlist larger than 4 MiB"));
+      return finish_playlist(Status::Error(ErrorKind::upstream, "playlist larger than 4 MiB"));
     }
     size_t at = pl_body_.size();
     pl_body_.resize(at + n);
@@ -616,8 +619,7 @@ void StreamSession::on_origin_end(OriginClient& origin, const Status& result) {
   if (!had_head) report_origin(result);
   if (!had_head && retry_origin()) return;
   drop_origin();
-  if (!had_head) return fail(result.message().find("connect") != std::string::npos ? 503 : 502,
-                             "origin " + origin_desc_ + ": " + result.message());
+  if (!had_head) return fail(result.kind(), "origin " + origin_desc_ + ": " + result.message());
   if (result.ok()) {
     conn_.end_response();
     return end_request("");
@@ -647,7 +649,7 @@ void StreamSession::finish_playlist(const Status& result) {
   };
   if (!result.ok()) {
     forget();
-    return fail(had_head ? 502 : 503, "origin " + origin_desc_ + ": " + result.message());
+    return fail(result.kind(), "origin " + origin_desc_ + ": " + result.message());
   }
   if (pl_status_ != 200) {
     forget();
@@ -680,7 +682,7 @@ void StreamSession::finish_playlist(const Status& result) {
     int64_t now = monotonic_ms();
     Status st = svc_.registry().put_session(SessionKind::hls, hls_id_, hls_key_, hls_server_, data, now);
     if (!st.ok()) {
-      if (hls_new_) return fail(503, "cannot create HLS session: " + st.message());
+      if (hls_new_) return fail(st.kind(), "cannot create HLS session: " + st.message());
       SP_WARN(conn_.ctx(), "http: hls session %s not updated: %s", hls_id_.c_str(), st.message().c_str());
     }
     if (hls_new_) {
@@ -767,6 +769,8 @@ void StreamSession::fail(int status, const std::string& why) {
   answer(status, why + "\n");
   end_request(why);
 }
+
+void StreamSession::fail(ErrorKind kind, const std::string& why) { fail(http_status_for(kind), why); }
 
 void StreamSession::report_origin(const Status& result) {
   size_t at = origin_desc_.rfind('@');

@@ -44,7 +44,7 @@ Status OriginClient::start(const Request& req, Timeouts timeouts) {
   auto addr = make_sock_addr(req.host, req.port);
   address_ = addr.ok() ? addr->to_string() : req.host + ":" + std::to_string(req.port);
   finished_ = true;  // until the connect is under way
-  if (!addr.ok()) return Status::Error("bad origin address " + address_ + ": " + addr.error());
+  if (!addr.ok()) return Status::Error(ErrorKind::unavailable, "bad origin address " + address_ + ": " + addr.error());
 
   request_ = req.method + " " + req.target + " HTTP/1.1\r\nHost: " + req.host_header + "\r\n";
   for (const auto& [name, value] : req.headers.fields()) request_ += name + ": " + value + "\r\n";
@@ -55,17 +55,17 @@ Status OriginClient::start(const Request& req, Timeouts timeouts) {
   request_ += req.body;
 
   fd_ = socket(addr->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) return Status::Error(std::string("socket() failed: ") + strerror(errno));
+  if (fd_ < 0) return Status::Error(ErrorKind::unavailable, std::string("socket() failed: ") + strerror(errno));
   if (connect(fd_, addr->sa(), addr->len) != 0 && errno != EINPROGRESS) {
     int err = errno;
     close_socket();
-    return Status::Error("cannot connect to origin " + address_ + ": " + strerror(err));
+    return Status::Error(ErrorKind::unavailable, "cannot connect to origin " + address_ + ": " + strerror(err));
   }
   wev_.reset(event_new(base_, fd_, EV_WRITE, &OriginClient::on_writable, this));
   rev_.reset(event_new(base_, fd_, EV_READ | EV_PERSIST, &OriginClient::on_readable, this));
   if (!wev_ || !rev_) {
     close_socket();
-    return Status::Error("event_new failed");
+    return Status::Error(ErrorKind::unavailable, "event_new failed");
   }
   finished_ = false;
   timeval tv = ms_to_timeval(timeouts.connect_ms);
@@ -80,7 +80,10 @@ void OriginClient::on_writable(evutil_socket_t, short what, void* arg) {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return self->finish(Status::Error("cannot connect to origin: " + std::string(strerror(err))));
+    if (err != 0) {
+      return self->finish(
+          Status::Error(ErrorKind::unavailable, "cannot connect to origin: " + std::string(strerror(err))));
+    }
     self->connected_ = true;
   }
   self->send_request();
@@ -91,7 +94,9 @@ void OriginClient::send_request() {
     ssize_t n = send(fd_, request_.data(), request_.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    if (n < 0) return finish(Status::Error("origin connection error: " + std::string(strerror(errno))));
+    if (n < 0) {
+      return finish(Status::Error(ErrorKind::unavailable, "origin connection error: " + std::string(strerror(errno))));
+    }
     request_.erase(0, size_t(n));
   }
   // The whole exchange up to the response head is bounded by connect_timeout.
@@ -129,11 +134,14 @@ void OriginClient::on_readable(evutil_socket_t, short what, void* arg) {
   for (int i = 0; i < kReadsPerWakeup; i++) {
     evbuffer_iovec vec[2];
     int nvec = evbuffer_reserve_space(self->in_, kReadChunk, vec, 2);
-    if (nvec <= 0) return self->finish(Status::Error("out of memory"));
+    if (nvec <= 0) return self->finish(Status::Error(ErrorKind::internal, "out of memory"));
     ssize_t n = readv(self->fd_, reinterpret_cast<iovec*>(vec), nvec);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    if (n < 0) return self->finish(Status::Error("origin connection error: " + std::string(strerror(errno))));
+    if (n < 0) {
+      return self->finish(
+          Status::Error(ErrorKind::unavailable, "origin connection error: " + std::string(strerror(errno))));
+    }
     if (n == 0) {
       eof = true;
       break;
@@ -161,15 +169,15 @@ void OriginClient::on_eof() {
     read_body();  // whatever came with the FIN
     if (finished_) return;
     if (framing_.kind == HttpBodyFraming::kClose) return finish(Status::Ok());
-    return finish(Status::Error("origin closed in the middle of the body"));
+    return finish(Status::Error(ErrorKind::upstream, "origin closed in the middle of the body"));
   }
-  finish(Status::Error("origin closed without a complete answer"));
+  finish(Status::Error(ErrorKind::upstream, "origin closed without a complete answer"));
 }
 
 void OriginClient::on_timeout() {
-  if (!connected_) return finish(Status::Error("origin connect timed out"));
-  if (!got_head_) return finish(Status::Error("origin sent no answer within connect_timeout"));
-  finish(Status::Error("origin sent nothing for idle_timeout"));
+  if (!connected_) return finish(Status::Error(ErrorKind::timeout, "origin connect timed out"));
+  if (!got_head_) return finish(Status::Error(ErrorKind::timeout, "origin sent no answer within connect_timeout"));
+  finish(Status::Error(ErrorKind::timeout, "origin sent nothing for idle_timeout"));
 }
 
 void OriginClient::read_head() {
@@ -181,18 +189,18 @@ void OriginClient::read_head() {
   if (parsed.state == HttpParseState::kIncomplete) {
     if (look > kMaxResponseHead) {
       head_too_large_ = true;
-      finish(Status::Error("origin response head too large"));
+      finish(Status::Error(ErrorKind::upstream, "origin response head too large"));
     }
     return;
   }
   if (parsed.state == HttpParseState::kError) {
     head_too_large_ = parsed.over_limit;
-    return finish(Status::Error("bad origin response: " + parsed.error));
+    return finish(Status::Error(ErrorKind::upstream, "bad origin response: " + parsed.error));
   }
   evbuffer_drain(in_, parsed.consumed);
   if (parsed.head.status / 100 == 1) return read_head();  // 100 Continue and friends: skip
   auto framing = http_response_framing(method_, parsed.head);
-  if (!framing.ok()) return finish(Status::Error("bad origin response: " + framing.error()));
+  if (!framing.ok()) return finish(Status::Error(ErrorKind::upstream, "bad origin response: " + framing.error()));
   framing_ = *framing;
   remaining_ = framing_.length;
   got_head_ = true;
@@ -232,7 +240,9 @@ void OriginClient::read_body() {
         size_t look = std::min<size_t>(evbuffer_get_length(in_), 4200);
         auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in_, ev_ssize_t(look)));
         auto step = chunked_.parse_framing(std::string_view(data, look));
-        if (step.kind == ChunkedDecoder::Step::kError) return finish(Status::Error("bad chunked body: " + step.error));
+        if (step.kind == ChunkedDecoder::Step::kError) {
+          return finish(Status::Error(ErrorKind::upstream, "bad chunked body: " + step.error));
+        }
         if (step.kind == ChunkedDecoder::Step::kNeedMore) break;
         evbuffer_drain(in_, step.consumed);
       }
@@ -257,6 +267,10 @@ void OriginClient::finish(const Status& st) {
   if (finished_) return;
   finished_ = true;
   close_socket();
+  // Once the origin started answering, any failure is its own.
+  if (got_head_ && !st.ok() && st.kind() != ErrorKind::internal) {
+    return handler_->on_origin_end(*this, Status::Error(ErrorKind::upstream, st.message()));
+  }
   handler_->on_origin_end(*this, st);
 }
 

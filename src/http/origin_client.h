@@ -42,8 +42,12 @@ class OriginClient {
     virtual void on_origin_head(OriginClient& origin, const HttpResponseHead& head) = 0;
     // Body bytes: move out what you take (evbuffer_add_buffer); the rest is dropped.
     virtual void on_origin_body(OriginClient& origin, evbuffer* data) = 0;
-    // The answer is complete (ok) or failed: unreachable, timeout, bad answer,
-    // closed mid-body. got_head() tells whether a head came first.
+    // The answer is complete (ok) or failed. got_head() tells whether a head
+    // came first. The error's kind: before the head, unavailable (refused,
+    // reset, no socket), timeout (connect or answer not within connect_timeout)
+    // or upstream (bad or oversized head, closed without one); after the head
+    // always upstream (closed mid-body, bad chunk, idle); internal for out of
+    // memory.
     virtual void on_origin_end(OriginClient& origin, const Status& result) = 0;
   };
 
@@ -67,8 +71,8 @@ class OriginClient {
   OriginClient(const OriginClient&) = delete;
   OriginClient& operator=(const OriginClient&) = delete;
 
-  // Error at once for an address that cannot be used; later failures arrive
-  // through on_origin_end().
+  // Error (kind unavailable) at once for an address that cannot be used or a
+  // socket that cannot be opened; later failures arrive through on_origin_end().
   Status start(const Request& req, Timeouts timeouts);
   void pause();
   void resume();

@@ -20,7 +20,7 @@ constexpr size_t kQuoteMax = 100;
 Result<Endpoint> bad(std::string_view text, std::string_view why) {
   std::string quoted(text.substr(0, kQuoteMax));
   if (text.size() > kQuoteMax) quoted += "...";
-  return Result<Endpoint>::Error("invalid endpoint \"" + quoted + "\": " + std::string(why));
+  return Result<Endpoint>::Error(ErrorKind::bad_input, "invalid endpoint \"" + quoted + "\": " + std::string(why));
 }
 
 // Removes a "tcp://" or "udp://" prefix. False for any other scheme.

@@ -265,14 +265,14 @@ void publish(E& slot, E fresh) {
 }
 
 Status too_long(const char* what, std::string_view value, size_t max) {
-  return Status::Error(std::string(what) + " \"" + std::string(value.substr(0, 80)) +
-                       (value.size() > 80 ? "..." : "") + "\" is too long (at most " +
-                       std::to_string(max) + " bytes)");
+  return Status::Error(ErrorKind::bad_input, std::string(what) + " \"" + std::string(value.substr(0, 80)) +
+                                                 (value.size() > 80 ? "..." : "") + "\" is too long (at most " +
+                                                 std::to_string(max) + " bytes)");
 }
 
 // A key pick() and confirm() can pin: not empty, and fits an entry.
 Status check_stream_key(std::string_view key) {
-  if (key.empty()) return Status::Error("empty stream key");
+  if (key.empty()) return Status::Error(ErrorKind::bad_input, "empty stream key");
   if (key.size() > kStreamKeyMax) return too_long("stream key", key, kStreamKeyMax);
   return Status::Ok();
 }
@@ -534,8 +534,6 @@ const char* proto_name(Proto p) {
   return "unknown";
 }
 
-bool is_registry_full(const Status& s) { return !s.ok() && s.message().starts_with("registry full"); }
-
 struct Registry::Impl {
   void* base = nullptr;
   uint64_t bytes = 0;
@@ -752,7 +750,7 @@ struct Registry::Impl {
       h->evicted_streams++;
       return Status::Ok();
     }
-    return Status::Error("registry full: " + std::to_string(streams.t->limit) + " streams");
+    return Status::Error(ErrorKind::full, "registry full: " + std::to_string(streams.t->limit) + " streams");
   }
 
   // Room for one more session: evicts the oldest hls_client fingerprint
@@ -766,7 +764,9 @@ struct Registry::Impl {
       int64_t live = std::min(kLiveSessionMs, h->session_ttl_ms);
       if (victim >= 0 && now - sessions.e[victim].touched_ms < live) victim = -1;
     }
-    if (victim < 0) return Status::Error("registry full: " + std::to_string(sessions.t->limit) + " sessions");
+    if (victim < 0) {
+      return Status::Error(ErrorKind::full, "registry full: " + std::to_string(sessions.t->limit) + " sessions");
+    }
     sessions.erase(uint32_t(victim));
     h->evicted_sessions++;
     return Status::Ok();
@@ -818,7 +818,7 @@ class Locked {
 };
 
 Status check_spec(const OriginSpec& spec) {
-  if (spec.server.empty()) return Status::Error("origin server id is empty");
+  if (spec.server.empty()) return Status::Error(ErrorKind::bad_input, "origin server id is empty");
   if (spec.server.size() > kServerIdMax) return too_long("server id", spec.server, kServerIdMax);
   if (spec.service.size() > kServiceMax) return too_long("service", spec.service, kServiceMax);
   if (spec.pid.size() > kPidMax) return too_long("pid", spec.pid, kPidMax);
@@ -826,8 +826,9 @@ Status check_spec(const OriginSpec& spec) {
   if (spec.ip.size() > kIpMax) return too_long("ip", spec.ip, kIpMax);
   for (int p = 0; p < kProtoCount; p++) {
     if (spec.endpoints[p].size() > size_t(kMaxEndpointsPerProto)) {
-      return Status::Error(std::string("too many ") + proto_name(Proto(p)) + " endpoints (at most " +
-                           std::to_string(kMaxEndpointsPerProto) + ")");
+      return Status::Error(ErrorKind::bad_input, std::string("too many ") + proto_name(Proto(p)) +
+                                                     " endpoints (at most " + std::to_string(kMaxEndpointsPerProto) +
+                                                     ")");
     }
     for (const Endpoint& ep : spec.endpoints[p]) {
       if (ep.host.size() > kHostMax) return too_long("endpoint host", ep.host, kHostMax);
@@ -995,7 +996,7 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
              fresh.ip);
     return Status::Ok();
   }
-  return Status::Error("registry full: " + std::to_string(im.h->origin_slots) + " origins");
+  return Status::Error(ErrorKind::full, "registry full: " + std::to_string(im.h->origin_slots) + " origins");
 }
 
 Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, int64_t now_ms) {
@@ -1020,18 +1021,20 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
         return im.make_pick(o, proto, now_ms);
       }
       if (busy) {
-        return Result<Pick>::Error("stream \"" + std::string(stream_key) + "\" is on origin " + s.origin_server +
-                                   ", which has no " + proto_name(proto) +
-                                   (also != proto ? std::string(" and ") + proto_name(also) : std::string()) +
-                                   " endpoint");
+        return Result<Pick>::Error(ErrorKind::unavailable,
+                                   "stream \"" + std::string(stream_key) + "\" is on origin " + s.origin_server +
+                                       ", which has no " + proto_name(proto) +
+                                       (also != proto ? std::string(" and ") + proto_name(also) : std::string()) +
+                                       " endpoint");
       }
     }
   }
   int chosen = im.choose_origin(needs, now_ms);
   if (chosen < 0) {
-    return Result<Pick>::Error("no alive origin can serve \"" + std::string(stream_key) + "\" over " +
-                               proto_name(proto) +
-                               (also != proto ? std::string(" (with ") + proto_name(also) + ")" : std::string()));
+    return Result<Pick>::Error(ErrorKind::unavailable,
+                               "no alive origin can serve \"" + std::string(stream_key) + "\" over " +
+                                   proto_name(proto) +
+                                   (also != proto ? std::string(" (with ") + proto_name(also) + ")" : std::string()));
   }
   std::string previous = si >= 0 ? im.streams.e[si].origin_server : "";
   if (previous == im.origins[chosen].server) {  // down, but every other origin is too
@@ -1205,8 +1208,8 @@ Status Registry::confirm(std::string_view stream_key, std::string_view origin_se
   // stream's next clients follow this one.
   int o = im.find_origin(origin_server);
   if (o < 0) {
-    return Status::Error("origin " + std::string(origin_server) + " of stream " + std::string(stream_key) +
-                         " is gone");
+    return Status::Error(ErrorKind::not_found,
+                         "origin " + std::string(origin_server) + " of stream " + std::string(stream_key) + " is gone");
   }
   if (Status s = im.pin(-1, stream_key, o, now_ms, false); !s.ok()) return s;
   SP_PINFO("registry: stream %.*s pinned again to origin %s (its pending pin was evicted)", int(stream_key.size()),
@@ -1269,13 +1272,14 @@ std::vector<StreamView> Registry::streams(int64_t now_ms) const {
 
 Status Registry::put_session(SessionKind kind, std::string_view id, std::string_view stream_key,
                              std::string_view origin_server, std::string_view data, int64_t now_ms) {
-  if (id.empty()) return Status::Error("empty session id");
+  if (id.empty()) return Status::Error(ErrorKind::bad_input, "empty session id");
   if (id.size() > kSessionIdMax) return too_long("session id", id, kSessionIdMax);
   if (stream_key.size() > kStreamKeyMax) return too_long("stream key", stream_key, kStreamKeyMax);
   if (origin_server.size() > kServerIdMax) return too_long("server id", origin_server, kServerIdMax);
   if (data.size() > kSessionDataMax) {
-    return Status::Error("session data of " + std::to_string(data.size()) + " bytes is too long (at most " +
-                         std::to_string(kSessionDataMax) + ")");
+    return Status::Error(ErrorKind::bad_input, "session data of " + std::to_string(data.size()) +
+                                                   " bytes is too long (at most " + std::to_string(kSessionDataMax) +
+                                                   ")");
   }
   SessionEntry fresh;
   memset(static_cast<void*>(&fresh), 0, sizeof(fresh));
@@ -1330,8 +1334,8 @@ Result<SessionView> Registry::get_session(SessionKind kind, std::string_view id,
   Locked l(impl_);
   int i = id.size() > kSessionIdMax ? -1 : impl_->find_session(kind, id);
   if (i < 0) {
-    return Result<SessionView>::Error(std::string("no ") + session_kind_name(kind) + " session \"" +
-                                      std::string(id.substr(0, 80)) + "\"");
+    return Result<SessionView>::Error(ErrorKind::not_found, std::string("no ") + session_kind_name(kind) +
+                                                                " session \"" + std::string(id.substr(0, 80)) + "\"");
   }
   SessionEntry& s = impl_->sessions.e[i];
   SessionView v = session_view(s, now_ms);

@@ -122,10 +122,6 @@ constexpr int64_t kHeartbeatIntervalMaxMs = 3600 * 1000;
 // Longest down_reason kept (bytes); longer reasons are cut.
 constexpr size_t kDownReasonMax = 127;
 
-// True when a Status came from a table being full (origins, streams or
-// sessions): the caller answers "try later" rather than "bad request".
-bool is_registry_full(const Status& s);
-
 // Longest values the fixed-size shared-memory entries hold (bytes, without
 // the terminating NUL). Longer values are refused with a clear error.
 constexpr size_t kServerIdMax = 63;
@@ -166,7 +162,8 @@ class Registry {
   RegistryTtls ttls() const;
 
   // Registers or refreshes an origin. Same `server` = same origin: a new
-  // service/pid replaces the entry (restarted origin). Error when full.
+  // service/pid replaces the entry (restarted origin). Errors: full when the
+  // table is, bad_input for an empty id or a value that does not fit.
   Status register_origin(const OriginSpec& spec, int64_t now_ms);
 
   // The origin for a stream: the pinned one while alive (sticky), else a new
@@ -177,7 +174,9 @@ class Registry {
   // origin that is alive but lacks `proto` keeps the stream (error) while the
   // stream has clients, else the stream moves. A new or moved pin is pending
   // until confirm(); a full table evicts (pending, then idle pins) before
-  // refusing with "registry full". Every pick is a use of the pin.
+  // refusing with "registry full". Every pick is a use of the pin. Errors:
+  // unavailable (no origin can serve it), full, bad_input (empty or too long
+  // stream key).
   Result<Pick> pick(std::string_view stream_key, Proto proto, int64_t now_ms);
   // Same for a client that needs two endpoints of one origin (WebRTC: `api`
   // for signalling and `rtc` for media): only origins with both qualify, and
@@ -236,6 +235,8 @@ class Registry {
 
   // Sessions. put() creates or replaces; get()/touch() refresh last-use.
   // Callers put a session only once the origin answered (see confirm()).
+  // get_session: not_found when there is none; put_session: full, or
+  // bad_input for a value that does not fit.
   Status put_session(SessionKind kind, std::string_view id, std::string_view stream_key,
                      std::string_view origin_server, std::string_view data, int64_t now_ms);
   Result<SessionView> get_session(SessionKind kind, std::string_view id, int64_t now_ms);

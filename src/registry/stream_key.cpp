@@ -213,17 +213,23 @@ Result<std::string> make_stream_key(std::string_view host, std::string_view app,
   }
   name = strip_extension(name);
 
-  if (app_part.empty()) return Result<std::string>::Error("empty app in stream " + quoted(stream));
-  if (name.empty()) return Result<std::string>::Error("empty stream name in " + quoted(stream));
-  if (!valid_vhost(vhost)) return Result<std::string>::Error("invalid vhost " + quoted(vhost));
-  if (!valid_part(app_part, true)) return Result<std::string>::Error("invalid app " + quoted(app_part));
-  if (!valid_part(name, false)) return Result<std::string>::Error("invalid stream name " + quoted(name));
+  if (app_part.empty()) {
+    return Result<std::string>::Error(ErrorKind::bad_input, "empty app in stream " + quoted(stream));
+  }
+  if (name.empty()) return Result<std::string>::Error(ErrorKind::bad_input, "empty stream name in " + quoted(stream));
+  if (!valid_vhost(vhost)) return Result<std::string>::Error(ErrorKind::bad_input, "invalid vhost " + quoted(vhost));
+  if (!valid_part(app_part, true)) {
+    return Result<std::string>::Error(ErrorKind::bad_input, "invalid app " + quoted(app_part));
+  }
+  if (!valid_part(name, false)) {
+    return Result<std::string>::Error(ErrorKind::bad_input, "invalid stream name " + quoted(name));
+  }
   return vhost + "/" + app_part + "/" + std::string(name);
 }
 
 Result<std::string> stream_key_from_rtmp(std::string_view tc_url, std::string_view stream_name) {
   auto bad = [&](const char* why) {
-    return Result<std::string>::Error("invalid tcUrl " + quoted(tc_url) + ": " + why);
+    return Result<std::string>::Error(ErrorKind::bad_input, "invalid tcUrl " + quoted(tc_url) + ": " + why);
   };
   size_t sep = tc_url.find("://");
   if (sep == std::string_view::npos || sep == 0) return bad("expected scheme://host/app");
@@ -239,13 +245,13 @@ Result<std::string> stream_key_from_rtmp(std::string_view tc_url, std::string_vi
 
 Result<std::string> stream_key_from_http(std::string_view host_header, std::string_view path_and_query) {
   if (path_and_query.empty() || path_and_query.front() != '/') {
-    return Result<std::string>::Error("invalid request path " + quoted(path_and_query));
+    return Result<std::string>::Error(ErrorKind::bad_input, "invalid request path " + quoted(path_and_query));
   }
   Split path_q = split_at(path_and_query, '?');
   std::string_view path = trim_slashes(path_q.before);
   size_t last = path.rfind('/');
   if (last == std::string_view::npos) {
-    return Result<std::string>::Error("no app in request path " + quoted(path_and_query));
+    return Result<std::string>::Error(ErrorKind::bad_input, "no app in request path " + quoted(path_and_query));
   }
   return make_stream_key(host_header, path.substr(0, last), path.substr(last + 1), path_q.after);
 }

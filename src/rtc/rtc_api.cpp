@@ -17,6 +17,7 @@
 #include "core/json_ptr.h"
 #include "core/log.h"
 #include "core/proxy_loop.h"
+#include "http/http_error.h"
 #include "http/http_server.h"
 #include "http/origin_fetch.h"
 #include "http/query.h"
@@ -180,7 +181,7 @@ struct RtcApi::Impl : HttpServer::Handler {
     if (method == "DELETE" || method == "PATCH") return start_resource(conn, req, std::move(body), ctx);
     auto target = parse_rtc_target(path, query);
     if (method != "POST") return method_not_allowed(conn, req, ctx, "POST, DELETE, PATCH, OPTIONS");
-    if (!target.ok()) return fail(conn, req, ctx, 400, target.error(), false);
+    if (!target.ok()) return fail(conn, req, ctx, http_status_for(target.kind()), target.error(), false);
     start_offer(conn, req, std::move(body), ctx, *target);
   }
 
@@ -215,19 +216,19 @@ struct RtcApi::Impl : HttpServer::Handler {
       if (!cJSON_IsString(url)) return fail(conn, req, ctx, 400, "missing \"streamurl\" string", true);
       offer = sdp->valuestring;
       auto su = parse_stream_url(url->valuestring);
-      if (!su.ok()) return fail(conn, req, ctx, 400, su.error(), true);
+      if (!su.ok()) return fail(conn, req, ctx, http_status_for(su.kind()), su.error(), true);
       key = make_stream_key(su->host, su->app, su->stream, su->query);
     } else {
       offer = body;
       key = make_stream_key(host, target.app, target.stream, req.query);
     }
-    if (!key.ok()) return fail(conn, req, ctx, 400, "bad stream: " + key.error(), json);
+    if (!key.ok()) return fail(conn, req, ctx, http_status_for(key.kind()), "bad stream: " + key.error(), json);
     auto ufrag = sdp_ice_ufrag(offer);
-    if (!ufrag.ok()) return fail(conn, req, ctx, 400, "bad offer: " + ufrag.error(), json);
+    if (!ufrag.ok()) return fail(conn, req, ctx, http_status_for(ufrag.kind()), "bad offer: " + ufrag.error(), json);
     if (conf.module<WebrtcConf>().listen.empty()) return fail(conn, req, ctx, 503, "no webrtc listener configured for media", json);
 
     auto pick = registry.pick(*key, Proto::rtc, Proto::api, monotonic_ms());
-    if (!pick.ok()) return fail(conn, req, ctx, 503, pick.error(), json);
+    if (!pick.ok()) return fail(conn, req, ctx, http_status_for(pick.kind()), pick.error(), json);
     const Endpoint& api_ep = pick->origin.endpoints[int(Proto::api)].front();
 
     auto flow = std::make_unique<Flow>();
@@ -263,9 +264,9 @@ struct RtcApi::Impl : HttpServer::Handler {
     }
     int64_t now = monotonic_ms();
     auto rec = registry.get_session(SessionKind::rtc, *sid, now);
-    if (!rec.ok()) return fail(conn, req, ctx, 404, "session " + *sid + " unknown or ended", false);
+    if (!rec.ok()) return fail(conn, req, ctx, http_status_for(rec.kind()), "session " + *sid + " unknown or ended", false);
     auto data = decode_rtc_session_data(rec->data);
-    if (!data.ok()) return fail(conn, req, ctx, 500, data.error(), false);
+    if (!data.ok()) return fail(conn, req, ctx, http_status_for(data.kind()), data.error(), false);
     const OriginView* origin = nullptr;
     auto all = registry.origins(now);
     for (const OriginView& o : all) {
@@ -438,7 +439,9 @@ struct RtcApi::Impl : HttpServer::Handler {
     if (loc) data.origin_resource = origin_resource_path(std::string(*loc), f->request_path);
     Status st = registry.put_session(SessionKind::rtc, sid, f->key, f->origin_server,
                                      encode_rtc_session_data(data, kSessionDataMax), monotonic_ms());
-    if (!st.ok()) return fail_flow(f, 503, "cannot record the session: " + st.message(), json);
+    if (!st.ok()) {
+      return fail_flow(f, http_status_for(st.kind()), "cannot record the session: " + st.message(), json);
+    }
     // The origin answered the offer: the stream's pin lasts.
     st = registry.confirm(f->key, f->origin_server, monotonic_ms());
     if (!st.ok()) SP_WARN(f->ctx, "webrtc stream %s not pinned: %s", f->key.c_str(), st.message().c_str());

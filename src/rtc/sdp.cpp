@@ -164,7 +164,7 @@ bool is_valid_address(std::string_view a) {
 // section's; ICE credentials are found this way.
 Result<std::string_view> find_ice_credential(std::string_view sdp, std::string_view prefix, size_t min_size) {
   std::string_view name = prefix.substr(0, prefix.size() - 1);
-  if (!looks_like_sdp(sdp)) return Result<std::string_view>::Error("not an SDP (no leading v=)");
+  if (!looks_like_sdp(sdp)) return Result<std::string_view>::Error(ErrorKind::bad_input, "not an SDP (no leading v=)");
   int media_sections = 0;
   while (!sdp.empty() && media_sections < 2) {
     std::string_view line = take_line(&sdp).text;
@@ -175,12 +175,13 @@ Result<std::string_view> find_ice_credential(std::string_view sdp, std::string_v
     if (!line.starts_with(prefix)) continue;
     std::string_view value = trim_right(line.substr(prefix.size()));
     if (!is_ice_chars(value, min_size)) {
-      return Result<std::string_view>::Error("SDP " + std::string(name) + " is not " + std::to_string(min_size) +
-                                             "..256 ICE characters");
+      return Result<std::string_view>::Error(
+          ErrorKind::bad_input,
+          "SDP " + std::string(name) + " is not " + std::to_string(min_size) + "..256 ICE characters");
     }
     return value;
   }
-  return Result<std::string_view>::Error("SDP has no " + std::string(name));
+  return Result<std::string_view>::Error(ErrorKind::bad_input, "SDP has no " + std::string(name));
 }
 
 }  // namespace
@@ -192,9 +193,9 @@ Result<std::string_view> sdp_ice_pwd(std::string_view sdp) { return find_ice_cre
 Result<SdpCandidateRewrite> rewrite_answer_candidates(std::string_view sdp, std::string_view address,
                                                       uint16_t port) {
   using R = Result<SdpCandidateRewrite>;
-  if (!looks_like_sdp(sdp)) return R::Error("answer is not an SDP (no leading v=)");
-  if (!is_valid_address(address)) return R::Error("candidate address is empty or has spaces");
-  if (port == 0) return R::Error("candidate port is 0");
+  if (!looks_like_sdp(sdp)) return R::Error(ErrorKind::bad_input, "answer is not an SDP (no leading v=)");
+  if (!is_valid_address(address)) return R::Error(ErrorKind::bad_input, "candidate address is empty or has spaces");
+  if (port == 0) return R::Error(ErrorKind::bad_input, "candidate port is 0");
 
   OriginHostAddresses origin = collect_host_addresses(sdp);
   SdpCandidateRewrite result;
@@ -212,7 +213,7 @@ Result<SdpCandidateRewrite> rewrite_answer_candidates(std::string_view sdp, std:
       ++result.dropped;  // the whole line goes, terminator included
     }
   }
-  if (result.rewritten == 0) return R::Error("answer has no usable candidate");
+  if (result.rewritten == 0) return R::Error(ErrorKind::bad_input, "answer has no usable candidate");
   return result;
 }
 

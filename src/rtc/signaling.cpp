@@ -72,7 +72,7 @@ const char* rtc_action_name(RtcAction a) {
 Result<RtcTarget> parse_rtc_target(std::string_view path, std::string_view query) {
   std::string_view rest;
   const Route* r = find_route(path, &rest);
-  if (!r) return Result<RtcTarget>::Error("not a WebRTC signalling path: " + std::string(path));
+  if (!r) return Result<RtcTarget>::Error(ErrorKind::bad_input, "not a WebRTC signalling path: " + std::string(path));
   RtcTarget t;
   t.action = r->action;
   if (rtc_action_is_json(t.action)) return t;
@@ -81,8 +81,9 @@ Result<RtcTarget> parse_rtc_target(std::string_view path, std::string_view query
     // Path form: /rtc/v1/whip/APP[/MORE]/STREAM.
     size_t slash = rest.rfind('/');
     if (slash == std::string_view::npos) {
-      return Result<RtcTarget>::Error("path names no app: " + std::string(path) + " (use /rtc/v1/" +
-                                      rtc_action_name(t.action) + "/APP/STREAM or ?app=&stream=)");
+      return Result<RtcTarget>::Error(ErrorKind::bad_input, "path names no app: " + std::string(path) +
+                                                                " (use /rtc/v1/" + rtc_action_name(t.action) +
+                                                                "/APP/STREAM or ?app=&stream=)");
     }
     t.app = percent_decode(rest.substr(0, slash));
     t.stream = percent_decode(rest.substr(slash + 1));
@@ -90,8 +91,12 @@ Result<RtcTarget> parse_rtc_target(std::string_view path, std::string_view query
     t.app = query_param(query, "app").value_or("");
     t.stream = query_param(query, "stream").value_or("");
   }
-  if (t.app.empty()) return Result<RtcTarget>::Error("missing app (query app= or path /APP/STREAM)");
-  if (t.stream.empty()) return Result<RtcTarget>::Error("missing stream (query stream= or path /APP/STREAM)");
+  if (t.app.empty()) {
+    return Result<RtcTarget>::Error(ErrorKind::bad_input, "missing app (query app= or path /APP/STREAM)");
+  }
+  if (t.stream.empty()) {
+    return Result<RtcTarget>::Error(ErrorKind::bad_input, "missing stream (query stream= or path /APP/STREAM)");
+  }
   return t;
 }
 
@@ -102,7 +107,9 @@ bool is_rtc_resource_path(std::string_view path) {
 
 Result<StreamUrl> parse_stream_url(std::string_view url) {
   size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return Result<StreamUrl>::Error("streamurl has no scheme: " + std::string(url));
+  if (scheme == std::string_view::npos) {
+    return Result<StreamUrl>::Error(ErrorKind::bad_input, "streamurl has no scheme: " + std::string(url));
+  }
   std::string_view rest = url.substr(scheme + 3);
   StreamUrl out;
   size_t q = rest.find('?');
@@ -111,17 +118,21 @@ Result<StreamUrl> parse_stream_url(std::string_view url) {
     rest = rest.substr(0, q);
   }
   size_t slash = rest.find('/');
-  if (slash == std::string_view::npos) return Result<StreamUrl>::Error("streamurl has no path: " + std::string(url));
+  if (slash == std::string_view::npos) {
+    return Result<StreamUrl>::Error(ErrorKind::bad_input, "streamurl has no path: " + std::string(url));
+  }
   out.host = std::string(rest.substr(0, slash));
   std::string_view path = rest.substr(slash + 1);
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
   size_t last = path.rfind('/');
   if (last == std::string_view::npos || last == 0) {
-    return Result<StreamUrl>::Error("streamurl names no app/stream: " + std::string(url));
+    return Result<StreamUrl>::Error(ErrorKind::bad_input, "streamurl names no app/stream: " + std::string(url));
   }
   out.app = std::string(path.substr(0, last));
   out.stream = std::string(path.substr(last + 1));
-  if (out.stream.empty()) return Result<StreamUrl>::Error("streamurl names no stream: " + std::string(url));
+  if (out.stream.empty()) {
+    return Result<StreamUrl>::Error(ErrorKind::bad_input, "streamurl names no stream: " + std::string(url));
+  }
   return out;
 }
 
@@ -157,7 +168,7 @@ Result<RtcSessionData> decode_rtc_session_data(std::string_view text) {
   auto f = split(text, ' ');
   RtcSessionData d;
   if (f.size() != 4 || f[0].empty() || !parse_port(f[1], &d.origin_port)) {
-    return Result<RtcSessionData>::Error("bad rtc session record \"" + std::string(text) + "\"");
+    return Result<RtcSessionData>::Error(ErrorKind::internal, "bad rtc session record \"" + std::string(text) + "\"");
   }
   d.origin_host = std::string(f[0]);
   if (f[2] != "-") d.answer_pwd = std::string(f[2]);

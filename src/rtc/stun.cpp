@@ -78,27 +78,27 @@ bool hmac_sha1(std::string_view key, std::span<const uint8_t> header, std::span<
 }
 
 Status check_header(std::span<const uint8_t> d) {
-  if (d.size() < kStunHeaderBytes) return Status::Error("STUN message shorter than its header");
-  if (d[0] & 0xC0) return Status::Error("STUN type has its top two bits set");
+  if (d.size() < kStunHeaderBytes) return Status::Error(ErrorKind::bad_input, "STUN message shorter than its header");
+  if (d[0] & 0xC0) return Status::Error(ErrorKind::bad_input, "STUN type has its top two bits set");
   uint16_t length = read_u16(d, 2);
-  if (length % 4 != 0) return Status::Error("STUN length is not a multiple of 4");
-  if (read_u32(d, 4) != kStunMagicCookie) return Status::Error("STUN magic cookie is wrong");
-  if (kStunHeaderBytes + length > d.size()) return Status::Error("STUN message is truncated");
+  if (length % 4 != 0) return Status::Error(ErrorKind::bad_input, "STUN length is not a multiple of 4");
+  if (read_u32(d, 4) != kStunMagicCookie) return Status::Error(ErrorKind::bad_input, "STUN magic cookie is wrong");
+  if (kStunHeaderBytes + length > d.size()) return Status::Error(ErrorKind::bad_input, "STUN message is truncated");
   if (kStunHeaderBytes + length < d.size()) {
-    return Status::Error("STUN length does not match the datagram size");
+    return Status::Error(ErrorKind::bad_input, "STUN length does not match the datagram size");
   }
   return Status::Ok();
 }
 
 // FINGERPRINT covers everything before it; it must be the last attribute.
 Status check_fingerprint(std::span<const uint8_t> d, size_t attr_at, uint16_t value_len) {
-  if (value_len != 4) return Status::Error("STUN FINGERPRINT has a bad length");
+  if (value_len != 4) return Status::Error(ErrorKind::bad_input, "STUN FINGERPRINT has a bad length");
   if (attr_at + kStunAttrHeaderBytes + 4 != d.size()) {
-    return Status::Error("STUN FINGERPRINT is not the last attribute");
+    return Status::Error(ErrorKind::bad_input, "STUN FINGERPRINT is not the last attribute");
   }
   uint32_t want = crc32(d.first(attr_at)) ^ kFingerprintXor;
   if (read_u32(d, attr_at + kStunAttrHeaderBytes) != want) {
-    return Status::Error("STUN FINGERPRINT does not match");
+    return Status::Error(ErrorKind::bad_input, "STUN FINGERPRINT does not match");
   }
   return Status::Ok();
 }
@@ -115,11 +115,11 @@ Status take_attribute(std::span<const uint8_t> d, size_t at, uint16_t type, uint
   }
   if (m->has_message_integrity) return Status::Ok();
   if (type == kStunAttrMessageIntegrity) {
-    if (len != kSha1Bytes) return Status::Error("STUN MESSAGE-INTEGRITY has a bad length");
+    if (len != kSha1Bytes) return Status::Error(ErrorKind::bad_input, "STUN MESSAGE-INTEGRITY has a bad length");
     m->has_message_integrity = true;
     m->message_integrity_offset = at;
   } else if (type == kStunAttrUsername && !m->has_username) {
-    if (len > kStunMaxUsernameBytes) return Status::Error("STUN USERNAME is too long");
+    if (len > kStunMaxUsernameBytes) return Status::Error(ErrorKind::bad_input, "STUN USERNAME is too long");
     m->username = std::string_view(reinterpret_cast<const char*>(d.data() + at + kStunAttrHeaderBytes), len);
     m->has_username = true;
   }
@@ -129,12 +129,14 @@ Status take_attribute(std::span<const uint8_t> d, size_t at, uint16_t type, uint
 Status walk_attributes(std::span<const uint8_t> d, StunMessage* m) {
   size_t at = kStunHeaderBytes;
   while (at < d.size()) {
-    if (d.size() - at < kStunAttrHeaderBytes) return Status::Error("STUN attribute header is truncated");
+    if (d.size() - at < kStunAttrHeaderBytes) {
+      return Status::Error(ErrorKind::bad_input, "STUN attribute header is truncated");
+    }
     uint16_t type = read_u16(d, at);
     uint16_t len = read_u16(d, at + 2);
     size_t padded = (size_t(len) + 3) & ~size_t(3);
     if (padded > d.size() - at - kStunAttrHeaderBytes) {
-      return Status::Error("STUN attribute runs past the end of the message");
+      return Status::Error(ErrorKind::bad_input, "STUN attribute runs past the end of the message");
     }
     if (Status s = take_attribute(d, at, type, len, m); !s.ok()) return s;
     at += kStunAttrHeaderBytes + padded;
@@ -181,11 +183,11 @@ bool stun_integrity_matches(std::span<const uint8_t> datagram, const StunMessage
 Result<StunUsername> split_stun_username(std::string_view username) {
   size_t colon = username.find(':');
   if (colon == std::string_view::npos) {
-    return Result<StunUsername>::Error("STUN USERNAME has no ':' between the ufrags");
+    return Result<StunUsername>::Error(ErrorKind::bad_input, "STUN USERNAME has no ':' between the ufrags");
   }
   StunUsername u{username.substr(0, colon), username.substr(colon + 1)};
   if (u.local_ufrag.empty() || u.remote_ufrag.empty()) {
-    return Result<StunUsername>::Error("STUN USERNAME has an empty ufrag");
+    return Result<StunUsername>::Error(ErrorKind::bad_input, "STUN USERNAME has an empty ufrag");
   }
   return u;
 }

@@ -119,7 +119,7 @@ namespace {
 Result<Value> decode_value(ByteReader* r, int depth);
 
 Status truncated(const char* what) {
-  return Status::Error(std::string("amf0: truncated ") + what);
+  return Status::Error(ErrorKind::bad_input, std::string("amf0: truncated ") + what);
 }
 
 Result<std::string> read_utf8(ByteReader* r, bool long_form) {
@@ -133,9 +133,9 @@ Result<std::string> read_utf8(ByteReader* r, bool long_form) {
   }
   std::string_view s;
   if (!r->text(len, &s)) {
-    return Result<std::string>::Error("amf0: string length " + std::to_string(len) +
-                                      " exceeds the " + std::to_string(r->remaining()) +
-                                      " bytes left");
+    return Result<std::string>::Error(ErrorKind::bad_input, "amf0: string length " + std::to_string(len) +
+                                                                " exceeds the " + std::to_string(r->remaining()) +
+                                                                " bytes left");
   }
   return std::string(s);
 }
@@ -170,8 +170,8 @@ Result<Value> read_strict_array(ByteReader* r, int depth) {
   if (!r->u32(&count)) return truncated("strict array count");
   // Every element takes at least one byte, so a larger count is a lie.
   if (count > r->remaining()) {
-    return Result<Value>::Error("amf0: strict array count " + std::to_string(count) +
-                                " exceeds the bytes left");
+    return Result<Value>::Error(ErrorKind::bad_input,
+                                "amf0: strict array count " + std::to_string(count) + " exceeds the bytes left");
   }
   Value v = Value::StrictArray();
   v.items.reserve(count);
@@ -185,7 +185,7 @@ Result<Value> read_strict_array(ByteReader* r, int depth) {
 
 Result<Value> decode_value(ByteReader* r, int depth) {
   if (depth > kMaxDepth)
-    return Result<Value>::Error("amf0: nesting deeper than " + std::to_string(kMaxDepth));
+    return Result<Value>::Error(ErrorKind::bad_input, "amf0: nesting deeper than " + std::to_string(kMaxDepth));
   uint8_t marker;
   if (!r->u8(&marker)) return truncated("value (no type marker)");
 
@@ -238,11 +238,12 @@ Result<Value> decode_value(ByteReader* r, int depth) {
       if (!r->f64(&ms) || !r->u16(&tz)) return truncated("date");
       return Value::Date(ms, int16_t(tz));
     }
-    case Type::object_end: return Result<Value>::Error("amf0: object end marker outside an object");
+    case Type::object_end:
+      return Result<Value>::Error(ErrorKind::bad_input, "amf0: object end marker outside an object");
   }
   char buf[64];
   std::snprintf(buf, sizeof buf, "amf0: unsupported type marker 0x%02x", marker);
-  return Result<Value>::Error(buf);
+  return Result<Value>::Error(ErrorKind::bad_input, buf);
 }
 
 }  // namespace

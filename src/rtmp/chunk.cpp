@@ -127,8 +127,8 @@ Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
   auto it = streams_.find(csid);
   bool known = it != streams_.end() && it->second.has_header;
   if (fmt != 0 && !known) {
-    return Result<size_t>::Error("rtmp chunk: fmt " + std::to_string(fmt) + " header on " +
-                                 csid_text(csid) + " with no previous header");
+    return Result<size_t>::Error(ErrorKind::bad_input, "rtmp chunk: fmt " + std::to_string(fmt) + " header on " +
+                                                           csid_text(csid) + " with no previous header");
   }
   if (it == streams_.end() && streams_.size() >= limits_.max_chunk_streams) {
     return limit_error(ChunkLimit::chunk_streams, "rtmp chunk: more than " +
@@ -137,8 +137,8 @@ Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
   }
   Stream& s = streams_[csid];
   if (fmt != 3 && s.in_message) {
-    return Result<size_t>::Error("rtmp chunk: fmt " + std::to_string(fmt) + " header on " +
-                                 csid_text(csid) + " before its previous message completed");
+    return Result<size_t>::Error(ErrorKind::bad_input, "rtmp chunk: fmt " + std::to_string(fmt) + " header on " +
+                                                           csid_text(csid) + " before its previous message completed");
   }
 
   // Read every field before touching state: the header may be incomplete.
@@ -215,7 +215,7 @@ Status ChunkReader::reserve_chunk(uint32_t csid, Stream* s) {
 
 Status ChunkReader::limit_error(ChunkLimit which, std::string message) {
   limit_hit_ = which;
-  return Status::Error(std::move(message));
+  return Status::Error(ErrorKind::bad_input, std::move(message));
 }
 
 Result<size_t> ChunkReader::take_payload(std::span<const uint8_t> in) {
@@ -253,12 +253,12 @@ Status ChunkReader::apply_control(const Message& m) {
   ByteReader r(m.payload);
   uint32_t v;
   if (!r.u32(&v)) {
-    return Status::Error("rtmp chunk: control message type " + std::to_string(m.type_id) +
-                         " has a " + std::to_string(m.payload.size()) + "-byte payload");
+    return Status::Error(ErrorKind::bad_input, "rtmp chunk: control message type " + std::to_string(m.type_id) +
+                                                   " has a " + std::to_string(m.payload.size()) + "-byte payload");
   }
   if (m.type_id == kSetChunkSizeType) {
     if (v == 0 || v > kMaxChunkSize)
-      return Status::Error("rtmp chunk: peer set an invalid chunk size " + std::to_string(v));
+      return Status::Error(ErrorKind::bad_input, "rtmp chunk: peer set an invalid chunk size " + std::to_string(v));
     chunk_size_ = v;
     return Status::Ok();
   }
@@ -296,7 +296,7 @@ void put_basic_header(std::vector<uint8_t>* out, uint8_t fmt, uint32_t csid) {
 
 Status ChunkWriter::set_chunk_size(uint32_t size) {
   if (size == 0 || size > kMaxChunkSize)
-    return Status::Error("rtmp chunk: invalid outgoing chunk size " + std::to_string(size));
+    return Status::Error(ErrorKind::bad_input, "rtmp chunk: invalid outgoing chunk size " + std::to_string(size));
   chunk_size_ = size;
   return Status::Ok();
 }

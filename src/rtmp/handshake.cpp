@@ -114,8 +114,8 @@ void sign_answer(std::span<uint8_t> answer, std::span<const uint8_t> peer_digest
 
 Status check_version(uint8_t v, const char* who) {
   if (v == kVersion) return Status::Ok();
-  return Status::Error(std::string("rtmp handshake: ") + who + " version " + std::to_string(v) +
-                       " is not 3" + (v == 6 ? " (RTMPE is not supported)" : ""));
+  return Status::Error(ErrorKind::bad_input, std::string("rtmp handshake: ") + who + " version " + std::to_string(v) +
+                                                 " is not 3" + (v == 6 ? " (RTMPE is not supported)" : ""));
 }
 
 }  // namespace
@@ -147,8 +147,9 @@ bool verify_answer(std::span<const uint8_t> answer, std::span<const uint8_t> pee
 
 Result<ServerReply> server_reply(std::span<const uint8_t> c0c1) {
   if (c0c1.size() != kC0C1Size) {
-    return Result<ServerReply>::Error("rtmp handshake: C0C1 must be " + std::to_string(kC0C1Size) +
-                                      " bytes, got " + std::to_string(c0c1.size()));
+    return Result<ServerReply>::Error(
+        ErrorKind::bad_input,
+        "rtmp handshake: C0C1 must be " + std::to_string(kC0C1Size) + " bytes, got " + std::to_string(c0c1.size()));
   }
   Status v = check_version(c0c1[0], "client");
   if (!v.ok()) return v;
@@ -178,8 +179,8 @@ Result<ServerReply> server_reply(std::span<const uint8_t> c0c1) {
 
 Status server_check_c2(std::span<const uint8_t> c2) {
   if (c2.size() != kPacketSize) {
-    return Status::Error("rtmp handshake: C2 must be " + std::to_string(kPacketSize) +
-                         " bytes, got " + std::to_string(c2.size()));
+    return Status::Error(ErrorKind::bad_input, "rtmp handshake: C2 must be " + std::to_string(kPacketSize) +
+                                                   " bytes, got " + std::to_string(c2.size()));
   }
   return Status::Ok();
 }
@@ -214,9 +215,9 @@ ClientHello client_hello(Kind kind) {
 
 Result<std::vector<uint8_t>> client_c2(std::span<const uint8_t> s0s1s2, const ClientHello& hello) {
   if (s0s1s2.size() != kS0S1S2Size) {
-    return Result<std::vector<uint8_t>>::Error("rtmp handshake: S0S1S2 must be " +
-                                               std::to_string(kS0S1S2Size) + " bytes, got " +
-                                               std::to_string(s0s1s2.size()));
+    return Result<std::vector<uint8_t>>::Error(ErrorKind::bad_input, "rtmp handshake: S0S1S2 must be " +
+                                                                         std::to_string(kS0S1S2Size) + " bytes, got " +
+                                                                         std::to_string(s0s1s2.size()));
   }
   Status v = check_version(s0s1s2[0], "server");
   if (!v.ok()) return v;

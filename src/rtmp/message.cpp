@@ -41,7 +41,7 @@ Result<std::vector<Value>> decode_values(const Message& m, bool amf3_prefix_allo
   Result<std::vector<Value>> values = amf0::decode_all(body);
   if (!values.ok()) return values;
   if (values->empty() || !(*values)[0].is_string())
-    return Result<std::vector<Value>>::Error("rtmp: command or data message without a name");
+    return Result<std::vector<Value>>::Error(ErrorKind::bad_input, "rtmp: command or data message without a name");
   return values;
 }
 
@@ -53,8 +53,8 @@ Result<uint32_t> decode_u32_control(const Message& m) {
   ByteReader r(m.payload);
   uint32_t v;
   if (!r.u32(&v)) {
-    return Result<uint32_t>::Error("rtmp: control message type " + std::to_string(m.type_id) +
-                                   " is too short");
+    return Result<uint32_t>::Error(ErrorKind::bad_input,
+                                   "rtmp: control message type " + std::to_string(m.type_id) + " is too short");
   }
   return v;
 }
@@ -64,9 +64,10 @@ Result<PeerBandwidth> decode_peer_bandwidth(const Message& m) {
   PeerBandwidth pb;
   uint8_t limit;
   if (!r.u32(&pb.window) || !r.u8(&limit))
-    return Result<PeerBandwidth>::Error("rtmp: set peer bandwidth is too short");
+    return Result<PeerBandwidth>::Error(ErrorKind::bad_input, "rtmp: set peer bandwidth is too short");
   if (limit > 2)
-    return Result<PeerBandwidth>::Error("rtmp: bad peer bandwidth limit " + std::to_string(limit));
+    return Result<PeerBandwidth>::Error(ErrorKind::bad_input,
+                                        "rtmp: bad peer bandwidth limit " + std::to_string(limit));
   pb.limit = BandwidthLimit(limit);
   return pb;
 }
@@ -74,15 +75,15 @@ Result<PeerBandwidth> decode_peer_bandwidth(const Message& m) {
 Result<UserControl> decode_user_control(const Message& m) {
   ByteReader r(m.payload);
   UserControl uc;
-  if (!r.u16(&uc.event)) return Result<UserControl>::Error("rtmp: user control is too short");
+  if (!r.u16(&uc.event)) return Result<UserControl>::Error(ErrorKind::bad_input, "rtmp: user control is too short");
   // Every known event has a 4-byte value; unknown events may carry anything,
   // so only the known ones are held to it.
   bool known = uc.event <= user_control::kPingResponse && uc.event != 5;
   if (!r.u32(&uc.value) && known)
-    return Result<UserControl>::Error("rtmp: user control event " + std::to_string(uc.event) +
-                                      " is too short");
+    return Result<UserControl>::Error(ErrorKind::bad_input,
+                                      "rtmp: user control event " + std::to_string(uc.event) + " is too short");
   if (uc.event == user_control::kSetBufferLength && !r.u32(&uc.buffer_ms))
-    return Result<UserControl>::Error("rtmp: set buffer length is too short");
+    return Result<UserControl>::Error(ErrorKind::bad_input, "rtmp: set buffer length is too short");
   return uc;
 }
 
@@ -122,8 +123,8 @@ Message ping_response_message(uint32_t timestamp) {
 
 Result<Command> decode_command(const Message& m) {
   if (m.type_id != msg_type::kCommandAmf0 && m.type_id != msg_type::kCommandAmf3)
-    return Result<Command>::Error("rtmp: message type " + std::to_string(m.type_id) +
-                                  " is not a command");
+    return Result<Command>::Error(ErrorKind::bad_input,
+                                  "rtmp: message type " + std::to_string(m.type_id) + " is not a command");
   Result<std::vector<Value>> values = decode_values(m, m.type_id == msg_type::kCommandAmf3);
   if (!values.ok()) return values.status();
   std::vector<Value>& v = *values;
@@ -156,8 +157,8 @@ Message command_message(const Command& c, uint32_t stream_id, uint32_t csid) {
 
 Result<DataMessage> decode_data(const Message& m) {
   if (m.type_id != msg_type::kDataAmf0 && m.type_id != msg_type::kDataAmf3)
-    return Result<DataMessage>::Error("rtmp: message type " + std::to_string(m.type_id) +
-                                      " is not a data message");
+    return Result<DataMessage>::Error(ErrorKind::bad_input,
+                                      "rtmp: message type " + std::to_string(m.type_id) + " is not a data message");
   Result<std::vector<Value>> values = decode_values(m, m.type_id == msg_type::kDataAmf3);
   if (!values.ok()) return values.status();
   DataMessage d;
@@ -208,6 +209,19 @@ Command simple_result(double transaction_id) {
   c.name = "_result";
   c.transaction_id = transaction_id;
   return c;
+}
+
+std::string_view error_status_code(ErrorKind kind, bool publishing) {
+  switch (kind) {  // every kind listed, so a new one warns here until its code is decided
+    case ErrorKind::bad_input:
+    case ErrorKind::not_found:
+    case ErrorKind::internal:
+    case ErrorKind::upstream:
+    case ErrorKind::unavailable:
+    case ErrorKind::full:
+    case ErrorKind::timeout: break;
+  }
+  return publishing ? status::kPublishBadName : status::kPlayStreamNotFound;
 }
 
 Command on_status(std::string_view level, std::string_view code, std::string_view description) {

@@ -122,6 +122,14 @@ inline constexpr std::string_view kPlayFailed = "NetStream.Play.Failed";
 inline constexpr std::string_view kStreamFailed = "NetStream.Failed";
 }  // namespace status
 
+// The onStatus code a client gets when its publish or play fails with an
+// error of `kind` (core/result.h): the one place RTMP turns an ErrorKind into
+// its answer. Every kind gives NetStream.Publish.BadName to a publisher and
+// NetStream.Play.StreamNotFound to a player: the codes SRS sends, which
+// clients (ffmpeg, OBS, players) read as "this stream cannot be served here",
+// whatever the reason; the description says the reason.
+std::string_view error_status_code(ErrorKind kind, bool publishing);
+
 // The _result for connect: properties {fmsVer, capabilities, mode} and info
 // {level: status, code: NetConnection.Connect.Success, description,
 // objectEncoding}.

@@ -161,11 +161,6 @@ bool is_stream_event(uint16_t event) {
 
 const char* state_word(bool publishing) { return publishing ? "publish" : "play"; }
 
-// The error code a client gets when its stream cannot be served.
-const char* publishing_code(bool publishing) {
-  return publishing ? status::kPublishBadName.data() : status::kPlayStreamNotFound.data();
-}
-
 }  // namespace
 
 Session::Session(const SessionEnv& env, evutil_socket_t fd, const SockAddr& peer, DoneFn on_done)
@@ -242,9 +237,8 @@ void Session::on_timer(evutil_socket_t, short, void* arg) {
     case State::origin_commands:
       if (now < s->deadline_ms_) break;
       if (s->state_ != State::origin_commands) s->report_origin_failure("timed out");
-      s->send_status("error", publishing_code(s->publishing_),
-                     "origin " + s->describe_origin() + " did not answer within connect_timeout (" +
-                         std::to_string(s->env_.conf.connect_timeout_ms) + " ms)");
+      s->refuse(ErrorKind::timeout, "origin " + s->describe_origin() + " did not answer within connect_timeout (" +
+                                        std::to_string(s->env_.conf.connect_timeout_ms) + " ms)");
       s->close("origin connect_timeout");
       return;
     case State::relay:
@@ -457,7 +451,7 @@ void Session::client_command(Message& m) {
     if (name == "publish" || name == "play") {
       publishing_ = name == "publish";
       client_.stream_id = m.stream_id;
-      send_status("error", publishing_code(publishing_), name + " before connect");
+      refuse(ErrorKind::bad_input, name + " before connect");
       close(name + " before connect");
     } else {
       fail("command \"" + name + "\" before connect");
@@ -546,9 +540,8 @@ void Session::answer_connect(const Command& cmd) {
 void Session::client_publish_or_play(Message& m, const Command& cmd) {
   publishing_ = cmd.name == "publish";
   client_.stream_id = m.stream_id;
-  const char* code = publishing_code(publishing_);
   if (cmd.args.empty() || !cmd.args[0].is_string() || cmd.args[0].str.empty()) {
-    send_status("error", code, cmd.name + " without a stream name");
+    refuse(ErrorKind::bad_input, cmd.name + " without a stream name");
     close(cmd.name + " without a stream name");
     return;
   }
@@ -556,14 +549,14 @@ void Session::client_publish_or_play(Message& m, const Command& cmd) {
   std::string tc_url = connect_.object.get_string("tcUrl");
   Result<std::string> key = stream_key_from_rtmp(tc_url, stream_name_);
   if (!key.ok()) {
-    send_status("error", code, "invalid stream \"" + stream_name_ + "\": " + key.error());
+    refuse(key.kind(), "invalid stream \"" + stream_name_ + "\": " + key.error());
     close("invalid stream: " + key.error());
     return;
   }
   stream_key_ = *key;
   Result<Pick> pick = env_.registry.pick(stream_key_, Proto::rtmp, monotonic_ms());
   if (!pick.ok()) {
-    send_status("error", code, "no origin for stream " + stream_key_ + ": " + pick.error());
+    refuse(pick.kind(), "no origin for stream " + stream_key_ + ": " + pick.error());
     close("no origin: " + pick.error());
     return;
   }
@@ -584,10 +577,9 @@ void Session::start_origin() {
   // Retries on other origins share the first attempt's budget.
   if (origins_tried_.empty()) deadline_ms_ = monotonic_ms() + env_.conf.connect_timeout_ms;
   arm_timer(deadline_ms_);
-  const char* code = publishing_code(publishing_);
   Result<SockAddr> addr = make_sock_addr(pick_.host, pick_.port);
   if (!addr.ok()) {
-    send_status("error", code, "origin " + describe_origin() + " has a bad address: " + addr.error());
+    refuse(ErrorKind::unavailable, "origin " + describe_origin() + " has a bad address: " + addr.error());
     close("bad origin address");
     return;
   }
@@ -604,7 +596,7 @@ void Session::start_origin() {
   if (errno != EINPROGRESS) {
     std::string why = strerror(errno);
     if (retry_origin(why)) return;
-    send_status("error", code, "origin " + describe_origin() + " unreachable: " + why);
+    refuse(ErrorKind::unavailable, "origin " + describe_origin() + " unreachable: " + why);
     close("origin unreachable: " + why);
     return;
   }
@@ -635,8 +627,7 @@ bool Session::read_origin_handshake(std::span<const uint8_t>* bytes) {
   hs = {};
   if (!c2.ok()) {
     if (retry_origin(c2.error())) return false;
-    send_status("error", publishing_code(publishing_),
-                "origin " + describe_origin() + " handshake failed: " + c2.error());
+    refuse(ErrorKind::upstream, "origin " + describe_origin() + " handshake failed: " + c2.error());
     close("origin handshake: " + c2.error());
     return false;
   }
@@ -674,9 +665,8 @@ void Session::origin_message(Message& m) {
 
 void Session::origin_command(Message& m) {
   Result<Command> cmd = decode_command(m);
-  const char* code = publishing_code(publishing_);
   if (!cmd.ok()) {
-    send_status("error", code, "origin " + describe_origin() + " sent a malformed command");
+    refuse(ErrorKind::upstream, "origin " + describe_origin() + " sent a malformed command");
     close("origin sent a malformed command: " + cmd.error());
     return;
   }
@@ -685,8 +675,12 @@ void Session::origin_command(Message& m) {
   std::string status_code = info ? info->get_string("code") : "";
   std::string description = info ? info->get_string("description") : "";
   if (cmd->name == "_error") {
-    send_status("error", status_code.empty() ? code : status_code,
-                "origin " + describe_origin() + " refused: " + description);
+    // The origin's own code goes to the client; only a missing one is ours.
+    if (status_code.empty()) {
+      refuse(ErrorKind::upstream, "origin " + describe_origin() + " refused: " + description);
+    } else {
+      send_status("error", status_code, "origin " + describe_origin() + " refused: " + description);
+    }
     close("origin refused: " + status_code + " " + description);
     return;
   }
@@ -698,7 +692,7 @@ void Session::origin_command(Message& m) {
     for (const amf0::Value& a : cmd->args)
       if (a.is_number()) origin_.stream_id = uint32_t(a.number);
     if (origin_.stream_id == 0) {
-      send_status("error", code, "origin " + describe_origin() + " gave no stream id");
+      refuse(ErrorKind::upstream, "origin " + describe_origin() + " gave no stream id");
       close("origin createStream without a stream id");
       return;
     }
@@ -781,8 +775,7 @@ bool Session::feed(Hop& hop, std::span<const uint8_t> bytes) {
     if (&hop == &client_) {
       fail("bad chunk stream: " + st.message());
     } else {
-      send_status("error", publishing_code(publishing_),
-                  "origin " + describe_origin() + " sent a bad chunk stream");
+      refuse(ErrorKind::upstream, "origin " + describe_origin() + " sent a bad chunk stream");
       close("origin chunk stream: " + st.message());
     }
     return false;
@@ -921,6 +914,10 @@ void Session::send_raw(Hop& to, std::span<const uint8_t> bytes) {
   to.bytes_out += bytes.size();
 }
 
+void Session::refuse(ErrorKind kind, const std::string& description) {
+  send_status("error", error_status_code(kind, publishing_), description);
+}
+
 void Session::send_status(std::string_view level, std::string_view code, const std::string& description) {
   if (!client_chunks_ || !client_.out) return;  // still in the handshake: it cannot read a status
   SP_DEBUG(id_, "rtmp: onStatus %.*s to the client: %s", int(code.size()), code.data(), description.c_str());
@@ -941,8 +938,9 @@ void Session::hop_closed(Hop& hop, const std::string& why) {
   if (state_ == State::done) return;
   if (&hop == &origin_ && state_ != State::relay) {
     if ((state_ == State::origin_connect || state_ == State::origin_handshake) && retry_origin(why)) return;
-    send_status("error", publishing_code(publishing_),
-                "origin " + describe_origin() + (state_ == State::origin_connect ? " unreachable: " : " failed: ") + why);
+    bool connecting = state_ == State::origin_connect;
+    refuse(connecting ? ErrorKind::unavailable : ErrorKind::upstream,
+           "origin " + describe_origin() + (connecting ? " unreachable: " : " failed: ") + why);
     close("origin " + why);
     return;
   }

@@ -166,6 +166,9 @@ class Session {
   void send(Hop& to, const Message& m);
   void send_raw(Hop& to, std::span<const uint8_t> bytes);
   void send_status(std::string_view level, std::string_view code, const std::string& description);
+  // The client's publish/play failed with an error of `kind`: an error
+  // onStatus whose code comes from error_status_code (rtmp/message.h).
+  void refuse(ErrorKind kind, const std::string& description);
   void start_relay();
   void hop_closed(Hop& hop, const std::string& why);
   Hop& other(Hop& h) { return &h == &client_ ? origin_ : client_; }

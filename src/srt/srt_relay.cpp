@@ -87,9 +87,9 @@ Status SrtRelay::reconnect(Pick pick, int64_t now_ms) {
 
 Status SrtRelay::connect_origin() {
   Result<SockAddr> addr = make_sock_addr(pick_.host, pick_.port);
-  if (!addr.ok()) return Status::Error("origin address: " + addr.error());
+  if (!addr.ok()) return Status::Error(ErrorKind::unavailable, "origin address: " + addr.error());
   origin_.sock.reset(srt_create_socket());
-  if (!origin_.sock) return Status::Error("srt_create_socket: " + srt_error_text());
+  if (!origin_.sock) return Status::Error(ErrorKind::unavailable, "srt_create_socket: " + srt_error_text());
   Status st = apply_srt_hop_options(origin_.sock.get(), conf_);
   if (!st.ok()) return st;
   if (!(st = srt_set_string_option(origin_.sock.get(), SRTO_STREAMID, origin_streamid_, "SRTO_STREAMID")).ok()) {
@@ -99,7 +99,7 @@ Status SrtRelay::connect_origin() {
   subscribe(origin_, SRT_EPOLL_OUT | SRT_EPOLL_ERR);
   if (srt_connect(origin_.sock.get(), addr->sa(), int(addr->len)) == SRT_ERROR) {
     origin_failed_ = true;
-    return Status::Error("connecting to origin: " + srt_error_text());
+    return Status::Error(ErrorKind::unavailable, "connecting to origin: " + srt_error_text());
   }
   return Status::Ok();
 }

@@ -13,8 +13,21 @@ Result<SrtRoute> route_srt_streamid(std::string_view streamid) {
   // The streamid's query (e.g. "?vhost=x&token=y") takes part only through
   // make_stream_key's vhost= rule; the raw streamid goes to the origin as is.
   Result<std::string> key = make_stream_key(id->vhost, id->app, id->stream, id->query);
-  if (!key.ok()) return Result<SrtRoute>::Error("streamid gives no stream key: " + key.error());
+  if (!key.ok()) return Result<SrtRoute>::Error(ErrorKind::bad_input, "streamid gives no stream key: " + key.error());
   return SrtRoute{std::move(*id), std::move(*key)};
+}
+
+int srt_reject_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::bad_input: return kSrtRejectBadRequest;
+    case ErrorKind::not_found: return kSrtRejectNotFound;
+    case ErrorKind::internal: return kSrtRejectInternal;
+    case ErrorKind::upstream: return kSrtRejectGateway;
+    case ErrorKind::unavailable:
+    case ErrorKind::full:
+    case ErrorKind::timeout: return kSrtRejectUnavailable;
+  }
+  return kSrtRejectInternal;
 }
 
 std::string srt_reject_text(int code) {
@@ -23,7 +36,9 @@ std::string srt_reject_text(int code) {
     case kSrtRejectBadRequest: return "1400 (bad request)";
     case kSrtRejectOverload: return "1402 (overload)";
     case 1403: return "1403 (forbidden)";
-    case 1404: return "1404 (not found)";
+    case kSrtRejectNotFound: return "1404 (not found)";
+    case kSrtRejectInternal: return "1500 (internal server error)";
+    case kSrtRejectGateway: return "1502 (bad gateway)";
     case kSrtRejectUnavailable: return "1503 (service unavailable)";
     case kSrtRejectLoop: return "1508 (proxy loop detected)";
     default: return std::to_string(code);

@@ -50,10 +50,11 @@
 // do. (A handshake caught mid-way by the switch gets no answer from the old
 // worker; the caller's retry reaches the new one.)
 //
-// Rejections (in the listen callback, before libsrt accepts): a malformed
-// streamid -> SRT_REJX_BAD_REQUEST (1400); no alive origin with an `srt`
-// endpoint -> 1503 (SRT_REJX_DOWN, "service unavailable"; libsrt 1.5.1 has no
-// separate UNAVAILABLE constant); a streamid whose srsproxy= chain already
+// Rejections (in the listen callback, before libsrt accepts), the code from
+// the error's kind (srt_reject_for, srt/srt_route.h): a malformed streamid
+// -> SRT_REJX_BAD_REQUEST (1400); no alive origin with an `srt` endpoint, or
+// a full registry -> 1503 (SRT_REJX_DOWN, "service unavailable"; libsrt 1.5.1
+// has no separate UNAVAILABLE constant); a streamid whose srsproxy= chain already
 // lists this proxy (a proxy loop, core/proxy_loop.h) -> 1508; a streamid that
 // cannot carry the loop marker onward (srt_streamid_for_origin) -> 1400; each
 // logged once with the peer address. A
@@ -280,9 +281,10 @@ int SrtService::on_listen(void* opaque, SRTSOCKET ns, int, const sockaddr* peer,
   }
   Result<SrtRoute> route = route_srt_streamid(sid);
   if (!route.ok()) {
-    SP_WARN(new_context_id(), "srt caller %s rejected with %s: %s", who.c_str(),
-            srt_reject_text(kSrtRejectBadRequest).c_str(), route.error().c_str());
-    srt_setrejectreason(ns, kSrtRejectBadRequest);
+    int code = srt_reject_for(route.kind());
+    SP_WARN(new_context_id(), "srt caller %s rejected with %s: %s", who.c_str(), srt_reject_text(code).c_str(),
+            route.error().c_str());
+    srt_setrejectreason(ns, code);
     return -1;
   }
   if (proxy_chain_lists(srt_streamid_proxy_chain(route->id), proxy_id())) {
@@ -295,16 +297,18 @@ int SrtService::on_listen(void* opaque, SRTSOCKET ns, int, const sockaddr* peer,
   // A streamid that cannot carry the marker onward (too long, or a plain
   // form with a ',') is refused now rather than accepted and then closed.
   if (Result<std::string> onward = srt_streamid_for_origin(sid, route->id, proxy_id()); !onward.ok()) {
-    SP_WARN(new_context_id(), "srt caller %s rejected with %s: %s", who.c_str(),
-            srt_reject_text(kSrtRejectBadRequest).c_str(), onward.error().c_str());
-    srt_setrejectreason(ns, kSrtRejectBadRequest);
+    int code = srt_reject_for(onward.kind());
+    SP_WARN(new_context_id(), "srt caller %s rejected with %s: %s", who.c_str(), srt_reject_text(code).c_str(),
+            onward.error().c_str());
+    srt_setrejectreason(ns, code);
     return -1;
   }
   Result<Pick> pick = self->registry_.pick(route->key, Proto::srt, monotonic_ms());
   if (!pick.ok()) {
+    int code = srt_reject_for(pick.kind());
     SP_WARN(new_context_id(), "srt caller %s (streamid \"%s\") rejected with %s: %s", who.c_str(), sid.c_str(),
-            srt_reject_text(kSrtRejectUnavailable).c_str(), pick.error().c_str());
-    srt_setrejectreason(ns, kSrtRejectUnavailable);
+            srt_reject_text(code).c_str(), pick.error().c_str());
+    srt_setrejectreason(ns, code);
     return -1;
   }
   return 0;

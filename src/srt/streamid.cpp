@@ -40,8 +40,8 @@ Status split_resource(std::string_view resource, SrtStreamId* out) {
   size_t slash = path.find('/');
   std::string_view app = slash == std::string_view::npos ? kSrtDefaultApp : path.substr(0, slash);
   std::string_view stream = slash == std::string_view::npos ? path : path.substr(slash + 1);
-  if (app.empty()) return Status::Error("streamid has an empty app");
-  if (stream.empty()) return Status::Error("streamid has an empty stream");
+  if (app.empty()) return Status::Error(ErrorKind::bad_input, "streamid has an empty app");
+  if (stream.empty()) return Status::Error(ErrorKind::bad_input, "streamid has an empty stream");
   out->app = std::string(app);
   out->stream = std::string(stream);
   return Status::Ok();
@@ -50,8 +50,8 @@ Status split_resource(std::string_view resource, SrtStreamId* out) {
 Result<SrtMode> parse_mode(std::string_view value) {
   if (iequals(value, "publish")) return SrtMode::kPublish;
   if (iequals(value, "request")) return SrtMode::kRequest;
-  return Result<SrtMode>::Error("streamid has unknown mode m=" + std::string(value) +
-                                " (want publish or request)");
+  return Result<SrtMode>::Error(ErrorKind::bad_input,
+                                "streamid has unknown mode m=" + std::string(value) + " (want publish or request)");
 }
 
 // The three keys the proxy interprets, as found in a "#!::" streamid.
@@ -64,11 +64,11 @@ struct SpecialKeys {
 Status take_item(std::string_view item, SpecialKeys* keys, SrtStreamId* out) {
   size_t eq = item.find('=');
   if (eq == std::string_view::npos) {
-    return Status::Error("streamid item '" + std::string(item) + "' has no '='");
+    return Status::Error(ErrorKind::bad_input, "streamid item '" + std::string(item) + "' has no '='");
   }
   std::string_view key = item.substr(0, eq);
   std::string_view value = item.substr(eq + 1);
-  if (key.empty()) return Status::Error("streamid item '" + std::string(item) + "' has no key");
+  if (key.empty()) return Status::Error(ErrorKind::bad_input, "streamid item '" + std::string(item) + "' has no key");
   std::optional<std::string_view>* slot = key == "r" ? &keys->r
                                         : key == "h" ? &keys->h
                                         : key == "m" ? &keys->m
@@ -77,7 +77,7 @@ Status take_item(std::string_view item, SpecialKeys* keys, SrtStreamId* out) {
     out->extra.emplace_back(std::string(key), std::string(value));
     return Status::Ok();
   }
-  if (slot->has_value()) return Status::Error("streamid repeats key " + std::string(key));
+  if (slot->has_value()) return Status::Error(ErrorKind::bad_input, "streamid repeats key " + std::string(key));
   *slot = value;
   return Status::Ok();
 }
@@ -101,7 +101,7 @@ Status resolve_resource(const SpecialKeys& keys, SrtStreamId* out) {
       if (!resource) resource = h.substr(first + 1);
     }
   }
-  if (!resource) return Status::Error("streamid has no resource (r=app/stream or h=app/stream)");
+  if (!resource) return Status::Error(ErrorKind::bad_input, "streamid has no resource (r=app/stream or h=app/stream)");
   return split_resource(*resource, out);
 }
 
@@ -127,15 +127,19 @@ Result<SrtStreamId> parse_key_values(std::string_view body) {
 }  // namespace
 
 Result<SrtStreamId> parse_srt_streamid(std::string_view text) {
-  if (text.empty()) return Result<SrtStreamId>::Error("streamid is empty");
+  if (text.empty()) return Result<SrtStreamId>::Error(ErrorKind::bad_input, "streamid is empty");
   if (text.size() > kSrtMaxStreamIdBytes) {
-    return Result<SrtStreamId>::Error("streamid is longer than " +
-                                      std::to_string(kSrtMaxStreamIdBytes) + " bytes");
+    return Result<SrtStreamId>::Error(ErrorKind::bad_input,
+                                      "streamid is longer than " + std::to_string(kSrtMaxStreamIdBytes) + " bytes");
   }
-  if (has_control_char(text)) return Result<SrtStreamId>::Error("streamid has control characters");
+  if (has_control_char(text)) {
+    return Result<SrtStreamId>::Error(ErrorKind::bad_input, "streamid has control characters");
+  }
   if (text.starts_with(kKeyValuePrefix)) return parse_key_values(text.substr(kKeyValuePrefix.size()));
   // Other "#!" syntaxes (e.g. the nested "#!:{...}") are not routed.
-  if (text.starts_with("#!")) return Result<SrtStreamId>::Error("streamid has an unsupported #! syntax");
+  if (text.starts_with("#!")) {
+    return Result<SrtStreamId>::Error(ErrorKind::bad_input, "streamid has an unsupported #! syntax");
+  }
   SrtStreamId out;
   if (Status s = split_resource(text, &out); !s.ok()) return s;
   return out;
@@ -176,15 +180,16 @@ Result<std::string> srt_streamid_for_origin(std::string_view raw, const SrtStrea
   } else {
     // A ',' would split the resource in the key-value form.
     if (raw.find(',') != std::string_view::npos) {
-      return Result<std::string>::Error("streamid \"" + std::string(raw) +
-                                        "\" has a ',' outside the #!:: form: it cannot carry the proxy-loop marker");
+      return Result<std::string>::Error(
+          ErrorKind::bad_input, "streamid \"" + std::string(raw) +
+                                    "\" has a ',' outside the #!:: form: it cannot carry the proxy-loop marker");
     }
     out = "#!::r=" + id.app + "/" + id.stream + (id.query.empty() ? "" : "?" + id.query) + ",";
   }
   out += std::string(kSrtViaKey) + "=" + proxy_chain_append(srt_streamid_proxy_chain(id), proxy);
   if (out.size() > kSrtMaxStreamIdBytes) {
-    return Result<std::string>::Error("streamid with the proxy-loop marker is longer than " +
-                                      std::to_string(kSrtMaxStreamIdBytes) + " bytes");
+    return Result<std::string>::Error(ErrorKind::bad_input, "streamid with the proxy-loop marker is longer than " +
+                                                                std::to_string(kSrtMaxStreamIdBytes) + " bytes");
   }
   return out;
 }

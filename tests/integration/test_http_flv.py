@@ -68,6 +68,14 @@ class HttpFlv(ProxyTestCase):
         self.assertIn("no alive origin", body)
         self.assertEqual(len(body.strip().splitlines()), 1)
 
+    def test_stream_key_too_long_for_the_registry_is_400(self):
+        # Bad input, not "try later": the error's kind decides the status.
+        p = self.start_proxy()
+        p.register(self.flv.registration())
+        status, body = curl(self.url("/live/" + "s" * 300 + ".flv"))
+        self.assertEqual(status, 400, body)
+        self.assertIn("too long", body)
+
     def test_unreachable_origin_is_503(self):
         p = self.start_proxy()
         dead = self.flv.registration("dead")

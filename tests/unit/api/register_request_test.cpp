@@ -61,6 +61,7 @@ void expect_error_names(const std::string& body, const std::string& field) {
   auto r = parse_register_request(body);
   ASSERT_FALSE(r.ok()) << body;
   EXPECT_NE(r.error().find("\"" + field + "\""), std::string::npos) << r.error();
+  EXPECT_EQ(r.kind(), ErrorKind::bad_input) << body;  // answered 400
 }
 
 TEST(RegisterRequest, SrsHeartbeatFixture) {
@@ -112,6 +113,7 @@ TEST(RegisterRequest, BadJson) {
   for (const char* bad : {"", "{", "not json", "{\"ip\":}", "[]", "\"str\"", "42", "null"}) {
     auto r = parse_register_request(bad);
     EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.kind(), ErrorKind::bad_input) << bad;
   }
   EXPECT_NE(parse_register_request("{").error().find("JSON"), std::string::npos);
 }

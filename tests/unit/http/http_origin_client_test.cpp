@@ -185,6 +185,7 @@ TEST(HttpOriginClientTest, TruncatedBodiesAreErrors) {
   run.loop();
   EXPECT_FALSE(run.c.result.ok());
   EXPECT_NE(run.c.result.message().find("middle of the body"), std::string::npos);
+  EXPECT_EQ(run.c.result.kind(), ErrorKind::upstream);
 }
 
 TEST(HttpOriginClientTest, MalformedAnswers) {
@@ -195,6 +196,7 @@ TEST(HttpOriginClientTest, MalformedAnswers) {
     run.loop();
     ASSERT_TRUE(run.c.ended) << bad;
     EXPECT_FALSE(run.c.result.ok()) << bad;
+    EXPECT_EQ(run.c.result.kind(), ErrorKind::upstream) << bad;
   }
 }
 
@@ -210,6 +212,9 @@ TEST(HttpOriginClientTest, RefusedAndSilentOrigins) {
     refused.loop();
     EXPECT_FALSE(refused.c.result.ok());
     EXPECT_NE(refused.c.result.message().find("connect"), std::string::npos) << refused.c.result.message();
+    EXPECT_EQ(refused.c.result.kind(), ErrorKind::unavailable) << refused.c.result.message();
+  } else {
+    EXPECT_EQ(st.kind(), ErrorKind::unavailable) << st.message();
   }
   ScriptedOrigin silent({}, /*answer=*/false);
   OriginRun timed;
@@ -218,6 +223,7 @@ TEST(HttpOriginClientTest, RefusedAndSilentOrigins) {
   timed.loop();
   EXPECT_FALSE(timed.c.result.ok());
   EXPECT_NE(timed.c.result.message().find("no answer within connect_timeout"), std::string::npos);
+  EXPECT_EQ(timed.c.result.kind(), ErrorKind::timeout);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
 }
 
@@ -234,6 +240,8 @@ TEST(HttpOriginClientTest, BodyGapLongerThanIdleTimeout) {
   EXPECT_EQ(run.c.body, "first");
   EXPECT_FALSE(run.c.result.ok());
   EXPECT_NE(run.c.result.message().find("idle_timeout"), std::string::npos) << run.c.result.message();
+  // After the head every failure is the origin's.
+  EXPECT_EQ(run.c.result.kind(), ErrorKind::upstream);
 }
 
 TEST(HttpOriginClientTest, PauseStopsDeliveryUntilResume) {

@@ -141,15 +141,17 @@ TEST(Registry, RefusesValuesTooLong) {
   auto s = reg->register_origin(origin(std::string(64, 'x')), 0);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("too long"), std::string::npos) << s.message();
+  EXPECT_EQ(s.kind(), ErrorKind::bad_input);
   EXPECT_TRUE(reg->register_origin(origin(std::string(63, 'x')), 0).ok());
   OriginSpec many = origin("m");
   many.endpoints[int(Proto::rtmp)].assign(kMaxEndpointsPerProto + 1, Endpoint{"", 1935});
-  EXPECT_FALSE(reg->register_origin(many, 0).ok());
-  EXPECT_FALSE(reg->register_origin(origin(""), 0).ok());
+  EXPECT_EQ(reg->register_origin(many, 0).kind(), ErrorKind::bad_input);
+  EXPECT_EQ(reg->register_origin(origin(""), 0).kind(), ErrorKind::bad_input);
   EXPECT_EQ(reg->origins(0).size(), 1u);
   auto p = reg->pick(std::string(256, 'k'), Proto::rtmp, 0);
   ASSERT_FALSE(p.ok());
   EXPECT_NE(p.error().find("too long"), std::string::npos);
+  EXPECT_EQ(p.kind(), ErrorKind::bad_input);
   EXPECT_TRUE(reg->pick(std::string(255, 'k'), Proto::rtmp, 0).ok());
 }
 
@@ -160,7 +162,7 @@ TEST(Registry, FullOriginTableChangesNothing) {
   auto s = reg->register_origin(origin("one-too-many"), 0);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.message(), "registry full: " + std::to_string(cap) + " origins");
-  EXPECT_TRUE(is_registry_full(s));
+  EXPECT_EQ(s.kind(), ErrorKind::full);
   EXPECT_EQ(reg->origins(0).size(), cap);
   EXPECT_EQ(find(reg->origins(0), "one-too-many"), nullptr);
   // Existing origins still heartbeat fine.
@@ -172,6 +174,7 @@ TEST(Registry, PickWithoutOriginsNamesStreamAndProto) {
   auto p = reg->pick("__defaultVhost__/live/s", Proto::rtmp, 0);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error(), "no alive origin can serve \"__defaultVhost__/live/s\" over rtmp");
+  EXPECT_EQ(p.kind(), ErrorKind::unavailable);
   ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
   p = reg->pick("__defaultVhost__/live/s", Proto::srt, 0);
   ASSERT_FALSE(p.ok());
@@ -400,7 +403,7 @@ TEST(Registry, FullOfLiveIsRefused) {
   auto p = reg->pick("v/l/extra", Proto::rtmp, 0);
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error(), "registry full: " + std::to_string(cap) + " streams");
-  EXPECT_TRUE(is_registry_full(Status::Error(p.error())));
+  EXPECT_EQ(p.kind(), ErrorKind::full);
   // Existing pins still answer, and live pins never expire.
   EXPECT_TRUE(reg->pick(k(0), Proto::rtmp, 0).ok());
   ASSERT_TRUE(reg->register_origin(origin("a"), 10 * kSessionTtl).ok());  // heartbeat
@@ -453,6 +456,7 @@ TEST(Registry, FullSessionTableEvictsFingerprintsThenIdleSessions) {
   // A fingerprint goes first, however fresh.
   ASSERT_TRUE(reg->put_session(SessionKind::hls, "new1", "k", "a", "", 1).ok());
   EXPECT_FALSE(reg->get_session(SessionKind::hls_client, "fp", 1).ok());
+  EXPECT_EQ(reg->get_session(SessionKind::hls_client, "fp", 1).kind(), ErrorKind::not_found);
   EXPECT_EQ(reg->usage().evicted_sessions, 1u);
   // Every session was touched within 30 s: live, so refused.
   auto s = reg->put_session(SessionKind::hls, "new2", "k", "a", "", 30 * 1000 - 1);

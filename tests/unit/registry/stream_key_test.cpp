@@ -100,6 +100,10 @@ TEST(StreamKey, OnlyMediaExtensionsAreStripped) {
 }
 
 TEST(StreamKey, RejectsBadInputs) {
+  // Every refusal is bad input (HTTP 400, SRT 1400).
+  EXPECT_EQ(stream_key_from_rtmp("rtmp://127.0.0.1/live", "a b").kind(), ErrorKind::bad_input);
+  EXPECT_EQ(stream_key_from_http("127.0.0.1", "/s.flv").kind(), ErrorKind::bad_input);
+  EXPECT_EQ(make_stream_key("", "live", "").kind(), ErrorKind::bad_input);
   EXPECT_FALSE(stream_key_from_rtmp("127.0.0.1/live", "s").ok());          // no scheme
   EXPECT_FALSE(stream_key_from_rtmp("rtmp://127.0.0.1", "s").ok());        // no app
   EXPECT_FALSE(stream_key_from_rtmp("rtmp://127.0.0.1/", "s").ok());       // empty app

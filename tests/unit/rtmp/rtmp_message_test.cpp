@@ -362,3 +362,17 @@ TEST(RtmpMessage, ProxyChainOfOddConnects) {
 }
 
 }  // namespace sp::rtmp
+
+namespace sp::rtmp {
+namespace {
+
+TEST(RtmpMessage, EveryErrorKindHasItsStatusCode) {
+  for (ErrorKind k : {ErrorKind::bad_input, ErrorKind::not_found, ErrorKind::internal, ErrorKind::upstream,
+                      ErrorKind::unavailable, ErrorKind::full, ErrorKind::timeout}) {
+    EXPECT_EQ(error_status_code(k, /*publishing=*/true), "NetStream.Publish.BadName") << error_kind_name(k);
+    EXPECT_EQ(error_status_code(k, /*publishing=*/false), "NetStream.Play.StreamNotFound") << error_kind_name(k);
+  }
+}
+
+}  // namespace
+}  // namespace sp::rtmp

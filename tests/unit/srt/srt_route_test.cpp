@@ -48,6 +48,7 @@ TEST(SrtRouteTest, MalformedStreamIdsAreRefused) {
   for (const char* b : bad) {
     Result<SrtRoute> r = route_srt_streamid(b);
     EXPECT_FALSE(r.ok()) << "accepted: " << b;
+    EXPECT_EQ(r.kind(), ErrorKind::bad_input) << b;
     EXPECT_FALSE(r.error().empty()) << b;
   }
   std::string too_long = "live/" + std::string(600, 'a');
@@ -65,6 +66,23 @@ TEST(SrtRouteTest, RejectCodesAreLibsrtsAndNamed) {
   // libsrt's own reasons come with libsrt's text.
   EXPECT_NE(srt_reject_text(SRT_REJ_BADSECRET).find("10 ("), std::string::npos);
   EXPECT_EQ(srt_reject_text(1499), "1499");
+  EXPECT_EQ(kSrtRejectNotFound, SRT_REJX_NOTFOUND);
+  EXPECT_EQ(kSrtRejectInternal, SRT_REJX_ISE);
+  EXPECT_EQ(kSrtRejectGateway, SRT_REJX_GW);
+}
+
+TEST(SrtRouteTest, EveryErrorKindHasItsRejection) {
+  EXPECT_EQ(srt_reject_for(ErrorKind::bad_input), SRT_REJX_BAD_REQUEST);  // malformed streamid
+  EXPECT_EQ(srt_reject_for(ErrorKind::not_found), SRT_REJX_NOTFOUND);
+  EXPECT_EQ(srt_reject_for(ErrorKind::internal), SRT_REJX_ISE);
+  EXPECT_EQ(srt_reject_for(ErrorKind::upstream), SRT_REJX_GW);
+  EXPECT_EQ(srt_reject_for(ErrorKind::unavailable), SRT_REJX_DOWN);  // no alive origin
+  EXPECT_EQ(srt_reject_for(ErrorKind::full), SRT_REJX_DOWN);         // registry full
+  EXPECT_EQ(srt_reject_for(ErrorKind::timeout), SRT_REJX_DOWN);
+  // What the listen callback meets: a bad streamid and a stream no origin serves.
+  Result<SrtRoute> bad = route_srt_streamid("#!::m=publish");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(srt_reject_for(bad.kind()), kSrtRejectBadRequest);
 }
 
 }  // namespace
