@@ -1,0 +1,79 @@
+// The HTTP stream service object (http_stream.h has the behaviour): the
+// `http_stream` listeners of a worker, its client connections (StreamConn,
+// stream_conn.h) and what every request needs from the worker: the loop, the
+// configuration, the registry, the resolved static root and "destroy later".
+//
+// Classes of the service and their one job each:
+//   HttpStreamService  listeners, the set of connections, the reaper
+//   StreamConn         one client connection: the keep-alive loop, one
+//                      StreamRequest at a time (stream_conn.h)
+//   StreamRequest      one request: loop check, routing, the answer, the
+//                      access log, the client count (stream_request.h)
+//   StreamRelay        an origin's answer streamed to the client: HTTP-FLV/
+//                      TS/AAC/MP3 and HLS segments (stream_relay.h)
+//   HlsPlaylistFetch   an HLS playlist fetched whole, redirects followed,
+//                      rewritten, the session stored (hls_fetch.h)
+//   serve_static_file  files from `root` (stream_static.cpp)
+// Pure helpers: stream_route.h (routing), location.h (redirects),
+// hls_session.h (session records), http_static.h, hls_playlist.h, query.h.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/event_ptr.h"
+#include "http/http_server.h"
+#include "http/tls.h"
+#include "process/worker.h"
+
+namespace sp {
+
+class StreamConn;
+
+class HttpStreamService : public Service {
+ public:
+  explicit HttpStreamService(WorkerContext& ctx);
+  ~HttpStreamService() override;
+
+  Status start(const ListenerSet& listeners);
+
+  const char* name() const override { return "http_stream"; }
+  void stop_accepting() override;
+  size_t active_sessions() const override { return conns_.size(); }
+
+  event_base* base() const { return base_; }
+  const HttpStreamConf& conf() const { return conf_; }
+  Registry& registry() { return registry_; }
+  const std::string& real_root() const { return real_root_; }
+
+  // Destroys `obj` from the loop, after the callback that gave it up returns.
+  template <class T>
+  void bury(std::unique_ptr<T> obj) {
+    if (!obj) return;
+    graveyard_.push_back(std::shared_ptr<void>(std::move(obj)));
+    event_active(reaper_.get(), EV_TIMEOUT, 0);
+  }
+
+  // The connection closed: its slot is free, the object destroyed later.
+  void conn_closed(StreamConn* c);
+
+ private:
+  void accept(BufferEventPtr bev, const SockAddr& peer, bool tls);
+  static void on_reap(evutil_socket_t, short, void* arg);
+
+  event_base* base_;
+  HttpStreamConf conf_;
+  Registry& registry_;
+  ConnectionLimiter& limiter_;
+  SslCtxPtr tls_;
+  HttpListener listener_;
+  std::string real_root_;
+  bool stopped_ = false;
+  std::unordered_map<StreamConn*, std::unique_ptr<StreamConn>> conns_;
+  std::vector<std::shared_ptr<void>> graveyard_;
+  EventPtr reaper_;
+};
+
+}  // namespace sp
