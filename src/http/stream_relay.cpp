@@ -1,8 +1,8 @@
 // Origin answers streamed to the client (see stream_relay.h).
 #include "http/stream_relay.h"
 
-#include <algorithm>
-#include <cctype>
+#include <strings.h>
+
 #include <cstdlib>
 
 #include "core/clock.h"
@@ -19,9 +19,8 @@ void StreamRelay::on_origin_head(OriginClient& origin, const HttpResponseHead& h
   bool cors = svc.conf().cors;
   for (const auto& [name, value] : head.headers.fields()) {
     if (http_is_hop_by_hop(name)) continue;
-    std::string n(name);
-    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (n == "server" || (cors && n.rfind("access-control-", 0) == 0)) continue;
+    if (name.size() == 6 && strcasecmp(name.c_str(), "server") == 0) continue;
+    if (cors && strncasecmp(name.c_str(), "access-control-", 15) == 0) continue;
     h.add(name, value);
   }
   req_.add_cors(&h);

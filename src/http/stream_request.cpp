@@ -3,10 +3,8 @@
 #include "http/stream_request.h"
 
 #include <openssl/rand.h>
+#include <strings.h>
 #include <sys/random.h>
-
-#include <algorithm>
-#include <cctype>
 
 #include "build_info.h"
 #include "core/clock.h"
@@ -47,11 +45,6 @@ std::string new_hls_session_id() {
   return hex_string(b, sizeof(b));
 }
 
-bool is_via(const std::string& name) {
-  return name.size() == 3 && std::tolower((unsigned char)name[0]) == 'v' && std::tolower((unsigned char)name[1]) == 'i' &&
-         std::tolower((unsigned char)name[2]) == 'a';
-}
-
 }  // namespace
 
 StreamRequest::StreamRequest(StreamConn& owner, HttpStreamService& svc, HttpConn& conn, const HttpRequestHead& head)
@@ -85,7 +78,7 @@ void StreamRequest::serve(const HttpRequestHead& head) {
 bool StreamRequest::proxy_loop(const HttpRequestHead& head) {
   std::string via;
   for (const auto& [name, value] : head.headers.fields()) {
-    if (!is_via(name)) continue;
+    if (name.size() != 3 || strcasecmp(name.c_str(), "via") != 0) continue;
     if (!via.empty()) via += ", ";
     via += value;
   }
