@@ -18,10 +18,9 @@
 #include "http/stream_relay.h"
 #include "http/stream_route.h"
 #include "http/stream_service.h"
+#include "http/stream_static.h"
 
 namespace sp {
-
-void serve_static_file(StreamRequest& req, const HttpRequestHead& head);  // stream_static.cpp
 
 namespace {
 

@@ -13,7 +13,7 @@
 //                      TS/AAC/MP3 and HLS segments (stream_relay.h)
 //   HlsPlaylistFetch   an HLS playlist fetched whole, redirects followed,
 //                      rewritten, the session stored (hls_fetch.h)
-//   serve_static_file  files from `root` (stream_static.cpp)
+//   serve_static_file  files from `root` (stream_static.h)
 // Pure helpers: stream_route.h (routing), location.h (redirects),
 // hls_session.h (session records), http_static.h, hls_playlist.h, query.h.
 #pragma once

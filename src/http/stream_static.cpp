@@ -1,7 +1,9 @@
-// Static files of the HTTP stream service from `root` (players,
-// crossdomain.xml): the I/O half of http_static.h. The decoded path is
-// checked there; here realpath() must stay inside the root (symlinks), only
-// regular files are served, with one byte range at most, by sendfile.
+// Static files of the HTTP stream service (see stream_static.h). The decoded
+// path is checked by http_static.h; here realpath() must stay inside the
+// root (symlinks), only regular files are served, with one byte range at
+// most, by sendfile.
+#include "http/stream_static.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
