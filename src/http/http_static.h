@@ -2,7 +2,7 @@
 // the pure part: request path -> a safe path relative to the root, MIME types
 // by extension, and the single-range `Range` header. The serving itself
 // (open, fstat, realpath check against the root, sendfile through the
-// bufferevent) is in http_stream.cpp.
+// bufferevent) is in stream_static.cpp.
 //
 // Traversal is refused twice: here, on the decoded path (any ".." segment,
 // NUL or backslash -> 403), and at open time by realpath(), which catches

@@ -61,6 +61,8 @@
 // Logs: every request gets one access line (peer, method, target, status,
 // body bytes, duration, origin, end reason) under the connection's context
 // id; a relayed stream also gets a start line.
+//
+// The classes behind this (one job each) are listed in stream_service.h.
 #pragma once
 
 #include "module/module.h"

@@ -234,5 +234,30 @@ class HttpHls(ProxyTestCase):
         self.assertEqual(status, 404, body)
 
 
+    def test_requests_on_one_connection_share_no_state(self):
+        # Each request has its own state, made when its head arrives: a
+        # static 404 after a session's playlist and segment on the same
+        # keep-alive connection names no origin and no session in its log.
+        p = self.start_proxy(self.origins[:1], workers=1)
+        status, _, body = self.get("/live/s.m3u8")
+        self.assertEqual(status, 200, body)
+        seg = uri_lines(body)[-1]  # the newest: still there when fetched
+        sid = session_id(body)
+        out = subprocess.run(["curl", "-sS", "-m", "10", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+                              "-w", "%{http_code} %{num_connects}\\n", self.url("/live/s.m3u8"),
+                              self.url("/live/" + seg), self.url("/nothing-here.txt")],
+                             capture_output=True, text=True, timeout=15)
+        self.assertEqual(out.stdout.split(), ["200", "1", "200", "0", "404", "0"], out.stderr)
+        line = p.wait_log(" GET /nothing-here.txt 404 ") and [
+            l for l in p.log().splitlines() if " GET /nothing-here.txt 404 " in l][0]
+        seg_line = [l for l in p.log().splitlines() if " GET /live/%s 200 " % seg in l][-1]
+        # Same connection (same peer address and port), later request.
+        peer = re.search(r"http: (\S+) GET /live/", seg_line).group(1)
+        self.assertIn("http: %s GET /nothing-here.txt" % peer, line)
+        self.assertIn("hls=" + sid, seg_line)
+        self.assertIn("origin=-", line)
+        self.assertNotIn("hls=", line)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,91 @@
+// Origin answers streamed to the client (see stream_relay.h).
+#include "http/stream_relay.h"
+
+#include <strings.h>
+
+#include <cstdlib>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/stream_service.h"
+
+namespace sp {
+
+void StreamRelay::on_origin_head(OriginClient& origin, const HttpResponseHead& head) {
+  report(Status::Ok());
+  HttpStreamService& svc = req_.svc();
+  HttpConn& conn = req_.conn();
+  HttpHeaders h;
+  bool cors = svc.conf().cors;
+  for (const auto& [name, value] : head.headers.fields()) {
+    if (http_is_hop_by_hop(name)) continue;
+    if (name.size() == 6 && strcasecmp(name.c_str(), "server") == 0) continue;
+    if (cors && strncasecmp(name.c_str(), "access-control-", 15) == 0) continue;
+    h.add(name, value);
+  }
+  req_.add_cors(&h);
+  std::optional<uint64_t> length;
+  const HttpBodyFraming& f = origin.framing();
+  if (f.kind == HttpBodyFraming::kLength) length = f.length;
+  if (f.kind == HttpBodyFraming::kNone) {
+    length = 0;
+    // HEAD: announce the origin's length.
+    if (auto cl = head.headers.get("Content-Length"); cl && req_.method() == "HEAD") {
+      length = strtoull(std::string(*cl).c_str(), nullptr, 10);
+    }
+  }
+  conn.begin_response(head.status, h, length);
+  if (head.status / 100 == 2 && !live_key_.empty()) {
+    // The origin has the stream: its pin lasts and this client counts.
+    Status st = svc.registry().confirm(live_key_, live_server_, monotonic_ms());
+    if (!st.ok()) SP_WARN(req_.ctx(), "http: stream %s not pinned: %s", live_key_.c_str(), st.message().c_str());
+    req_.count_client(live_key_);
+    live_key_.clear();
+  }
+  if (head.status == 200 && req_.counted()) {
+    SP_INFO(req_.ctx(), "http: stream start %s %s %s key=%s origin=%s", conn.peer().to_string().c_str(),
+            req_.method().c_str(), req_.target().c_str(), req_.counted_key().c_str(), req_.origin_desc().c_str());
+  }
+}
+
+void StreamRelay::on_origin_body(OriginClient& origin, evbuffer* data) {
+  HttpConn& conn = req_.conn();
+  conn.write(data);
+  if (!paused_ && conn.output_size() > kHighWater) {
+    paused_ = true;
+    origin.pause();
+  }
+}
+
+void StreamRelay::on_client_drain() {
+  if (paused_ && origin_) {
+    paused_ = false;
+    origin_->resume();
+  }
+}
+
+void StreamRelay::on_origin_end(OriginClient& origin, const Status& result) {
+  bool had_head = origin.got_head();
+  if (!had_head) {
+    report(result);
+    if (!live_key_.empty()) {
+      if (auto pick = next_origin(live_key_, "")) {
+        live_server_ = pick->origin.server;
+        return start(pick->host, pick->port, req_.target());
+      }
+    }
+  }
+  drop();
+  if (!had_head) {
+    return req_.fail(result.kind(), "origin " + req_.origin_desc() + ": " + result.message());
+  }
+  if (result.ok()) {
+    req_.conn().end_response();
+    return req_.end("");
+  }
+  HttpConn& conn = req_.conn();
+  req_.end(result.message());
+  conn.close("origin: " + result.message());
+}
+
+}  // namespace sp
