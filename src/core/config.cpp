@@ -19,6 +19,7 @@
 
 #include "api/self_loop.h"
 #include "build_info.h"
+#include "core/env_file.h"
 #include "registry/endpoint.h"
 #include "registry/registry.h"
 
@@ -229,6 +230,9 @@ const Directive kCoreDirectives[] = {
     {"worker_connections", kCtxMain, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_int(d, 16, 1 << 20, &c.worker_connections); },
      "worker_connections NUMBER;", "4096", "Most client sessions one worker serves at once."},
+    {"env_file", kCtxMain, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) { return set_string(d, &c.env_file); }, "env_file PATH;", "",
+     "Also read PROXY_* variables from this .env file (the real environment wins); unset reads none."},
 };
 
 }  // namespace
@@ -292,14 +296,34 @@ std::string resolve(const std::string& prefix, const std::string& path) {
   return prefix + "/" + path;
 }
 
-// PROXY_* variables of the original proxy; they win over the file.
-Status apply_environment(Config& c) {
-  auto env = [&](const char* name, auto&& apply) -> Status {
-    const char* v = getenv(name);
-    if (!v || !*v) return Status::Ok();
-    Status st = apply(std::string(v));
-    if (!st.ok()) return Status::Error("invalid " + std::string(name) + "=\"" + v + "\": " + st.message());
-    c.env_overrides.push_back(std::string(name) + "=" + v);
+// Variables the Go proxy reads that have no equivalent here: ignored, with a
+// line in the report (-t, -T, the start-up log) naming each one that is set.
+struct EnvNotApplicable {
+  const char* name;
+  const char* why;
+};
+const EnvNotApplicable kEnvNotApplicable[] = {
+    {"PROXY_REDIS_HOST", "the Redis registry is not built in (only PROXY_LOAD_BALANCER_TYPE=memory)"},
+    {"PROXY_REDIS_PORT", "the Redis registry is not built in (only PROXY_LOAD_BALANCER_TYPE=memory)"},
+    {"PROXY_REDIS_PASSWORD", "the Redis registry is not built in (only PROXY_LOAD_BALANCER_TYPE=memory)"},
+    {"PROXY_REDIS_DB", "the Redis registry is not built in (only PROXY_LOAD_BALANCER_TYPE=memory)"},
+    {"PROXY_REDIS_KEY_PREFIX", "the Redis registry is not built in (only PROXY_LOAD_BALANCER_TYPE=memory)"},
+    {"GO_PPROF", "there is no Go runtime to profile"},
+};
+
+// PROXY_* variables of the original proxy, from the real environment or the
+// env_file; they win over the file. Each one applied or ignored leaves a
+// line in c.env_overrides saying where it came from.
+Status apply_environment(Config& c, const EnvSource& src) {
+  auto env = [&](const char* name, const char* directive, auto&& apply) -> Status {
+    auto v = src.get(name);
+    if (!v) return Status::Ok();
+    Status st = apply(v->value);
+    if (!st.ok()) {
+      return Status::Error("invalid " + std::string(name) + "=\"" + v->value + "\" from " + v->origin + ": " +
+                           st.message());
+    }
+    c.env_overrides.push_back(std::string(name) + "=" + v->value + " from " + v->origin + " sets " + directive);
     return Status::Ok();
   };
   auto listen = [](std::vector<ListenConf>* out) {
@@ -326,41 +350,73 @@ Status apply_environment(Config& c) {
     };
   };
   Status st;
-  const std::pair<const char*, std::function<Status(const std::string&)>> table[] = {
-      {"PROXY_RTMP_SERVER", listen(&c.rtmp.listen)},
-      {"PROXY_HTTP_SERVER", listen(&c.http_stream.listen)},
-      {"PROXY_HTTP_API", listen(&c.http_api.listen)},
-      {"PROXY_WEBRTC_SERVER", listen(&c.webrtc.listen)},
-      {"PROXY_SRT_SERVER", listen(&c.srt.listen)},
-      {"PROXY_SYSTEM_API", listen(&c.system_api.listen)},
-      {"PROXY_STATIC_FILES", str(&c.http_stream.root)},
-      {"PROXY_LOAD_BALANCER_TYPE",
+  const struct {
+    const char* name;
+    const char* directive;
+    std::function<Status(const std::string&)> apply;
+  } table[] = {
+      {"PROXY_RTMP_SERVER", "rtmp { listen }", listen(&c.rtmp.listen)},
+      {"PROXY_HTTP_SERVER", "http_stream { listen }", listen(&c.http_stream.listen)},
+      {"PROXY_HTTP_API", "http_api { listen }", listen(&c.http_api.listen)},
+      {"PROXY_WEBRTC_SERVER", "webrtc { listen }", listen(&c.webrtc.listen)},
+      {"PROXY_SRT_SERVER", "srt { listen }", listen(&c.srt.listen)},
+      {"PROXY_SYSTEM_API", "system_api { listen }", listen(&c.system_api.listen)},
+      {"PROXY_STATIC_FILES", "http_stream { root }", str(&c.http_stream.root)},
+      {"PROXY_LOAD_BALANCER_TYPE", "the registry type",
        [](const std::string& v) {
          // The registry is the shared-memory one; Redis is not built in yet.
          return v == "memory" ? Status::Ok()
                               : Status::Error("only \"memory\" (the shared-memory registry) is supported");
        }},
-      {"PROXY_DEFAULT_BACKEND_ENABLED",
+      {"PROXY_DEFAULT_BACKEND_ENABLED", "default_backend { enabled }",
        [&c](const std::string& v) {
          auto f = parse_flag(v);
          if (!f.ok()) return f.status();
          c.default_backend.enabled = *f;
          return Status::Ok();
        }},
-      {"PROXY_DEFAULT_BACKEND_IP", str(&c.default_backend.ip)},
-      {"PROXY_DEFAULT_BACKEND_RTMP", str(&c.default_backend.rtmp)},
-      {"PROXY_DEFAULT_BACKEND_HTTP", str(&c.default_backend.http)},
-      {"PROXY_DEFAULT_BACKEND_API", str(&c.default_backend.api)},
-      {"PROXY_DEFAULT_BACKEND_RTC", str(&c.default_backend.rtc)},
-      {"PROXY_DEFAULT_BACKEND_SRT", str(&c.default_backend.srt)},
+      {"PROXY_DEFAULT_BACKEND_IP", "default_backend { ip }", str(&c.default_backend.ip)},
+      {"PROXY_DEFAULT_BACKEND_RTMP", "default_backend { rtmp }", str(&c.default_backend.rtmp)},
+      {"PROXY_DEFAULT_BACKEND_HTTP", "default_backend { http }", str(&c.default_backend.http)},
+      {"PROXY_DEFAULT_BACKEND_API", "default_backend { api }", str(&c.default_backend.api)},
+      {"PROXY_DEFAULT_BACKEND_RTC", "default_backend { rtc }", str(&c.default_backend.rtc)},
+      {"PROXY_DEFAULT_BACKEND_SRT", "default_backend { srt }", str(&c.default_backend.srt)},
       // Both of the original proxy's quit timeouts bound how long sessions may
       // run on after a graceful stop; the force one wins when both are set.
-      {"PROXY_GRACE_QUIT_TIMEOUT", time(&c.shutdown_timeout_ms)},
-      {"PROXY_FORCE_QUIT_TIMEOUT", time(&c.shutdown_timeout_ms)},
+      {"PROXY_GRACE_QUIT_TIMEOUT", "shutdown_timeout", time(&c.shutdown_timeout_ms)},
+      {"PROXY_FORCE_QUIT_TIMEOUT", "shutdown_timeout", time(&c.shutdown_timeout_ms)},
+      // A Go duration as upstream reads it (300s, 1m30s, 1.5h), or bare seconds.
+      {"PROXY_ORIGIN_SERVER_TTL", "registry { origin_ttl }",
+       [&c](const std::string& v) {
+         auto ns = parse_go_duration_ns(v);
+         if (!ns.ok()) return ns.status();
+         if (*ns <= 0) return Status::Error("must be positive");
+         c.registry.origin_ttl_ms = *ns / 1000000;
+         return Status::Ok();
+       }},
   };
-  for (const auto& [name, apply] : table) {
-    st = env(name, apply);
+  for (const auto& row : table) {
+    st = env(row.name, row.directive, row.apply);
     if (!st.ok()) return st;
+  }
+  for (const EnvNotApplicable& na : kEnvNotApplicable) {
+    if (auto v = src.get(na.name)) {
+      c.env_overrides.push_back(std::string(na.name) + " from " + v->origin + " ignored: " + na.why);
+    }
+  }
+  // A PROXY_* line of the env_file that nothing reads is most likely a typo.
+  auto known = [&](std::string_view key) {
+    if (!key.starts_with("PROXY_")) return true;
+    for (const auto& row : table) {
+      if (key == row.name) return true;
+    }
+    for (const EnvNotApplicable& na : kEnvNotApplicable) {
+      if (key == na.name) return true;
+    }
+    return false;
+  };
+  for (const EnvValue& u : src.unknown_keys(known)) {
+    c.env_overrides.push_back(u.value + " from " + u.origin + " ignored: srs-proxy reads no such variable");
   }
   return Status::Ok();
 }
@@ -498,7 +554,17 @@ Result<Config> load_from_tree(Config conf, const std::vector<ConfDirective>& tre
   Status st = apply_list(conf, all, kCtxMain);
   if (!st.ok()) return st;
   if (opts.apply_environment) {
-    st = apply_environment(conf);
+    // Off unless the configuration names a file: a .env picked up from
+    // whatever directory srs-proxy happens to start in could silently move
+    // listeners, and -s / -t run from elsewhere would see another config.
+    EnvSource env;
+    if (!conf.env_file.empty()) {
+      conf.env_file = resolve(conf.prefix, conf.env_file);
+      auto loaded = load_env_file(conf.env_file);
+      if (!loaded.ok()) return Status::Error("env_file: " + loaded.error());
+      env = std::move(*loaded);
+    }
+    st = apply_environment(conf, env);
     if (!st.ok()) return st;
   }
   st = validate(conf);
@@ -562,7 +628,7 @@ std::string dump_config(const Config& conf) {
     out += "\n";
   }
   if (!conf.env_overrides.empty()) {
-    out += "# environment overrides applied:\n";
+    out += "# environment (PROXY_* variables), over the files above:\n";
     for (const std::string& e : conf.env_overrides) out += "#   " + e + "\n";
   }
   return out;

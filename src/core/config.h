@@ -125,8 +125,12 @@ struct Config {
   WebrtcConf webrtc;
   SrtConf srt;
 
+  std::string env_file;  // .env file of PROXY_* variables; empty: none
+
   // For -T: every file read with its text, and the PROXY_* overrides applied.
   std::vector<std::pair<std::string, std::string>> sources;
+  // One line per PROXY_* variable set: its value, where it came from (the
+  // environment or FILE:LINE of the env_file) and what it set or why ignored.
   std::vector<std::string> env_overrides;
 };
 
