@@ -1,6 +1,7 @@
 // RAII owners for libevent handles, so no code path forgets a free.
 #pragma once
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -22,6 +23,9 @@ struct BufferEventDeleter {
 struct EvHttpDeleter {
   void operator()(evhttp* h) const { evhttp_free(h); }
 };
+struct EvBufferDeleter {
+  void operator()(evbuffer* b) const { evbuffer_free(b); }
+};
 struct ListenerDeleter {
   void operator()(evconnlistener* l) const { evconnlistener_free(l); }
 };
@@ -29,6 +33,7 @@ struct ListenerDeleter {
 using EventBasePtr = std::unique_ptr<event_base, EventBaseDeleter>;
 using EventPtr = std::unique_ptr<event, EventDeleter>;
 using BufferEventPtr = std::unique_ptr<bufferevent, BufferEventDeleter>;
+using EvBufferPtr = std::unique_ptr<evbuffer, EvBufferDeleter>;
 using ListenerPtr = std::unique_ptr<evconnlistener, ListenerDeleter>;
 using EvHttpPtr = std::unique_ptr<evhttp, EvHttpDeleter>;
 
