@@ -77,13 +77,13 @@ void install_handlers(sigset_t* blocked) {
   sigprocmask(SIG_BLOCK, blocked, nullptr);
 }
 
-// In a child: back to default dispositions and an empty mask, so libevent's
-// signal handling sees every signal.
+// In a child: back to default dispositions, but the master's signals stay
+// blocked (fork keeps the mask) until the worker's event loop has installed
+// its own handlers (run_worker unblocks them). Unblocked here, a `-s reopen`
+// (USR1, default action: terminate) arriving before that would kill the
+// fresh worker; blocked, it stays pending and reaches the worker's handler.
 void reset_signals_in_child() {
   for (int s : kMasterSignals) signal(s, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
 Status switch_user(const std::string& user) {
@@ -127,6 +127,9 @@ class Master {
         srt_board_(SrtDrainBoard::create()) {
     if (!srt_board_) SP_PERROR("mmap(srt drain board) failed: %s; SRT sessions will not survive a reload", strerror(errno));
   }
+  ~Master() { SrtDrainBoard::destroy(srt_board_); }
+  Master(const Master&) = delete;
+  Master& operator=(const Master&) = delete;
 
   int run() {
     install_handlers(&blocked_);
@@ -363,6 +366,7 @@ class Master {
     spawn_generation();
     signal_children(SIGQUIT, conf_.shutdown_timeout_ms + 1000, true);
     SP_PNOTICE("reconfigured: generation %d", generation_);
+    for (const std::string& e : conf_.env_overrides) SP_PNOTICE("environment: %s", e.c_str());
     for (const std::string& w : system_api_exposure_warnings(conf_.system_api)) SP_PWARN("%s", w.c_str());
   }
 
@@ -391,7 +395,7 @@ class Master {
   MasterOptions opts_;
   std::vector<Child> children_;
   std::vector<PendingSpawn> pending_;
-  SrtDrainBoard* srt_board_;  // shared with the children; lives as long as the process
+  SrtDrainBoard* srt_board_;  // shared with the children (mapped before fork); unmapped with the master
   SrtGroups srt_groups_;
   sigset_t blocked_;
   int generation_ = 0;
