@@ -108,7 +108,9 @@ TEST(GoDuration, RefusesWhatItRefuses) {
                           "3000000h", "1h5"}) {
     auto r = parse_go_duration_ns(bad);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_NE(r.error().find("duration \"" + std::string(bad) + "\""), std::string::npos) << r.error();
+    if (!r.ok()) {
+      EXPECT_NE(r.error().find("duration \"" + std::string(bad) + "\""), std::string::npos) << r.error();
+    }
   }
 }
 
