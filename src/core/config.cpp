@@ -309,6 +309,11 @@ const EnvNotApplicable kEnvNotApplicable[] = {
     {"PROXY_REDIS_DB", "the Redis registry is not built in (only PROXY_LOAD_BALANCER_TYPE=memory)"},
     {"PROXY_REDIS_KEY_PREFIX", "the Redis registry is not built in (only PROXY_LOAD_BALANCER_TYPE=memory)"},
     {"GO_PPROF", "there is no Go runtime to profile"},
+    // Proposed upstream (a development version's env.go) but not released;
+    // only PROXY_ORIGIN_SERVER_TTL was.
+    {"PROXY_SERVER_ALIVE_DURATION", "the released Go proxy does not read it; PROXY_ORIGIN_SERVER_TTL sets the origin lifetime"},
+    {"PROXY_HLS_ALIVE_DURATION", "the released Go proxy does not read it; registry { session_ttl } sets the session lifetime"},
+    {"PROXY_RTC_ALIVE_DURATION", "the released Go proxy does not read it; registry { session_ttl } sets the session lifetime"},
 };
 
 // PROXY_* variables of the original proxy, from the real environment or the

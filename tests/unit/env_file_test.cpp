@@ -187,7 +187,7 @@ TEST_F(EnvFileConfig, BadValuesAndLinesNameTheirOrigin) {
 TEST_F(EnvFileConfig, NotApplicableAndUnknownVariablesAreReported) {
   setenv("PROXY_REDIS_HOST", "10.0.0.1", 1);
   auto c = load_with("PROXY_LOAD_BALANCER_TYPE=memory\nPROXY_REDIS_DB=0\nGO_PPROF=:6060\nPROXY_RTMP_SERVRE=1\n"
-                     "OTHER_TOOL=x\n");
+                     "OTHER_TOOL=x\nPROXY_HLS_ALIVE_DURATION=120s\n");
   ASSERT_TRUE(c.ok()) << c.error();
   std::string all;
   for (const std::string& e : c->env_overrides) all += e + "\n";
@@ -197,6 +197,8 @@ TEST_F(EnvFileConfig, NotApplicableAndUnknownVariablesAreReported) {
   EXPECT_NE(all.find("PROXY_REDIS_DB from " + file() + ":2 ignored"), std::string::npos) << all;
   EXPECT_NE(all.find("GO_PPROF from " + file() + ":3 ignored: there is no Go runtime"), std::string::npos) << all;
   EXPECT_NE(all.find("PROXY_RTMP_SERVRE from " + file() + ":4 ignored: srs-proxy reads no such variable"),
+            std::string::npos) << all;
+  EXPECT_NE(all.find("PROXY_HLS_ALIVE_DURATION from " + file() + ":6 ignored: the released Go proxy does not read it"),
             std::string::npos) << all;
   EXPECT_EQ(all.find("OTHER_TOOL"), std::string::npos) << all;
   EXPECT_EQ(all.find("10.0.0.1"), std::string::npos) << "ignored values (passwords) are not echoed: " << all;
