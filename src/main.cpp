@@ -214,6 +214,12 @@ int main(int argc, char** argv) {
     if (!cli.quiet) {
       fprintf(stderr, "srs-proxy: the configuration file %s syntax is ok\n", file.c_str());
       fprintf(stderr, "srs-proxy: configuration file %s test is successful\n", file.c_str());
+      // Where each setting came from: the PROXY_* lines, then the files.
+      for (const std::string& e : conf->env_overrides) fprintf(stderr, "srs-proxy: %s\n", e.c_str());
+      if (!conf->env_overrides.empty()) {
+        fprintf(stderr, "srs-proxy: every other setting comes from %s%s\n", file.c_str(),
+                conf->sources.size() > 1 ? " and the files it includes" : "");
+      }
     }
     if (cli.dump) fputs(sp::dump_config(*conf).c_str(), stdout);
     return 0;
@@ -230,6 +236,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   sp::log::set_process_context("master");
+  for (const std::string& e : conf->env_overrides) SP_PNOTICE("environment: %s", e.c_str());
   // The first configuration generation: the configuration and its sockets.
   auto cycle = sp::Cycle::create(std::move(*conf), nullptr);
   if (!cycle.ok()) {

@@ -47,7 +47,7 @@ Status set_listen_env(Config& c, const std::string& v) {
   return Status::Ok();
 }
 
-const EnvOverride kSystemApiEnvironment[] = {{"PROXY_SYSTEM_API", set_listen_env}};
+const EnvOverride kSystemApiEnvironment[] = {{"PROXY_SYSTEM_API", set_listen_env, "system_api { listen }"}};
 
 void system_api_listens(const Config& c, std::vector<ConfListen>* out) {
   for (const ListenConf& l : c.module<SystemApiConf>().listen) out->push_back(ConfListen{"system_api", false, false, &l});

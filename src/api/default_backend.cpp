@@ -56,13 +56,14 @@ const EnvOverride kDefaultBackendEnvironment[] = {
        if (!f.ok()) return f.status();
        c.module<DefaultBackendConf>().enabled = *f;
        return Status::Ok();
-     }},
-    {"PROXY_DEFAULT_BACKEND_IP", set_env<&DefaultBackendConf::ip>},
-    {"PROXY_DEFAULT_BACKEND_RTMP", set_env<&DefaultBackendConf::rtmp>},
-    {"PROXY_DEFAULT_BACKEND_HTTP", set_env<&DefaultBackendConf::http>},
-    {"PROXY_DEFAULT_BACKEND_API", set_env<&DefaultBackendConf::api>},
-    {"PROXY_DEFAULT_BACKEND_RTC", set_env<&DefaultBackendConf::rtc>},
-    {"PROXY_DEFAULT_BACKEND_SRT", set_env<&DefaultBackendConf::srt>},
+     },
+     "default_backend { enabled }"},
+    {"PROXY_DEFAULT_BACKEND_IP", set_env<&DefaultBackendConf::ip>, "default_backend { ip }"},
+    {"PROXY_DEFAULT_BACKEND_RTMP", set_env<&DefaultBackendConf::rtmp>, "default_backend { rtmp }"},
+    {"PROXY_DEFAULT_BACKEND_HTTP", set_env<&DefaultBackendConf::http>, "default_backend { http }"},
+    {"PROXY_DEFAULT_BACKEND_API", set_env<&DefaultBackendConf::api>, "default_backend { api }"},
+    {"PROXY_DEFAULT_BACKEND_RTC", set_env<&DefaultBackendConf::rtc>, "default_backend { rtc }"},
+    {"PROXY_DEFAULT_BACKEND_SRT", set_env<&DefaultBackendConf::srt>, "default_backend { srt }"},
 };
 
 Status validate_default_backend(Config& conf) {

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "build_info.h"
+#include "core/env_file.h"
 
 namespace sp {
 
@@ -219,6 +220,9 @@ const Directive kCoreDirectives[] = {
     {"worker_connections", kCtxMain, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_int(d, 16, 1 << 20, &c.worker_connections); },
      "worker_connections NUMBER;", "4096", "Most client sessions one worker serves at once."},
+    {"env_file", kCtxMain, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) { return set_string(d, &c.env_file); }, "env_file PATH;", "",
+     "Also read PROXY_* variables from this .env file (the real environment wins); unset reads none."},
 };
 
 // Both of the original proxy's quit timeouts bound how long sessions may run
@@ -231,8 +235,8 @@ Status set_shutdown_timeout_env(Config& c, const std::string& v) {
 }
 
 const EnvOverride kCoreEnvironment[] = {
-    {"PROXY_GRACE_QUIT_TIMEOUT", set_shutdown_timeout_env},
-    {"PROXY_FORCE_QUIT_TIMEOUT", set_shutdown_timeout_env},
+    {"PROXY_GRACE_QUIT_TIMEOUT", set_shutdown_timeout_env, "shutdown_timeout"},
+    {"PROXY_FORCE_QUIT_TIMEOUT", set_shutdown_timeout_env, "shutdown_timeout"},
 };
 
 Status validate_core(Config& c) {
@@ -297,17 +301,62 @@ Status apply_list(Config& conf, const std::vector<ConfDirective>& list, uint32_t
   return Status::Ok();
 }
 
-// Every module's PROXY_* variables (those of the original proxy); they win
-// over the file.
-Status apply_environment(Config& c) {
+// Variables the Go proxy reads that have no equivalent here: ignored, with a
+// line in the report (-t, -T, the start-up log) naming each one that is set.
+struct EnvNotApplicable {
+  const char* name;
+  const char* why;
+};
+const EnvNotApplicable kEnvNotApplicable[] = {
+    {"PROXY_REDIS_HOST", "the Redis registry is not wired in yet (only PROXY_LOAD_BALANCER_TYPE=memory)"},
+    {"PROXY_REDIS_PORT", "the Redis registry is not wired in yet (only PROXY_LOAD_BALANCER_TYPE=memory)"},
+    {"PROXY_REDIS_PASSWORD", "the Redis registry is not wired in yet (only PROXY_LOAD_BALANCER_TYPE=memory)"},
+    {"PROXY_REDIS_DB", "the Redis registry is not wired in yet (only PROXY_LOAD_BALANCER_TYPE=memory)"},
+    {"PROXY_REDIS_KEY_PREFIX", "the Redis registry is not wired in yet (only PROXY_LOAD_BALANCER_TYPE=memory)"},
+    {"GO_PPROF", "there is no Go runtime to profile"},
+    // Proposed upstream (a development version's env.go) but not released;
+    // only PROXY_ORIGIN_SERVER_TTL was.
+    {"PROXY_SERVER_ALIVE_DURATION", "the released Go proxy does not read it; PROXY_ORIGIN_SERVER_TTL sets the origin lifetime"},
+    {"PROXY_HLS_ALIVE_DURATION", "the released Go proxy does not read it; registry { session_ttl } sets the session lifetime"},
+    {"PROXY_RTC_ALIVE_DURATION", "the released Go proxy does not read it; registry { session_ttl } sets the session lifetime"},
+};
+
+// Every module's PROXY_* variables (those of the original proxy), from the
+// real environment or the env_file; they win over the file. Each one applied
+// or ignored leaves a line in c.env_overrides saying where it came from.
+Status apply_environment(Config& c, const EnvSource& src) {
   for (const ConfModule* m : conf_modules()) {
     for (const EnvOverride& e : m->environment) {
-      const char* v = getenv(e.name);
-      if (!v || !*v) continue;
-      Status st = e.apply(c, std::string(v));
-      if (!st.ok()) return Status::Error("invalid " + std::string(e.name) + "=\"" + v + "\": " + st.message());
-      c.env_overrides.push_back(std::string(e.name) + "=" + v);
+      auto v = src.get(e.name);
+      if (!v) continue;
+      Status st = e.apply(c, v->value);
+      if (!st.ok()) {
+        return Status::Error("invalid " + std::string(e.name) + "=\"" + v->value + "\" from " + v->origin + ": " +
+                             st.message());
+      }
+      c.env_overrides.push_back(std::string(e.name) + "=" + v->value + " from " + v->origin + " sets " + e.directive);
     }
+  }
+  for (const EnvNotApplicable& na : kEnvNotApplicable) {
+    if (auto v = src.get(na.name)) {
+      c.env_overrides.push_back(std::string(na.name) + " from " + v->origin + " ignored: " + na.why);
+    }
+  }
+  // A PROXY_* line of the env_file that nothing reads is most likely a typo.
+  auto known = [&](std::string_view key) {
+    if (!key.starts_with("PROXY_")) return true;
+    for (const ConfModule* m : conf_modules()) {
+      for (const EnvOverride& e : m->environment) {
+        if (key == e.name) return true;
+      }
+    }
+    for (const EnvNotApplicable& na : kEnvNotApplicable) {
+      if (key == na.name) return true;
+    }
+    return false;
+  };
+  for (const EnvValue& u : src.unknown_keys(known)) {
+    c.env_overrides.push_back(u.value + " from " + u.origin + " ignored: srs-proxy reads no such variable");
   }
   return Status::Ok();
 }
@@ -346,7 +395,17 @@ Result<Config> load_from_tree(Config conf, const std::vector<ConfDirective>& tre
   Status st = apply_list(conf, all, kCtxMain);
   if (!st.ok()) return st;
   if (opts.apply_environment) {
-    st = apply_environment(conf);
+    // Off unless the configuration names a file: a .env picked up from
+    // whatever directory srs-proxy happens to start in could silently move
+    // listeners, and -s / -t run from elsewhere would see another config.
+    EnvSource env;
+    if (!conf.env_file.empty()) {
+      conf.env_file = resolve_path(conf.prefix, conf.env_file);
+      auto loaded = load_env_file(conf.env_file);
+      if (!loaded.ok()) return Status::Error("env_file: " + loaded.error());
+      env = std::move(*loaded);
+    }
+    st = apply_environment(conf, env);
     if (!st.ok()) return st;
   }
   st = validate(conf);
@@ -410,7 +469,7 @@ std::string dump_config(const Config& conf) {
     out += "\n";
   }
   if (!conf.env_overrides.empty()) {
-    out += "# environment overrides applied:\n";
+    out += "# environment (PROXY_* variables), over the files above:\n";
     for (const std::string& e : conf.env_overrides) out += "#   " + e + "\n";
   }
   return out;

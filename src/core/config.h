@@ -113,8 +113,12 @@ struct Config {
     return modules_.get<T>();
   }
 
+  std::string env_file;  // .env file of PROXY_* variables; empty: none
+
   // For -T: every file read with its text, and the PROXY_* overrides applied.
   std::vector<std::pair<std::string, std::string>> sources;
+  // One line per PROXY_* variable set: its value, where it came from (the
+  // environment or FILE:LINE of the env_file) and what it set or why ignored.
   std::vector<std::string> env_overrides;
 
  private:
@@ -158,6 +162,7 @@ struct ConfListen {
 struct EnvOverride {
   const char* name;
   Status (*apply)(Config& conf, const std::string& value);
+  const char* directive;  // what it sets, for the -t / start-up report
 };
 
 // The configuration side of a module (nginx's ngx_module_t commands + ctx):

@@ -50,8 +50,6 @@ bool parse_log_level(std::string_view word, LogLevel* out) {
   return false;
 }
 
-const char* log_level_name(LogLevel level) { return kLevelNames[int(level)]; }
-
 std::string new_context_id() {
   // Seeded per process (pid + time), so forked workers do not repeat ids.
   static thread_local std::mt19937_64 rng(std::random_device{}() ^ (uint64_t(getpid()) << 32) ^
@@ -68,13 +66,30 @@ std::string new_context_id() {
 
 namespace log {
 
+// Points the log at the newly opened `fd`. When a file is already open its
+// descriptor number is kept: dup3 swaps the open file under it in one step,
+// so a thread writing a line at that moment (libsrt's log callback) writes
+// to the old file or the new one, never to a closed or reused descriptor.
+void install_fd(LogState& s, int fd) {
+  if (fd == s.fd) return;
+  if (s.fd != STDERR_FILENO && fd != STDERR_FILENO) {
+    if (dup3(fd, s.fd, O_CLOEXEC) >= 0) {
+      ::close(fd);
+      return;
+    }
+    // dup3 failing leaves s.fd as it was; fall back to switching numbers.
+  }
+  int old = s.fd;
+  s.fd = fd;
+  if (old != STDERR_FILENO) ::close(old);
+}
+
 Status open(const std::string& path, LogLevel lvl) {
   int fd = -1;
   Status st = open_fd(path, &fd);
   if (!st.ok()) return st;
   LogState& s = state();
-  if (s.fd != STDERR_FILENO && s.fd != fd) ::close(s.fd);
-  s.fd = fd;
+  install_fd(s, fd);
   s.path = path;
   s.level = lvl;
   return Status::Ok();
@@ -86,14 +101,12 @@ Status reopen() {
   int fd = -1;
   Status st = open_fd(s.path, &fd);
   if (!st.ok()) return st;
-  if (s.fd != STDERR_FILENO) ::close(s.fd);
-  s.fd = fd;
+  install_fd(s, fd);
   return Status::Ok();
 }
 
 int fd() { return state().fd; }
 const std::string& path() { return state().path; }
-void set_level(LogLevel lvl) { state().level = lvl; }
 LogLevel level() { return state().level; }
 void set_process_context(std::string_view ctx) { state().process_ctx = std::string(ctx); }
 const std::string& process_context() { return state().process_ctx; }

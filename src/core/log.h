@@ -17,7 +17,6 @@ enum class LogLevel { debug = 0, info, notice, warn, error, crit };
 
 // "debug", "info", "notice", "warn", "error", "crit"; false if unknown.
 bool parse_log_level(std::string_view word, LogLevel* out);
-const char* log_level_name(LogLevel level);
 
 // A short random id for a session, e.g. "k3v9x2qa".
 std::string new_context_id();
@@ -26,12 +25,13 @@ namespace log {
 
 // Opens (or switches to) `path`; "stderr" logs to standard error.
 Status open(const std::string& path, LogLevel level);
-// Reopens the current file (USR1 / logrotate). Keeps the old descriptor on error.
+// Reopens the current file (USR1 / logrotate). Keeps the old file on error.
+// The descriptor number never changes (see fd()), so other threads may write
+// while it happens.
 Status reopen();
 // The descriptor lines go to, for handing stderr over when daemonising.
 int fd();
 const std::string& path();
-void set_level(LogLevel level);
 LogLevel level();
 inline bool enabled(LogLevel l) { return l >= level(); }
 

@@ -95,13 +95,14 @@ Status set_listen_env(Config& c, const std::string& v) {
 }
 
 const EnvOverride kHttpEnvironment[] = {
-    {"PROXY_HTTP_SERVER", set_listen_env<HttpStreamConf>},
-    {"PROXY_HTTP_API", set_listen_env<HttpApiConf>},
+    {"PROXY_HTTP_SERVER", set_listen_env<HttpStreamConf>, "http_stream { listen }"},
+    {"PROXY_HTTP_API", set_listen_env<HttpApiConf>, "http_api { listen }"},
     {"PROXY_STATIC_FILES",
      [](Config& c, const std::string& v) {
        c.module<HttpStreamConf>().root = v;
        return Status::Ok();
-     }},
+     },
+     "http_stream { root }"},
 };
 
 void http_listens(const Config& c, std::vector<ConfListen>* out) {

@@ -25,11 +25,7 @@ constexpr size_t kMaxResponseHead = kHttpMaxRequestLine + kHttpMaxHeaderBytes + 
 OriginClient::OriginClient(event_base* base, std::string ctx, Handler* handler)
     : base_(base), ctx_(std::move(ctx)), handler_(handler), in_(evbuffer_new()), out_(evbuffer_new()) {}
 
-OriginClient::~OriginClient() {
-  close_socket();
-  evbuffer_free(in_);
-  evbuffer_free(out_);
-}
+OriginClient::~OriginClient() { close_socket(); }
 
 void OriginClient::close_socket() {
   rev_.reset();
@@ -119,7 +115,7 @@ void OriginClient::resume() {
   timeval tv = ms_to_timeval(got_head_ ? timeouts_.idle_ms : timeouts_.connect_ms);
   if (request_.empty()) event_add(rev_.get(), &tv);
   // Bytes read before the pause are still waiting.
-  if (got_head_ && evbuffer_get_length(in_) > 0) read_body();
+  if (got_head_ && evbuffer_get_length(in_.get()) > 0) read_body();
 }
 
 void OriginClient::abort() {
@@ -133,7 +129,7 @@ void OriginClient::on_readable(evutil_socket_t, short what, void* arg) {
   bool eof = false;
   for (int i = 0; i < kReadsPerWakeup; i++) {
     evbuffer_iovec vec[2];
-    int nvec = evbuffer_reserve_space(self->in_, kReadChunk, vec, 2);
+    int nvec = evbuffer_reserve_space(self->in_.get(), kReadChunk, vec, 2);
     if (nvec <= 0) return self->finish(Status::Error(ErrorKind::internal, "out of memory"));
     ssize_t n = readv(self->fd_, reinterpret_cast<iovec*>(vec), nvec);
     if (n < 0 && errno == EINTR) continue;
@@ -153,7 +149,7 @@ void OriginClient::on_readable(evutil_socket_t, short what, void* arg) {
       vec[v].iov_len = take;
       left -= take;
     }
-    evbuffer_commit_space(self->in_, vec, nvec);
+    evbuffer_commit_space(self->in_.get(), vec, nvec);
     if (size_t(n) < kReadChunk) break;  // drained the socket
   }
   if (!self->got_head_) {
@@ -181,10 +177,10 @@ void OriginClient::on_timeout() {
 }
 
 void OriginClient::read_head() {
-  size_t len = evbuffer_get_length(in_);
+  size_t len = evbuffer_get_length(in_.get());
   if (len == 0) return;
   size_t look = std::min(len, kMaxResponseHead + 1);
-  auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in_, ev_ssize_t(look)));
+  auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in_.get(), ev_ssize_t(look)));
   auto parsed = parse_http_response_head(std::string_view(data, look));
   if (parsed.state == HttpParseState::kIncomplete) {
     if (look > kMaxResponseHead) {
@@ -197,7 +193,7 @@ void OriginClient::read_head() {
     head_too_large_ = parsed.over_limit;
     return finish(Status::Error(ErrorKind::upstream, "bad origin response: " + parsed.error));
   }
-  evbuffer_drain(in_, parsed.consumed);
+  evbuffer_drain(in_.get(), parsed.consumed);
   if (parsed.head.status / 100 == 1) return read_head();  // 100 Continue and friends: skip
   auto framing = http_response_framing(method_, parsed.head);
   if (!framing.ok()) return finish(Status::Error(ErrorKind::upstream, "bad origin response: " + framing.error()));
@@ -221,30 +217,30 @@ void OriginClient::read_body() {
     case HttpBodyFraming::kNone:
       return;
     case HttpBodyFraming::kClose:
-      evbuffer_add_buffer(out_, in_);
+      evbuffer_add_buffer(out_.get(), in_.get());
       break;
     case HttpBodyFraming::kLength: {
-      size_t n = size_t(std::min<uint64_t>(remaining_, evbuffer_get_length(in_)));
-      evbuffer_remove_buffer(in_, out_, n);
+      size_t n = size_t(std::min<uint64_t>(remaining_, evbuffer_get_length(in_.get())));
+      evbuffer_remove_buffer(in_.get(), out_.get(), n);
       remaining_ -= n;
       break;
     }
     case HttpBodyFraming::kChunked:
-      while (!chunked_.done() && evbuffer_get_length(in_) > 0) {
+      while (!chunked_.done() && evbuffer_get_length(in_.get()) > 0) {
         if (uint64_t pending = chunked_.data_pending()) {
-          size_t n = size_t(std::min<uint64_t>(pending, evbuffer_get_length(in_)));
-          evbuffer_remove_buffer(in_, out_, n);
+          size_t n = size_t(std::min<uint64_t>(pending, evbuffer_get_length(in_.get())));
+          evbuffer_remove_buffer(in_.get(), out_.get(), n);
           chunked_.take_data(n);
           continue;
         }
-        size_t look = std::min<size_t>(evbuffer_get_length(in_), 4200);
-        auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in_, ev_ssize_t(look)));
+        size_t look = std::min<size_t>(evbuffer_get_length(in_.get()), 4200);
+        auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in_.get(), ev_ssize_t(look)));
         auto step = chunked_.parse_framing(std::string_view(data, look));
         if (step.kind == ChunkedDecoder::Step::kError) {
           return finish(Status::Error(ErrorKind::upstream, "bad chunked body: " + step.error));
         }
         if (step.kind == ChunkedDecoder::Step::kNeedMore) break;
-        evbuffer_drain(in_, step.consumed);
+        evbuffer_drain(in_.get(), step.consumed);
       }
       break;
   }
@@ -256,11 +252,11 @@ void OriginClient::read_body() {
 }
 
 void OriginClient::deliver() {
-  size_t n = evbuffer_get_length(out_);
+  size_t n = evbuffer_get_length(out_.get());
   if (n == 0) return;
   body_bytes_ += n;
-  handler_->on_origin_body(*this, out_);
-  evbuffer_drain(out_, evbuffer_get_length(out_));
+  handler_->on_origin_body(*this, out_.get());
+  evbuffer_drain(out_.get(), evbuffer_get_length(out_.get()));
 }
 
 void OriginClient::finish(const Status& st) {

@@ -108,7 +108,7 @@ class OriginClient {
   int fd_ = -1;
   EventPtr rev_, wev_;
   std::string request_;     // not yet sent
-  evbuffer* in_ = nullptr;  // received, not yet parsed / delivered
+  EvBufferPtr in_;  // received, not yet parsed / delivered
   bool paused_ = false;
   std::string address_;
   std::string method_;
@@ -121,7 +121,7 @@ class OriginClient {
   uint64_t remaining_ = 0;  // kLength: body bytes still to come
   ChunkedDecoder chunked_;
   uint64_t body_bytes_ = 0;
-  evbuffer* out_ = nullptr;  // body bytes ready for the handler
+  EvBufferPtr out_;  // body bytes ready for the handler
 };
 
 }  // namespace sp

@@ -77,13 +77,13 @@ void install_handlers(sigset_t* blocked) {
   sigprocmask(SIG_BLOCK, blocked, nullptr);
 }
 
-// In a child: back to default dispositions and an empty mask, so libevent's
-// signal handling sees every signal.
+// In a child: back to default dispositions, but the master's signals stay
+// blocked (fork keeps the mask) until the worker's event loop has installed
+// its own handlers (run_worker unblocks them). Unblocked here, a `-s reopen`
+// (USR1, default action: terminate) arriving before that would kill the
+// fresh worker; blocked, it stays pending and reaches the worker's handler.
 void reset_signals_in_child() {
   for (int s : kMasterSignals) signal(s, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
 Status switch_user(const std::string& user) {
@@ -126,6 +126,8 @@ class Master {
       hook_ptrs_.push_back(hooks_.back().get());
     }
   }
+  Master(const Master&) = delete;
+  Master& operator=(const Master&) = delete;
 
   int run() {
     install_handlers(&blocked_);
@@ -378,6 +380,7 @@ class Master {
     spawn_generation();
     signal_children(SIGQUIT, cycle_->conf.shutdown_timeout_ms + 1000, true);
     SP_PNOTICE("reconfigured: generation %d", generation_);
+    for (const std::string& e : cycle_->conf.env_overrides) SP_PNOTICE("environment: %s", e.c_str());
     for (const std::string& w : config_warnings(cycle_->conf)) SP_PWARN("%s", w.c_str());
   }
 

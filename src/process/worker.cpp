@@ -62,6 +62,12 @@ class Worker {
     add_signal(SIGTERM, &Worker::on_terminate);
     add_signal(SIGINT, &Worker::on_terminate);
     add_signal(SIGUSR1, &Worker::on_reopen);
+    // Forked with the master's signals blocked (process/master.cpp); only
+    // now that every one has a handler (or is ignored) may they arrive. A
+    // signal sent in between was held pending and is delivered here.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
   }
 
   void add_signal(int signo, void (Worker::*handler)()) {

@@ -1,6 +1,8 @@
 // The registry module: directives of the `registry { }` block and their checks.
 #include "registry/registry_conf.h"
 
+#include "core/env_file.h"
+
 namespace sp {
 
 namespace {
@@ -46,7 +48,19 @@ Status check_load_balancer_type(Config&, const std::string& v) {
   return v == "memory" ? Status::Ok() : Status::Error("only \"memory\" (the shared-memory registry) is supported");
 }
 
-const EnvOverride kRegistryEnvironment[] = {{"PROXY_LOAD_BALANCER_TYPE", check_load_balancer_type}};
+// A Go duration as upstream reads it (300s, 1m30s, 1.5h), or bare seconds.
+Status set_origin_ttl_env(Config& c, const std::string& v) {
+  auto ns = parse_go_duration_ns(v);
+  if (!ns.ok()) return ns.status();
+  if (*ns <= 0) return Status::Error("must be positive");
+  c.module<RegistryConf>().origin_ttl_ms = *ns / 1000000;
+  return Status::Ok();
+}
+
+const EnvOverride kRegistryEnvironment[] = {
+    {"PROXY_LOAD_BALANCER_TYPE", check_load_balancer_type, "the registry type"},
+    {"PROXY_ORIGIN_SERVER_TTL", set_origin_ttl_env, "registry { origin_ttl }"},
+};
 
 Status validate_registry(Config& conf) {
   const RegistryConf& c = conf.module<RegistryConf>();

@@ -31,7 +31,7 @@ Status set_listen_env(Config& c, const std::string& v) {
   return Status::Ok();
 }
 
-const EnvOverride kWebrtcEnvironment[] = {{"PROXY_WEBRTC_SERVER", set_listen_env}};
+const EnvOverride kWebrtcEnvironment[] = {{"PROXY_WEBRTC_SERVER", set_listen_env, "webrtc { listen }"}};
 
 void webrtc_listens(const Config& c, std::vector<ConfListen>* out) {
   for (const ListenConf& l : c.module<WebrtcConf>().listen) out->push_back(ConfListen{"webrtc", true, false, &l});

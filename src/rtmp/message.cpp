@@ -112,9 +112,6 @@ Message user_control_message(const UserControl& uc) {
 Message stream_begin_message(uint32_t stream_id) {
   return user_control_message({user_control::kStreamBegin, stream_id, 0});
 }
-Message stream_eof_message(uint32_t stream_id) {
-  return user_control_message({user_control::kStreamEof, stream_id, 0});
-}
 Message ping_response_message(uint32_t timestamp) {
   return user_control_message({user_control::kPingResponse, timestamp, 0});
 }

@@ -77,7 +77,6 @@ Message window_ack_size_message(uint32_t window);
 Message set_peer_bandwidth_message(uint32_t window, BandwidthLimit limit);
 Message user_control_message(const UserControl& uc);
 Message stream_begin_message(uint32_t stream_id);
-Message stream_eof_message(uint32_t stream_id);
 Message ping_response_message(uint32_t timestamp);
 
 // ---- commands and data -------------------------------------------------------

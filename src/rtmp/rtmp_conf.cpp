@@ -55,7 +55,7 @@ Status set_listen_env(Config& c, const std::string& v) {
   return Status::Ok();
 }
 
-const EnvOverride kRtmpEnvironment[] = {{"PROXY_RTMP_SERVER", set_listen_env}};
+const EnvOverride kRtmpEnvironment[] = {{"PROXY_RTMP_SERVER", set_listen_env, "rtmp { listen }"}};
 
 void rtmp_listens(const Config& c, std::vector<ConfListen>* out) {
   for (const ListenConf& l : c.module<RtmpConf>().listen) out->push_back(ConfListen{"rtmp", false, false, &l});

@@ -43,11 +43,6 @@
 
 namespace sp::rtmp {
 
-struct EvBufferDeleter {
-  void operator()(evbuffer* b) const { evbuffer_free(b); }
-};
-using EvBufferPtr = std::unique_ptr<evbuffer, EvBufferDeleter>;
-
 // What every session of a worker shares.
 struct SessionEnv {
   event_base* base;

@@ -56,7 +56,7 @@ Status set_listen_env(Config& c, const std::string& v) {
   return Status::Ok();
 }
 
-const EnvOverride kSrtEnvironment[] = {{"PROXY_SRT_SERVER", set_listen_env}};
+const EnvOverride kSrtEnvironment[] = {{"PROXY_SRT_SERVER", set_listen_env, "srt { listen }"}};
 
 // Each generation binds an SRT socket of its own in the address's
 // SO_REUSEPORT group, so sessions survive a reload (srt/srt_steering.h).

@@ -69,6 +69,9 @@ class SrtGroups {
 class SrtMasterHook final : public MasterHook {
  public:
   SrtMasterHook();
+  ~SrtMasterHook() override { SrtDrainBoard::destroy(board_); }  // unmaps it in this process only
+  SrtMasterHook(const SrtMasterHook&) = delete;
+  SrtMasterHook& operator=(const SrtMasterHook&) = delete;
   SrtDrainBoard* board() const { return board_; }
 
   void add_generation(int generation, const ListenerSet& listeners) override {

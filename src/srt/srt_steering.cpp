@@ -119,6 +119,12 @@ SrtDrainBoard* SrtDrainBoard::create() {
   return new (mem) SrtDrainBoard();
 }
 
+void SrtDrainBoard::destroy(SrtDrainBoard* board) {
+  if (!board) return;
+  board->~SrtDrainBoard();
+  munmap(board, sizeof(SrtDrainBoard));
+}
+
 bool SrtDrainBoard::publish(int32_t pid, const std::vector<SrtIdRange>& ranges) {
   for (SrtDrainNote& n : notes) {
     int32_t expected = kFree;

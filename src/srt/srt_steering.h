@@ -20,8 +20,8 @@
 //   - the master opens one socket per generation and SRT address, keeps a
 //     copy of each until every process of that generation has exited,
 //     mirrors the kernel's order of the group (the index a program returns),
-//     and attaches the program after every change (SrtSteering in
-//     process/srt_steering_master.*);
+//     and attaches the program after every change (SrtGroups in
+//     process/srt_groups.*);
 //   - a draining SRT worker writes its live ids to the SrtDrainBoard, a small
 //     shared-memory area the master maps before forking, and sends the
 //     master SIGUSR2 (SrtService).
@@ -88,6 +88,8 @@ struct SrtDrainBoard {
 
   // A new board in shared anonymous memory, or nullptr (errno set).
   static SrtDrainBoard* create();
+  // Unmaps a board from create() (in this process; children keep theirs).
+  static void destroy(SrtDrainBoard* board);
   // Worker: publishes `ranges` (at most SrtDrainNote::kMaxRanges; merge them
   // first) for `pid`; false when every note is taken (try again later).
   bool publish(int32_t pid, const std::vector<SrtIdRange>& ranges);
