@@ -163,6 +163,8 @@ class SrtService final : public Service {
   void end_all(const std::string& reason);
   void publish_kept_sessions();
   void check_timers(int64_t now_ms);
+  // Reads the relays' as-received sides; true if there is any.
+  bool poll_received(int64_t now_ms);
   void close_refused(int64_t now_ms);
   void post(Note note);
 
@@ -301,11 +303,28 @@ int SrtService::on_listen(void* opaque, SRTSOCKET ns, int, const sockaddr* peer,
     srt_setrejectreason(ns, kSrtRejectUnavailable);
     return -1;
   }
+  // A publisher's stream is received on this socket: with TSBPD off, before
+  // libsrt answers the handshake (srt_relay.h, "Latency"). Should libsrt
+  // refuse, the session still works, holding each packet one latency here.
+  if (route->id.mode == SrtMode::kPublish) {
+    if (Status st = srt_deliver_as_received(ns); !st.ok()) {
+      SP_WARN(new_context_id(), "srt caller %s: %s; its stream waits one latency in the proxy", who.c_str(),
+              st.message().c_str());
+    }
+  }
   return 0;
 }
 
+// Relays with a side that delivers as received are read every millisecond
+// (poll_received): libsrt marks such a socket readable in its epoll only when
+// it sends an ACK, every 10 ms, which would add up to 10 ms to every packet.
+// While there is one, the loop does not block in srt_epoll_uwait() (whose
+// timeout is only as fine as libsrt's 10 ms internal wait) but polls it and
+// sleeps 1 ms when there was nothing to do; a libsrt call on an idle socket
+// costs about a microsecond.
 void SrtService::run() {
   SRT_EPOLL_EVENT events[kMaxEvents];
+  bool polling = false;  // some relay delivers as received
   while (!quit_.load()) {
     if (stop_accepting_.load() && !listeners_.empty()) {
       listeners_.clear();  // srt_close(): no new callers; accepted ones go on
@@ -314,13 +333,15 @@ void SrtService::run() {
     if (publish_pending_) publish_kept_sessions();
     int64_t now = monotonic_ms();
     close_refused(now);
-    int n = srt_epoll_uwait(epoll_.get(), events, kMaxEvents, kTickMs);
+    int n = srt_epoll_uwait(epoll_.get(), events, kMaxEvents, polling ? 0 : kTickMs);
     now = monotonic_ms();
     if (n < 0 && srt_getlasterror(nullptr) != SRT_ETIMEOUT) {
       SP_PERROR("srt_epoll_uwait: %s", srt_error_text().c_str());
       std::this_thread::sleep_for(std::chrono::milliseconds(kTickMs));  // never spin on a broken epoll
     }
     for (int i = 0; i < std::min(n, kMaxEvents); ++i) dispatch(events[i].fd, events[i].events, now);
+    polling = poll_received(now);
+    if (polling && n <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (now - last_timers_ms_ >= kTickMs) check_timers(now);
   }
   end_all("worker exiting");
@@ -474,6 +495,18 @@ void SrtService::check_timers(int64_t now_ms) {
     if (!r->check_timers(now_ms)) done.emplace_back(id, r->reason());
   }
   for (const auto& [id, reason] : done) end_relay(id, reason, now_ms);
+}
+
+bool SrtService::poll_received(int64_t now_ms) {
+  bool any = false;
+  std::vector<uint64_t> done;
+  for (const auto& [id, r] : relays_) {
+    if (!r->delivers_early()) continue;
+    any = true;
+    if (!r->poll_received(now_ms)) done.push_back(id);
+  }
+  for (uint64_t id : done) end_relay(id, relays_.at(id)->reason(), now_ms);
+  return any;
 }
 
 void SrtService::close_refused(int64_t now_ms) {
