@@ -194,10 +194,20 @@ bool SrtRelay::on_origin_connected(int64_t now_ms) {
   return pump(client_, origin_, now_ms);
 }
 
-bool SrtRelay::pump(Leg& from, Leg& to, int64_t now_ms) {
+bool SrtRelay::pump(Leg& from, Leg& to, int64_t now_ms, bool polled) {
   char buf[kMaxMessage];
   if (from.order && !pass_in_order(from, to)) return false;
-  for (int i = 0; i < kBatch && to.pending.empty(); ++i) {
+  int batch = kBatch;
+  if (polled) {
+    // Polled every few ms: ask first rather than have libsrt fail a read
+    // (an exception inside libsrt, the dearest part of an idle poll). An
+    // epoll event reads on until libsrt says there is no more, which also
+    // clears its readiness.
+    int32_t avail = 0;
+    int len = sizeof(avail);
+    if (srt_getsockflag(from.sock.get(), SRTO_RCVDATA, &avail, &len) != SRT_ERROR) batch = std::min(batch, int(avail));
+  }
+  for (int i = 0; i < batch && to.pending.empty(); ++i) {
     SRT_MSGCTRL in = srt_msgctrl_default;
     int n = srt_recvmsg2(from.sock.get(), buf, sizeof(buf), &in);
     if (n == SRT_ERROR) {
@@ -209,9 +219,11 @@ bool SrtRelay::pump(Leg& from, Leg& to, int64_t now_ms) {
     from.bytes_in += uint64_t(n);
     last_data_ms_ = now_ms;
     if (from.order) {
+      // The whole batch goes through the reorder queue before any is sent:
+      // a retransmitted message read together with the ones sent after it
+      // gets its time from theirs (SrtReorder::pop).
       const int64_t now_us = srt_time_now();
       from.order->push(in.pktseq, buf, size_t(n), from.clock.local_time(in.srctime, now_us), now_us);
-      if (!pass_in_order(from, to)) return false;
       continue;
     }
     SRT_MSGCTRL out = srt_msgctrl_default;
@@ -223,6 +235,7 @@ bool SrtRelay::pump(Leg& from, Leg& to, int64_t now_ms) {
     to.pending.assign(buf, buf + n);  // stop reading `from` until this is out
     to.pending_srctime = out.srctime;
   }
+  if (from.order && !pass_in_order(from, to)) return false;
   update_subscriptions();
   return true;
 }
@@ -263,8 +276,8 @@ bool SrtRelay::poll_received(int64_t now_ms) {
   if (!relaying_) return true;
   // As update_subscriptions(): a side is read only while the other side has
   // nothing pending.
-  if (client_.early && origin_.pending.empty() && !pump(client_, origin_, now_ms)) return false;
-  if (origin_.early && client_.pending.empty() && !pump(origin_, client_, now_ms)) return false;
+  if (client_.early && origin_.pending.empty() && !pump(client_, origin_, now_ms, true)) return false;
+  if (origin_.early && client_.pending.empty() && !pump(origin_, client_, now_ms, true)) return false;
   return true;
 }
 

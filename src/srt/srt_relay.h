@@ -40,8 +40,8 @@
 // publishes without m=publish still works, the old way: its hop's TSBPD
 // holds each packet one latency in the proxy, and the origin hop delivers
 // as received. libsrt signals a TSBPD-off socket readable only when it sends
-// an ACK (every 10 ms), so the service also reads these sockets every
-// millisecond (poll_received()); see srt_service.cpp.
+// an ACK (every 10 ms), so the service also reads these sockets every 5 ms
+// (poll_received()); see srt_service.cpp.
 #pragma once
 
 #include <cstdint>
@@ -86,7 +86,7 @@ class SrtRelay {
   bool check_timers(int64_t now_ms);
 
   // True while relaying with a side that delivers as received (TSBPD off);
-  // the service then calls poll_received() every millisecond.
+  // the service then calls poll_received() every few milliseconds.
   bool delivers_early() const { return relaying_ && (client_.early || origin_.early); }
   // Moves what that side has received on, as on_event(IN) would; false when
   // the session is over (reason()).
@@ -140,7 +140,8 @@ class SrtRelay {
   bool on_origin_connected(int64_t now_ms);
   // Moves messages from `from` to `to` until `from` is drained (or a bounded
   // batch is done) or `to` pushes back. False on a broken socket.
-  bool pump(Leg& from, Leg& to, int64_t now_ms);
+  // `polled`: from poll_received(), not an epoll event.
+  bool pump(Leg& from, Leg& to, int64_t now_ms, bool polled = false);
   bool flush(Leg& to);
   // Sends `from`'s messages that are next in order to `to` until `to`
   // pushes back. False on a broken socket.

@@ -87,6 +87,18 @@ class Sender:
                 time.sleep(due - now)
             self.sock.sendto(message(seq), self.addr)
 
+    def keep_live(self, done, rate, timeout):
+        """Goes on sending probes at `rate`, as a live stream would, until
+        done() or `timeout`: a lost last packet is only noticed, and resent,
+        once a later one arrives. Returns done()."""
+        deadline = time.monotonic() + timeout
+        seq = WARMUP + (1 << 30)
+        while not done() and time.monotonic() < deadline:
+            self.sock.sendto(message(seq), self.addr)
+            seq += 1
+            time.sleep(1.0 / rate)
+        return done()
+
     def close(self):
         self.sock.close()
 

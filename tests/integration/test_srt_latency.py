@@ -57,8 +57,10 @@ class SrtLatencyTest(ProxyTestCase):
         try:
             sender.warm_up(receiver)
             sender.send(count, RATE)
-            wait_for(lambda: len(receiver.seqs) >= count, timeout=2 + latency / 1000,
-                     what="%d stamped packets at the end receiver" % count)
+            if not sender.keep_live(lambda: len(receiver.seqs) >= count, RATE, 2 + latency / 1000):
+                missing = sorted(set(range(count)) - set(receiver.seqs))
+                raise AssertionError("%d of %d stamped packets missing at the end receiver: %s"
+                                     % (len(missing), count, missing[:20]))
         finally:
             sender.close()
             proc.terminate()
