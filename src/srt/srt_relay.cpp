@@ -91,7 +91,7 @@ SrtRelay::SrtRelay(std::string ctx, SrtSocket client, std::string peer, SrtRoute
   bool tsbpd = true;
   int len = sizeof(tsbpd);
   if (srt_getsockflag(client_.sock.get(), SRTO_TSBPDMODE, &tsbpd, &len) != SRT_ERROR && !tsbpd) {
-    receive_as_received(client_);
+    deliver_early(client_);
   }
   client_.send_floor = srt_time_now();
 }
@@ -128,7 +128,7 @@ Status SrtRelay::connect_origin() {
   // A player's stream comes from the origin: this side receives it.
   if (route_.id.mode != SrtMode::kPublish) {
     if (!(st = srt_deliver_as_received(origin_.sock.get())).ok()) return st;
-    receive_as_received(origin_);
+    deliver_early(origin_);
   }
   if (!(st = srt_set_string_option(origin_.sock.get(), SRTO_STREAMID, origin_streamid_, "SRTO_STREAMID")).ok()) {
     return st;
@@ -142,7 +142,7 @@ Status SrtRelay::connect_origin() {
   return Status::Ok();
 }
 
-void SrtRelay::receive_as_received(Leg& leg) {
+void SrtRelay::deliver_early(Leg& leg) {
   leg.early = true;
   // A gap still open after the end receiver's latency would be too late
   // there; and at most kMaxHeld messages (~2.7 MB) wait behind one.

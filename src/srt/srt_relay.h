@@ -146,7 +146,8 @@ class SrtRelay {
   // Sends `from`'s messages that are next in order to `to` until `to`
   // pushes back. False on a broken socket.
   bool pass_in_order(Leg& from, Leg& to);
-  void receive_as_received(Leg& leg);
+  // `leg`'s socket has TSBPD off: its messages go through clock and order.
+  void deliver_early(Leg& leg);
   void update_subscriptions();
   void snapshot_stats(Leg& leg);
   void subscribe(Leg& leg, int flags);
