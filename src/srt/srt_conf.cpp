@@ -12,10 +12,11 @@ const Directive kSrtDirectives[] = {
      "", "UDP address for SRT callers (standard port 10080)."},
     {"latency", kCtxSrt, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_time(d, &c.module<SrtConf>().latency_ms); }, "latency TIME;",
-     "120ms", "SRT receiver latency (SRTO_RCVLATENCY) on both hops."},
+     "120ms", "SRTO_RCVLATENCY of a hop received with TSBPD on (a publisher without m=publish)."},
     {"peer_latency", kCtxSrt, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_time(d, &c.module<SrtConf>().peer_latency_ms); },
-     "peer_latency TIME;", "120ms", "Latency asked of the peer (SRTO_PEERLATENCY)."},
+     "peer_latency TIME;", "120ms",
+     "SRTO_PEERLATENCY: the latency asked of the end receiver (origin or player)."},
     {"passphrase", kCtxSrt, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) {
        if (d.args[0].size() < 10 || d.args[0].size() > 79) {

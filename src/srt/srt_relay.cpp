@@ -1,6 +1,8 @@
 // One SRT session's relay: see srt_relay.h.
 #include "srt/srt_relay.h"
 
+#include <algorithm>
+
 #include "core/log.h"
 
 namespace sp {
@@ -24,6 +26,23 @@ std::string stats_text(const SRT_TRACEBSTATS& st) {
 
 }  // namespace
 
+// What the proxy does with each SRT option, and why:
+//   SRTO_TRANSTYPE live: media, message by message (one message = one SRT
+//     payload, relayed 1:1, so both hops use the same SRTO_PAYLOADSIZE).
+//   SRTO_RCVSYN/SNDSYN off: the service's one thread waits in libsrt's epoll.
+//   SRTO_RCVLATENCY (`latency`): the TSBPD window of a hop the proxy receives
+//     with TSBPD on, which is only a caller publishing without m=publish;
+//     normally the proxy receives with TSBPD off (srt_relay.h, "Latency").
+//   SRTO_PEERLATENCY (`peer_latency`): the least latency the proxy asks of
+//     whoever receives from it (the origin for a publisher, the player for a
+//     player); that receiver's TSBPD window is the stream's one latency, so
+//     set it like the origin's own latency to keep what a direct connection
+//     would have. (The caller's own latency wish cannot be read on the hop
+//     that has TSBPD off: libsrt negotiates latency only with TSBPD.)
+//   SRTO_CONNTIMEO (`connect_timeout`): the origin connect.
+//   SRTO_PASSPHRASE/PBKEYLEN: per hop, decrypted and encrypted again.
+//   SRTO_TSBPDMODE/TLPKTDROP: off on the receiving side only
+//     (srt_deliver_as_received), on (live mode's default) on the sending one.
 Status apply_srt_hop_options(SRTSOCKET s, const SrtConf& conf) {
   const bool no = false;
   const int32_t live = SRTT_LIVE;
@@ -47,6 +66,13 @@ Status apply_srt_hop_options(SRTSOCKET s, const SrtConf& conf) {
   return srt_set_option(s, SRTO_PBKEYLEN, keylen, "SRTO_PBKEYLEN");
 }
 
+Status srt_deliver_as_received(SRTSOCKET s) {
+  const bool no = false;
+  Status st = srt_set_option(s, SRTO_TSBPDMODE, no, "SRTO_TSBPDMODE");
+  if (!st.ok()) return st;
+  return srt_set_option(s, SRTO_TLPKTDROP, no, "SRTO_TLPKTDROP");
+}
+
 SrtRelay::SrtRelay(std::string ctx, SrtSocket client, std::string peer, SrtRoute route,
                    std::string streamid, std::string origin_streamid, Pick pick, const SrtConf& conf,
                    int64_t now_ms)
@@ -61,6 +87,13 @@ SrtRelay::SrtRelay(std::string ctx, SrtSocket client, std::string peer, SrtRoute
       origin_start_ms_(now_ms),
       last_data_ms_(now_ms) {
   client_.sock = std::move(client);
+  // The listen callback turned TSBPD off for a publisher (srt_service.cpp).
+  bool tsbpd = true;
+  int len = sizeof(tsbpd);
+  if (srt_getsockflag(client_.sock.get(), SRTO_TSBPDMODE, &tsbpd, &len) != SRT_ERROR && !tsbpd) {
+    deliver_early(client_);
+  }
+  client_.send_floor = srt_time_now();
 }
 
 SrtRelay::~SrtRelay() = default;  // SrtSocket closes both sides
@@ -92,6 +125,11 @@ Status SrtRelay::connect_origin() {
   if (!origin_.sock) return Status::Error(ErrorKind::unavailable, "srt_create_socket: " + srt_error_text());
   Status st = apply_srt_hop_options(origin_.sock.get(), conf_);
   if (!st.ok()) return st;
+  // A player's stream comes from the origin: this side receives it.
+  if (route_.id.mode != SrtMode::kPublish) {
+    if (!(st = srt_deliver_as_received(origin_.sock.get())).ok()) return st;
+    deliver_early(origin_);
+  }
   if (!(st = srt_set_string_option(origin_.sock.get(), SRTO_STREAMID, origin_streamid_, "SRTO_STREAMID")).ok()) {
     return st;
   }
@@ -102,6 +140,14 @@ Status SrtRelay::connect_origin() {
     return Status::Error(ErrorKind::unavailable, "connecting to origin: " + srt_error_text());
   }
   return Status::Ok();
+}
+
+void SrtRelay::deliver_early(Leg& leg) {
+  leg.early = true;
+  // A gap still open after the end receiver's latency would be too late
+  // there; and at most kMaxHeld messages (~2.7 MB) wait behind one.
+  constexpr size_t kMaxHeld = 2048;
+  leg.order = std::make_unique<SrtReorder>(kMaxHeld, conf_.peer_latency_ms * 1000);
 }
 
 bool SrtRelay::on_event(SRTSOCKET s, int events, int64_t now_ms) {
@@ -137,17 +183,33 @@ bool SrtRelay::on_event(SRTSOCKET s, int events, int64_t now_ms) {
 bool SrtRelay::on_origin_connected(int64_t now_ms) {
   relaying_ = true;
   last_data_ms_ = now_ms;
-  SP_INFO(ctx_, "srt origin %s %s:%u connected after %lldms", pick_.origin.server.c_str(), pick_.host.c_str(),
-          unsigned(pick_.port), (long long)(now_ms - start_ms_));
+  origin_.send_floor = srt_time_now();
+  SP_INFO(ctx_, "srt origin %s %s:%u connected after %lldms, %s", pick_.origin.server.c_str(), pick_.host.c_str(),
+          unsigned(pick_.port), (long long)(now_ms - start_ms_),
+          client_.early   ? "caller's stream delivered as received"
+          : origin_.early ? "origin's stream delivered as received"
+                          : "both sides with TSBPD");
   update_subscriptions();
   // The caller may have sent while the origin connect was under way.
   return pump(client_, origin_, now_ms);
 }
 
-bool SrtRelay::pump(Leg& from, Leg& to, int64_t now_ms) {
+bool SrtRelay::pump(Leg& from, Leg& to, int64_t now_ms, bool polled) {
   char buf[kMaxMessage];
-  for (int i = 0; i < kBatch && to.pending.empty(); ++i) {
-    int n = srt_recvmsg(from.sock.get(), buf, sizeof(buf));
+  if (from.order && !pass_in_order(from, to)) return false;
+  int batch = kBatch;
+  if (polled) {
+    // Polled every few ms: ask first rather than have libsrt fail a read
+    // (an exception inside libsrt, the dearest part of an idle poll). An
+    // epoll event reads on until libsrt says there is no more, which also
+    // clears its readiness.
+    int32_t avail = 0;
+    int len = sizeof(avail);
+    if (srt_getsockflag(from.sock.get(), SRTO_RCVDATA, &avail, &len) != SRT_ERROR) batch = std::min(batch, int(avail));
+  }
+  for (int i = 0; i < batch && to.pending.empty(); ++i) {
+    SRT_MSGCTRL in = srt_msgctrl_default;
+    int n = srt_recvmsg2(from.sock.get(), buf, sizeof(buf), &in);
     if (n == SRT_ERROR) {
       int err = srt_getlasterror(nullptr);
       if (would_block(err)) break;
@@ -156,26 +218,67 @@ bool SrtRelay::pump(Leg& from, Leg& to, int64_t now_ms) {
     if (n <= 0) break;
     from.bytes_in += uint64_t(n);
     last_data_ms_ = now_ms;
-    int w = srt_sendmsg2(to.sock.get(), buf, n, nullptr);
+    if (from.order) {
+      // The whole batch goes through the reorder queue before any is sent:
+      // a retransmitted message read together with the ones sent after it
+      // gets its time from theirs (SrtReorder::pop).
+      const int64_t now_us = srt_time_now();
+      from.order->push(in.pktseq, buf, size_t(n), from.clock.local_time(in.srctime, now_us), now_us);
+      continue;
+    }
+    SRT_MSGCTRL out = srt_msgctrl_default;
+    int w = srt_sendmsg2(to.sock.get(), buf, n, &out);
     if (w != SRT_ERROR) continue;
     if (!would_block(srt_getlasterror(nullptr))) {
       return fail(side_name(to) + " closed (" + srt_error_text() + ")");
     }
     to.pending.assign(buf, buf + n);  // stop reading `from` until this is out
+    to.pending_srctime = out.srctime;
   }
+  if (from.order && !pass_in_order(from, to)) return false;
   update_subscriptions();
+  return true;
+}
+
+bool SrtRelay::pass_in_order(Leg& from, Leg& to) {
+  SrtReorder::Message m;
+  const int64_t now_us = srt_time_now();
+  while (to.pending.empty() && from.order->pop(&m, now_us)) {
+    // Never before the last one sent: the next hop's timestamps go forward.
+    SRT_MSGCTRL out = srt_msgctrl_default;
+    out.srctime = std::max(m.srctime, to.send_floor);
+    to.send_floor = out.srctime;
+    int w = srt_sendmsg2(to.sock.get(), m.data.data(), int(m.data.size()), &out);
+    if (w != SRT_ERROR) continue;
+    if (!would_block(srt_getlasterror(nullptr))) {
+      return fail(side_name(to) + " closed (" + srt_error_text() + ")");
+    }
+    to.pending = std::move(m.data);  // stop reading `from` until this is out
+    to.pending_srctime = out.srctime;
+  }
   return true;
 }
 
 bool SrtRelay::flush(Leg& to) {
   if (to.pending.empty()) return true;
-  int w = srt_sendmsg2(to.sock.get(), to.pending.data(), int(to.pending.size()), nullptr);
+  SRT_MSGCTRL out = srt_msgctrl_default;
+  out.srctime = to.pending_srctime;
+  int w = srt_sendmsg2(to.sock.get(), to.pending.data(), int(to.pending.size()), &out);
   if (w != SRT_ERROR) {
     to.pending.clear();
     return true;
   }
   if (would_block(srt_getlasterror(nullptr))) return true;
   return fail(side_name(to) + " closed (" + srt_error_text() + ")");
+}
+
+bool SrtRelay::poll_received(int64_t now_ms) {
+  if (!relaying_) return true;
+  // As update_subscriptions(): a side is read only while the other side has
+  // nothing pending.
+  if (client_.early && origin_.pending.empty() && !pump(client_, origin_, now_ms, true)) return false;
+  if (origin_.early && client_.pending.empty() && !pump(origin_, client_, now_ms, true)) return false;
+  return true;
 }
 
 void SrtRelay::update_subscriptions() {
@@ -229,6 +332,13 @@ void SrtRelay::finish(const std::string& reason, int64_t now_ms) {
   snapshot_stats(origin_);
   std::string client_stats = client_.has_stats ? stats_text(client_.stats) : "no stats";
   std::string origin_stats = origin_.has_stats ? stats_text(origin_.stats) : "no stats";
+  // Messages of an as-received side never received (a gap given up) or
+  // received too late for their turn.
+  for (Leg* leg : {&client_, &origin_}) {
+    if (!leg->order) continue;
+    (leg == &client_ ? client_stats : origin_stats) +=
+        " unrecovered " + std::to_string(leg->order->skipped() + leg->order->dropped());
+  }
   SP_INFO(ctx_,
           "srt session end: peer %s, key %s, origin %s %s:%u, bytes client->origin %llu origin->client %llu, "
           "%lldms, client [%s], origin [%s], reason: %s",

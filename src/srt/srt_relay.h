@@ -12,9 +12,40 @@
 // (one per direction) and the near side is no longer read until it is
 // written, so memory per session is bounded by libsrt's own buffers plus two
 // messages. In live mode libsrt drops what is too late anyway (TLPKTDROP).
+//
+// Latency. The proxy terminates SRT on both hops, and a libsrt receiver with
+// timestamp-based packet delivery (TSBPD) holds every packet until its send
+// time + the hop's latency: relayed that way, each stream would pay one whole
+// latency window in the proxy on top of the one the end receiver applies.
+// So the side the proxy receives the stream on delivers as received:
+//   - that socket has SRTO_TSBPDMODE off (and with it SRTO_TLPKTDROP, which
+//     needs TSBPD): libsrt hands a packet over once it and all before it are
+//     there, retransmissions still recover losses on that hop, and nothing is
+//     dropped for being late there;
+//   - each message goes on with srt_sendmsg2() carrying its source time
+//     (SRT_MSGCTRL::srctime, mapped to our clock by SrtSourceClock), so the
+//     far hop's timestamps are the original ones and the end receiver's
+//     TSBPD plays every packet at its original time + its latency, as if it
+//     were connected to the origin directly: the stream's timing survives a
+//     retransmission on the first hop, and that hop's delay is taken out of
+//     the end receiver's latency budget, not added to it;
+//   - libsrt then hands over a message sent without the in-order flag (the
+//     usual live sender) as soon as it arrives, so a retransmitted one comes
+//     after those sent behind it: SrtReorder restores sequence order;
+//   - the side the proxy sends on keeps TSBPD (the flag is announced per
+//     socket in the handshake; off, the end receiver would lose its TSBPD).
+// Which socket receives follows the streamid's m= (SrtMode): publish, the
+// caller's socket (set in the listen callback, before libsrt answers the
+// handshake); request (the default), the origin's socket. A caller that
+// publishes without m=publish still works, the old way: its hop's TSBPD
+// holds each packet one latency in the proxy, and the origin hop delivers
+// as received. libsrt signals a TSBPD-off socket readable only when it sends
+// an ACK (every 10 ms), so the service also reads these sockets every 5 ms
+// (poll_received()); see srt_service.cpp.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +54,8 @@
 #include "registry/registry.h"
 #include "srt/srt_handle.h"
 #include "srt/srt_route.h"
+#include "srt/srt_reorder.h"
+#include "srt/srt_source_clock.h"
 
 namespace sp {
 
@@ -52,6 +85,13 @@ class SrtRelay {
   // Idle and origin-connect deadlines. False when the session must end.
   bool check_timers(int64_t now_ms);
 
+  // True while relaying with a side that delivers as received (TSBPD off);
+  // the service then calls poll_received() every few milliseconds.
+  bool delivers_early() const { return relaying_ && (client_.early || origin_.early); }
+  // Moves what that side has received on, as on_event(IN) would; false when
+  // the session is over (reason()).
+  bool poll_received(int64_t now_ms);
+
   // Logs the end line (bytes, libsrt loss/retransmit counts, reason) and
   // closes both sockets. Called exactly once, by the service.
   void finish(const std::string& reason, int64_t now_ms);
@@ -80,6 +120,16 @@ class SrtRelay {
   struct Leg {
     SrtSocket sock;
     std::vector<char> pending;
+    int64_t pending_srctime = 0;  // source time of `pending` (0: now)
+    // This side is received with TSBPD off; `clock` maps its timestamps,
+    // `order` puts its messages back in sequence order.
+    bool early = false;
+    SrtSourceClock clock;
+    std::unique_ptr<SrtReorder> order;
+    // Source times given to this side's srt_sendmsg2() are never before this
+    // (srt_time_now() once connected: libsrt refuses a time before the
+    // socket started, and the stamps must not go backwards).
+    int64_t send_floor = 0;
     uint64_t bytes_in = 0;  // read from this side
     int subscribed = 0;     // epoll flags currently registered
     SRT_TRACEBSTATS stats{};  // last counters read from libsrt
@@ -90,8 +140,14 @@ class SrtRelay {
   bool on_origin_connected(int64_t now_ms);
   // Moves messages from `from` to `to` until `from` is drained (or a bounded
   // batch is done) or `to` pushes back. False on a broken socket.
-  bool pump(Leg& from, Leg& to, int64_t now_ms);
+  // `polled`: from poll_received(), not an epoll event.
+  bool pump(Leg& from, Leg& to, int64_t now_ms, bool polled = false);
   bool flush(Leg& to);
+  // Sends `from`'s messages that are next in order to `to` until `to`
+  // pushes back. False on a broken socket.
+  bool pass_in_order(Leg& from, Leg& to);
+  // `leg`'s socket has TSBPD off: its messages go through clock and order.
+  void deliver_early(Leg& leg);
   void update_subscriptions();
   void snapshot_stats(Leg& leg);
   void subscribe(Leg& leg, int flags);
@@ -121,5 +177,10 @@ class SrtRelay {
 // payload size, passphrase, non-blocking I/O) to a socket before it listens
 // or connects; accepted sockets inherit them from the listener.
 Status apply_srt_hop_options(SRTSOCKET s, const SrtConf& conf);
+
+// Makes `s` (not yet connected: before srt_connect(), or an accepted socket
+// in the listen callback) the receiving side of a relay: SRTO_TSBPDMODE and
+// SRTO_TLPKTDROP off, so it delivers as received (see "Latency" above).
+Status srt_deliver_as_received(SRTSOCKET s);
 
 }  // namespace sp
