@@ -402,6 +402,28 @@ redis.call('ZREM', P .. 'shc', member)
 return redis.call('DEL', P .. 's:' .. member)
 )LUA";
 
+// ARGV: P, session_ttl
+const char* kSessions = R"LUA(
+redis.call('ZREMRANGEBYSCORE', P .. 'ss', '-inf', NOW - tonumber(ARGV[2]))
+local out = {}
+for _, m in ipairs(redis.call('ZRANGE', P .. 'ss', 0, -1)) do
+  local s = redis.call('HMGET', P .. 's:' .. m, 'k', 'o', 'd', 't')
+  if s[1] then table.insert(out, {m, s[1], s[2] or '', s[3] or '', NOW - tonumber(s[4] or NOW)}) end
+end
+return out
+)LUA";
+
+// ARGV: P, pending_ttl, session_ttl
+const char* kUsage = R"LUA(
+redis.call('ZREMRANGEBYSCORE', P .. 'pins', '-inf', NOW)
+redis.call('ZREMRANGEBYSCORE', P .. 'pp', '-inf', NOW - tonumber(ARGV[2]))
+redis.call('ZREMRANGEBYSCORE', P .. 'ss', '-inf', NOW - tonumber(ARGV[3]))
+redis.call('ZREMRANGEBYSCORE', P .. 'shc', '-inf', NOW - tonumber(ARGV[3]))
+return {redis.call('ZCARD', P .. 'pins'), redis.call('ZCARD', P .. 'pp'), redis.call('ZCARD', P .. 'ss'),
+        redis.call('ZCARD', P .. 'shc'), tonumber(redis.call('GET', P .. 'evicted_pins') or '0'),
+        tonumber(redis.call('GET', P .. 'evicted_sessions') or '0')}
+)LUA";
+
 std::string with_prelude(const char* body, const char* extra = "") { return std::string(kPrelude) + extra + body; }
 
 }  // namespace
@@ -425,6 +447,8 @@ SP_SCRIPT(session_put, "session_put", kSessionPut, kSessionTouchOne)
 SP_SCRIPT(session_get, "session_get", kSessionGet, kSessionTouchOne)
 SP_SCRIPT(session_touch, "session_touch", kSessionTouch, kSessionTouchOne)
 SP_SCRIPT(session_remove, "session_remove", kSessionRemove)
+SP_SCRIPT(sessions, "sessions", kSessions)
+SP_SCRIPT(usage, "usage", kUsage)
 
 #undef SP_SCRIPT
 

@@ -23,5 +23,7 @@ const RedisScript& session_put();
 const RedisScript& session_get();
 const RedisScript& session_touch();
 const RedisScript& session_remove();
+const RedisScript& sessions();
+const RedisScript& usage();
 
 }  // namespace sp::redis_scripts

@@ -249,6 +249,44 @@ Result<SessionView> decode_session(SessionKind kind, std::string_view id, const 
   return s;
 }
 
+Result<std::vector<SessionView>> decode_sessions(const RedisValue& v) {
+  using R = std::vector<SessionView>;
+  if (!v.is_array()) return bad_reply<R>("sessions");
+  R out;
+  for (const RedisValue& e : v.elements) {
+    if (!e.is_array() || e.elements.size() != 5) return bad_reply<R>("sessions (entry)");
+    const std::string member = e.elements[0].text();
+    size_t colon = member.find(':');
+    int64_t kind = 0;
+    if (colon == std::string::npos || !to_int(std::string_view(member).substr(0, colon), &kind) || kind < 1 ||
+        kind > 3) {
+      continue;
+    }
+    SessionView s;
+    s.kind = SessionKind(kind);
+    s.id = member.substr(colon + 1);
+    s.stream_key = e.elements[1].text();
+    s.origin_server = e.elements[2].text();
+    s.data = e.elements[3].text();
+    s.age_ms = int_of(e.elements[4]);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<Registry::Usage> decode_usage(const RedisValue& v) {
+  if (!v.is_array() || v.elements.size() != 6) return bad_reply<Registry::Usage>("usage");
+  const auto& e = v.elements;
+  Registry::Usage u;
+  u.streams = uint32_t(int_of(e[0]));
+  u.pending_streams = uint32_t(int_of(e[1]));
+  u.hls_clients = uint32_t(int_of(e[3]));
+  u.sessions = uint32_t(int_of(e[2]));  // hls_client fingerprints included, as in the memory registry
+  u.evicted_streams = uint64_t(int_of(e[4]));
+  u.evicted_sessions = uint64_t(int_of(e[5]));
+  return u;
+}
+
 RedisStore::RedisStore(RedisClient& client, RedisStoreOptions options)
     : client_(client), options_(std::move(options)) {}
 
@@ -413,6 +451,23 @@ void RedisStore::remove_session(SessionKind kind, std::string_view id, Done<bool
                [done = std::move(done)](Result<RedisValue> r) {
                  if (!r.ok()) return done(r.status());
                  done(int_of(*r) > 0);
+               });
+}
+
+void RedisStore::sessions(Done<std::vector<SessionView>> done) {
+  client_.eval(redis_scripts::sessions(), {}, {options_.prefix, std::to_string(options_.ttls.session_ttl_ms)},
+               [done = std::move(done)](Result<RedisValue> r) {
+                 if (!r.ok()) return done(r.status());
+                 done(decode_sessions(*r));
+               });
+}
+
+void RedisStore::usage(Done<Registry::Usage> done) {
+  client_.eval(redis_scripts::usage(), {},
+               {options_.prefix, std::to_string(pending_ttl_ms()), std::to_string(options_.ttls.session_ttl_ms)},
+               [done = std::move(done)](Result<RedisValue> r) {
+                 if (!r.ok()) return done(r.status());
+                 done(decode_usage(*r));
                });
 }
 

@@ -77,6 +77,9 @@
 //   session_*        put (cap: evicts the oldest hls_client, else the session
 //                    idle for 30 s or more, else "registry full"), get
 //                    (touches), touch many (answers the ids gone), remove.
+//   sessions         every live session (all kinds), without touching them.
+//   usage            pins, pending pins, sessions, hls_client sessions and
+//                    the eviction counters (idle pins are not counted).
 #pragma once
 
 #include <cstdint>
@@ -158,6 +161,9 @@ Result<OriginView> decode_origin(const RedisValue& v);
 Result<RedisPick> decode_pick(const RedisValue& v, Proto proto);
 Result<std::vector<OriginView>> decode_origins(const RedisValue& v);
 Result<std::vector<RedisStreamView>> decode_streams(const RedisValue& v);
+// {{"<kind>:<id>", stream, origin, data, age_ms}...}
+Result<std::vector<SessionView>> decode_sessions(const RedisValue& v);
+Result<Registry::Usage> decode_usage(const RedisValue& v);
 // nil: no such session (an error "no session").
 Result<SessionView> decode_session(SessionKind kind, std::string_view id, const RedisValue& v);
 
@@ -196,6 +202,8 @@ class RedisStore {
   // done gets the ids that no longer exist.
   void touch_sessions(SessionKind kind, std::span<const std::string> ids, Done<std::vector<std::string>> done);
   void remove_session(SessionKind kind, std::string_view id, Done<bool> done);
+  void sessions(Done<std::vector<SessionView>> done);
+  void usage(Done<Registry::Usage> done);
 
  private:
   int64_t pending_ttl_ms() const;

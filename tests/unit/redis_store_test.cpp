@@ -167,6 +167,24 @@ TEST(RedisPure, DecodesStreamsSummingLiveProxies) {
   EXPECT_TRUE((*s)[1].holders.empty());
 }
 
+TEST(RedisPure, DecodesSessionsAndUsage) {
+  auto l = decode_sessions(A({A({S("3:fp"), S("live/a"), S("o1"), S("sid"), I(4)}), A({S("bad"), S(""), S(""), S(""), I(0)})}));
+  ASSERT_TRUE(l.ok()) << l.error();
+  ASSERT_EQ(l->size(), 1u);
+  EXPECT_EQ((*l)[0].kind, SessionKind::hls_client);
+  EXPECT_EQ((*l)[0].id, "fp");
+  EXPECT_EQ((*l)[0].data, "sid");
+  auto u = decode_usage(A({I(5), I(2), I(7), I(3), I(11), I(12)}));
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->streams, 5u);
+  EXPECT_EQ(u->pending_streams, 2u);
+  EXPECT_EQ(u->sessions, 7u);
+  EXPECT_EQ(u->hls_clients, 3u);
+  EXPECT_EQ(u->evicted_streams, 11u);
+  EXPECT_EQ(u->evicted_sessions, 12u);
+  EXPECT_FALSE(decode_usage(A({I(1)})).ok());
+}
+
 TEST(RedisPure, DecodesSession) {
   auto s = decode_session(SessionKind::rtc, "u1", A({S("live/a"), S("o1"), S("data"), I(7)}));
   ASSERT_TRUE(s.ok());
@@ -610,6 +628,17 @@ TEST_F(RedisLive, SessionsAndCaps) {
   Status full = put(SessionKind::rtc, "r3");
   EXPECT_FALSE(full.ok());
   EXPECT_TRUE(is_registry_full(full)) << full.message();
+  auto all = loop.call<std::vector<SessionView>>([&](auto d) { st.sessions(d); });
+  ASSERT_TRUE(all.ok()) << all.error();
+  ASSERT_EQ(all->size(), 3u);
+  std::set<std::string> ids_seen;
+  for (const auto& v : *all) ids_seen.insert(std::to_string(int(v.kind)) + ":" + v.id + "=" + v.data);
+  EXPECT_EQ(ids_seen, (std::set<std::string>{"1:h1=data-h1", "2:r1=data-r1", "2:r2=data-r2"}));
+  auto u = loop.call<Registry::Usage>([&](auto d) { st.usage(d); });
+  ASSERT_TRUE(u.ok()) << u.error();
+  EXPECT_EQ(u->sessions, 3u);
+  EXPECT_EQ(u->hls_clients, 0u);
+  EXPECT_EQ(u->evicted_sessions, 1u);
   // touch answers the ids gone; remove removes.
   std::vector<std::string> ids{"r1", "nope"};
   auto gone = loop.call<std::vector<std::string>>([&](auto d) { st.touch_sessions(SessionKind::rtc, ids, d); });
@@ -648,6 +677,11 @@ TEST_F(RedisLive, PinCapEvictsPendingThenIdleNeverLive) {
   EXPECT_EQ(server_->integer("EXISTS " + redis_pin_key(prefix_, "a")), 0);
   ASSERT_TRUE(loop.call<RedisConfirm>([&](auto d) { st.confirm("d", "o1", d); }).ok());
   ASSERT_TRUE(loop.call<int64_t>([&](auto d) { st.add_client("d", Proto::rtmp, 1, d); }).ok());
+  auto u = loop.call<Registry::Usage>([&](auto d) { st.usage(d); });
+  ASSERT_TRUE(u.ok()) << u.error();
+  EXPECT_EQ(u->streams, 2u);
+  EXPECT_EQ(u->pending_streams, 0u);
+  EXPECT_EQ(u->evicted_streams, 2u);
   auto full = pick("e");
   EXPECT_FALSE(full.ok());
   EXPECT_TRUE(is_registry_full(full.status())) << full.error();
