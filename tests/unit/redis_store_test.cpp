@@ -440,6 +440,29 @@ TEST_F(RedisLive, RegisterHeartbeatRestartAndExpire) {
       [&] { return server_->integer("EXISTS " + redis_origin_key(prefix_, "o1")) == 0; }, 3000));
 }
 
+TEST_F(RedisLive, LearnedHeartbeatIntervalShortensLiveness) {
+  Loop loop;
+  auto c = client(loop);
+  RedisStore st(*c, store_options("px1"));  // origin_ttl 300 s, heartbeat_misses 3
+  auto reg = [&] { return loop.call<RedisRegistration>([&](auto d) { st.register_origin(spec("o1"), d); }); };
+  EXPECT_EQ(reg()->dead_after_ms, 300 * 1000);
+  EXPECT_EQ(reg()->dead_after_ms, 300 * 1000);  // the gap since the registration is no sample
+  // The next gap (clamped to at least 1 s) is: dead after 3 intervals.
+  auto r = reg();
+  EXPECT_EQ(r->what, "heartbeat");
+  EXPECT_EQ(r->dead_after_ms, 3000);
+  long long pttl = server_->integer("PTTL " + redis_origin_alive_key(prefix_, "o1"));
+  EXPECT_GT(pttl, 2000);
+  EXPECT_LE(pttl, 3000);
+  auto list = loop.call<std::vector<OriginView>>([&](auto d) { st.origins(d); });
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ((*list)[0].heartbeat_interval_ms, 1000);
+  // A restart keeps the learned interval.
+  r = loop.call<RedisRegistration>([&](auto d) { st.register_origin(spec("o1", "777"), d); });
+  EXPECT_EQ(r->what, "restarted");
+  EXPECT_EQ(r->dead_after_ms, 3000);
+}
+
 TEST_F(RedisLive, StickyPickLeastLoadedAndAlso) {
   Loop loop;
   auto c = client(loop);
