@@ -5,6 +5,7 @@
 // TTLs, sticky picks, pending pin expiry and confirm(), down-marks seen by
 // another proxy, client counts vanishing with their proxy, sessions and the
 // caps, reconnection after a Redis restart (EVALSHA falling back to EVAL),
+// a unix socket address, per-call timeouts,
 // AUTH + SELECT, and the race: 10,000 concurrent first picks for 1,000 new
 // streams from 4 proxies (threads, each with its own connection) with 3
 // origins, which must give every stream exactly one origin.
@@ -218,7 +219,8 @@ std::string find_redis_server() {
 // A redis-server child on a loopback port, without persistence.
 class RedisServer {
  public:
-  explicit RedisServer(uint16_t port, std::string password = "") : port_(port), password_(std::move(password)) {}
+  explicit RedisServer(uint16_t port, std::string password = "", std::string unix_path = "")
+      : port_(port), password_(std::move(password)), unix_path_(std::move(unix_path)) {}
   ~RedisServer() { stop(); }
   uint16_t port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -235,6 +237,10 @@ class RedisServer {
       std::string port = std::to_string(port_);
       std::vector<const char*> argv{bin.c_str(), "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
                                     "--appendonly", "no"};
+      if (!unix_path_.empty()) {
+        argv.push_back("--unixsocket");
+        argv.push_back(unix_path_.c_str());
+      }
       if (!password_.empty()) {
         argv.push_back("--requirepass");
         argv.push_back(password_.c_str());
@@ -304,6 +310,7 @@ class RedisServer {
  private:
   uint16_t port_;
   std::string password_;
+  std::string unix_path_;
   pid_t pid_ = -1;
   redisContext* ctx_ = nullptr;
 };
@@ -763,6 +770,22 @@ TEST_F(RedisLive, AuthAndSelect) {
   EXPECT_EQ(own.text("GET k"), "v");
   freeReplyObject(own.sync("SELECT 0"));
   EXPECT_EQ(own.text("GET k"), "");
+}
+
+TEST_F(RedisLive, UnixSocket) {
+  std::string path = "/tmp/sp-redis-test-" + std::to_string(getpid()) + ".sock";
+  RedisServer own(free_port(), "", path);
+  ASSERT_EQ(own.start(), "");
+  Loop loop;
+  RedisClientOptions o;
+  o.address = "unix:" + path;
+  auto c = client(loop, o);
+  auto r = loop.call<RedisValue>([&](auto d) { c->command({"SET", "via", "unix"}, d); });
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(own.text("GET via"), "unix");
+  c.reset();
+  own.stop();
+  unlink(path.c_str());
 }
 
 TEST_F(RedisLive, CommandTimeout) {
