@@ -7,8 +7,10 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pwd.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -18,6 +20,7 @@
 #include <set>
 
 #include "api/self_loop.h"
+#include "core/conf_checks.h"
 #include "build_info.h"
 #include "registry/endpoint.h"
 #include "registry/registry.h"
@@ -169,6 +172,7 @@ Status add_listen(const ConfDirective& d, bool allow_ssl, std::vector<ListenConf
   if (!addr.ok()) return Status::Error(addr.error() + " " + where(d));
   l.addr = *addr;
   l.text = d.args[0];
+  l.where = d.file + ":" + std::to_string(d.line);
   for (size_t i = 1; i < d.args.size(); i++) {
     if (d.args[i] == "ssl" && allow_ssl) {
       l.ssl = true;
@@ -204,6 +208,29 @@ Status set_error_log(Config& c, const ConfDirective& d) {
   return Status::Ok();
 }
 
+// The user must exist when the configuration is read, not only when a worker
+// switches to it: a typo fails -t with the file and line.
+Status set_user(Config& c, const ConfDirective& d) {
+  Status st = set_string(d, &c.user);
+  if (!st.ok()) return st;
+  if (!getpwnam(c.user.c_str())) return invalid_value(d, c.user, "no such user");
+  return Status::Ok();
+}
+
+Status set_log_redact(Config& c, const ConfDirective& d) {
+  c.log_redact.clear();
+  if (d.args.size() == 1 && d.args[0] == "off") return Status::Ok();
+  for (const std::string& w : d.args) {
+    if (w.empty() || w == "off" || w.find_first_of("=&? ") != std::string::npos) {
+      return invalid_value(d, w, "expected \"off\" or parameter name words");
+    }
+    std::string lower = w;
+    for (char& ch : lower) ch = char(tolower(static_cast<unsigned char>(ch)));
+    c.log_redact.push_back(lower);
+  }
+  return Status::Ok();
+}
+
 const Directive kCoreDirectives[] = {
     {"worker_processes", kCtxMain, 1, 1, 0, false, set_worker_processes, "worker_processes NUMBER|auto;", "1",
      "Number of protocol worker processes; auto = one per CPU."},
@@ -218,7 +245,7 @@ const Directive kCoreDirectives[] = {
      [](Config& c, const ConfDirective& d) { return set_string(d, &c.pid_path); }, "pid PATH;",
      SP_PID_PATH, "File the master writes its process id to; -s reads it."},
     {"user", kCtxMain, 1, 1, 0, false,
-     [](Config& c, const ConfDirective& d) { return set_string(d, &c.user); }, "user NAME;", "",
+     set_user, "user NAME;", "",
      "When started as root, workers switch to this user; unset keeps the current user."},
     {"error_log", kCtxMain, 1, 2, 0, false, set_error_log, "error_log PATH|stderr [LEVEL];",
      SP_ERROR_LOG_PATH " info", "Where log lines go and the lowest level written."},
@@ -229,6 +256,9 @@ const Directive kCoreDirectives[] = {
     {"worker_connections", kCtxMain, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_int(d, 16, 1 << 20, &c.worker_connections); },
      "worker_connections NUMBER;", "4096", "Most client sessions one worker serves at once."},
+    {"log_redact", kCtxMain, 1, -1, 0, false, set_log_redact, "log_redact off|WORD ...;",
+     "token key secret sign auth passw",
+     "Query parameters whose name contains a WORD have their values logged as ***; off logs them as sent."},
 };
 
 }  // namespace
@@ -302,12 +332,12 @@ Status apply_environment(Config& c) {
     c.env_overrides.push_back(std::string(name) + "=" + v);
     return Status::Ok();
   };
-  auto listen = [](std::vector<ListenConf>* out) {
-    return [out](const std::string& v) {
+  auto listen = [](std::vector<ListenConf>* out, const char* var) {
+    return [out, var](const std::string& v) {
       auto a = parse_listen_address(v);
       if (!a.ok()) return a.status();
       out->clear();
-      out->push_back(ListenConf{*a, v, false});
+      out->push_back(ListenConf{*a, v, false, var});
       return Status::Ok();
     };
   };
@@ -327,13 +357,21 @@ Status apply_environment(Config& c) {
   };
   Status st;
   const std::pair<const char*, std::function<Status(const std::string&)>> table[] = {
-      {"PROXY_RTMP_SERVER", listen(&c.rtmp.listen)},
-      {"PROXY_HTTP_SERVER", listen(&c.http_stream.listen)},
-      {"PROXY_HTTP_API", listen(&c.http_api.listen)},
-      {"PROXY_WEBRTC_SERVER", listen(&c.webrtc.listen)},
-      {"PROXY_SRT_SERVER", listen(&c.srt.listen)},
-      {"PROXY_SYSTEM_API", listen(&c.system_api.listen)},
+      {"PROXY_RTMP_SERVER", listen(&c.rtmp.listen, "PROXY_RTMP_SERVER")},
+      {"PROXY_HTTP_SERVER", listen(&c.http_stream.listen, "PROXY_HTTP_SERVER")},
+      {"PROXY_HTTP_API", listen(&c.http_api.listen, "PROXY_HTTP_API")},
+      {"PROXY_WEBRTC_SERVER", listen(&c.webrtc.listen, "PROXY_WEBRTC_SERVER")},
+      {"PROXY_SRT_SERVER", listen(&c.srt.listen, "PROXY_SRT_SERVER")},
+      {"PROXY_SYSTEM_API", listen(&c.system_api.listen, "PROXY_SYSTEM_API")},
       {"PROXY_STATIC_FILES", str(&c.http_stream.root)},
+      // The SRS convention: the media address from the environment.
+      {"PROXY_WEBRTC_CANDIDATE",
+       [&c](const std::string& v) {
+         auto cand = expand_candidate(v, [](const char* n) { return getenv(n); });
+         if (!cand.ok()) return cand.status();
+         c.webrtc.candidate = *cand;
+         return Status::Ok();
+       }},
       {"PROXY_LOAD_BALANCER_TYPE",
        [](const std::string& v) {
          // The registry is the shared-memory one; Redis is not built in yet.
@@ -371,16 +409,16 @@ Status check_listen_conflicts(const Config& c) {
     const std::vector<ListenConf>* list;
   };
   auto check = [](std::initializer_list<Named> group) -> Status {
-    std::vector<std::pair<SockAddr, const char*>> all;
+    std::vector<std::pair<SockAddr, std::string>> all;  // address, `"block" (FILE:LINE)`
     for (const Named& n : group) {
       for (const ListenConf& l : *n.list) {
         for (const auto& [addr, block] : all) {
           if (addr == l.addr) {
-            return Status::Error("listen " + l.addr.to_string() + " is used by both \"" + block + "\" and \"" +
-                                 n.block + "\"");
+            return Status::Error("listen " + l.addr.to_string() + " is used by both " + block + " and \"" +
+                                 n.block + "\" in " + (l.where.empty() ? "the defaults" : l.where));
           }
         }
-        all.emplace_back(l.addr, n.block);
+        all.emplace_back(l.addr, "\"" + std::string(n.block) + "\" (" + (l.where.empty() ? "default" : l.where) + ")");
       }
     }
     return Status::Ok();
@@ -418,11 +456,11 @@ Status check_cert_pair(const char* block, const std::string& cert, const std::st
 }
 
 Status check_ssl(const char* block, const std::vector<ListenConf>& listen, std::string* cert, std::string* key,
-                 const std::string& prefix) {
+                 const std::string& dir) {
   bool any_ssl = false;
   for (const ListenConf& l : listen) any_ssl |= l.ssl;
-  if (!cert->empty()) *cert = resolve(prefix, *cert);
-  if (!key->empty()) *key = resolve(prefix, *key);
+  if (!cert->empty()) *cert = resolve_against(dir, *cert);
+  if (!key->empty()) *key = resolve_against(dir, *key);
   if (!any_ssl) return Status::Ok();
   if (cert->empty() || key->empty()) {
     return Status::Error(std::string("\"") + block +
@@ -438,7 +476,7 @@ Status check_ssl(const char* block, const std::vector<ListenConf>& listen, std::
 
 Status validate(Config& c) {
   if (c.system_api.listen.empty()) {
-    c.system_api.listen.push_back(ListenConf{*parse_listen_address("127.0.0.1:12025"), "127.0.0.1:12025", false});
+    c.system_api.listen.push_back(ListenConf{*parse_listen_address("127.0.0.1:12025"), "127.0.0.1:12025", false, ""});
   }
   Status st = check_listen_conflicts(c);
   if (!st.ok()) return st;
@@ -476,14 +514,17 @@ Status validate(Config& c) {
     Status loop = check_self_loop(backend, own_listeners(c), host_addresses());
     if (!loop.ok()) return Status::Error("default_backend: " + loop.message());
   }
-  c.pid_path = resolve(c.prefix, c.pid_path);
-  c.error_log = resolve(c.prefix, c.error_log);
-  if (!c.http_stream.root.empty()) c.http_stream.root = resolve(c.prefix, c.http_stream.root);
+  // Relative paths in the file are relative to its directory (the
+  // compiled-in defaults were made absolute against the prefix already).
+  const std::string dir = conf_dir_of(resolve(c.prefix, c.conf_file));
+  c.pid_path = resolve_against(dir, c.pid_path);
+  c.error_log = resolve_against(dir, c.error_log);
+  if (!c.http_stream.root.empty()) c.http_stream.root = resolve_against(dir, c.http_stream.root);
   st = check_ssl("http_stream", c.http_stream.listen, &c.http_stream.ssl_certificate,
-                 &c.http_stream.ssl_certificate_key, c.prefix);
+                 &c.http_stream.ssl_certificate_key, dir);
   if (!st.ok()) return st;
   return check_ssl("http_api", c.http_api.listen, &c.http_api.ssl_certificate, &c.http_api.ssl_certificate_key,
-                   c.prefix);
+                   dir);
 }
 
 Result<Config> load_from_tree(Config conf, const std::vector<ConfDirective>& tree, const LoadOptions& opts,
@@ -510,8 +551,9 @@ Config defaults(const LoadOptions& opts) {
   Config c;
   c.prefix = opts.prefix.empty() ? SP_PREFIX : opts.prefix;
   while (c.prefix.size() > 1 && c.prefix.back() == '/') c.prefix.pop_back();
-  c.pid_path = SP_PID_PATH;
-  c.error_log = SP_ERROR_LOG_PATH;
+  c.pid_path = resolve(c.prefix, SP_PID_PATH);
+  c.error_log = resolve(c.prefix, SP_ERROR_LOG_PATH);
+  c.log_redact = default_redact_words();
   return c;
 }
 

@@ -23,6 +23,7 @@ struct ListenConf {
   SockAddr addr;
   std::string text;  // as written, for messages
   bool ssl = false;
+  std::string where;  // "FILE:LINE" of the directive, or the PROXY_* variable that set it
 };
 
 struct AccessRule {
@@ -104,7 +105,9 @@ struct SrtConf {
 
 struct Config {
   std::string conf_file;  // absolute path of the main file
-  std::string prefix;     // relative paths resolve against this
+  std::string prefix;     // -p: the -c path and the compiled-in default paths resolve against this
+  // Relative paths in the file (pid, error_log, ssl_certificate, root, ...)
+  // resolve against the main configuration file's directory.
 
   int worker_processes = 1;
   bool daemon = true;
@@ -115,6 +118,8 @@ struct Config {
   LogLevel error_log_level = LogLevel::info;
   int64_t shutdown_timeout_ms = 30 * 1000;
   int worker_connections = 4096;
+  // Query parameters whose values the log hides (log_redact); empty = none.
+  std::vector<std::string> log_redact;
 
   RegistryConf registry;
   DefaultBackendConf default_backend;

@@ -1,4 +1,7 @@
 // Directives of the `webrtc { }` block (the UDP media relay).
+#include <cstdlib>
+
+#include "core/conf_checks.h"
 #include "core/config.h"
 
 namespace sp {
@@ -12,9 +15,15 @@ const Directive kWebrtcDirectives[] = {
      [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.webrtc.listen); },
      "listen ADDRESS;", "", "UDP address WebRTC clients send media to (standard port 8000)."},
     {"candidate", kCtxWebrtc, 1, 1, 0, false,
-     [](Config& c, const ConfDirective& d) { return set_string(d, &c.webrtc.candidate); },
-     "candidate ADDRESS;", "",
-     "Address put in answers' candidates (public IP or name); default: the address the client signalled to."},
+     [](Config& c, const ConfDirective& d) {
+       auto cand = expand_candidate(d.args[0], [](const char* n) { return getenv(n); });
+       if (!cand.ok()) return invalid_value(d, d.args[0], cand.error());
+       c.webrtc.candidate = *cand;
+       return Status::Ok();
+     },
+     "candidate ADDRESS|$VARIABLE;", "",
+     "Address put in answers' candidates (public IP or host name, no port); $NAME takes it from the environment "
+     "variable NAME, PROXY_WEBRTC_CANDIDATE overrides it; default: the address the client signalled to."},
     {"idle_timeout", kCtxWebrtc, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_time(d, &c.webrtc.idle_timeout_ms); },
      "idle_timeout TIME;", "30s", "A media session without packets for this long ends."},
