@@ -9,6 +9,7 @@
 #include "core/event_ptr.h"
 #include "core/log.h"
 #include "http/http_stream.h"
+#include "process/startup.h"
 #include "rtc/rtc_service.h"
 #include "rtmp/rtmp_service.h"
 #include "srt/srt_service.h"
@@ -62,7 +63,10 @@ class Worker {
       return 1;
     }
     WorkerContext ctx{base_.get(), conf_, registry_, listeners_, slot_, limiter_, srt_board_};
-    if (!start_services(ctx)) return 1;
+    // A service that cannot start is a configuration problem: the master
+    // stops instead of respawning this worker every second (startup.h).
+    if (!start_services(ctx)) return kExitStartupFailed;
+    report_started();
     watch_signals();
     if (roles_ & kRoleApi) start_api_jobs();
     event_base_dispatch(base_.get());
@@ -77,6 +81,7 @@ class Worker {
       auto svc = make_system_api(ctx);
       if (!svc.ok()) {
         SP_PERROR("system api: %s", svc.error().c_str());
+        report_startup_failure("system api: " + svc.error());
         return false;
       }
       services_.push_back(std::move(*svc));
@@ -86,6 +91,7 @@ class Worker {
         auto svc = make(ctx);
         if (!svc.ok()) {
           SP_PERROR("%s", svc.error().c_str());
+          report_startup_failure(svc.error());
           return false;
         }
         services_.push_back(std::move(*svc));
