@@ -337,7 +337,12 @@ int main(int argc, char** argv) {
   for (const std::string& w : sp::system_api_exposure_warnings(conf->system_api)) SP_PWARN("%s", w.c_str());
   if (!conf->master_process) {
     sp::set_startup_report_fd(report_fd);  // the single process reports like a worker
-    return sp::run_single(std::move(*conf), std::move(*listeners), std::move(*registry));
+    bool foreground = !conf->daemon;
+    std::string log_path = conf->error_log;
+    int single = sp::run_single(std::move(*conf), std::move(*listeners), std::move(*registry));
+    if (single != sp::kExitStartupFailed) return single;
+    if (foreground) emerg("a service failed at start-up; the reason is in the error log " + log_path);
+    return 1;
   }
   sp::MasterOptions mo;
   mo.report_fd = report_fd;

@@ -231,6 +231,11 @@ class Cli(ProxyTestCase):
         self.assertIn("stopping instead of respawning it", log)
         self.assertNotIn("respawning", log.replace("instead of respawning", ""))
         self.assertFalse(os.path.exists(p.pid_path))
+        # master_process off: the one process fails the same way.
+        r = subprocess.run([BINARY, "-c", p.conf, "-g", "master_process off;"], capture_output=True, text=True,
+                           timeout=20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("failed at start-up", r.stderr)
 
     def test_workers_failing_at_startup_fail_a_daemon_start(self):
         p = self.weak_cert_conf(daemon=True)
