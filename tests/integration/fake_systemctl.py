@@ -9,6 +9,8 @@ would do with srs-proxy.service, by running the unit's own commands:
   stop     ExecStop with $MAINPID from PIDFile, then waits for the master
   restart  stop (if active), then start
   is-active / is-enabled   from PIDFile / the multi-user.target.wants link
+  preset / enable / disable  make or remove the [Install] WantedBy links
+                           (deb-systemd-helper enables through `preset`)
 
 Anything else (daemon-reload, ...) succeeds and does nothing. Every call is
 appended to $SP_FAKE_SYSTEMCTL_LOG. $SP_FAKE_SYSTEMCTL_CONF, when set, is
@@ -48,6 +50,26 @@ def entries(path):
                 key, value = line.split("=", 1)
                 out.setdefault(key, []).append(value)
     return out
+
+
+def wants_links(name, u):
+    return ["/etc/systemd/system/%s.wants/%s" % (target, name)
+            for value in u.get("WantedBy", []) for target in value.split()]
+
+
+def enable(name, path, u):
+    for link in wants_links(name, u):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        if not os.path.lexists(link):
+            os.symlink(path, link)
+    return 0
+
+
+def disable(name, u):
+    for link in wants_links(name, u):
+        if os.path.lexists(link):
+            os.unlink(link)
+    return 0
 
 
 def main_pid(u):
@@ -122,7 +144,11 @@ def main(argv):
                 rc = 3
             continue
         u = entries(path)
-        if verb == "is-active":
+        if verb in ("preset", "enable", "reenable"):
+            rc = rc or enable(name, path, u)
+        elif verb == "disable":
+            rc = rc or disable(name, u)
+        elif verb == "is-active":
             rc = rc or (0 if main_pid(u) else 3)
         elif verb == "start":
             rc = rc or start(u)
