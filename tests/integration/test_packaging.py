@@ -351,14 +351,21 @@ class Packages(unittest.TestCase):
         api = "http://127.0.0.1:%d" % ports["system_api"]
 
         # The conffile runs in the foreground unchanged (runit, containers).
-        fg = subprocess.Popen([SBIN, "-c", conf, "-g", "daemon off;"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+        # Its stderr goes to a file, read only once it exited: a running
+        # foreground proxy holds its stderr open, so reading a pipe from it
+        # (even for an assertion message, which Python builds before the
+        # check) would wait forever.
+        fg_err = os.path.join(self.work, "foreground.stderr")
+        with open(fg_err, "w") as err:
+            fg = subprocess.Popen([SBIN, "-c", conf, "-g", "daemon off;"], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=err)
         try:
             wait_for(lambda: fg.poll() is not None or curl(api + "/api/v1/versions")[0] == 200,
                      what="the proxy in the foreground")
-            self.assertIsNone(fg.poll(), "srs-proxy -g 'daemon off;' exited: %s" % fg.stderr.read())
+            if fg.poll() is not None:
+                self.fail("srs-proxy -g 'daemon off;' exited %d: %s" % (fg.returncode, read(fg_err)))
             fg.send_signal(signal.SIGQUIT)
-            self.assertEqual(fg.wait(timeout=30), 0)
+            self.assertEqual(fg.wait(timeout=30), 0, read(fg_err))
         finally:
             if fg.poll() is None:
                 fg.kill()
