@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 #include <openssl/opensslv.h>
+#include <srt/srt.h>
 
 #include "build_info.h"
 #include "core/config.h"
@@ -23,6 +24,7 @@
 #include "module/cycle.h"
 #include "process/master.h"
 #include "process/proctitle.h"
+#include "process/startup.h"
 #include "registry/registry.h"
 #include "registry/registry_conf.h"
 
@@ -115,6 +117,27 @@ int parse_cli(int argc, char** argv, Cli* cli) {
   return -1;
 }
 
+// Whether `pid` is a live srs-proxy master (or a `master_process off`
+// process), so -s never signals whatever process reused a stale pid. The
+// master's title is "srs-proxy: master process ..."; a single process keeps
+// its command line, so its executable's name is checked. Without /proc
+// nothing can be checked and the pid is trusted.
+bool is_srs_proxy_master(pid_t pid) {
+  if (access("/proc/self/cmdline", R_OK) != 0) return true;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+  if (!in) return true;  // no such process: kill() says so
+  std::string cmdline;
+  std::getline(in, cmdline, '\0');
+  if (cmdline.rfind("srs-proxy: master process", 0) == 0) return true;
+  if (cmdline.rfind("srs-proxy:", 0) == 0) return false;  // a worker
+  char exe[4096];
+  ssize_t n = readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), exe, sizeof exe - 1);
+  if (n <= 0) return false;
+  std::string path(exe, size_t(n));
+  std::string base = path.substr(path.rfind('/') + 1);
+  return base == "srs-proxy" || base == "srs-proxy (deleted)";
+}
+
 int send_signal(const sp::Config& conf, const std::string& word) {
   std::ifstream in(conf.pid_path);
   long pid = 0;
@@ -127,6 +150,13 @@ int send_signal(const sp::Config& conf, const std::string& word) {
     fprintf(stderr, "srs-proxy: [error] invalid PID number in \"%s\"\n", conf.pid_path.c_str());
     return 1;
   }
+  if (!is_srs_proxy_master(pid_t(pid))) {
+    fprintf(stderr,
+            "srs-proxy: [error] process %ld named in \"%s\" is not an srs-proxy master (a stale pid file?); "
+            "no signal sent\n",
+            pid, conf.pid_path.c_str());
+    return 1;
+  }
   int signo = word == "stop" ? SIGTERM : word == "quit" ? SIGQUIT : word == "reopen" ? SIGUSR1 : SIGHUP;
   if (kill(pid_t(pid), signo) != 0) {
     fprintf(stderr, "srs-proxy: [error] kill(%ld, %d) failed (%d: %s); no srs-proxy master is running\n", pid,
@@ -136,16 +166,43 @@ int send_signal(const sp::Config& conf, const std::string& word) {
   return 0;
 }
 
-bool daemonize() {
+// In the process that ran `srs-proxy`, after the fork: waits for the
+// master's start-up report (process/startup.h) and exits with it, so a
+// service manager (systemd Type=forking) and a shell see a start whose
+// workers failed as a failed start.
+[[noreturn]] void wait_for_master(int fd) {
+  sp::StartupReport r;
+  while (r.state != sp::StartupReport::started && !sp::read_startup_report(fd, &r)) {
+  }
+  if (r.state == sp::StartupReport::started) _exit(0);
+  if (r.state == sp::StartupReport::failed) {
+    emerg(r.reason);
+  } else {
+    emerg("the master process exited during start-up; see the error log " + sp::log::path());
+  }
+  _exit(1);
+}
+
+// Returns the descriptor the master reports its start-up on, or -1 on error.
+int daemonize() {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    emerg(std::string("pipe() failed: ") + strerror(errno));
+    return -1;
+  }
   pid_t pid = fork();
   if (pid < 0) {
     emerg(std::string("fork() failed: ") + strerror(errno));
-    return false;
+    return -1;
   }
-  if (pid > 0) _exit(0);
+  if (pid > 0) {
+    close(report[1]);
+    wait_for_master(report[0]);
+  }
+  close(report[0]);
   if (setsid() < 0) {
     emerg(std::string("setsid() failed: ") + strerror(errno));
-    return false;
+    return -1;
   }
   umask(022);
   int null = open("/dev/null", O_RDWR);
@@ -155,7 +212,7 @@ bool daemonize() {
     if (sp::log::path() != "stderr") dup2(sp::log::fd(), STDERR_FILENO);
     if (null > STDERR_FILENO) close(null);
   }
-  return true;
+  return report[1];
 }
 
 bool write_pid_file(const std::string& path) {
@@ -194,7 +251,10 @@ int main(int argc, char** argv) {
   if (cli.version || cli.version_full) {
     fprintf(stderr, "srs-proxy version: srs-proxy/%s\n", SP_VERSION);
     if (cli.version_full) {
-      fprintf(stderr, "built with libevent %s, %s\n", event_get_version(), OPENSSL_VERSION_TEXT);
+      uint32_t srt = srt_getversion();
+      fprintf(stderr, "built with libevent %s, %s, libsrt %u.%u.%u (running with libsrt %u.%u.%u)\n",
+              event_get_version(), OPENSSL_VERSION_TEXT, unsigned(SRT_VERSION_MAJOR), unsigned(SRT_VERSION_MINOR),
+              unsigned(SRT_VERSION_PATCH), srt >> 16, (srt >> 8) & 0xff, srt & 0xff);
       fprintf(stderr, "configure arguments:%s%s\n", *SP_CONFIGURE_ARGS ? " " : "", SP_CONFIGURE_ARGS);
     }
     return 0;
@@ -208,6 +268,14 @@ int main(int argc, char** argv) {
     std::string file = conf.ok() ? conf->conf_file : cli.conf_path;
     if (!conf.ok()) {
       emerg(conf.error());
+      fprintf(stderr, "srs-proxy: configuration file %s test failed\n", file.c_str());
+      return 1;
+    }
+    // What the processes need at run time: user, log and pid paths,
+    // certificates and root as the workers' user.
+    sp::Status runtime = sp::check_runtime(*conf);
+    if (!runtime.ok()) {
+      emerg(runtime.message());
       fprintf(stderr, "srs-proxy: configuration file %s test failed\n", file.c_str());
       return 1;
     }
@@ -229,12 +297,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!cli.signal_word.empty()) return send_signal(*conf, cli.signal_word);
+  if (sp::Status runtime = sp::check_runtime(*conf); !runtime.ok()) {
+    emerg(runtime.message());
+    return 1;
+  }
 
   sp::Status st = sp::log::open(conf->error_log, conf->error_log_level);
   if (!st.ok()) {
     emerg(st.message());
     return 1;
   }
+  sp::log::set_redact_words(conf->log_redact);
   sp::log::set_process_context("master");
   for (const std::string& e : conf->env_overrides) SP_PNOTICE("environment: %s", e.c_str());
   // The first configuration generation: the configuration and its sockets.
@@ -252,10 +325,16 @@ int main(int argc, char** argv) {
     SP_CRIT("master", "%s", registry.error().c_str());
     return 1;
   }
-  if (c.daemon && !daemonize()) return 1;
+  int report_fd = -1;
+  if (c.daemon && (report_fd = daemonize()) < 0) return 1;
+  // Origins are told this pid (the registration reply): the master's, after the fork.
+  (*registry)->set_creator_pid(getpid());
   PidFile pid_file;
   if (!write_pid_file(c.pid_path)) {
-    emerg("cannot write pid file " + c.pid_path);
+    std::string msg = "cannot write pid file " + c.pid_path + ": " + strerror(errno);
+    emerg(msg);
+    sp::set_startup_report_fd(report_fd);
+    sp::report_startup_failure(msg);
     return 1;
   }
   pid_file.path = c.pid_path;
@@ -265,8 +344,17 @@ int main(int argc, char** argv) {
     SP_PINFO("listening on %s %s (%s)", l.udp ? "udp" : "tcp", l.conf.addr.to_string().c_str(), l.kind.c_str());
   }
   for (const std::string& w : sp::config_warnings(c)) SP_PWARN("%s", w.c_str());
-  if (!c.master_process) return sp::run_single(std::move(*cycle), std::move(*registry));
+  if (!c.master_process) {
+    sp::set_startup_report_fd(report_fd);  // the single process reports like a worker
+    bool foreground = !c.daemon;
+    std::string log_path = c.error_log;
+    int single = sp::run_single(std::move(*cycle), std::move(*registry));
+    if (single != sp::kExitStartupFailed) return single;
+    if (foreground) emerg("a service failed at start-up; the reason is in the error log " + log_path);
+    return 1;
+  }
   sp::MasterOptions mo;
+  mo.report_fd = report_fd;
   mo.conf_path = cli.conf_path;
   mo.load = lo;
   mo.title = "master process " + std::string(argv[0]) + " -c " + c.conf_file;

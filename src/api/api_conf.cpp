@@ -41,10 +41,7 @@ const Directive kSystemApiDirectives[] = {
 namespace {
 
 Status set_listen_env(Config& c, const std::string& v) {
-  auto a = parse_listen_address(v);
-  if (!a.ok()) return a.status();
-  c.module<SystemApiConf>().listen = {ListenConf{*a, v, false}};
-  return Status::Ok();
+  return set_listen_from_env(&c.module<SystemApiConf>().listen, v, "PROXY_SYSTEM_API");
 }
 
 const EnvOverride kSystemApiEnvironment[] = {{"PROXY_SYSTEM_API", set_listen_env, "system_api { listen }"}};

@@ -5,12 +5,15 @@
 // parsers. Core names no module: the list is src/modules.cpp's.
 #include "core/config.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <set>
 
+#include "core/conf_checks.h"
 #include "build_info.h"
 #include "core/env_file.h"
 
@@ -154,12 +157,22 @@ Status set_int(const ConfDirective& d, int64_t min, int64_t max, int* out) {
   return Status::Ok();
 }
 
+std::string conf_dir(const Config& c) { return conf_dir_of(resolve_path(c.prefix, c.conf_file)); }
+
+Status set_listen_from_env(std::vector<ListenConf>* out, const std::string& v, const char* var) {
+  auto a = parse_listen_address(v);
+  if (!a.ok()) return a.status();
+  *out = {ListenConf{*a, v, false, var}};
+  return Status::Ok();
+}
+
 Status add_listen(const ConfDirective& d, bool allow_ssl, std::vector<ListenConf>* out) {
   ListenConf l;
   auto addr = parse_listen_address(d.args[0]);
   if (!addr.ok()) return Status::Error(addr.error() + " " + where(d));
   l.addr = *addr;
   l.text = d.args[0];
+  l.where = d.file + ":" + std::to_string(d.line);
   for (size_t i = 1; i < d.args.size(); i++) {
     if (d.args[i] == "ssl" && allow_ssl) {
       l.ssl = true;
@@ -195,6 +208,29 @@ Status set_error_log(Config& c, const ConfDirective& d) {
   return Status::Ok();
 }
 
+// The user must exist when the configuration is read, not only when a worker
+// switches to it: a typo fails -t with the file and line.
+Status set_user(Config& c, const ConfDirective& d) {
+  Status st = set_string(d, &c.user);
+  if (!st.ok()) return st;
+  if (!getpwnam(c.user.c_str())) return invalid_value(d, c.user, "no such user");
+  return Status::Ok();
+}
+
+Status set_log_redact(Config& c, const ConfDirective& d) {
+  c.log_redact.clear();
+  if (d.args.size() == 1 && d.args[0] == "off") return Status::Ok();
+  for (const std::string& w : d.args) {
+    if (w.empty() || w == "off" || w.find_first_of("=&? ") != std::string::npos) {
+      return invalid_value(d, w, "expected \"off\" or parameter name words");
+    }
+    std::string lower = w;
+    for (char& ch : lower) ch = char(tolower(static_cast<unsigned char>(ch)));
+    c.log_redact.push_back(lower);
+  }
+  return Status::Ok();
+}
+
 const Directive kCoreDirectives[] = {
     {"worker_processes", kCtxMain, 1, 1, 0, false, set_worker_processes, "worker_processes NUMBER|auto;", "1",
      "Number of protocol worker processes; auto = one per CPU."},
@@ -209,7 +245,7 @@ const Directive kCoreDirectives[] = {
      [](Config& c, const ConfDirective& d) { return set_string(d, &c.pid_path); }, "pid PATH;",
      SP_PID_PATH, "File the master writes its process id to; -s reads it."},
     {"user", kCtxMain, 1, 1, 0, false,
-     [](Config& c, const ConfDirective& d) { return set_string(d, &c.user); }, "user NAME;", "",
+     set_user, "user NAME;", "",
      "When started as root, workers switch to this user; unset keeps the current user."},
     {"error_log", kCtxMain, 1, 2, 0, false, set_error_log, "error_log PATH|stderr [LEVEL];",
      SP_ERROR_LOG_PATH " info", "Where log lines go and the lowest level written."},
@@ -223,6 +259,9 @@ const Directive kCoreDirectives[] = {
     {"env_file", kCtxMain, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_string(d, &c.env_file); }, "env_file PATH;", "",
      "Also read PROXY_* variables from this .env file (the real environment wins); unset reads none."},
+    {"log_redact", kCtxMain, 1, -1, 0, false, set_log_redact, "log_redact off|WORD ...;",
+     "token key secret sign auth passw",
+     "Query parameters whose name contains a WORD have their values logged as ***; off logs them as sent."},
 };
 
 // Both of the original proxy's quit timeouts bound how long sessions may run
@@ -239,9 +278,12 @@ const EnvOverride kCoreEnvironment[] = {
     {"PROXY_FORCE_QUIT_TIMEOUT", set_shutdown_timeout_env, "shutdown_timeout"},
 };
 
+// Relative paths in the file are relative to its directory (the
+// compiled-in defaults were made absolute against the prefix already).
 Status validate_core(Config& c) {
-  c.pid_path = resolve_path(c.prefix, c.pid_path);
-  c.error_log = resolve_path(c.prefix, c.error_log);
+  const std::string dir = conf_dir(c);
+  c.pid_path = resolve_against(dir, c.pid_path);
+  c.error_log = resolve_against(dir, c.error_log);
   return Status::Ok();
 }
 
@@ -367,8 +409,11 @@ Status check_listen_conflicts(const Config& c) {
   for (size_t i = 0; i < all.size(); i++) {
     for (size_t j = 0; j < i; j++) {
       if (all[j].udp != all[i].udp || !(all[j].conf->addr == all[i].conf->addr)) continue;
-      return Status::Error("listen " + all[i].conf->addr.to_string() + " is used by both \"" + all[j].kind +
-                           "\" and \"" + all[i].kind + "\"");
+      const std::string& first = all[j].conf->where;
+      const std::string& second = all[i].conf->where;
+      return Status::Error("listen " + all[i].conf->addr.to_string() + " is used by both \"" + all[j].kind + "\" (" +
+                           (first.empty() ? "default" : first) + ") and \"" + all[i].kind + "\" in " +
+                           (second.empty() ? "the defaults" : second));
     }
   }
   return Status::Ok();
@@ -417,8 +462,9 @@ Config defaults(const LoadOptions& opts) {
   Config c;
   c.prefix = opts.prefix.empty() ? SP_PREFIX : opts.prefix;
   while (c.prefix.size() > 1 && c.prefix.back() == '/') c.prefix.pop_back();
-  c.pid_path = SP_PID_PATH;
-  c.error_log = SP_ERROR_LOG_PATH;
+  c.pid_path = resolve_path(c.prefix, SP_PID_PATH);
+  c.error_log = resolve_path(c.prefix, SP_ERROR_LOG_PATH);
+  c.log_redact = default_redact_words();
   return c;
 }
 

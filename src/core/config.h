@@ -29,6 +29,7 @@ struct ListenConf {
   SockAddr addr;
   std::string text;  // as written, for messages
   bool ssl = false;
+  std::string where;  // "FILE:LINE" of the directive, or the PROXY_* variable that set it
 };
 
 struct AccessRule {
@@ -90,7 +91,9 @@ class ModuleConfs {
 
 struct Config {
   std::string conf_file;  // absolute path of the main file
-  std::string prefix;     // relative paths resolve against this
+  std::string prefix;     // -p: the -c path and the compiled-in default paths resolve against this
+  // Relative paths in the file (pid, error_log, ssl_certificate, root, ...)
+  // resolve against the main configuration file's directory.
 
   int worker_processes = 1;
   bool daemon = true;
@@ -101,6 +104,8 @@ struct Config {
   LogLevel error_log_level = LogLevel::info;
   int64_t shutdown_timeout_ms = 30 * 1000;
   int worker_connections = 4096;
+  // Query parameters whose values the log hides (log_redact); empty = none.
+  std::vector<std::string> log_redact;
 
   // Every module's own configuration struct (in its folder), by type:
   // conf.module<T>(). Core never names them (nginx's ctx arrays).
@@ -158,6 +163,14 @@ struct ConfListen {
   const ListenConf* conf = nullptr;
 };
 
+// A file or directory a worker reads after switching to `user` (a
+// certificate, a static root): -t and a reload check it as that user.
+struct ConfRead {
+  std::string what;  // "ssl_certificate in \"http_stream\""
+  std::string path;
+  bool directory = false;
+};
+
 // A PROXY_* environment variable a module accepts; it wins over the file.
 struct EnvOverride {
   const char* name;
@@ -180,6 +193,8 @@ struct ConfModule {
   Status (*validate)(Config& conf) = nullptr;
   // Warnings about a valid configuration (logged at start and on reload).
   void (*warnings)(const Config& conf, std::vector<std::string>* out) = nullptr;
+  // Appends the files its workers will read (checked at -t and reload).
+  void (*reads)(const Config& conf, std::vector<ConfRead>* out) = nullptr;
 };
 
 // Every module's table, in the order the manual lists them (src/modules.cpp).
@@ -191,6 +206,9 @@ std::vector<std::string> config_warnings(const Config& conf);
 std::vector<ConfListen> conf_listens(const Config& conf);
 // A path as written, resolved against the prefix ("stderr" and absolute paths as is).
 std::string resolve_path(const std::string& prefix, const std::string& path);
+// The directory of the configuration file: relative paths in it are
+// relative to this (core/conf_checks.h resolve_against).
+std::string conf_dir(const Config& c);
 
 struct LoadOptions {
   std::string prefix;         // -p; empty = built-in prefix
@@ -227,5 +245,8 @@ Status set_string(const ConfDirective& d, std::string* out);
 Status set_int(const ConfDirective& d, int64_t min, int64_t max, int* out);
 // `listen ADDRESS [ssl];` appended to *out; `ssl` only where allow_ssl.
 Status add_listen(const ConfDirective& d, bool allow_ssl, std::vector<ListenConf>* out);
+// A PROXY_*_SERVER variable: `v` replaces the block's listen addresses, and
+// messages about it name the variable `var`.
+Status set_listen_from_env(std::vector<ListenConf>* out, const std::string& v, const char* var);
 
 }  // namespace sp

@@ -1,6 +1,8 @@
 // Error log implementation: see log.h for the line format and guarantees.
 #include "core/log.h"
 
+#include "core/conf_checks.h"
+
 #include <fcntl.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@ struct LogState {
   std::string path = "stderr";
   LogLevel level = LogLevel::info;
   std::string process_ctx = "main";
+  std::vector<std::string> redact_words;
 };
 LogState& state() {
   static LogState s;
@@ -33,7 +36,7 @@ Status open_fd(const std::string& path, int* out) {
     *out = STDERR_FILENO;
     return Status::Ok();
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) return Status::Error("open() \"" + path + "\" failed: " + strerror(errno));
   *out = fd;
   return Status::Ok();
@@ -108,6 +111,7 @@ Status reopen() {
 int fd() { return state().fd; }
 const std::string& path() { return state().path; }
 LogLevel level() { return state().level; }
+void set_redact_words(const std::vector<std::string>& words) { state().redact_words = words; }
 void set_process_context(std::string_view ctx) { state().process_ctx = std::string(ctx); }
 const std::string& process_context() { return state().process_ctx; }
 
@@ -127,6 +131,13 @@ void write(LogLevel lvl, std::string_view ctx, const char* fmt, ...) {
   va_end(ap);
   size_t len = n + (m < 0 ? 0 : std::min<size_t>(m, sizeof(line) - n - 2));
   line[len++] = '\n';
+  const std::vector<std::string>& words = state().redact_words;
+  if (!words.empty() && memchr(line + n, '=', len - n)) {
+    std::string redacted = redact_query_values(std::string_view(line, len), words);
+    ssize_t ignored = ::write(state().fd, redacted.data(), redacted.size());
+    (void)ignored;
+    return;
+  }
   ssize_t ignored = ::write(state().fd, line, len);
   (void)ignored;
 }

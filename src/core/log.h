@@ -8,6 +8,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -23,7 +24,8 @@ std::string new_context_id();
 
 namespace log {
 
-// Opens (or switches to) `path`; "stderr" logs to standard error.
+// Opens (or switches to) `path`; "stderr" logs to standard error. A new
+// file is created 0640: lines may name clients and streams.
 Status open(const std::string& path, LogLevel level);
 // Reopens the current file (USR1 / logrotate). Keeps the old file on error.
 // The descriptor number never changes (see fd()), so other threads may write
@@ -38,6 +40,10 @@ inline bool enabled(LogLevel l) { return l >= level(); }
 // Context used when a line has no session: the process role ("master", ...).
 void set_process_context(std::string_view ctx);
 const std::string& process_context();
+
+// Query parameters whose name contains one of these words are written with
+// their value as "***" (`log_redact`, core/conf_checks.h); empty = none.
+void set_redact_words(const std::vector<std::string>& words);
 
 void write(LogLevel level, std::string_view ctx, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));

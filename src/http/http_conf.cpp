@@ -15,6 +15,8 @@
 #include <cstring>
 #include <memory>
 
+#include "core/conf_checks.h"
+
 namespace sp {
 
 namespace {
@@ -88,10 +90,8 @@ namespace {
 
 template <class Block>
 Status set_listen_env(Config& c, const std::string& v) {
-  auto a = parse_listen_address(v);
-  if (!a.ok()) return a.status();
-  c.module<Block>().listen = {ListenConf{*a, v, false}};
-  return Status::Ok();
+  return set_listen_from_env(&c.module<Block>().listen, v,
+                             std::is_same_v<Block, HttpStreamConf> ? "PROXY_HTTP_SERVER" : "PROXY_HTTP_API");
 }
 
 const EnvOverride kHttpEnvironment[] = {
@@ -135,11 +135,11 @@ Status check_cert_pair(const char* block, const std::string& cert, const std::st
 }
 
 Status check_ssl(const char* block, const std::vector<ListenConf>& listen, std::string* cert, std::string* key,
-                 const std::string& prefix) {
+                 const std::string& dir) {
   bool any_ssl = false;
   for (const ListenConf& l : listen) any_ssl |= l.ssl;
-  if (!cert->empty()) *cert = resolve_path(prefix, *cert);
-  if (!key->empty()) *key = resolve_path(prefix, *key);
+  if (!cert->empty()) *cert = resolve_against(dir, *cert);
+  if (!key->empty()) *key = resolve_against(dir, *key);
   if (!any_ssl) return Status::Ok();
   if (cert->empty() || key->empty()) {
     return Status::Error(std::string("\"") + block +
@@ -156,14 +156,34 @@ Status check_ssl(const char* block, const std::vector<ListenConf>& listen, std::
 Status validate_http(Config& c) {
   HttpStreamConf& stream = c.module<HttpStreamConf>();
   HttpApiConf& api = c.module<HttpApiConf>();
-  if (!stream.root.empty()) stream.root = resolve_path(c.prefix, stream.root);
-  Status st = check_ssl("http_stream", stream.listen, &stream.ssl_certificate, &stream.ssl_certificate_key, c.prefix);
+  // Relative paths are relative to the configuration file's directory.
+  const std::string dir = conf_dir(c);
+  if (!stream.root.empty()) stream.root = resolve_against(dir, stream.root);
+  Status st = check_ssl("http_stream", stream.listen, &stream.ssl_certificate, &stream.ssl_certificate_key, dir);
   if (!st.ok()) return st;
-  return check_ssl("http_api", api.listen, &api.ssl_certificate, &api.ssl_certificate_key, c.prefix);
+  return check_ssl("http_api", api.listen, &api.ssl_certificate, &api.ssl_certificate_key, dir);
+}
+
+// The certificates of ssl listeners and the static root, read by the workers.
+void http_reads(const Config& c, std::vector<ConfRead>* out) {
+  auto ssl = [&](const char* block, const std::vector<ListenConf>& listen, const std::string& cert,
+                 const std::string& key) {
+    bool any = false;
+    for (const ListenConf& l : listen) any |= l.ssl;
+    if (!any) return;
+    out->push_back({std::string("ssl_certificate in \"") + block + "\"", cert, false});
+    out->push_back({std::string("ssl_certificate_key in \"") + block + "\"", key, false});
+  };
+  const HttpStreamConf& stream = c.module<HttpStreamConf>();
+  const HttpApiConf& api = c.module<HttpApiConf>();
+  ssl("http_stream", stream.listen, stream.ssl_certificate, stream.ssl_certificate_key);
+  ssl("http_api", api.listen, api.ssl_certificate, api.ssl_certificate_key);
+  if (!stream.root.empty() && !stream.listen.empty()) out->push_back({"root in \"http_stream\"", stream.root, true});
 }
 
 }  // namespace
 
-extern const ConfModule kHttpConfModule = {"http", kHttpDirectives, kHttpEnvironment, http_listens, validate_http};
+extern const ConfModule kHttpConfModule = {"http",        kHttpDirectives, kHttpEnvironment, http_listens,
+                                           validate_http, nullptr,         http_reads};
 
 }  // namespace sp

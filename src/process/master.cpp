@@ -8,6 +8,7 @@
 // are dropped from the registry first (Registry::drop_process).
 #include "process/master.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include "core/proxy_loop.h"
 #include "module/module.h"
 #include "process/proctitle.h"
+#include "process/startup.h"
 #include "process/worker.h"
 #include "registry/registry_conf.h"
 
@@ -104,6 +106,8 @@ struct Child {
   bool exiting = false;      // told to stop; do not respawn
   int64_t kill_at_ms = 0;    // SIGKILL if still alive then (0 = never)
   int64_t started_ms = 0;
+  int report_fd = -1;        // read end of its start-up report pipe, until it reported
+  StartupReport report;
 };
 
 // A respawn held back so a worker that crashes at start cannot fork-loop.
@@ -131,6 +135,7 @@ class Master {
 
   int run() {
     install_handlers(&blocked_);
+    set_startup_report_fd(opts_.report_fd);  // the daemonising process waits on it
     chown_log();
     if (2 * cycle_->conf.worker_processes + 1 > kStreamHolders) {
       SP_PNOTICE("worker_processes %d: a stream with clients on more than %d (worker, protocol) pairs at once "
@@ -145,6 +150,7 @@ class Master {
       if (!pending()) sigsuspend(&empty);
       if (g_note) collect_notes();  // before reaping: a note names its writer by pid
       if (g_reap) reap();
+      collect_reports();
       if (g_alarm) {
         g_alarm = 0;
         enforce_deadlines();
@@ -157,7 +163,7 @@ class Master {
       if (stopping_ && children_.empty()) break;
     }
     SP_PNOTICE("exit");
-    return 0;
+    return exit_code_;
   }
 
  private:
@@ -175,12 +181,22 @@ class Master {
   }
 
   void spawn(int roles, int slot) {
+    int report[2];
+    if (pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0) report[0] = report[1] = -1;
     pid_t pid = fork();
     if (pid < 0) {
       SP_PERROR("fork() failed: %s", strerror(errno));
+      if (report[0] >= 0) close(report[0]), close(report[1]);
       return;
     }
     if (pid == 0) {
+      // The master's own report and its siblings' pipes are not the worker's.
+      if (startup_report_fd() >= 0) close(startup_report_fd());
+      for (const Child& c : children_) {
+        if (c.report_fd >= 0) close(c.report_fd);
+      }
+      if (report[0] >= 0) close(report[0]);
+      set_startup_report_fd(report[1]);
       int status = child_main(roles, slot);
 #ifdef SP_ASAN
       // The worker's own state is gone by now; what the master's objects
@@ -189,7 +205,8 @@ class Master {
 #endif
       _exit(status);
     }
-    children_.push_back(Child{pid, roles, slot, generation_, false, 0, monotonic_ms()});
+    if (report[1] >= 0) close(report[1]);
+    children_.push_back(Child{pid, roles, slot, generation_, false, 0, monotonic_ms(), report[0], {}});
     SP_PNOTICE("started %s %d", roles == kRoleApi ? "api worker" : "worker process", int(pid));
   }
 
@@ -206,7 +223,8 @@ class Master {
     Status st = switch_user(cycle_->conf.user);
     if (!st.ok()) {
       SP_PERROR("%s", st.message().c_str());
-      return 2;
+      report_startup_failure(st.message());
+      return kExitStartupFailed;
     }
     return run_worker(*cycle_, *registry_, roles, slot, hook_ptrs_);
   }
@@ -221,9 +239,17 @@ class Master {
         if (children_[i].pid != pid) continue;
         Child c = children_[i];
         children_.erase(children_.begin() + long(i));
+        read_report(c);
+        if (c.report_fd >= 0) close(c.report_fd);
+        bool failed = failed_at_startup(c, status);
+        if (failed) c.exiting = true;  // for log_exit: not respawned
         log_exit(c, status);
         drop_counts(c);  // before any respawn: the dead child's clients are gone
-        if (!c.exiting && !stopping_ && c.generation == generation_) respawn(c);
+        if (failed) {
+          fail_startup(c);
+        } else if (!c.exiting && !stopping_ && c.generation == generation_) {
+          respawn(c);
+        }
         if (c.generation < generation_) {
           for (MasterHook* h : hook_ptrs_) {
             if (h) h->old_child_exited(c.generation, c.roles, c.slot);
@@ -240,6 +266,54 @@ class Master {
         if (!alive) h->retire(g);
       }
     }
+  }
+
+  // ---- start-up reports (process/startup.h)
+
+  // Reads what the child reported so far; closes the pipe once it is done.
+  static void read_report(Child& c) {
+    if (c.report_fd < 0) return;
+    if (read_startup_report(c.report_fd, &c.report) || c.report.state == StartupReport::started) {
+      close(c.report_fd);
+      c.report_fd = -1;
+    }
+  }
+
+  // A worker that exited with the start-up failure code before saying it
+  // started: a configuration problem, which a respawn would only repeat.
+  static bool failed_at_startup(const Child& c, int status) {
+    return c.report.state != StartupReport::started && WIFEXITED(status) &&
+           WEXITSTATUS(status) == kExitStartupFailed;
+  }
+
+  void fail_startup(const Child& c) {
+    std::string reason = c.report.reason.empty() ? "see the lines above" : c.report.reason;
+    std::string msg = std::string(c.roles == kRoleApi ? "api worker" : "worker process") + " " +
+                      std::to_string(c.pid) + " failed at start-up: " + reason;
+    SP_CRIT(log::process_context(), "%s; stopping instead of respawning it", msg.c_str());
+    if (exit_code_ != 0) return;  // already stopping for the first one
+    if (startup_report_fd() >= 0) {
+      report_startup_failure(msg);
+    } else if (!cycle_->conf.daemon && log::path() != "stderr") {
+      fprintf(stderr, "srs-proxy: [emerg] %s\n", msg.c_str());
+    }
+    exit_code_ = 1;
+    if (!stopping_) g_terminate = 1;  // the loop stops the others as on TERM
+  }
+
+  // Polls the children's pipes; once every child started, tells the process
+  // waiting for the start (if any) that the proxy is up.
+  void collect_reports() {
+    bool all_started = true;
+    for (Child& c : children_) {
+      read_report(c);
+      if (c.report.state != StartupReport::started) all_started = false;
+    }
+    if (all_started && !stopping_ && startup_report_fd() >= 0) report_started();
+  }
+
+  bool awaiting_reports() const {
+    return std::any_of(children_.begin(), children_.end(), [](const Child& c) { return c.report_fd >= 0; });
   }
 
   // A child's client counts die with it (a crash or kill -9 skips the
@@ -339,6 +413,11 @@ class Master {
     for (const PendingSpawn& p : pending_) {
       if (next == 0 || p.due_ms < next) next = p.due_ms;
     }
+    // Until every child reported its start, look at the pipes every 20ms.
+    if (awaiting_reports()) {
+      int64_t soon = monotonic_ms() + 20;
+      if (next == 0 || soon < next) next = soon;
+    }
     itimerval it{};
     if (next) {
       int64_t ms = std::max<int64_t>(1, next - monotonic_ms());
@@ -360,6 +439,10 @@ class Master {
       SP_PERROR("reload failed, configuration unchanged: %s", conf.error().c_str());
       return;
     }
+    if (Status rt = check_runtime(*conf); !rt.ok()) {
+      SP_PERROR("reload failed, configuration unchanged: %s", rt.message().c_str());
+      return;
+    }
     auto next = Cycle::create(std::move(*conf), cycle_.get());
     if (!next.ok()) {
       SP_PERROR("reload failed, configuration unchanged: %s", next.error().c_str());
@@ -374,6 +457,7 @@ class Master {
     Status st = log::open((*next)->conf.error_log, (*next)->conf.error_log_level);
     if (!st.ok()) SP_PERROR("reload: %s; keeping the old log", st.message().c_str());
     registry_->set_ttls(registry_ttls(then));
+    log::set_redact_words((*next)->conf.log_redact);
     cycle_ = std::move(*next);  // the old generation's sockets that are not shared close here
     chown_log();
     pending_.clear();  // the new generation replaces any held-back respawn
@@ -393,11 +477,15 @@ class Master {
     for (const Child& c : children_) kill(c.pid, SIGUSR1);
   }
 
-  // Workers that switch user must still be able to reopen the log.
+  // Workers that switch user must still be able to reopen the log. The file
+  // is 0640: the user writes it, group adm (Debian's log readers) reads it,
+  // or the user's own group where there is no adm.
   void chown_log() {
     if (cycle_->conf.user.empty() || geteuid() != 0 || log::path() == "stderr") return;
     if (passwd* pw = getpwnam(cycle_->conf.user.c_str())) {
-      if (chown(log::path().c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+      group* adm = getgrnam("adm");
+      gid_t gid = adm ? adm->gr_gid : pw->pw_gid;
+      if (chown(log::path().c_str(), pw->pw_uid, gid) != 0) {
         SP_PWARN("chown(%s) failed: %s", log::path().c_str(), strerror(errno));
       }
     }
@@ -413,6 +501,7 @@ class Master {
   sigset_t blocked_;
   int generation_ = 0;
   bool stopping_ = false;
+  int exit_code_ = 0;  // 1 once a worker failed at start-up
 };
 
 }  // namespace

@@ -16,6 +16,9 @@ struct MasterOptions {
   std::string conf_path;
   LoadOptions load;
   std::string title;  // "master process -c FILE"
+  // Where the master reports its start-up (process/startup.h) to the process
+  // that daemonised it; -1 = nobody waits.
+  int report_fd = -1;
 };
 
 // Runs the master loop until stop; returns the process exit code.

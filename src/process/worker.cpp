@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
+#include "process/startup.h"
 
 namespace sp {
 
@@ -26,7 +27,10 @@ class Worker {
       SP_PERROR("event_base_new() failed");
       return 1;
     }
-    if (!start_services()) return 1;
+    // A service that cannot start is a configuration problem: the master
+    // stops instead of respawning this worker every second (startup.h).
+    if (!start_services()) return kExitStartupFailed;
+    report_started();
     watch_signals();
     if (roles_ & kRoleApi) start_api_jobs();
     event_base_dispatch(base_.get());
@@ -47,6 +51,7 @@ class Worker {
       auto svc = m->make_service(ctx);
       if (!svc.ok()) {
         SP_PERROR("%s", svc.error().c_str());
+        report_startup_failure(svc.error());
         return false;
       }
       services_.push_back(std::move(*svc));

@@ -943,6 +943,7 @@ RegistryTtls Registry::ttls() const {
 }
 
 pid_t Registry::creator_pid() const { return pid_t(impl_->h->creator_pid); }
+void Registry::set_creator_pid(pid_t pid) { impl_->h->creator_pid = int32_t(pid); }
 
 Registry::Capacity Registry::capacity() const {
   return Capacity{impl_->h->origin_slots, impl_->h->streams.limit, impl_->h->sessions.limit};

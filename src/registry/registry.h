@@ -267,8 +267,10 @@ class Registry {
     uint32_t origins, streams, sessions;
   };
   Capacity capacity() const;
-  // The process that created the registry (the master): the proxy's pid in
-  // registration answers, stable across worker respawns and reloads.
+  // The master's pid: the proxy's pid in registration answers, stable across
+  // worker respawns and reloads. create() records the caller's; the master
+  // sets its own after daemonising (the pid file's).
+  void set_creator_pid(pid_t pid);
   pid_t creator_pid() const;
 
   // Test hook: takes the lock and exits the process while holding it, so a

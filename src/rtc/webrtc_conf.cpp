@@ -1,6 +1,10 @@
 // Directives of the `webrtc { }` block (the UDP media relay).
 #include "rtc/webrtc_conf.h"
 
+#include <cstdlib>
+
+#include "core/conf_checks.h"
+
 namespace sp {
 
 namespace {
@@ -12,9 +16,15 @@ const Directive kWebrtcDirectives[] = {
      [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.module<WebrtcConf>().listen); },
      "listen ADDRESS;", "", "UDP address WebRTC clients send media to (standard port 8000)."},
     {"candidate", kCtxWebrtc, 1, 1, 0, false,
-     [](Config& c, const ConfDirective& d) { return set_string(d, &c.module<WebrtcConf>().candidate); },
-     "candidate ADDRESS;", "",
-     "Address put in answers' candidates (public IP or name); default: the address the client signalled to."},
+     [](Config& c, const ConfDirective& d) {
+       auto cand = expand_candidate(d.args[0], [](const char* n) { return getenv(n); });
+       if (!cand.ok()) return invalid_value(d, d.args[0], cand.error());
+       c.module<WebrtcConf>().candidate = *cand;
+       return Status::Ok();
+     },
+     "candidate ADDRESS|$VARIABLE;", "",
+     "Address put in answers' candidates (public IP or host name, no port); $NAME takes it from the environment "
+     "variable NAME, PROXY_WEBRTC_CANDIDATE overrides it; default: the address the client signalled to."},
     {"idle_timeout", kCtxWebrtc, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_time(d, &c.module<WebrtcConf>().idle_timeout_ms); },
      "idle_timeout TIME;", "30s", "A media session without packets for this long ends."},
@@ -25,13 +35,21 @@ const Directive kWebrtcDirectives[] = {
 namespace {
 
 Status set_listen_env(Config& c, const std::string& v) {
-  auto a = parse_listen_address(v);
-  if (!a.ok()) return a.status();
-  c.module<WebrtcConf>().listen = {ListenConf{*a, v, false}};
+  return set_listen_from_env(&c.module<WebrtcConf>().listen, v, "PROXY_WEBRTC_SERVER");
+}
+
+// The SRS convention: the media address from the environment.
+Status set_candidate_env(Config& c, const std::string& v) {
+  auto cand = expand_candidate(v, [](const char* n) { return getenv(n); });
+  if (!cand.ok()) return cand.status();
+  c.module<WebrtcConf>().candidate = *cand;
   return Status::Ok();
 }
 
-const EnvOverride kWebrtcEnvironment[] = {{"PROXY_WEBRTC_SERVER", set_listen_env, "webrtc { listen }"}};
+const EnvOverride kWebrtcEnvironment[] = {
+    {"PROXY_WEBRTC_SERVER", set_listen_env, "webrtc { listen }"},
+    {"PROXY_WEBRTC_CANDIDATE", set_candidate_env, "webrtc { candidate }"},
+};
 
 void webrtc_listens(const Config& c, std::vector<ConfListen>* out) {
   for (const ListenConf& l : c.module<WebrtcConf>().listen) out->push_back(ConfListen{"webrtc", true, false, &l});

@@ -49,10 +49,7 @@ const Directive kRtmpDirectives[] = {
 namespace {
 
 Status set_listen_env(Config& c, const std::string& v) {
-  auto a = parse_listen_address(v);
-  if (!a.ok()) return a.status();
-  c.module<RtmpConf>().listen = {ListenConf{*a, v, false}};
-  return Status::Ok();
+  return set_listen_from_env(&c.module<RtmpConf>().listen, v, "PROXY_RTMP_SERVER");
 }
 
 const EnvOverride kRtmpEnvironment[] = {{"PROXY_RTMP_SERVER", set_listen_env, "rtmp { listen }"}};

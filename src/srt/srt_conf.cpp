@@ -51,10 +51,7 @@ const Directive kSrtDirectives[] = {
 namespace {
 
 Status set_listen_env(Config& c, const std::string& v) {
-  auto a = parse_listen_address(v);
-  if (!a.ok()) return a.status();
-  c.module<SrtConf>().listen = {ListenConf{*a, v, false}};
-  return Status::Ok();
+  return set_listen_from_env(&c.module<SrtConf>().listen, v, "PROXY_SRT_SERVER");
 }
 
 const EnvOverride kSrtEnvironment[] = {{"PROXY_SRT_SERVER", set_listen_env, "srt { listen }"}};

@@ -3,7 +3,11 @@
 `make install`, install the .deb into this machine, check the packaged
 configuration, the compiled-in paths, the files the man page lists and the
 system user, run the systemd unit's commands by hand (start, reload, log
-rotation, stop), then remove and purge the package.
+rotation, stop), then remove and purge the package. A second run installs,
+upgrades (to the same package with a bumped version) and removes the .deb
+while a `systemctl` stand-in (fake_systemctl.py) carries out what the
+maintainer scripts ask of systemd, and checks the proxy runs after install
+and upgrade and is gone after remove.
 
 This installs into the real system (CI runs as root on a throwaway machine):
 whatever happens, the package is purged at the end. A missing tool
@@ -299,8 +303,10 @@ class Packages(unittest.TestCase):
         self.assertEqual(run([SBIN, "-t", "-q"]).stderr, "")
         with open(CONF) as f:
             conf = f.read()
-        for line in ("daemon on;", "user srs-proxy;", "pid %s;" % PID_FILE, "error_log %s/error.log" % LOG_DIR):
+        for line in ("user srs-proxy;", "pid %s;" % PID_FILE, "error_log %s/error.log" % LOG_DIR):
             self.assertRegex(conf, r"(?m)^%s" % re.escape(line))
+        # As Debian's nginx: daemon/master_process come from the unit's -g.
+        self.assertNotRegex(conf, r"(?m)^\s*(daemon|master_process)\b")
 
         version = run([SBIN, "-V"]).stderr
         for arg in CONFIGURE_ARGS:
@@ -328,7 +334,11 @@ class Packages(unittest.TestCase):
         u = unit_entries(self.unit)
         self.assertEqual(u["Type"], ["forking"])
         self.assertEqual(u["PIDFile"], [PID_FILE])
-        self.assertIn("%s -t -q" % SBIN, u["ExecStartPre"])
+        daemon = "-g 'daemon on; master_process on;'"
+        self.assertEqual(u["ExecStartPre"], ["%s -t -q %s" % (SBIN, daemon)])
+        self.assertEqual(u["ExecStart"], ["%s %s" % (SBIN, daemon)])
+        for key in ("NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "CapabilityBoundingSet"):
+            self.assertIn(key, u)
         self.assertIn("/bin/kill -HUP $MAINPID", u["ExecReload"])
         self.assertIn("-QUIT", u["ExecStop"][0])
         self.assertIn("TimeoutStopSec", u)
@@ -339,6 +349,27 @@ class Packages(unittest.TestCase):
         with open(conf, "w") as f:
             f.write(text)
         api = "http://127.0.0.1:%d" % ports["system_api"]
+
+        # The conffile runs in the foreground unchanged (runit, containers).
+        # Its stderr goes to a file, read only once it exited: a running
+        # foreground proxy holds its stderr open, so reading a pipe from it
+        # (even for an assertion message, which Python builds before the
+        # check) would wait forever.
+        fg_err = os.path.join(self.work, "foreground.stderr")
+        with open(fg_err, "w") as err:
+            fg = subprocess.Popen([SBIN, "-c", conf, "-g", "daemon off;"], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            wait_for(lambda: fg.poll() is not None or curl(api + "/api/v1/versions")[0] == 200,
+                     what="the proxy in the foreground")
+            if fg.poll() is not None:
+                self.fail("srs-proxy -g 'daemon off;' exited %d: %s" % (fg.returncode, read(fg_err)))
+            fg.send_signal(signal.SIGQUIT)
+            self.assertEqual(fg.wait(timeout=30), 0, read(fg_err))
+        finally:
+            if fg.poll() is None:
+                fg.kill()
+                fg.wait()
 
         # Start: ExecStartPre, then ExecStart daemonises and writes PIDFile.
         for cmd in u["ExecStartPre"] + u["ExecStart"]:
@@ -394,6 +425,134 @@ class Packages(unittest.TestCase):
             log = os.path.join(LOG_DIR, "error.log")
             if os.path.exists(log):
                 sys.stderr.write("---- %s ----\n%s\n" % (log, read(log)[-4000:]))
+
+    # ------------------------------------------------ service on install/upgrade/remove
+
+    def test_service_follows_install_upgrade_remove(self):
+        """Debian's convention for a daemon: dpkg -i starts the service, an
+        upgrade restarts it, dpkg -r stops it. There is no systemd here, so
+        dpkg runs in a mount namespace where /run/systemd/system exists (the
+        maintainer scripts' test for a running systemd) with a systemctl
+        stand-in first on PATH that runs the unit's commands."""
+        upgrade = self.bumped_deb()
+        bindir = os.path.join(self.work, "fake-bin")
+        os.makedirs(bindir, exist_ok=True)
+        shim = os.path.join(bindir, "systemctl")
+        with open(shim, "w") as f:
+            f.write('#!/bin/sh\nexec %s %s "$@"\n' % (sys.executable,
+                                                     os.path.join(SOURCE_DIR, "tests", "integration",
+                                                                  "fake_systemctl.py")))
+        os.chmod(shim, 0o755)
+        calls = os.path.join(self.work, "systemctl.log")
+        extracted = os.path.join(self.work, "extracted")
+        run(["dpkg-deb", "-x", self.deb, extracted])
+        text, ports = moved_ports(read(os.path.join(extracted, CONF.lstrip("/"))))
+        conf = os.path.join(self.work, "service.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        api = "http://127.0.0.1:%d" % ports["system_api"]
+        env = dict(os.environ, PATH=bindir + ":" + os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+                   SP_FAKE_SYSTEMCTL_LOG=calls, SP_FAKE_SYSTEMCTL_CONF=conf)
+
+        # Container images forbid starts with a policy-rc.d that exits 101;
+        # inside the namespace, one that allows them stands in for it.
+        policy = os.path.join(self.work, "policy-rc.d")
+        with open(policy, "w") as f:
+            f.write("#!/bin/sh\nexit 0\n")
+        os.chmod(policy, 0o755)
+        env["SP_POLICY_RC_D"] = policy
+
+        def dpkg(*args):
+            """Runs dpkg and meanwhile reaps the masters it stops, as
+            systemd would: ExecStop waits for its $MAINPID to vanish, and a
+            master that exited stays a zombie of this (subreaper) process."""
+            script = ('mount -t tmpfs sp-test /run/systemd && mkdir /run/systemd/system && '
+                      '{ [ ! -e /usr/sbin/policy-rc.d ] || mount --bind "$SP_POLICY_RC_D" /usr/sbin/policy-rc.d; } && '
+                      'exec dpkg "$@"')
+            out = os.path.join(self.work, "dpkg.out")
+            with open(out, "w") as f:
+                proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+                                         "dpkg"] + list(args), stdout=f, stderr=subprocess.STDOUT, env=env)
+            deadline = time.monotonic() + 180
+            while True:
+                pid, st = os.waitpid(-1, os.WNOHANG)
+                if pid == proc.pid:
+                    proc.returncode = os.waitstatus_to_exitcode(st)
+                    break
+                if pid == 0:
+                    if time.monotonic() > deadline:
+                        proc.kill()
+                        raise AssertionError("dpkg %s did not finish" % " ".join(args))
+                    time.sleep(0.05)
+            if proc.returncode != 0:
+                raise AssertionError("dpkg %s exited %d:\n%s" % (" ".join(args), proc.returncode, read(out)[-3000:]))
+
+        def calls_since(mark):
+            return read(calls)[mark:] if os.path.exists(calls) else ""
+
+        def running_master():
+            pid = int(read(PID_FILE))
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                self.assertTrue(f.read().startswith(b"srs-proxy: master process"))
+            return pid
+
+        masters = []
+        try:
+            self.run_service_lifecycle(dpkg, upgrade, api, calls, calls_since, running_master, masters)
+        except AssertionError:
+            log = os.path.join(LOG_DIR, "error.log")
+            sys.stderr.write("---- systemctl calls ----\n%s\n---- %s ----\n%s\n" % (
+                calls_since(0), log, read(log)[-4000:] if os.path.exists(log) else "(none)"))
+            raise
+        finally:
+            for pid in masters:
+                if not reap(pid):
+                    os.kill(pid, signal.SIGTERM)
+                    wait_for(lambda: reap(pid), timeout=15, what="a leftover master to exit")
+            purge()
+            wants = "/etc/systemd/system/multi-user.target.wants/srs-proxy.service"
+            if os.path.lexists(wants):
+                os.unlink(wants)
+
+    def run_service_lifecycle(self, dpkg, upgrade, api, calls, calls_since, running_master, masters):
+        if True:
+            dpkg("-i", self.deb)
+            self.assertEqual(status(), "install ok installed")
+            self.assertRegex(calls_since(0), r"(?m)^systemctl .*\bstart srs-proxy\.service")
+            first = wait_for(running_master, what="the master started by dpkg -i")
+            masters.append(first)
+            wait_for(lambda: curl(api + "/api/v1/versions")[0] == 200, what="the installed service's API")
+            self.assertTrue(os.path.lexists("/etc/systemd/system/multi-user.target.wants/srs-proxy.service"),
+                            "the unit is not enabled")
+
+            mark = len(read(calls))
+            dpkg("-i", upgrade)
+            self.assertRegex(calls_since(mark), r"(?m)^systemctl .*\brestart srs-proxy\.service")
+            wait_for(lambda: reap(first), timeout=30, what="the old master to exit on upgrade")
+            second = wait_for(lambda: running_master() != first and running_master(),
+                              what="the master restarted by the upgrade")
+            masters.append(second)
+            wait_for(lambda: curl(api + "/api/v1/versions")[0] == 200, what="the upgraded service's API")
+
+            mark = len(read(calls))
+            dpkg("-r", PACKAGE)
+            self.assertRegex(calls_since(mark), r"(?m)^systemctl .*\bstop srs-proxy\.service")
+            wait_for(lambda: reap(second), timeout=30, what="the master to exit on dpkg -r")
+            self.assertFalse(os.path.exists(PID_FILE), "pid file left after dpkg -r")
+            self.assertNotEqual(curl(api + "/api/v1/versions")[0], 200)
+
+    def bumped_deb(self):
+        """The built .deb again with version +1: an upgrade for dpkg."""
+        root = os.path.join(self.work, "bumped")
+        run(["dpkg-deb", "-R", self.deb, root])
+        control = os.path.join(root, "DEBIAN", "control")
+        text = read(control)
+        version = re.search(r"(?m)^Version: (\S+)", text).group(1)
+        with open(control, "w") as f:
+            f.write(re.sub(r"(?m)^Version: .*$", "Version: %s+1" % version, text))
+        out = os.path.join(self.work, "bumped-srs-proxy.deb")
+        run(["dpkg-deb", "-b", root, out])
+        return out
 
     def check_remove_and_purge(self):
         run(["dpkg", "-r", PACKAGE], timeout=120)

@@ -191,7 +191,7 @@ TEST(ConfigErrors, InvalidAddress) {
 
 TEST(ConfigErrors, ListenerConflictsAcrossBlocks) {
   EXPECT_EQ(error_of("rtmp { listen 8080; }\nhttp_stream { listen 8080; }"),
-            "listen 0.0.0.0:8080 is used by both \"rtmp\" and \"http_stream\"");
+            "listen 0.0.0.0:8080 is used by both \"rtmp\" (t.conf:1) and \"http_stream\" in t.conf:2");
   // TCP and UDP may share a port number.
   EXPECT_TRUE(load("rtmp { listen 8000; }\nwebrtc { listen 8000; }").ok());
 }
@@ -256,9 +256,9 @@ TEST(ConfigValues, SizesAndTimes) {
 }
 
 TEST(ConfigParse, QuotedStringsAndEscapes) {
-  auto c = load("user 'a b';\nsystem_api { token \"x\\ty\\\\z\"; }");
+  auto c = load("pid 'a b.pid';\nsystem_api { token \"x\\ty\\\\z\"; }");
   ASSERT_TRUE(c.ok()) << c.error();
-  EXPECT_EQ(c->user, "a b");
+  EXPECT_EQ(c->pid_path, "/tmp/a b.pid");
   EXPECT_EQ(c->module<SystemApiConf>().token, "x\ty\\z");
 }
 
@@ -415,6 +415,84 @@ TEST(ConfigModules, CopiesAreDeepAndDefaultsExist) {
   EXPECT_STREQ(listens[0].kind, "system_api");
   EXPECT_STREQ(listens[1].kind, "rtmp");
   EXPECT_FALSE(listens[1].udp);
+}
+
+TEST(ConfigFile, RelativePathsResolveAgainstTheFilesDirectory) {
+  // The prefix (/tmp here) no longer matters for paths in the file.
+  auto dir = std::filesystem::temp_directory_path() / ("sp-conf-dir-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir / "etc");
+  std::ofstream(dir / "etc" / "p.conf") << "pid run/p.pid; error_log logs/e.log;\n"
+                                            "http_stream { listen 8080; root html; }\n";
+  auto c = load_config((dir / "etc" / "p.conf").string(), opts());
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->pid_path, (dir / "etc" / "run" / "p.pid").string());
+  EXPECT_EQ(c->error_log, (dir / "etc" / "logs" / "e.log").string());
+  EXPECT_EQ(c->module<HttpStreamConf>().root, (dir / "etc" / "html").string());
+  // A certificate that is not there is named by its resolved path.
+  std::ofstream(dir / "etc" / "p.conf") << "http_stream { listen 8443 ssl; ssl_certificate c.pem; "
+                                            "ssl_certificate_key k.pem; }\n";
+  auto bad = load_config((dir / "etc" / "p.conf").string(), opts());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("\"" + (dir / "etc" / "c.pem").string() + "\""), std::string::npos) << bad.error();
+  // Without a directive, the compiled-in defaults resolve against the prefix.
+  std::ofstream(dir / "etc" / "p.conf") << "\n";
+  auto d = load_config((dir / "etc" / "p.conf").string(), opts());
+  ASSERT_TRUE(d.ok()) << d.error();
+  EXPECT_EQ(d->pid_path.rfind('/', 0), 0u) << d->pid_path;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigErrors, WebrtcCandidateIsAnAddressOrName) {
+  EXPECT_TRUE(load("webrtc { candidate 203.0.113.10; }").ok());
+  EXPECT_TRUE(load("webrtc { candidate media.example.com; }").ok());
+  EXPECT_TRUE(load("webrtc { candidate 2001:db8::1; }").ok());
+  for (const char* bad : {"'*'", "'bad host!'", "203.0.113.10:9000", "0.0.0.0", "1.2.3"}) {
+    std::string err = error_of(std::string("webrtc { candidate ") + bad + "; }");
+    EXPECT_NE(err.find("in \"candidate\" directive in t.conf:1"), std::string::npos) << err;
+  }
+  unsetenv("SP_TEST_CANDIDATE");
+  EXPECT_NE(error_of("webrtc { candidate $SP_TEST_CANDIDATE; }").find("SP_TEST_CANDIDATE is not set"),
+            std::string::npos);
+  setenv("SP_TEST_CANDIDATE", "192.0.2.7", 1);
+  auto c = load("webrtc { candidate $SP_TEST_CANDIDATE; }");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->module<WebrtcConf>().candidate, "192.0.2.7");
+  setenv("SP_TEST_CANDIDATE", "*", 1);
+  EXPECT_NE(error_of("webrtc { candidate '${SP_TEST_CANDIDATE}'; }").find("wildcard"), std::string::npos);
+  unsetenv("SP_TEST_CANDIDATE");
+}
+
+TEST(ConfigEnvironment, WebrtcCandidateOverride) {
+  LoadOptions o = opts();
+  o.apply_environment = true;
+  setenv("PROXY_WEBRTC_CANDIDATE", "198.51.100.4", 1);
+  auto c = load_config_text("webrtc { candidate 192.0.2.1; }", "t.conf", o);
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->module<WebrtcConf>().candidate, "198.51.100.4");
+  setenv("PROXY_WEBRTC_CANDIDATE", "*", 1);
+  auto bad = load_config_text("", "t.conf", o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("PROXY_WEBRTC_CANDIDATE"), std::string::npos) << bad.error();
+  unsetenv("PROXY_WEBRTC_CANDIDATE");
+}
+
+TEST(ConfigErrors, UnknownUserNamesTheLine) {
+  EXPECT_EQ(error_of("\nuser sp-no-such-user-x;"),
+            "invalid value \"sp-no-such-user-x\" in \"user\" directive in t.conf:2: no such user");
+  EXPECT_TRUE(load("user root;").ok());
+}
+
+TEST(ConfigParse, LogRedact) {
+  auto c = load("");
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->log_redact.empty());
+  c = load("log_redact off;");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_TRUE(c->log_redact.empty());
+  c = load("log_redact Token PSK;");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->log_redact, (std::vector<std::string>{"token", "psk"}));
+  EXPECT_FALSE(load("log_redact token off;").ok());
 }
 
 TEST(ConfigFile, ShippedDefaultIsValid) {
