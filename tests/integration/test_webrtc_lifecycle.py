@@ -116,16 +116,17 @@ class WebRtcLifecycle(ProxyTestCase):
         self.assertEqual(curl("https://127.0.0.1:%d/api/v1/versions" % tls_port, "-k")[0], 200)
 
     def test_ssl_certificate_under_a_relative_prefix(self):
-        # `-p pfx` with relative certificate paths: the configuration resolves
-        # them once ("pfx/cert.pem"); resolving again gave "pfx/pfx/cert.pem".
+        # `-p pfx` with relative certificate paths: they resolve once, against
+        # the configuration file's directory (not the prefix, and not twice).
         require("openssl")
         self.http_port = free_port()
         p = self.proxy(body="http_api { listen 127.0.0.1:%d ssl; ssl_certificate cert.pem; "
                             "ssl_certificate_key key.pem; }" % self.http_port, workers=1, start=False)
         os.mkdir(os.path.join(p.dir, "pfx"))
+        conf_dir = os.path.dirname(os.path.abspath(os.path.join(p.dir, p.conf)))
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                        "/CN=127.0.0.1", "-keyout", os.path.join(p.dir, "pfx", "key.pem"), "-out",
-                        os.path.join(p.dir, "pfx", "cert.pem")], check=True, capture_output=True)
+                        "/CN=127.0.0.1", "-keyout", os.path.join(conf_dir, "key.pem"), "-out",
+                        os.path.join(conf_dir, "cert.pem")], check=True, capture_output=True)
         p.proc = subprocess.Popen([os.path.abspath(BINARY), "-p", "pfx", "-c", p.conf], cwd=p.dir, env=p.env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         wait_for(p.api_ready, what="system api")
