@@ -45,10 +45,12 @@ class HttpFlv(ProxyTestCase):
         codecs, err = ffprobe_streams(self.url("/live/s.flv?token=abc"))
         self.assertIn("h264", codecs, err)
         self.assertIn("aac", codecs, err)
-        # The query went to the origin unchanged; the access line names it.
+        # The query went to the origin unchanged; the access line names it
+        # with the token's value redacted (log_redact's default words).
         wait_for(lambda: any("open /live/s.flv?token=abc" in e for e in self.flv.events()),
                  what="origin saw the query")
-        p.wait_log("GET /live/s.flv?token=abc 200")
+        p.wait_log("GET /live/s.flv?token=*** 200")
+        self.assertNotIn("token=abc", p.log())
         self.assertIn("origin=flv-origin@127.0.0.1:%d" % self.flv.port, p.log())
 
     def test_ts_and_stream_query_form(self):
