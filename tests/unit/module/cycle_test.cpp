@@ -14,17 +14,25 @@
 namespace sp {
 namespace {
 
-// A port nothing listens on right now (TCP and UDP).
+// A port nothing listens on right now, on TCP and on UDP: the kernel picks a
+// free UDP port and it is kept only if TCP can bind it too (parallel tests
+// take ports between the two checks otherwise).
 int free_port() {
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
+  for (int attempt = 0; attempt < 50; attempt++) {
+    int u = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(u, reinterpret_cast<sockaddr*>(&a), &len);
+    int t = ::socket(AF_INET, SOCK_STREAM, 0);
+    bool both = ::bind(t, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(t);
+    ::close(u);
+    if (both) return ntohs(a.sin_port);
+  }
+  return 0;
 }
 
 ino_t inode(int fd) {
