@@ -13,12 +13,6 @@ namespace sp {
 namespace {
 
 constexpr int64_t kPendingPinMs = 30 * 1000;
-constexpr size_t kEndpointHostMax = 63;
-
-Status too_long(const char* what, std::string_view v, size_t max) {
-  return Status::Error(ErrorKind::bad_input, std::string(what) + " longer than " + std::to_string(max) + " bytes: " +
-                       std::string(v.substr(0, 64)));
-}
 
 bool to_int(std::string_view s, int64_t* out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
@@ -94,26 +88,6 @@ std::string redis_session_key(std::string_view prefix, SessionKind kind, std::st
   return std::string(prefix) + "s:" + kind_arg(kind) + ":" + std::string(id);
 }
 
-Status check_origin_spec(const OriginSpec& spec) {
-  if (spec.server.empty()) return Status::Error(ErrorKind::bad_input, "origin server id is empty");
-  if (spec.server.size() > kServerIdMax) return too_long("server id", spec.server, kServerIdMax);
-  if (spec.service.size() > kServiceMax) return too_long("service", spec.service, kServiceMax);
-  if (spec.pid.size() > kPidMax) return too_long("pid", spec.pid, kPidMax);
-  if (spec.device_id.size() > kDeviceIdMax) return too_long("device_id", spec.device_id, kDeviceIdMax);
-  if (spec.ip.size() > kIpMax) return too_long("ip", spec.ip, kIpMax);
-  for (int p = 0; p < kProtoCount; p++) {
-    if (spec.endpoints[p].size() > size_t(kMaxEndpointsPerProto)) {
-      return Status::Error(ErrorKind::bad_input, std::string("too many ") + proto_name(Proto(p)) + " endpoints (at most " +
-                           std::to_string(kMaxEndpointsPerProto) + ")");
-    }
-    for (const Endpoint& ep : spec.endpoints[p]) {
-      if (ep.host.size() > kEndpointHostMax) return too_long("endpoint host", ep.host, kEndpointHostMax);
-      if (ep.host.find_first_of(" /") != std::string::npos) return Status::Error(ErrorKind::bad_input, "bad endpoint host '" + ep.host + "'");
-      if (ep.port == 0) return Status::Error(ErrorKind::bad_input, "endpoint port 0");
-    }
-  }
-  return Status::Ok();
-}
 
 std::vector<std::string> register_args(const OriginSpec& spec, const RegistryTtls& ttls) {
   std::vector<std::string> a{spec.server, spec.service, spec.pid, spec.device_id, spec.ip};

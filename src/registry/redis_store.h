@@ -152,8 +152,6 @@ std::string redis_pin_key(std::string_view prefix, std::string_view stream);
 std::string redis_proxy_alive_key(std::string_view prefix, std::string_view proxy_id);
 std::string redis_proxy_counts_key(std::string_view prefix, std::string_view proxy_id);
 std::string redis_session_key(std::string_view prefix, SessionKind kind, std::string_view id);
-// Checks an origin's fields against the registry's limits (registry.h).
-Status check_origin_spec(const OriginSpec& spec);
 // The register_origin script's arguments after the prefix.
 std::vector<std::string> register_args(const OriginSpec& spec, const RegistryTtls& ttls);
 // Reply decoding.

@@ -817,25 +817,6 @@ class Locked {
   Registry::Impl* impl_;
 };
 
-Status check_spec(const OriginSpec& spec) {
-  if (spec.server.empty()) return Status::Error(ErrorKind::bad_input, "origin server id is empty");
-  if (spec.server.size() > kServerIdMax) return too_long("server id", spec.server, kServerIdMax);
-  if (spec.service.size() > kServiceMax) return too_long("service", spec.service, kServiceMax);
-  if (spec.pid.size() > kPidMax) return too_long("pid", spec.pid, kPidMax);
-  if (spec.device_id.size() > kDeviceIdMax) return too_long("device_id", spec.device_id, kDeviceIdMax);
-  if (spec.ip.size() > kIpMax) return too_long("ip", spec.ip, kIpMax);
-  for (int p = 0; p < kProtoCount; p++) {
-    if (spec.endpoints[p].size() > size_t(kMaxEndpointsPerProto)) {
-      return Status::Error(ErrorKind::bad_input, std::string("too many ") + proto_name(Proto(p)) +
-                                                     " endpoints (at most " + std::to_string(kMaxEndpointsPerProto) +
-                                                     ")");
-    }
-    for (const Endpoint& ep : spec.endpoints[p]) {
-      if (ep.host.size() > kHostMax) return too_long("endpoint host", ep.host, kHostMax);
-    }
-  }
-  return Status::Ok();
-}
 
 // The entry a spec describes, zero-filled so entries compare with memcmp.
 OriginEntry entry_from(const OriginSpec& spec) {
@@ -950,7 +931,7 @@ Registry::Capacity Registry::capacity() const {
 }
 
 Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
-  if (Status s = check_spec(spec); !s.ok()) return s;
+  if (Status s = check_origin_spec(spec); !s.ok()) return s;
   OriginEntry fresh = entry_from(spec);
   fresh.registered_ms = now_ms;
   fresh.heartbeat_ms = now_ms;
@@ -1441,6 +1422,30 @@ void Registry::lock_and_exit_for_test(int status) {
     break;
   }
   _exit(status);
+}
+
+Status check_origin_spec(const OriginSpec& spec) {
+  if (spec.server.empty()) return Status::Error(ErrorKind::bad_input, "origin server id is empty");
+  if (spec.server.size() > kServerIdMax) return too_long("server id", spec.server, kServerIdMax);
+  if (spec.service.size() > kServiceMax) return too_long("service", spec.service, kServiceMax);
+  if (spec.pid.size() > kPidMax) return too_long("pid", spec.pid, kPidMax);
+  if (spec.device_id.size() > kDeviceIdMax) return too_long("device_id", spec.device_id, kDeviceIdMax);
+  if (spec.ip.size() > kIpMax) return too_long("ip", spec.ip, kIpMax);
+  for (int p = 0; p < kProtoCount; p++) {
+    if (spec.endpoints[p].size() > size_t(kMaxEndpointsPerProto)) {
+      return Status::Error(ErrorKind::bad_input, std::string("too many ") + proto_name(Proto(p)) +
+                                                     " endpoints (at most " + std::to_string(kMaxEndpointsPerProto) +
+                                                     ")");
+    }
+    for (const Endpoint& ep : spec.endpoints[p]) {
+      if (ep.host.size() > kHostMax) return too_long("endpoint host", ep.host, kHostMax);
+      if (ep.host.find_first_of(" /") != std::string::npos) {
+        return Status::Error(ErrorKind::bad_input, "bad endpoint host '" + ep.host + "'");
+      }
+      if (ep.port == 0) return Status::Error(ErrorKind::bad_input, "endpoint port 0");
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace sp

@@ -125,6 +125,12 @@ constexpr size_t kDownReasonMax = 127;
 // Longest values the fixed-size shared-memory entries hold (bytes, without
 // the terminating NUL). Longer values are refused with a clear error.
 constexpr size_t kServerIdMax = 63;
+
+// The registration rules every registry backend keeps (shared memory and
+// Redis alike): non-empty server id, field lengths, at most
+// kMaxEndpointsPerProto endpoints per protocol, endpoint hosts that fit and
+// hold no space or '/', no port 0. Errors are bad_input.
+Status check_origin_spec(const OriginSpec& spec);
 constexpr size_t kServiceMax = 63;
 constexpr size_t kPidMax = 31;
 constexpr size_t kDeviceIdMax = 63;
