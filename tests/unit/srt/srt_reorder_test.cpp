@@ -11,7 +11,7 @@ namespace {
 
 void push(SrtReorder& r, int32_t seq, int64_t now_us = 0) {
   std::string body = std::to_string(seq);
-  r.push(seq, body.data(), body.size(), seq * 10, now_us);
+  r.push(seq, body.data(), body.size(), int64_t(seq) * 10, now_us);
 }
 
 std::vector<std::string> pop_all(SrtReorder& r, int64_t now_us = 0) {
