@@ -22,6 +22,7 @@
 #include "core/result.h"
 #include "module/listeners.h"
 #include "registry/registry.h"
+#include "registry/registry_client.h"
 
 namespace sp {
 
@@ -33,7 +34,8 @@ enum WorkerRole : int { kRoleProtocol = 1, kRoleApi = 2 };
 struct WorkerContext {
   event_base* base;
   const Config& conf;
-  Registry& registry;
+  Registry& registry;               // this host's table; protocols move to `registry_client`
+  RegistryClient& registry_client;  // the configured backend (registry_client.h)
   const ListenerSet& listeners;
   int slot;  // 0..worker_processes-1 for protocol workers, -1 for the API worker
   ConnectionLimiter& limiter;

@@ -29,12 +29,20 @@ class Worker {
     }
     // A service that cannot start is a configuration problem: the master
     // stops instead of respawning this worker every second (startup.h).
+    auto client = make_registry_client(conf_, registry_, base_.get());
+    if (!client.ok()) {
+      SP_PERROR("registry: %s", client.error().c_str());
+      report_startup_failure(client.error());
+      return kExitStartupFailed;
+    }
+    registry_client_ = std::move(*client);
     if (!start_services()) return kExitStartupFailed;
     report_started();
     watch_signals();
     if (roles_ & kRoleApi) start_api_jobs();
     event_base_dispatch(base_.get());
     services_.clear();  // sessions and their sockets close here
+    registry_client_.reset();
     SP_PINFO("exiting");
     return 0;
   }
@@ -47,7 +55,7 @@ class Worker {
       const Module* m = list[i];
       if (!m->make_service || !(m->roles & roles_)) continue;
       MasterHook* hook = i < hooks_.size() ? hooks_[i] : nullptr;
-      WorkerContext ctx{base_.get(), conf_, registry_, listeners_, slot_, limiter_, hook};
+      WorkerContext ctx{base_.get(), conf_, registry_, *registry_client_, listeners_, slot_, limiter_, hook};
       auto svc = m->make_service(ctx);
       if (!svc.ok()) {
         SP_PERROR("%s", svc.error().c_str());
@@ -131,15 +139,17 @@ class Worker {
     return n;
   }
 
-  // The registry's expiry runs in one process: the API worker.
+  // The registry's housekeeping (expiry; with Redis this proxy's heartbeat)
+  // runs in one process: the API worker.
   void start_api_jobs() {
     api_jobs_.push_back(add_timer(kExpireIntervalMs, true, [](evutil_socket_t, short, void* arg) {
-      static_cast<Worker*>(arg)->registry_.expire(monotonic_ms());
+      static_cast<Worker*>(arg)->registry_client_->tick(monotonic_ms());
     }));
   }
 
   const Config& conf_;
   Registry& registry_;
+  std::unique_ptr<RegistryClient> registry_client_;
   ListenerSet& listeners_;
   int roles_;
   int slot_;

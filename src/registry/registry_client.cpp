@@ -1,0 +1,75 @@
+// The memory backend of RegistryClient: see registry_client.h.
+#include "registry/registry_client.h"
+
+namespace sp {
+
+RegistryCall MemoryRegistryClient::pick(std::string_view stream_key, Proto proto, Proto also, int64_t now_ms,
+                                        PickDone done) {
+  done(r_.pick(stream_key, proto, also, now_ms));
+  return {};
+}
+
+RegistryCall MemoryRegistryClient::get_session(SessionKind kind, std::string_view id, int64_t now_ms,
+                                               SessionDone done) {
+  done(r_.get_session(kind, id, now_ms));
+  return {};
+}
+
+RegistryCall MemoryRegistryClient::touch_sessions(SessionKind kind, std::span<const std::string> ids,
+                                                  int64_t now_ms, GoneDone done) {
+  done(r_.touch_sessions(kind, ids, now_ms));
+  return {};
+}
+
+Status MemoryRegistryClient::confirm(std::string_view stream_key, std::string_view origin_server, int64_t now_ms) {
+  return r_.confirm(stream_key, origin_server, now_ms);
+}
+
+void MemoryRegistryClient::report_failure(std::string_view server, std::string_view reason, int64_t now_ms) {
+  r_.report_failure(server, reason, now_ms);
+}
+
+void MemoryRegistryClient::report_success(std::string_view server, int64_t now_ms) {
+  r_.report_success(server, now_ms);
+}
+
+void MemoryRegistryClient::add_client(std::string_view stream_key, Proto proto, int delta, int64_t now_ms) {
+  r_.add_client(stream_key, proto, delta, now_ms);
+}
+
+Status MemoryRegistryClient::put_session(SessionKind kind, std::string_view id, std::string_view stream_key,
+                                         std::string_view origin_server, std::string_view data, int64_t now_ms) {
+  return r_.put_session(kind, id, stream_key, origin_server, data, now_ms);
+}
+
+void MemoryRegistryClient::remove_session(SessionKind kind, std::string_view id) { r_.remove_session(kind, id); }
+
+RegistryCall MemoryRegistryClient::register_origin(const OriginSpec& spec, int64_t now_ms, StatusDone done) {
+  done(r_.register_origin(spec, now_ms));
+  return {};
+}
+
+RegistryCall MemoryRegistryClient::origins(int64_t now_ms, OriginsDone done) {
+  done(r_.origins(now_ms));
+  return {};
+}
+
+RegistryCall MemoryRegistryClient::streams(int64_t now_ms, StreamsDone done) {
+  done(r_.streams(now_ms));
+  return {};
+}
+
+RegistryCall MemoryRegistryClient::sessions(int64_t now_ms, SessionsDone done) {
+  done(r_.sessions(now_ms));
+  return {};
+}
+
+void MemoryRegistryClient::tick(int64_t now_ms) { r_.expire(now_ms); }
+
+// Only the memory backend is wired in so far (the Redis client is issue 14's
+// next step: registry { backend redis; ... } and its PROXY_* overrides).
+Result<std::unique_ptr<RegistryClient>> make_registry_client(const Config&, Registry& registry, event_base*) {
+  return std::unique_ptr<RegistryClient>(std::make_unique<MemoryRegistryClient>(registry));
+}
+
+}  // namespace sp
