@@ -410,7 +410,8 @@ struct UdpRelay::Impl {
       return;
     }
     if (lookups.count(id)) {
-      return warn_drop(&counters.waiting_drops, src, "a binding request while its session is looked up in the registry");
+      return warn_drop(&counters.waiting_drops, src,
+                       "a binding request while its session is looked up in the registry");
     }
     if (lookups.size() >= UdpRelay::kMaxLookups) {
       return warn_drop(&counters.lookup_refused, src, "a binding request: too many session look-ups in flight");

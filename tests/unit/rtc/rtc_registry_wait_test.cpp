@@ -261,7 +261,8 @@ TEST(RtcRelayMemory, TheMemoryBackendStartsTheSessionWithoutWaiting) {
   RtcSessionData d;
   d.origin_host = "127.0.0.1";
   d.origin_port = oport;
-  ASSERT_TRUE(client.put_session(SessionKind::rtc, "m:n", "k/a/s", "o1", encode_rtc_session_data(d, kSessionDataMax), 0).ok());
+  ASSERT_TRUE(
+      client.put_session(SessionKind::rtc, "m:n", "k/a/s", "o1", encode_rtc_session_data(d, kSessionDataMax), 0).ok());
   {
     UdpRelay relay(base.get(), conf, client, limiter);
     ASSERT_TRUE(relay.start({lfd}).ok());
