@@ -5,7 +5,8 @@
 // look-ups in flight, failures counted), its per-tick session refresh, and
 // the WHIP/WHEP signalling requests (the pick, the session and origin
 // look-ups of DELETE; 503 on a registry failure; a client that leaves
-// cancels the look-up). Real loopback sockets and a real event loop.
+// cancels the look-up; a look-up never answered is given up). Real loopback
+// sockets and a real event loop.
 #include <arpa/inet.h>
 #include <event2/event.h>
 #include <gtest/gtest.h>
@@ -225,6 +226,21 @@ TEST_F(RtcRelayWait, AFloodOfUnknownUsernamesIsCapped) {
   EXPECT_EQ(client_->fail_all(ErrorKind::unavailable, "redis unreachable"), UdpRelay::kMaxLookups);
   EXPECT_EQ(relay_->pending_lookups(), 0u);
   EXPECT_EQ(relay_->counters().lookup_failed, UdpRelay::kMaxLookups);
+}
+
+TEST_F(RtcRelayWait, ALookUpNeverAnsweredIsGivenUp) {
+  // A backend that never answers cannot hold a slot of kMaxLookups forever.
+  record("ans5:off5");
+  int c = new_client();
+  send_to(c, listen_port_, binding_request("ans5:off5"));
+  ASSERT_TRUE(run_until(base_.get(), [&] { return relay_->pending_lookups() == 1; }));
+  int64_t t0 = monotonic_ms();
+  ASSERT_TRUE(run_until(base_.get(), [&] { return relay_->pending_lookups() == 0; },
+                        UdpRelay::kLookupTimeoutMs + 2000));
+  EXPECT_GE(monotonic_ms() - t0, UdpRelay::kLookupTimeoutMs - 1000);
+  EXPECT_EQ(relay_->counters().lookup_failed, 1u);
+  EXPECT_EQ(client_->deliver_all(), 0u);  // given up: the late answer is not delivered
+  EXPECT_EQ(relay_->active_sessions(), 0u);
 }
 
 TEST_F(RtcRelayWait, ARelayThatGoesAwayCancelsItsLookUps) {
