@@ -14,6 +14,7 @@
 
 #include "build_info.h"
 #include "core/clock.h"
+#include "core/event_ptr.h"
 #include "core/json_ptr.h"
 #include "core/log.h"
 #include "core/proxy_loop.h"
@@ -72,11 +73,14 @@ struct RtcApi::Impl : HttpServer::Handler {
     std::string target;                  // what the origin is asked for
     std::unique_ptr<OriginFetch> fetch;  // the current attempt
     std::vector<std::string> tried;      // origins that did not answer this offer (retry_offer)
+    Impl* api = nullptr;
+    RegistryCall call;    // the registry look-up the flow waits for, if any (dropping it cancels the answer)
+    EventPtr wait_timer;  // bounds that wait to connect_timeout
   };
 
   event_base* base;
   const Config& conf;
-  Registry& registry;
+  RegistryClient& registry;
   SslCtxPtr ssl_ctx;  // before `server`, which borrows it
   // slowloris: a whole request within idle_timeout; worker_connections
   // counts every signalling connection.
@@ -84,7 +88,7 @@ struct RtcApi::Impl : HttpServer::Handler {
   std::unordered_map<Flow*, std::unique_ptr<Flow>> flows;  // after `server`: destroyed first
   std::unordered_map<HttpConn*, Flow*> by_client;
 
-  Impl(event_base* b, const Config& c, Registry& r, ConnectionLimiter& limiter)
+  Impl(event_base* b, const Config& c, RegistryClient& r, ConnectionLimiter& limiter)
       : base(b),
         conf(c),
         registry(r),
@@ -155,6 +159,57 @@ struct RtcApi::Impl : HttpServer::Handler {
     if (HttpConn* c = take_client(f)) fail(*c, f->req, f->ctx, code, why, json);
   }
 
+  static bool json_of(const Flow* f) { return f->offer && rtc_action_is_json(f->action); }
+
+  // The flow ends: its client (if still there) was answered or left. The
+  // flow is buried, not destroyed: this may run inside its fetch's or its
+  // timer's callback.
+  void drop_flow(Flow* f) {
+    take_client(f);
+    f->call.reset();
+    if (f->wait_timer) evtimer_del(f->wait_timer.get());
+    auto it = flows.find(f);
+    if (it == flows.end()) return;
+    server.bury(std::move(it->second));
+    flows.erase(it);
+  }
+
+  // ---- waiting for the registry ----
+  // Keeps the look-up `call` of flow `f`, started with a callback that
+  // continues the flow. Nothing to keep when the answer came before the call
+  // returned (memory backend): the flow has moved on and may be gone.
+  void await(Flow* f, RegistryCall call) {
+    if (!call.pending()) return;
+    f->call = std::move(call);
+    if (!f->wait_timer) f->wait_timer.reset(evtimer_new(base, on_wait_timeout, f));
+    timeval tv = ms_to_timeval(conf.module<HttpApiConf>().connect_timeout_ms);
+    evtimer_add(f->wait_timer.get(), &tv);
+  }
+
+  // The registry answered flow `f`; false if its client left meanwhile
+  // (the flow is then dropped).
+  bool answered(Flow* f) {
+    f->call.reset();
+    if (f->wait_timer) evtimer_del(f->wait_timer.get());
+    if (f->client) return true;
+    drop_flow(f);
+    return false;
+  }
+
+  static void on_wait_timeout(evutil_socket_t, short, void* arg) {
+    auto* f = static_cast<Flow*>(arg);
+    f->api->registry_timed_out(f);
+  }
+
+  void registry_timed_out(Flow* f) {
+    f->call.reset();  // an answer that comes after all is not delivered
+    fail_flow(f, 503,
+              "the registry did not answer within " + std::to_string(conf.module<HttpApiConf>().connect_timeout_ms) +
+                  " ms" + (f->key.empty() ? std::string() : " (stream " + f->key + ")"),
+              json_of(f));
+    drop_flow(f);
+  }
+
   // ---- routing ----
   void on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) override {
     std::string ctx = new_context_id();
@@ -189,6 +244,13 @@ struct RtcApi::Impl : HttpServer::Handler {
     auto it = by_client.find(&conn);
     if (it == by_client.end()) return;
     Flow* f = it->second;
+    if (f->call.pending()) {
+      // Nothing was asked of an origin yet: the look-up is cancelled and the flow ends.
+      SP_INFO(f->ctx, "webrtc api: client %s left while waiting for the registry%s%s", f->peer.c_str(),
+              f->key.empty() ? "" : ", stream ", f->key.c_str());
+      drop_flow(f);
+      return;
+    }
     SP_INFO(f->ctx, "webrtc api: client %s left before the origin answered", f->peer.c_str());
     f->client = nullptr;
     by_client.erase(it);
@@ -227,10 +289,6 @@ struct RtcApi::Impl : HttpServer::Handler {
     if (!ufrag.ok()) return fail(conn, req, ctx, http_status_for(ufrag.kind()), "bad offer: " + ufrag.error(), json);
     if (conf.module<WebrtcConf>().listen.empty()) return fail(conn, req, ctx, 503, "no webrtc listener configured for media", json);
 
-    auto pick = registry.pick(*key, Proto::rtc, Proto::api, monotonic_ms());
-    if (!pick.ok()) return fail(conn, req, ctx, http_status_for(pick.kind()), pick.error(), json);
-    const Endpoint& api_ep = pick->origin.endpoints[int(Proto::api)].front();
-
     auto flow = std::make_unique<Flow>();
     flow->ctx = ctx;
     flow->peer = conn.peer().to_string();
@@ -240,9 +298,6 @@ struct RtcApi::Impl : HttpServer::Handler {
     flow->offer_ufrag = std::string(*ufrag);
     flow->request_path = req.path;
     flow->base_url = host.empty() ? "" : std::string(conn.tls() ? "https://" : "http://") + host;
-    flow->origin_server = pick->origin.server;
-    flow->media_host = pick->host;
-    flow->media_port = pick->port;
     flow->candidate_host = conf.module<WebrtcConf>().candidate;
     if (flow->candidate_host.empty()) flow->candidate_host = local_host_of(conn);
     if (flow->candidate_host.empty()) {
@@ -252,8 +307,22 @@ struct RtcApi::Impl : HttpServer::Handler {
     flow->candidate_port = conf.module<WebrtcConf>().listen.front().addr.port();
     flow->start_ms = monotonic_ms();
     flow->target = req.target;
-    send_to_origin(std::move(flow), conn, req, std::move(body), endpoint_connect_host(api_ep, pick->origin.ip),
-                   api_ep.port);
+    Flow* f = attach(std::move(flow), conn, req, std::move(body));
+    await(f, registry.pick(f->key, Proto::rtc, Proto::api, f->start_ms,
+                           [this, f](Result<Pick> pick) { on_offer_pick(f, std::move(pick)); }));
+  }
+
+  void on_offer_pick(Flow* f, Result<Pick> pick) {
+    if (!answered(f)) return;
+    if (!pick.ok()) {
+      fail_flow(f, http_status_for(pick.kind()), pick.error(), json_of(f));
+      return drop_flow(f);
+    }
+    const Endpoint& api_ep = pick->origin.endpoints[int(Proto::api)].front();
+    f->origin_server = pick->origin.server;
+    f->media_host = pick->host;
+    f->media_port = pick->port;
+    request_origin(f, endpoint_connect_host(api_ep, pick->origin.ip), api_ep.port);
   }
 
   // ---- DELETE / PATCH on a resource URL ----
@@ -262,45 +331,79 @@ struct RtcApi::Impl : HttpServer::Handler {
     if (!sid || sid->empty()) {
       return fail(conn, req, ctx, 404, "not a resource of this proxy (no spsid= in the URL)", false);
     }
-    int64_t now = monotonic_ms();
-    auto rec = registry.get_session(SessionKind::rtc, *sid, now);
-    if (!rec.ok()) return fail(conn, req, ctx, http_status_for(rec.kind()), "session " + *sid + " unknown or ended", false);
-    auto data = decode_rtc_session_data(rec->data);
-    if (!data.ok()) return fail(conn, req, ctx, http_status_for(data.kind()), data.error(), false);
-    const OriginView* origin = nullptr;
-    auto all = registry.origins(now);
-    for (const OriginView& o : all) {
-      if (o.server == rec->origin_server && !o.endpoints[int(Proto::api)].empty()) origin = &o;
-    }
-    if (!origin) return fail(conn, req, ctx, 502, "origin " + rec->origin_server + " of the session is gone", false);
-    const Endpoint& api_ep = origin->endpoints[int(Proto::api)].front();
     auto flow = std::make_unique<Flow>();
     flow->ctx = ctx;
     flow->peer = conn.peer().to_string();
     flow->offer = false;
-    flow->key = rec->stream_key;
     flow->session_id = *sid;
-    flow->origin_server = origin->server;
-    flow->start_ms = now;
-    flow->target = data->origin_resource;
-    if (flow->target.empty()) {
-      std::string q = query_without_param(req.query, "spsid");
-      flow->target = q.empty() ? req.path : req.path + "?" + q;
+    flow->start_ms = monotonic_ms();
+    Flow* f = attach(std::move(flow), conn, req, std::move(body));
+    await(f, registry.get_session(SessionKind::rtc, f->session_id, f->start_ms,
+                                  [this, f](Result<SessionView> rec) { on_resource_session(f, std::move(rec)); }));
+  }
+
+  void on_resource_session(Flow* f, Result<SessionView> rec) {
+    if (!answered(f)) return;
+    if (!rec.ok()) {
+      bool registry_failed = rec.kind() == ErrorKind::timeout || rec.kind() == ErrorKind::unavailable;
+      fail_flow(f, http_status_for(rec.kind()),
+                registry_failed ? "registry look-up of session " + f->session_id + " failed: " + rec.error()
+                                : "session " + f->session_id + " unknown or ended",
+                false);
+      return drop_flow(f);
     }
-    send_to_origin(std::move(flow), conn, req, std::move(body), endpoint_connect_host(api_ep, origin->ip),
-                   api_ep.port);
+    auto data = decode_rtc_session_data(rec->data);
+    if (!data.ok()) {
+      fail_flow(f, http_status_for(data.kind()), data.error(), false);
+      return drop_flow(f);
+    }
+    f->key = rec->stream_key;
+    f->origin_server = rec->origin_server;
+    f->target = data->origin_resource;
+    if (f->target.empty()) {
+      std::string q = query_without_param(f->req.query, "spsid");
+      f->target = q.empty() ? f->req.path : f->req.path + "?" + q;
+    }
+    // The session's origin by name, from the registry's origins (with Redis
+    // the cluster's: an origin registered through another proxy only).
+    await(f, registry.origins(monotonic_ms(), [this, f](Result<std::vector<OriginView>> all) {
+      on_resource_origins(f, std::move(all));
+    }));
+  }
+
+  void on_resource_origins(Flow* f, Result<std::vector<OriginView>> all) {
+    if (!answered(f)) return;
+    if (!all.ok()) {
+      fail_flow(f, http_status_for(all.kind()),
+                "registry look-up of origin " + f->origin_server + " (session " + f->session_id +
+                    ") failed: " + all.error(),
+                false);
+      return drop_flow(f);
+    }
+    const OriginView* origin = nullptr;
+    for (const OriginView& o : *all) {
+      if (o.server == f->origin_server && !o.endpoints[int(Proto::api)].empty()) origin = &o;
+    }
+    if (!origin) {
+      fail_flow(f, 502, "origin " + f->origin_server + " of the session is gone", false);
+      return drop_flow(f);
+    }
+    const Endpoint& api_ep = origin->endpoints[int(Proto::api)].front();
+    request_origin(f, endpoint_connect_host(api_ep, origin->ip), api_ep.port);
   }
 
   // ---- the origin request ----
-  void send_to_origin(std::unique_ptr<Flow> flow, HttpConn& conn, const HttpRequestHead& req, std::string body,
-                      const std::string& host, uint16_t port) {
+  // A new flow for the client's request; it waits in `flows` for the
+  // registry, then its origin (the client may leave meanwhile: on_close).
+  Flow* attach(std::unique_ptr<Flow> flow, HttpConn& conn, const HttpRequestHead& req, std::string body) {
     Flow* raw = flow.get();
-    raw->client = &conn;  // the client may leave before the origin answers (on_close)
+    raw->api = this;
+    raw->client = &conn;
     raw->req = req;
     raw->body = std::move(body);
     by_client[&conn] = raw;
     flows.emplace(raw, std::move(flow));
-    request_origin(raw, host, port);
+    return raw;
   }
 
   // One request of a flow (in `flows`) to an origin; its end comes to
@@ -343,11 +446,9 @@ struct RtcApi::Impl : HttpServer::Handler {
       registry.report_failure(f->origin_server, "webrtc signalling to " + f->origin_desc + ": no answer", now);
       SP_DEBUG(f->ctx, "webrtc api: origin %s: %s", f->origin_desc.c_str(), fetch.error().c_str());
     }
-    if (!answered && retry_offer(f, now)) return;  // the flow goes on with another origin
+    if (!answered && retry_offer(f, now)) return;  // the flow goes on (or ended) with the registry's answer
     finish(f, fetch);
-    take_client(f);
-    server.bury(std::move(f->fetch));
-    flows.erase(f);
+    drop_flow(f);
   }
 
   // An offer no origin answered (connect refused or failed, or the origin
@@ -362,8 +463,21 @@ struct RtcApi::Impl : HttpServer::Handler {
     f->tried.push_back(f->origin_server);
     int64_t left = conf.module<HttpApiConf>().connect_timeout_ms - (now - f->start_ms);
     if (left <= 0 || f->tried.size() >= kMaxOrigins) return false;
-    auto pick = registry.pick(f->key, Proto::rtc, Proto::api, now);
-    if (!pick.ok() || std::find(f->tried.begin(), f->tried.end(), pick->origin.server) != f->tried.end()) return false;
+    await(f, registry.pick(f->key, Proto::rtc, Proto::api, now,
+                           [this, f](Result<Pick> pick) { on_retry_pick(f, std::move(pick)); }));
+    return true;
+  }
+
+  void on_retry_pick(Flow* f, Result<Pick> pick) {
+    if (!answered(f)) return;
+    if (!pick.ok() || std::find(f->tried.begin(), f->tried.end(), pick->origin.server) != f->tried.end()) {
+      if (!pick.ok()) {
+        SP_DEBUG(f->ctx, "webrtc api: no other origin for %s: %s", f->key.c_str(), pick.error().c_str());
+      }
+      fail_flow(f, 502, "origin " + f->origin_desc + " did not answer (unreachable or timed out)", json_of(f));
+      return drop_flow(f);
+    }
+    int64_t left = conf.module<HttpApiConf>().connect_timeout_ms - (monotonic_ms() - f->start_ms);
     const Endpoint& api_ep = pick->origin.endpoints[int(Proto::api)].front();
     std::string host = endpoint_connect_host(api_ep, pick->origin.ip);
     SP_WARN(f->ctx,
@@ -374,7 +488,6 @@ struct RtcApi::Impl : HttpServer::Handler {
     f->media_host = pick->host;
     f->media_port = pick->port;
     request_origin(f, host, api_ep.port);
-    return true;
   }
 
   void finish(Flow* f, OriginFetch& fetch) {
@@ -483,11 +596,16 @@ struct RtcApi::Impl : HttpServer::Handler {
   }
 };
 
-RtcApi::RtcApi(event_base* base, const Config& conf, Registry& registry, ConnectionLimiter& limiter)
+RtcApi::RtcApi(event_base* base, const Config& conf, RegistryClient& registry, ConnectionLimiter& limiter)
     : impl_(std::make_unique<Impl>(base, conf, registry, limiter)) {}
 RtcApi::~RtcApi() = default;
 Status RtcApi::start(const ListenerSet& listeners) { return impl_->start(listeners); }
 void RtcApi::stop_accepting() { impl_->server.stop_accepting(); }
 size_t RtcApi::active_requests() const { return impl_->flows.size(); }
+size_t RtcApi::waiting_for_registry() const {
+  size_t n = 0;
+  for (const auto& [f, flow] : impl_->flows) n += flow->call.pending() ? 1 : 0;
+  return n;
+}
 
 }  // namespace sp

@@ -18,6 +18,14 @@
 // Every request to an origin carries Via with this proxy
 // appended; a request whose Via already names this proxy is a proxy loop
 // and is answered 508 Loop Detected (core/proxy_loop.h).
+//
+// Registry look-ups (RegistryClient: the pick of an offer and of its
+// retries, the session and its origin for DELETE/PATCH) may answer later
+// (Redis). Meanwhile the request waits: HTTP/1.1 reads no further request
+// on the connection before the answer, a client that leaves cancels the
+// look-up and leaves nothing behind, and a look-up not answered within
+// http_api's connect_timeout is given up. A look-up that fails for the
+// registry (timeout, unavailable) is answered 503 with the reason.
 #pragma once
 
 #include <event2/event.h>
@@ -30,14 +38,14 @@
 #include "core/result.h"
 #include "module/listeners.h"
 #include "rtc/webrtc_conf.h"
-#include "registry/registry.h"
+#include "registry/registry_client.h"
 
 namespace sp {
 
 class RtcApi {
  public:
   // Signalling connections count against worker_connections (`limiter`).
-  RtcApi(event_base* base, const Config& conf, Registry& registry, ConnectionLimiter& limiter);
+  RtcApi(event_base* base, const Config& conf, RegistryClient& registry, ConnectionLimiter& limiter);
   ~RtcApi();
   RtcApi(const RtcApi&) = delete;
   RtcApi& operator=(const RtcApi&) = delete;
@@ -45,8 +53,10 @@ class RtcApi {
   // Serves every http_api listener of the set (the caller keeps its fds).
   Status start(const ListenerSet& listeners);
   void stop_accepting();
-  // Signalling requests waiting for their origin.
+  // Signalling requests waiting for the registry or their origin.
   size_t active_requests() const;
+  // Of those, the ones waiting for the registry.
+  size_t waiting_for_registry() const;
 
   struct Impl;
 

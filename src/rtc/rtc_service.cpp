@@ -11,7 +11,8 @@ namespace {
 class WebrtcService : public Service {
  public:
   explicit WebrtcService(WorkerContext& ctx)
-      : api_(ctx.base, ctx.conf, ctx.registry, ctx.limiter), relay_(ctx.base, ctx.conf, ctx.registry, ctx.limiter) {}
+      : api_(ctx.base, ctx.conf, ctx.registry_client, ctx.limiter),
+        relay_(ctx.base, ctx.conf, ctx.registry_client, ctx.limiter) {}
 
   Status start(WorkerContext& ctx) {
     Status st = api_.start(ctx.listeners);

@@ -229,10 +229,25 @@ struct ListenSock {
   EventPtr ev;
 };
 
+// A binding request held while its session is looked up in the registry.
+struct HeldRequest {
+  std::string id;
+  std::vector<uint8_t> pkt;
+  SockAddr src, local;
+  bool forwarded = false;
+};
+
+// A look-up waiting for the registry's answer (udp_relay.h).
+struct Lookup {
+  SockAddr src;
+  int64_t start_ms = 0;
+  RegistryCall call;  // dropping it cancels the answer
+};
+
 struct UdpRelay::Impl {
   event_base* base;
   const Config& conf;
-  Registry& registry;
+  RegistryClient& registry;
   ConnectionLimiter& limiter;
   Counters counters;
   uint64_t claim_inode = 0;
@@ -245,16 +260,25 @@ struct UdpRelay::Impl {
   // Sessions and paths ended in a callback; freed on the next loop iteration
   // (or the next tick, or with the relay).
   DeferredFree graveyard;
+  // Session look-ups waiting for the registry, by session id, and the client
+  // address each waits for (its further datagrams are dropped meanwhile).
+  std::unordered_map<std::string, Lookup> lookups;
+  std::unordered_map<AddrKey, std::string, AddrKeyHash> waiting_clients;
+  RegistryCall touch_call;  // the tick's refresh of this worker's sessions, while it waits
   // Datagrams found on a new path socket before connect() narrowed it.
   std::vector<std::pair<SockAddr, std::vector<uint8_t>>> strays;
   SockAddr stray_local;
   int64_t last_warn_ms = 0;
   EventPtr tick;
 
-  Impl(event_base* b, const Config& c, Registry& r, ConnectionLimiter& l)
+  Impl(event_base* b, const Config& c, RegistryClient& r, ConnectionLimiter& l)
       : base(b), conf(c), registry(r), limiter(l), graveyard(b) {}
 
   ~Impl() {
+    // Answers still on their way are never delivered (RegistryCall).
+    touch_call.reset();
+    lookups.clear();
+    waiting_clients.clear();
     std::vector<Session*> all;
     for (auto& [id, s] : sessions) all.push_back(s.get());
     for (Session* s : all) end_session(s, "worker exit", false);
@@ -268,10 +292,12 @@ struct UdpRelay::Impl {
     if (now - last_warn_ms < 1000) return;
     last_warn_ms = now;
     SP_WARN(log::process_context(), "webrtc: dropped %s from %s (totals: not-stun %llu, bad-stun %llu, "
-            "unknown-username %llu, bad-integrity %llu, oversized %llu)", what, peer.to_string().c_str(),
+            "unknown-username %llu, bad-integrity %llu, oversized %llu, waiting-for-registry %llu, "
+            "look-ups refused %llu, failed %llu)", what, peer.to_string().c_str(),
             (unsigned long long)counters.not_stun, (unsigned long long)counters.bad_stun,
             (unsigned long long)counters.unknown_username, (unsigned long long)counters.bad_integrity,
-            (unsigned long long)counters.oversized);
+            (unsigned long long)counters.oversized, (unsigned long long)counters.waiting_drops,
+            (unsigned long long)counters.lookup_refused, (unsigned long long)counters.lookup_failed);
   }
 
   // ---- start / stop ----
@@ -358,6 +384,9 @@ struct UdpRelay::Impl {
       relay_up_one(p->session, p, pkt);
       return;
     }
+    if (!waiting_clients.empty() && waiting_clients.count(addr_key(src))) {
+      return warn_drop(&counters.waiting_drops, src, "a datagram while its session is looked up in the registry");
+    }
     if (pkt.empty() || !is_stun_byte(pkt[0])) return warn_drop(&counters.not_stun, src, "a non-STUN datagram");
     auto msg = parse_stun(pkt);
     if (!msg.ok()) return warn_drop(&counters.bad_stun, src, ("bad STUN (" + msg.error() + ")").c_str());
@@ -380,10 +409,71 @@ struct UdpRelay::Impl {
       if (p) relay_up_one(s, p, pkt);
       return;
     }
+    if (lookups.count(id)) {
+      return warn_drop(&counters.waiting_drops, src,
+                       "a binding request while its session is looked up in the registry");
+    }
+    if (lookups.size() >= UdpRelay::kMaxLookups) {
+      return warn_drop(&counters.lookup_refused, src, "a binding request: too many session look-ups in flight");
+    }
+    start_lookup(id, pkt, src, local, forwarded);
+  }
+
+  // Asks the registry for session `id`. The memory backend answers before
+  // get_session returns; otherwise the request waits in `lookups`.
+  void start_lookup(const std::string& id, std::span<const uint8_t> pkt, const SockAddr& src, const SockAddr& local,
+                    bool forwarded) {
     int64_t now = monotonic_ms();
-    auto rec = registry.get_session(SessionKind::rtc, id, now);
-    if (!rec.ok()) return warn_drop(&counters.unknown_username, src, "a binding request for an unknown session");
-    auto data = decode_rtc_session_data(rec->data);
+    auto held = std::make_shared<HeldRequest>(HeldRequest{id, {pkt.begin(), pkt.end()}, src, local, forwarded});
+    RegistryCall call = registry.get_session(SessionKind::rtc, id, now, [this, held](Result<SessionView> rec) {
+      on_lookup_done(*held, std::move(rec));
+    });
+    if (!call.pending()) return;  // answered already
+    Lookup& l = lookups[id];
+    l.src = src;
+    l.start_ms = now;
+    l.call = std::move(call);
+    waiting_clients[addr_key(src)] = id;
+    counters.lookup_waits++;
+  }
+
+  // Forgets the look-up of `h` (if it waited); true if it did.
+  bool end_lookup(const HeldRequest& h) {
+    auto it = lookups.find(h.id);
+    if (it == lookups.end()) return false;
+    auto w = waiting_clients.find(addr_key(it->second.src));
+    if (w != waiting_clients.end() && w->second == h.id) waiting_clients.erase(w);
+    lookups.erase(it);  // the answer is being delivered: dropping its call is harmless
+    return true;
+  }
+
+  void on_lookup_done(const HeldRequest& h, Result<SessionView> rec) {
+    bool waited = end_lookup(h);
+    if (!rec.ok()) {
+      if (rec.kind() == ErrorKind::not_found) {
+        return warn_drop(&counters.unknown_username, h.src, "a binding request for an unknown session");
+      }
+      std::string what = "a binding request for session " + h.id + ": registry look-up failed (" +
+                         error_kind_name(rec.kind()) + ": " + rec.error() + ")";
+      return warn_drop(&counters.lookup_failed, h.src, what.c_str());
+    }
+    auto msg = parse_stun(h.pkt);
+    if (!msg.ok()) return;  // parsed before; cannot happen
+    if (sessions.count(h.id)) {
+      on_binding_request(h.pkt, *msg, h.src, h.local, h.forwarded);
+    } else {
+      on_session_record(h.id, h.pkt, *msg, *rec, h.src, h.local, h.forwarded);
+    }
+    // From the registry's own event: datagrams a new path socket collected
+    // are handled here (a listener read handles them itself).
+    if (waited) handle_strays();
+  }
+
+  // The registry's record of session `id` for a binding request of it.
+  void on_session_record(const std::string& id, std::span<const uint8_t> pkt, const StunMessage& msg,
+                         const SessionView& rec, const SockAddr& src, const SockAddr& local, bool forwarded) {
+    int64_t now = monotonic_ms();
+    auto data = decode_rtc_session_data(rec.data);
     if (!data.ok()) return warn_drop(&counters.unknown_username, src, data.error().c_str());
     if (!data->answer_pwd.empty() && !stun_integrity_matches(pkt, msg, data->answer_pwd)) {
       return warn_drop(&counters.bad_integrity, src, "a binding request with wrong MESSAGE-INTEGRITY");
@@ -400,7 +490,7 @@ struct UdpRelay::Impl {
     }
     if (!accepting && !forwarded) return;
     if (!limiter.try_acquire("webrtc")) return;
-    create_session(id, *rec, *data, std::move(claim), pkt, src, local, now);
+    create_session(id, rec, *data, std::move(claim), pkt, src, local, now);
   }
 
   void forward_to_owner(const sockaddr_un& addr, socklen_t alen, std::span<const uint8_t> pkt, const SockAddr& src,
@@ -695,6 +785,7 @@ struct UdpRelay::Impl {
   void housekeep() {
     graveyard.flush();
     int64_t now = monotonic_ms();
+    expire_lookups(now);
     std::vector<std::pair<Session*, const char*>> ending;
     std::vector<std::string> live;  // their records are refreshed in one registry call below
     for (auto& [id, s] : sessions) {
@@ -708,21 +799,49 @@ struct UdpRelay::Impl {
         if (p && i != s->active && now - p->last_ms >= kPathIdleMs) close_path(s.get(), i);
       }
     }
-    // One lock per tick for all of this worker's sessions, not one per session.
-    for (const std::string& id : registry.touch_sessions(SessionKind::rtc, live, now)) {
+    for (auto& [s, reason] : ending) end_session(s, reason, true);
+    // One registry call per tick for all of this worker's sessions, not one
+    // per session; while one waits for its answer the next tick skips its own.
+    if (live.empty() || touch_call.pending()) return;
+    RegistryCall call = registry.touch_sessions(SessionKind::rtc, live, now,
+                                                [this](std::vector<std::string> gone) { on_touched(gone); });
+    if (call.pending()) touch_call = std::move(call);
+  }
+
+  // The sessions whose records are gone (DELETE through any worker or proxy) end.
+  void on_touched(const std::vector<std::string>& gone) {
+    for (const std::string& id : gone) {
       auto it = sessions.find(id);
-      if (it != sessions.end()) ending.emplace_back(it->second.get(), "session deleted");
+      if (it != sessions.end()) end_session(it->second.get(), "session deleted", false);
     }
-    for (auto& [s, reason] : ending) end_session(s, reason, std::string_view(reason) != "session deleted");
+  }
+
+  // Look-ups the registry has not answered in kLookupTimeoutMs are given up
+  // (the backend's own timeout normally comes first).
+  void expire_lookups(int64_t now) {
+    for (auto it = lookups.begin(); it != lookups.end();) {
+      if (now - it->second.start_ms < UdpRelay::kLookupTimeoutMs) {
+        ++it;
+        continue;
+      }
+      SockAddr src = it->second.src;
+      std::string what = "a binding request for session " + it->first + ": the registry did not answer in " +
+                         std::to_string(UdpRelay::kLookupTimeoutMs) + " ms";
+      auto w = waiting_clients.find(addr_key(src));
+      if (w != waiting_clients.end() && w->second == it->first) waiting_clients.erase(w);
+      it = lookups.erase(it);  // cancels the answer
+      warn_drop(&counters.lookup_failed, src, what.c_str());
+    }
   }
 };
 
-UdpRelay::UdpRelay(event_base* base, const Config& conf, Registry& registry, ConnectionLimiter& limiter)
+UdpRelay::UdpRelay(event_base* base, const Config& conf, RegistryClient& registry, ConnectionLimiter& limiter)
     : impl_(std::make_unique<Impl>(base, conf, registry, limiter)) {}
 UdpRelay::~UdpRelay() = default;
 Status UdpRelay::start(const std::vector<int>& listen_fds) { return impl_->start(listen_fds); }
 void UdpRelay::stop_accepting() { impl_->stop_accepting(); }
 size_t UdpRelay::active_sessions() const { return impl_->sessions.size(); }
+size_t UdpRelay::pending_lookups() const { return impl_->lookups.size(); }
 const UdpRelay::Counters& UdpRelay::counters() const { return impl_->counters; }
 
 }  // namespace sp

@@ -39,6 +39,20 @@
 //   creation of its connected socket may land on the listener of another
 //   worker, which drops it unless it is a binding request (ICE retransmits).
 //
+// Session look-up: a binding request whose USERNAME names no session of this
+// worker is looked up in the registry (RegistryClient::get_session), which
+// may answer later (Redis). While it waits, only the one binding request
+// that started the look-up is held (one datagram, at most kSlotBytes);
+// further datagrams from that client address, and further binding requests
+// for that session from any address, are dropped and counted
+// (waiting_drops): ICE retransmits its checks, and nothing else is sent
+// before a check succeeds. At most 64 look-ups wait per worker; a binding
+// request beyond that is refused and counted (lookup_refused), so a flood of
+// unknown USERNAMEs costs a bounded amount of memory. A look-up that fails
+// (registry timeout or unreachable) or outlives 5 s is dropped and counted
+// (lookup_failed): there is nobody to answer over UDP without the session's
+// password, and the client's next check retries.
+//
 // Hot path (path socket <-> origin socket): recvmmsg into per-worker buffers,
 // sendmmsg of the same buffers, no allocation. UDP has no back-pressure: when
 // the kernel send buffer is full the batch's rest is dropped and counted, so
@@ -53,7 +67,7 @@
 
 #include "core/config.h"
 #include "core/result.h"
-#include "registry/registry.h"
+#include "registry/registry_client.h"
 
 namespace sp {
 
@@ -70,9 +84,18 @@ class UdpRelay {
     uint64_t oversized = 0;          // datagrams over the relay's buffer, dropped
     uint64_t forwarded_to_owner = 0;  // binding requests handed to another worker
     uint64_t send_drops = 0;         // datagrams lost to a full kernel send buffer
+    uint64_t lookup_waits = 0;       // binding requests that waited for the registry's answer
+    uint64_t waiting_drops = 0;      // datagrams dropped while their session was being looked up
+    uint64_t lookup_refused = 0;     // binding requests refused: too many look-ups in flight
+    uint64_t lookup_failed = 0;      // look-ups that failed (registry timeout/unavailable, or 5 s)
   };
 
-  UdpRelay(event_base* base, const Config& conf, Registry& registry, ConnectionLimiter& limiter);
+  // Look-ups waiting for the registry at once, per worker (see above).
+  static constexpr size_t kMaxLookups = 64;
+  // A look-up the registry has not answered by then is given up.
+  static constexpr int64_t kLookupTimeoutMs = 5000;
+
+  UdpRelay(event_base* base, const Config& conf, RegistryClient& registry, ConnectionLimiter& limiter);
   ~UdpRelay();
   UdpRelay(const UdpRelay&) = delete;
   UdpRelay& operator=(const UdpRelay&) = delete;
@@ -82,6 +105,8 @@ class UdpRelay {
   // Graceful stop: no new sessions; current ones go on.
   void stop_accepting();
   size_t active_sessions() const;
+  // Session look-ups waiting for the registry.
+  size_t pending_lookups() const;
   const Counters& counters() const;
 
   struct Impl;
