@@ -4,7 +4,8 @@
 // answer later): a client that leaves while its pick or session look-up
 // waits leaves no pin, count or session; a timeout answer is a 503 with a
 // reason; no answer by the deadline is a 503 too; a late successful answer
-// goes on to the origin, including an HLS session written by another proxy.
+// goes on to the origin, including an HLS session written by another proxy;
+// the retry pick after a failed origin waits the same way.
 #include "http/stream_request.h"
 
 #include <event2/bufferevent.h>
@@ -57,7 +58,24 @@ class StreamRequestWait : public ::testing::Test {
     spec.ip = "127.0.0.1";
     spec.endpoints[int(Proto::rtmp)] = {Endpoint{"", 19351}};
     spec.endpoints[int(Proto::http)] = {Endpoint{"", origin_port_}};
-    ASSERT_TRUE(reg_->register_origin(spec, monotonic_ms()).ok());
+    if (!dead_origin_first_) {
+      ASSERT_TRUE(reg_->register_origin(spec, monotonic_ms()).ok());
+    } else {
+      live_origin_ = spec;
+      // o0: a port nobody listens on (bound, then closed).
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in d{};
+      d.sin_family = AF_INET;
+      d.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&d), sizeof(d)), 0);
+      len = sizeof(d);
+      getsockname(fd, reinterpret_cast<sockaddr*>(&d), &len);
+      close(fd);
+      OriginSpec dead = spec;
+      dead.server = "o0";
+      dead.endpoints[int(Proto::http)] = {Endpoint{"", ntohs(d.sin_port)}};
+      ASSERT_TRUE(reg_->register_origin(dead, monotonic_ms()).ok());
+    }
   }
 
   void TearDown() override {
@@ -164,6 +182,8 @@ class StreamRequestWait : public ::testing::Test {
     ASSERT_TRUE(reg_->put_session(SessionKind::hls, id, "example.com/live/s", "o1", data, monotonic_ms()).ok());
   }
 
+  bool dead_origin_first_ = false;  // set by a subclass before SetUp
+  OriginSpec live_origin_;           // o1, registered later by such a test
   event_base* base_ = nullptr;
   std::unique_ptr<Registry> reg_;
   std::unique_ptr<test::DeferredRegistryClient> client_;
@@ -284,6 +304,57 @@ TEST_F(StreamRequestWait, ANewHlsViewerWaitsForEachLookUpThenGetsItsSession) {
   }
   EXPECT_EQ(hls, 1);
   EXPECT_EQ(clients, 1);
+}
+
+class StreamRequestRetryWait : public StreamRequestWait {
+ protected:
+  StreamRequestRetryWait() { dead_origin_first_ = true; }
+};
+
+TEST_F(StreamRequestRetryWait, TheRetryPickAfterAFailedOriginWaitsToo) {
+  connect();
+  send("/live/s.flv");
+  ASSERT_TRUE(pump_until([&] { return client_->waiting() == 1; }));
+  EXPECT_EQ(client_->deliver_all(), 1u);  // o0, whose connect is refused
+  ASSERT_TRUE(pump_until([&] { return client_->waiting() == 1; })) << "no retry pick after the refusal";
+  EXPECT_TRUE(answer_.empty());
+  // o1 arrives while the retry waits (with Redis, registered at another
+  // proxy): the late answer sends the request there.
+  ASSERT_TRUE(reg_->register_origin(live_origin_, monotonic_ms()).ok());
+  EXPECT_EQ(client_->deliver_all(), 1u);
+  ASSERT_TRUE(pump_until([&] { return origin_accepts(); }));
+  origin_answers("video/x-flv", "FLV..");
+  ASSERT_TRUE(pump_until([&] { return answer_.find("FLV..") != std::string::npos; }));
+  EXPECT_EQ(answer_.rfind("HTTP/1.1 200 ", 0), 0u) << answer_;
+}
+
+TEST_F(StreamRequestRetryWait, AClientGoneWhileTheRetryPickWaitsLeavesNothingCounted) {
+  connect();
+  send("/live/s.flv");
+  ASSERT_TRUE(pump_until([&] { return client_->waiting() == 1; }));
+  client_->deliver_all();
+  ASSERT_TRUE(pump_until([&] { return client_->waiting() == 1; }));
+  close(client_fd_);
+  client_fd_ = -1;
+  ASSERT_TRUE(pump_until([&] { return conn_->closed(); }));
+  ASSERT_TRUE(reg_->register_origin(live_origin_, monotonic_ms()).ok());
+  EXPECT_EQ(client_->deliver_all(), 0u);
+  EXPECT_LT(accept4(origin_listen_, nullptr, nullptr, SOCK_NONBLOCK), 0) << "the origin was contacted";
+  for (const StreamView& v : reg_->streams(monotonic_ms())) {
+    for (uint32_t n : v.clients) EXPECT_EQ(n, 0u);
+  }
+}
+
+TEST_F(StreamRequestRetryWait, ATimedOutRetryPickEndsWithTheOriginsError) {
+  connect();
+  send("/live/s.flv");
+  ASSERT_TRUE(pump_until([&] { return client_->waiting() == 1; }));
+  client_->deliver_all();
+  ASSERT_TRUE(pump_until([&] { return client_->waiting() == 1; }));
+  client_->fail_all(ErrorKind::timeout, "registry call timed out");
+  ASSERT_TRUE(pump_until([&] { return answer_.find("\r\n\r\n") != std::string::npos; }));
+  EXPECT_EQ(answer_.rfind("HTTP/1.1 503 ", 0), 0u) << answer_;
+  EXPECT_NE(answer_.find("origin o0@"), std::string::npos) << answer_;
 }
 
 }  // namespace
