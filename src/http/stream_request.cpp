@@ -176,9 +176,11 @@ void StreamRequest::new_hls_picked(const std::string& key, const std::string& cl
   });
 }
 
-void StreamRequest::new_hls_known(const std::string& key, Pick pick, const std::string& client, Result<SessionView> known) {
+void StreamRequest::new_hls_known(const std::string& key, Pick pick, const std::string& client,
+                                  Result<SessionView> known) {
   if (!known.ok()) {
-    std::string note = known.kind() == ErrorKind::not_found ? "" : " (fingerprint look-up failed: " + known.error() + ")";
+    std::string note =
+        known.kind() == ErrorKind::not_found ? "" : " (fingerprint look-up failed: " + known.error() + ")";
     return new_hls_start(key, pick, client, new_hls_session_id(), false, note);
   }
   // The fingerprint names a session: reused if it still exists.
@@ -186,7 +188,8 @@ void StreamRequest::new_hls_known(const std::string& key, Pick pick, const std::
   RegistryCall call = registry().get_session(
       SessionKind::hls, id, monotonic_ms(), [this, key, pick, client, id](Result<SessionView> s) {
         bool reused = s.ok();
-        std::string note = reused || s.kind() == ErrorKind::not_found ? "" : " (session look-up failed: " + s.error() + ")";
+        std::string note =
+            reused || s.kind() == ErrorKind::not_found ? "" : " (session look-up failed: " + s.error() + ")";
         new_hls_start(key, pick, client, reused ? id : new_hls_session_id(), reused, note);
       });
   wait_registry(std::move(call), svc_.conf().connect_timeout_ms, [this, key, pick, client] {
@@ -220,9 +223,10 @@ void StreamRequest::new_hls_start(const std::string& key, const Pick& pick, cons
 // or (with Redis) another proxy, so it is looked up, maybe waiting.
 void StreamRequest::serve_hls_session(const std::string& id) {
   hls_id_ = id;
-  RegistryCall call = registry().get_session(SessionKind::hls, id, monotonic_ms(),
-                                             [this, id](Result<SessionView> s) { hls_session_found(id, std::move(s)); });
-  wait_registry(std::move(call), svc_.conf().connect_timeout_ms, registry_late("look-up of HLS session \"" + id + "\""));
+  RegistryCall call = registry().get_session(
+      SessionKind::hls, id, monotonic_ms(), [this, id](Result<SessionView> s) { hls_session_found(id, std::move(s)); });
+  wait_registry(std::move(call), svc_.conf().connect_timeout_ms,
+                registry_late("look-up of HLS session \"" + id + "\""));
 }
 
 void StreamRequest::hls_session_found(const std::string& id, Result<SessionView> s) {
