@@ -55,10 +55,12 @@ void HlsPlaylistFetch::finish(const Status& result) {
   // the playlist comes from changes. A redirect's target is the origin's
   // choice, not the registry's: not retried.
   if (!had_head && !result.ok() && s_.is_new && redirects_ == 0 && !redirect_pending_) {
-    if (auto pick = next_origin(s_.key, s_.id)) {
+    bool retried = next_origin(s_.key, s_.id, [this, result](std::optional<Pick> pick) {
+      if (!pick) return req_.fail(result.kind(), "origin " + req_.origin_desc() + ": " + result.message());
       s_.server = pick->origin.server;
-      return start(OriginTarget{pick->host, pick->port, at_.target});
-    }
+      start(OriginTarget{pick->host, pick->port, at_.target});
+    });
+    if (retried) return;
   }
   drop();
   if (redirect_pending_) {
@@ -84,7 +86,7 @@ void HlsPlaylistFetch::finish(const Status& result) {
 }
 
 void HlsPlaylistFetch::forget_if_missing() {
-  if (s_.is_new && status_ == 404) req_.svc().registry().remove_session(SessionKind::hls, s_.id);
+  if (s_.is_new && status_ == 404) req_.registry().remove_session(SessionKind::hls, s_.id);
 }
 
 void HlsPlaylistFetch::answer_playlist() {
@@ -93,7 +95,7 @@ void HlsPlaylistFetch::answer_playlist() {
     forget_if_missing();
     return req_.fail(502, "origin " + req_.origin_desc() + " sent a bad playlist: " + rewritten.error());
   }
-  Registry& registry = req_.svc().registry();
+  RegistryClient& registry = req_.registry();
   if (s_.is_new || (redirects_ > 0 && !s_.id.empty())) {
     // Later requests of the session go where the playlist came from, into
     // the directory it came from. (at_ is the pick's when there was no

@@ -16,7 +16,7 @@ namespace sp {
 HttpStreamService::HttpStreamService(WorkerContext& ctx)
     : base_(ctx.base),
       conf_(ctx.conf.module<HttpStreamConf>()),
-      registry_(ctx.registry),
+      registry_(ctx.registry_client),
       limiter_(ctx.limiter),
       listener_(ctx.base, [this](BufferEventPtr bev, const SockAddr& peer, bool tls) {
         accept(std::move(bev), peer, tls);

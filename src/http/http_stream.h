@@ -12,7 +12,8 @@
 //   anything else                     static file from `root`, else 404
 //
 // Live relay: the stream key comes from the Host header and path
-// (stream_key_from_http), the origin from Registry::pick(key, Proto::http).
+// (stream_key_from_http), the origin from the registry's pick(key,
+// Proto::http) through the worker's RegistryClient.
 // The origin gets the same path and query with its own Host; its status and
 // end-to-end headers are passed on, and the body is streamed as it arrives.
 // A body of known length keeps the client connection; a chunked or
@@ -27,6 +28,16 @@
 // whose session names the origin). The pick's pin stays pending (first to
 // be evicted, short-lived) until the origin answers 2xx; then the client is
 // counted and the pin confirmed (Registry::confirm).
+//
+// Waiting for the registry: with the Redis backend a pick or an HLS session
+// look-up answers later, from the loop. The request then waits (its further
+// input stays buffered, bounded by the read watermark); the client closing
+// cancels the look-up, so nothing is pinned, counted or stored for it. A
+// look-up that fails with timeout or unavailable is answered 503 with a
+// one-line reason naming the stream key or session (logged in the access
+// line with the peer); one that gets no answer within connect_timeout is
+// given up and answered 503 too. A new viewer whose fingerprint or reused
+// session cannot be looked up gets a new session instead of an error.
 //
 // Proxy loops: every origin request carries Via with "1.1 srs-proxy-<id>"
 // appended; a client request whose Via already names this proxy is answered

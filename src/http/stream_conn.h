@@ -23,6 +23,7 @@ class StreamConn : public HttpConn::Handler {
 
   void start() { conn_.start(); }
   void drain() { conn_.drain(); }
+  bool closed() const { return conn_.closed(); }
 
   // The request's answer is over: it is destroyed from the loop.
   void request_done(StreamRequest* req);

@@ -42,7 +42,7 @@ void OriginLeg::report(const Status& result) {
   size_t at = desc.rfind('@');
   if (at == std::string::npos) return;
   std::string server = desc.substr(0, at);
-  Registry& registry = req_.svc().registry();
+  RegistryClient& registry = req_.registry();
   if (result.ok()) return registry.report_success(server, monotonic_ms());
   registry.report_failure(server, "http to " + desc.substr(at + 1) + ": " + result.message(), monotonic_ms());
 }
@@ -53,24 +53,35 @@ void OriginLeg::drop() {
   req_.svc().bury(std::move(origin_));
 }
 
-std::optional<Pick> OriginLeg::next_origin(const std::string& key, const std::string& hls_id) {
+bool OriginLeg::next_origin(const std::string& key, const std::string& hls_id, NextOrigin then) {
   constexpr size_t kMaxOrigins = 3;  // origins one request may try
   const std::string& desc = req_.origin_desc();
   size_t at = desc.rfind('@');
-  if (at == std::string::npos) return std::nullopt;
+  if (at == std::string::npos) return false;
   tried_.push_back(desc.substr(0, at));
   int64_t now = monotonic_ms();
-  int64_t budget = req_.svc().conf().connect_timeout_ms;
-  if (now - req_.started_ms() >= budget || tried_.size() >= kMaxOrigins) return std::nullopt;
+  int64_t left = req_.svc().conf().connect_timeout_ms - (now - req_.started_ms());
+  if (left <= 0 || tried_.size() >= kMaxOrigins) return false;
+  drop();
   // The request is not counted (nor its HLS session stored) before the
   // origin answers, so it cannot keep the stream on the failed origin.
-  auto pick = req_.svc().registry().pick(key, Proto::http, now);
+  auto shared = std::make_shared<NextOrigin>(std::move(then));
+  RegistryCall call = req_.registry().pick(key, Proto::http, now, [this, key, hls_id, shared](Result<Pick> pick) {
+    (*shared)(retry_on(key, hls_id, std::move(pick)));
+  });
+  req_.wait_registry(std::move(call), left, [shared] { (*shared)(std::nullopt); });
+  return true;
+}
+
+std::optional<Pick> OriginLeg::retry_on(const std::string& key, const std::string& hls_id, Result<Pick> pick) {
   if (!pick.ok() || std::find(tried_.begin(), tried_.end(), pick->origin.server) != tried_.end()) return std::nullopt;
+  int64_t now = monotonic_ms();
+  int64_t left = req_.svc().conf().connect_timeout_ms - (now - req_.started_ms());
+  if (left <= 0) return std::nullopt;
   std::string next = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
   SP_WARN(req_.ctx(), "http: origin %s failed before answering; %s key=%s%s%s retried on origin %s with %lld ms left",
-          desc.c_str(), req_.target().c_str(), key.c_str(), hls_id.empty() ? "" : " hls=", hls_id.c_str(),
-          next.c_str(), (long long)(budget - (now - req_.started_ms())));
-  drop();
+          req_.origin_desc().c_str(), req_.target().c_str(), key.c_str(), hls_id.empty() ? "" : " hls=",
+          hls_id.c_str(), next.c_str(), (long long)left);
   req_.set_origin(next);
   return std::move(*pick);
 }

@@ -2,9 +2,11 @@
 // (StreamRelay, HlsPlaylistFetch): one OriginClient at a time for a
 // StreamRequest, started with the request's forwarded headers, passive
 // health reports to the registry, and the choice of the next origin when
-// the current one failed before its response head.
+// the current one failed before its response head (a pick that may wait on
+// the registry, held by the request: StreamRequest::wait_registry).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,7 +15,7 @@
 
 #include "http/origin_client.h"
 #include "http/stream_request.h"
-#include "registry/registry.h"
+#include "registry/registry_client.h"
 
 namespace sp {
 
@@ -36,17 +38,25 @@ class OriginLeg : public OriginJob, public OriginClient::Handler {
   void report(const Status& result);
   // Aborts the origin request; the client object is destroyed from the loop.
   void drop();
-  // After the current origin failed before its response head: the origin the
-  // registry now sends `key` to, while connect_timeout from the request's
+  // After the current origin failed before its response head: asks the
+  // registry where `key` goes now, while connect_timeout from the request's
   // start has time left, up to 3 origins a request, never one already tried
   // (the failed one is down and no counted client keeps the stream on it).
-  // Logs the retry; `hls_id` names the session in that line.
-  std::optional<Pick> next_origin(const std::string& key, const std::string& hls_id);
+  // False when no retry is possible: the caller ends the request. True: the
+  // failed origin request is dropped and `then` runs (maybe before this
+  // returns, maybe from the loop: the pick may wait on the registry, within
+  // what is left of connect_timeout) with the next origin, already logged
+  // and set as the request's origin, or with nullopt when there is none.
+  // `hls_id` names the session in the retry's log line.
+  using NextOrigin = std::function<void(std::optional<Pick>)>;
+  bool next_origin(const std::string& key, const std::string& hls_id, NextOrigin then);
 
   StreamRequest& req_;
   std::unique_ptr<OriginClient> origin_;
 
  private:
+  std::optional<Pick> retry_on(const std::string& key, const std::string& hls_id, Result<Pick> pick);
+
   std::vector<std::string> tried_;  // origins that failed this request
 };
 

@@ -37,7 +37,7 @@ void StreamRelay::on_origin_head(OriginClient& origin, const HttpResponseHead& h
   conn.begin_response(head.status, h, length);
   if (head.status / 100 == 2 && !live_key_.empty()) {
     // The origin has the stream: its pin lasts and this client counts.
-    Status st = svc.registry().confirm(live_key_, live_server_, monotonic_ms());
+    Status st = req_.registry().confirm(live_key_, live_server_, monotonic_ms());
     if (!st.ok()) SP_WARN(req_.ctx(), "http: stream %s not pinned: %s", live_key_.c_str(), st.message().c_str());
     req_.count_client(live_key_);
     live_key_.clear();
@@ -68,12 +68,12 @@ void StreamRelay::on_origin_end(OriginClient& origin, const Status& result) {
   bool had_head = origin.got_head();
   if (!had_head) {
     report(result);
-    if (!live_key_.empty()) {
-      if (auto pick = next_origin(live_key_, "")) {
-        live_server_ = pick->origin.server;
-        return start(pick->host, pick->port, req_.target());
-      }
-    }
+    bool retried = !live_key_.empty() && next_origin(live_key_, "", [this, result](std::optional<Pick> pick) {
+      if (!pick) return req_.fail(result.kind(), "origin " + req_.origin_desc() + ": " + result.message());
+      live_server_ = pick->origin.server;
+      start(pick->host, pick->port, req_.target());
+    });
+    if (retried) return;
   }
   drop();
   if (!had_head) {

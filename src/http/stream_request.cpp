@@ -6,6 +6,8 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include <algorithm>
+
 #include "build_info.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -43,6 +45,13 @@ std::string new_hls_session_id() {
   unsigned char b[8];
   if (getrandom(b, sizeof(b), 0) != ssize_t(sizeof(b))) RAND_bytes(b, sizeof(b));
   return hex_string(b, sizeof(b));
+}
+
+// The reason a failed look-up gives the client: the registry's own text,
+// with the key or id it was about when the text does not name it.
+std::string registry_reason(const char* what, const std::string& key, const std::string& error) {
+  if (error.find(key) != std::string::npos) return error;
+  return std::string("registry ") + what + " for \"" + key + "\": " + error;
 }
 
 }  // namespace
@@ -127,8 +136,13 @@ void StreamRequest::dispatch(const HttpRequestHead& head, const StreamRoute& rou
 }
 
 void StreamRequest::serve_live(const std::string& key) {
-  auto pick = svc_.registry().pick(key, Proto::http, monotonic_ms());
-  if (!pick.ok()) return fail(pick.kind(), pick.error());
+  RegistryCall call = registry().pick(key, Proto::http, monotonic_ms(),
+                                      [this, key](Result<Pick> pick) { live_picked(key, std::move(pick)); });
+  wait_registry(std::move(call), svc_.conf().connect_timeout_ms, registry_late("pick for \"" + key + "\""));
+}
+
+void StreamRequest::live_picked(const std::string& key, Result<Pick> pick) {
+  if (!pick.ok()) return fail(pick.kind(), registry_reason("pick", key, pick.error()));
   // Counted and confirmed once the origin answers 2xx (StreamRelay): a name
   // the origin does not have leaves only a pending pin.
   origin_desc_ = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
@@ -138,41 +152,90 @@ void StreamRequest::serve_live(const std::string& key) {
   raw->start(pick->host, pick->port, target_);
 }
 
+// A new viewer: the pick, then its fingerprint's session (a player reloading
+// its first URL), then that session itself; each may wait on the registry.
 void StreamRequest::serve_new_hls(const HttpRequestHead& head, const std::string& key) {
-  int64_t now = monotonic_ms();
-  auto pick = svc_.registry().pick(key, Proto::http, now);
-  if (!pick.ok()) return fail(pick.kind(), pick.error());
-  // The viewer's session if it has one (a player reloading its first URL),
-  // else a new one with a random id.
   auto ua = head.headers.get("User-Agent");
+  std::string client = hls_client_fingerprint(hls_client_secret(), conn_.peer().host_string(), ua ? *ua : "", key);
+  RegistryCall call = registry().pick(key, Proto::http, monotonic_ms(), [this, key, client](Result<Pick> pick) {
+    new_hls_picked(key, client, std::move(pick));
+  });
+  wait_registry(std::move(call), svc_.conf().connect_timeout_ms, registry_late("pick for \"" + key + "\""));
+}
+
+void StreamRequest::new_hls_picked(const std::string& key, const std::string& client, Result<Pick> pick) {
+  if (!pick.ok()) return fail(pick.kind(), registry_reason("pick", key, pick.error()));
+  Pick p = std::move(*pick);
+  RegistryCall call = registry().get_session(
+      SessionKind::hls_client, client, monotonic_ms(),
+      [this, key, p, client](Result<SessionView> known) { new_hls_known(key, p, client, std::move(known)); });
+  // The fingerprint only spares a reloading player a new session: without an
+  // answer in time the viewer gets a new one rather than an error.
+  wait_registry(std::move(call), svc_.conf().connect_timeout_ms, [this, key, p, client] {
+    new_hls_start(key, p, client, new_hls_session_id(), false, " (the registry did not answer for its fingerprint)");
+  });
+}
+
+void StreamRequest::new_hls_known(const std::string& key, Pick pick, const std::string& client,
+                                  Result<SessionView> known) {
+  if (!known.ok()) {
+    std::string note =
+        known.kind() == ErrorKind::not_found ? "" : " (fingerprint look-up failed: " + known.error() + ")";
+    return new_hls_start(key, pick, client, new_hls_session_id(), false, note);
+  }
+  // The fingerprint names a session: reused if it still exists.
+  std::string id = known->data;
+  RegistryCall call = registry().get_session(
+      SessionKind::hls, id, monotonic_ms(), [this, key, pick, client, id](Result<SessionView> s) {
+        bool reused = s.ok();
+        std::string note =
+            reused || s.kind() == ErrorKind::not_found ? "" : " (session look-up failed: " + s.error() + ")";
+        new_hls_start(key, pick, client, reused ? id : new_hls_session_id(), reused, note);
+      });
+  wait_registry(std::move(call), svc_.conf().connect_timeout_ms, [this, key, pick, client] {
+    new_hls_start(key, pick, client, new_hls_session_id(), false, " (the registry did not answer for its session)");
+  });
+}
+
+void StreamRequest::new_hls_start(const std::string& key, const Pick& pick, const std::string& client, std::string id,
+                                  bool reused, const std::string& note) {
   HlsPlaylistFetch::Session s;
-  s.client = hls_client_fingerprint(hls_client_secret(), conn_.peer().host_string(), ua ? *ua : "", key);
-  auto known = svc_.registry().get_session(SessionKind::hls_client, s.client, now);
-  bool reused = known.ok() && svc_.registry().get_session(SessionKind::hls, known->data, now).ok();
-  s.id = reused ? known->data : new_hls_session_id();
+  s.client = client;
+  s.id = std::move(id);
   s.key = key;
-  s.server = pick->origin.server;
+  s.server = pick.origin.server;
   // The session and the fingerprint are put once the origin's playlist came
   // back 200 (HlsPlaylistFetch), so a 404 or 5xx playlist leaves nothing; a
   // playlist the origin does not have drops a reused session at once.
   s.is_new = true;
   hls_id_ = s.id;
-  SP_INFO(ctx(), "http: hls session %s %s for %s on origin %s", s.id.c_str(), reused ? "reused" : "started",
-          key.c_str(), pick->origin.server.c_str());
-  origin_desc_ = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
+  SP_INFO(ctx(), "http: hls session %s %s for %s on origin %s%s", s.id.c_str(), reused ? "reused" : "started",
+          key.c_str(), pick.origin.server.c_str(), note.c_str());
+  origin_desc_ = pick.origin.server + "@" + host_port_text(pick.host, pick.port);
   std::string q = query_without_param(query_, kHlsSessionParam);
   auto fetch = std::make_unique<HlsPlaylistFetch>(*this, std::move(s));
   HlsPlaylistFetch* raw = fetch.get();
   job_ = std::move(fetch);
-  raw->start(OriginTarget{pick->host, pick->port, path_ + (q.empty() ? "" : "?" + q)});
+  raw->start(OriginTarget{pick.host, pick.port, path_ + (q.empty() ? "" : "?" + q)});
 }
 
+// A session's request: the session may have been written by another worker
+// or (with Redis) another proxy, so it is looked up, maybe waiting.
 void StreamRequest::serve_hls_session(const std::string& id) {
-  auto s = svc_.registry().get_session(SessionKind::hls, id, monotonic_ms());
+  hls_id_ = id;
+  RegistryCall call = registry().get_session(
+      SessionKind::hls, id, monotonic_ms(), [this, id](Result<SessionView> s) { hls_session_found(id, std::move(s)); });
+  wait_registry(std::move(call), svc_.conf().connect_timeout_ms,
+                registry_late("look-up of HLS session \"" + id + "\""));
+}
+
+void StreamRequest::hls_session_found(const std::string& id, Result<SessionView> s) {
+  if (!s.ok() && s.kind() != ErrorKind::not_found) {
+    return fail(s.kind(), registry_reason("HLS session look-up", id, s.error()));
+  }
   if (!s.ok()) return fail(404, "unknown or expired HLS session \"" + id + "\"");
   auto route = parse_hls_session_data(s->data);
   if (!route.ok()) return fail(404, "unknown or expired HLS session \"" + id + "\"");
-  hls_id_ = id;
   origin_desc_ = s->origin_server + "@" + host_port_text(route->host, route->port);
   std::string q = query_without_param(query_, kHlsSessionParam);
   std::string target = map_hls_session_path(*route, path_) + (q.empty() ? "" : "?" + q);
@@ -189,17 +252,45 @@ void StreamRequest::serve_hls_session(const std::string& id) {
   raw->start(route->host, route->port, target);
 }
 
+RegistryClient& StreamRequest::registry() { return svc_.registry(); }
+
+void StreamRequest::wait_registry(RegistryCall call, int64_t timeout_ms, std::function<void()> expired) {
+  if (!call.pending() || !running_) return;  // answered already (or the request is over: dropped here)
+  lookup_ = std::move(call);
+  lookup_expired_ = std::move(expired);
+  if (!lookup_timer_) lookup_timer_.reset(evtimer_new(svc_.base(), &StreamRequest::on_lookup_deadline, this));
+  timeval tv = ms_to_timeval(std::max<int64_t>(timeout_ms, 1));
+  evtimer_add(lookup_timer_.get(), &tv);
+}
+
+void StreamRequest::on_lookup_deadline(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<StreamRequest*>(arg);
+  // The answer came (the timer is not stopped by every callback): nothing.
+  if (!self->running_ || !self->lookup_.pending()) return;
+  self->lookup_.reset();
+  auto expired = std::move(self->lookup_expired_);
+  self->lookup_expired_ = nullptr;
+  if (expired) expired();
+}
+
+std::function<void()> StreamRequest::registry_late(const std::string& what) {
+  return [this, what] {
+    fail(503, "the registry did not answer the " + what + " within " +
+                  std::to_string(svc_.conf().connect_timeout_ms) + " ms");
+  };
+}
+
 void StreamRequest::on_client_drain() {
   if (job_) job_->on_client_drain();
 }
 
 void StreamRequest::client_gone(const std::string& reason) {
   if (job_) job_->abort();  // the origin request ends now
-  end(reason);
+  end(reason);              // and a look-up still waited for is dropped
 }
 
 void StreamRequest::count_client(const std::string& key) {
-  svc_.registry().add_client(key, Proto::http, +1, monotonic_ms());
+  registry().add_client(key, Proto::http, +1, monotonic_ms());
   counted_key_ = key;
 }
 
@@ -233,8 +324,13 @@ void StreamRequest::end(const std::string& reason) {
 bool StreamRequest::finish(const std::string& reason) {
   if (!running_) return false;
   running_ = false;
+  // Waiting for the registry: the answer is never delivered, so a late pick
+  // or session leaves nothing behind.
+  lookup_.reset();
+  lookup_expired_ = nullptr;
+  if (lookup_timer_) evtimer_del(lookup_timer_.get());
   if (!counted_key_.empty()) {
-    svc_.registry().add_client(counted_key_, Proto::http, -1, monotonic_ms());
+    registry().add_client(counted_key_, Proto::http, -1, monotonic_ms());
     counted_key_.clear();
   }
   double secs = double(monotonic_ms() - started_ms_) / 1000.0;

@@ -5,13 +5,27 @@
 // (StreamRelay or HlsPlaylistFetch) owned by the request. The object is
 // made by StreamConn when the head arrives and destroyed once the answer is
 // over, so no field is ever reset for the next request.
+//
+// Waiting for the registry: the pick of a live stream or a new HLS viewer,
+// the HLS session look-ups and a job's retry pick go through the
+// RegistryClient, which may answer later (Redis). Meanwhile the request holds
+// the RegistryCall (wait_registry), the client's further input waits in its
+// buffer (HttpConn reads no next request while one is handled, bounded by
+// its read watermark), and a deadline runs: the registry's own timeout
+// normally answers first; if no answer came by the deadline the look-up is
+// dropped and the client answered 503. The client going away (or the
+// request ending any other way) drops the look-up, so a late answer is never
+// delivered and leaves no pin, count or session.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "core/event_ptr.h"
 #include "http/http_server.h"
+#include "registry/registry_client.h"
 
 namespace sp {
 
@@ -43,8 +57,18 @@ class StreamRequest {
   // The connection closed under the request.
   void client_gone(const std::string& reason);
 
+  // The "waiting for the registry" state (see above): `call`, whose callback
+  // may capture this request or its job, is kept until it is answered or the
+  // request ends; if it is not answered within `timeout_ms` it is dropped and
+  // `expired` runs. Nothing happens when the answer came before the call
+  // returned (memory backend), so a look-up started from inside another's
+  // callback is never replaced by its parent's empty handle.
+  void wait_registry(RegistryCall call, int64_t timeout_ms, std::function<void()> expired);
+  bool waiting_registry() const { return lookup_.pending(); }
+
   // For the jobs.
   HttpStreamService& svc() { return svc_; }
+  RegistryClient& registry();
   HttpConn& conn() { return conn_; }
   const std::string& ctx() const { return conn_.ctx(); }
   const std::string& method() const { return method_; }
@@ -80,6 +104,15 @@ class StreamRequest {
   void serve_live(const std::string& key);
   void serve_new_hls(const HttpRequestHead& head, const std::string& key);
   void serve_hls_session(const std::string& id);
+  void live_picked(const std::string& key, Result<Pick> pick);
+  void new_hls_picked(const std::string& key, const std::string& client, Result<Pick> pick);
+  void new_hls_known(const std::string& key, Pick pick, const std::string& client, Result<SessionView> known);
+  void new_hls_start(const std::string& key, const Pick& pick, const std::string& client, std::string id, bool reused,
+                     const std::string& note);
+  void hls_session_found(const std::string& id, Result<SessionView> s);
+  // The default answer to a look-up that did not come in time: 503.
+  std::function<void()> registry_late(const std::string& what);
+  static void on_lookup_deadline(evutil_socket_t, short, void* arg);
   // Logs and releases once; false when already over.
   bool finish(const std::string& reason);
 
@@ -94,6 +127,11 @@ class StreamRequest {
   std::string hls_id_;
   std::string counted_key_;
   std::unique_ptr<OriginJob> job_;
+  // After job_: a pending look-up whose callback captures the job is
+  // cancelled before the job is destroyed.
+  RegistryCall lookup_;
+  EventPtr lookup_timer_;
+  std::function<void()> lookup_expired_;
 };
 
 }  // namespace sp

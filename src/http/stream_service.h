@@ -1,7 +1,8 @@
 // The HTTP stream service object (http_stream.h has the behaviour): the
 // `http_stream` listeners of a worker, its client connections (StreamConn,
 // stream_conn.h) and what every request needs from the worker: the loop, the
-// configuration, the registry, the resolved static root and "destroy later".
+// configuration, the registry (through its RegistryClient, whichever backend
+// holds it), the resolved static root and "destroy later".
 //
 // Classes of the service and their one job each:
 //   HttpStreamService  listeners, the set of connections, destroy-later
@@ -47,7 +48,7 @@ class HttpStreamService : public Service {
 
   event_base* base() const { return base_; }
   const HttpStreamConf& conf() const { return conf_; }
-  Registry& registry() { return registry_; }
+  RegistryClient& registry() { return registry_; }
   const std::string& real_root() const { return real_root_; }
 
   // Destroys `obj` from the loop, after the callback that gave it up returns.
@@ -64,7 +65,7 @@ class HttpStreamService : public Service {
 
   event_base* base_;
   HttpStreamConf conf_;
-  Registry& registry_;
+  RegistryClient& registry_;
   ConnectionLimiter& limiter_;
   SslCtxPtr tls_;
   HttpListener listener_;
