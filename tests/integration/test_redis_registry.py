@@ -9,6 +9,7 @@ registration reaches Redis (the other proxy lists it). Also -t: where the
 workers will connect, PING answered or a clear warning, the password never
 printed."""
 import re
+import signal
 import time
 import uuid
 
@@ -122,6 +123,19 @@ class RedisRegistry(ProxyTestCase):
         wait_for(lambda: a.log().count("back, reachable again") >= 2, timeout=8, what="both workers back")
         wait_for(lambda: "o-outage" in origins(b), timeout=5, what="the outage registration at proxy B")
         self.assertTrue(origins(b)["o-outage"]["alive"])
+
+    def test_a_reload_moves_the_new_workers_to_redis(self):
+        p = self.proxy(workers=1)
+        self.assertEqual(registry_state(p), {"backend": "memory"})
+        p.write_conf("registry { backend redis; redis %s; redis_key_prefix %s; }" % (self.redis.address, self.prefix),
+                     workers=1)
+        p.signal(signal.SIGHUP)
+        p.wait_log("reconfigured: generation 2")
+        self.assertIn("registry: the new workers use backend redis at %s" % self.redis.address, p.log())
+        wait_for(lambda: registry_state(p).get("redis_reachable") is True, timeout=10,
+                 what="the new API worker on redis")
+        self.assertEqual(p.register(origin_body("o-reloaded"))[0], 200)
+        self.assertEqual(self.redis.command("SISMEMBER", self.prefix + "origins", "o-reloaded"), 1)
 
     def test_t_says_where_it_connects_and_never_prints_the_password(self):
         p = self.redis_proxy(extra="redis_password hunter2;", start=False)
