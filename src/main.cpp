@@ -282,6 +282,8 @@ int main(int argc, char** argv) {
     if (!cli.quiet) {
       fprintf(stderr, "srs-proxy: the configuration file %s syntax is ok\n", file.c_str());
       fprintf(stderr, "srs-proxy: configuration file %s test is successful\n", file.c_str());
+      // What the settings reach outside this host (the registry's Redis).
+      for (const std::string& p : sp::config_probes(*conf)) fprintf(stderr, "srs-proxy: %s\n", p.c_str());
       // Where each setting came from: the PROXY_* lines, then the files.
       for (const std::string& e : conf->env_overrides) fprintf(stderr, "srs-proxy: %s\n", e.c_str());
       if (!conf->env_overrides.empty()) {

@@ -17,12 +17,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/event_ptr.h"
+#include "registry/redis_registry_client.h"
 #include "registry/redis_store.h"
 
 namespace {
@@ -161,6 +163,55 @@ int main(int argc, char** argv) {
             [done](sp::Result<sp::RedisPick> r) { done(r.ok(), r.error()); });
   });
   printf("pick %ld ops %.3f s %.0f ops/s\n", a.ops, t, double(a.ops) / t);
+
+  // The same picks through the proxy's RegistryClient (RedisRegistryClient:
+  // one per connection, as one per worker, sharing one local table), which
+  // also mirrors each answer's origin into the local cache.
+  auto local = sp::Registry::create(64ull * 1024 * 1024, sp::RegistryTtls{});
+  if (!local.ok()) {
+    fprintf(stderr, "%s\n", local.error().c_str());
+    return 1;
+  }
+  std::vector<std::unique_ptr<sp::RedisRegistryClient>> rcs;
+  for (long i = 0; i < a.connections; i++) {
+    sp::RedisRegistryOptions ro;
+    ro.redis.address = a.address;
+    ro.redis.command_timeout_ms = 30000;
+    ro.store.prefix = prefix;
+    ro.store.proxy_id = "bench-proxy-client";
+    ro.store.max_streams = uint32_t(a.streams) * 2;
+    auto c = sp::RedisRegistryClient::create(base.get(), **local, ro);
+    if (!c.ok()) {
+      fprintf(stderr, "%s\n", c.error().c_str());
+      return 1;
+    }
+    rcs.push_back(std::move(*c));
+  }
+  for (auto& c : rcs) {
+    while (!c->reachable()) event_base_loop(base.get(), EVLOOP_ONCE);
+  }
+  {
+    long next = 0, answered = 0;
+    // One RegistryCall per slot in flight (dropping one would cancel it); a
+    // slot's next call replaces the one that just answered.
+    std::vector<sp::RegistryCall> slots(rcs.size() * size_t(a.pipeline));
+    std::function<void(size_t)> send_one = [&](size_t slot) {
+      if (next >= a.ops) return;
+      long n = next++;
+      size_t s = slot / size_t(a.pipeline);
+      slots[slot] = rcs[s]->pick("bench/" + std::to_string(n % a.streams), sp::Proto::rtmp, sp::monotonic_ms(),
+                                 [&, slot](sp::Result<sp::Pick> r) {
+                                   answered++;
+                                   if (!r.ok()) errors++;
+                                   send_one(slot);
+                                 });
+    };
+    int64_t start = sp::monotonic_ms();
+    for (size_t slot = 0; slot < slots.size(); slot++) send_one(slot);
+    while (answered < a.ops) event_base_loop(base.get(), EVLOOP_ONCE);
+    t = double(sp::monotonic_ms() - start) / 1000.0;
+  }
+  printf("client_pick %ld ops %.3f s %.0f ops/s\n", a.ops, t, double(a.ops) / t);
 
   if (errors) {
     fprintf(stderr, "%ld errors\n", errors);

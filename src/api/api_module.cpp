@@ -10,7 +10,7 @@ namespace {
 
 class SystemApiService final : public Service {
  public:
-  explicit SystemApiService(WorkerContext& ctx) : api_(ctx.base, ctx.conf, ctx.registry) {}
+  explicit SystemApiService(WorkerContext& ctx) : api_(ctx.base, ctx.conf, ctx.registry_client) {}
   Status start(WorkerContext& ctx) { return api_.start(ctx.listeners.fds("system_api")); }
   const char* name() const override { return "system_api"; }
   void stop_accepting() override { api_.stop_accepting(); }

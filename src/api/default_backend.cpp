@@ -99,7 +99,7 @@ Status validate_default_backend(Config& conf) {
 class DefaultBackendService final : public Service {
  public:
   explicit DefaultBackendService(WorkerContext& ctx)
-      : base_(ctx.base), conf_(ctx.conf.module<DefaultBackendConf>()), registry_(ctx.registry) {}
+      : base_(ctx.base), conf_(ctx.conf.module<DefaultBackendConf>()), registry_(ctx.registry_client) {}
 
   Status start(WorkerContext&) {
     if (!conf_.enabled) return Status::Ok();
@@ -117,14 +117,17 @@ class DefaultBackendService final : public Service {
  private:
   static void refresh(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<DefaultBackendService*>(arg);
-    Status st = self->registry_.register_origin(default_backend_spec(self->conf_), monotonic_ms());
-    if (!st.ok()) SP_PERROR("default backend registration failed: %s", st.message().c_str());
+    // A refresh still waiting (Redis) is superseded by this one.
+    self->call_ = self->registry_.register_origin(default_backend_spec(self->conf_), monotonic_ms(), [](Status st) {
+      if (!st.ok()) SP_PERROR("default backend registration failed: %s", st.message().c_str());
+    });
   }
 
   event_base* base_;
   const DefaultBackendConf& conf_;
-  Registry& registry_;
+  RegistryClient& registry_;
   EventPtr timer_;
+  RegistryCall call_;  // the registration in flight; dropped with the service
 };
 
 }  // namespace

@@ -11,6 +11,14 @@
 // later, its body was fine). Every refusal is logged once, with the peer
 // address, under a per-request context id. A whole request must arrive
 // within `timeout` of the connection or of the previous answer (slowloris).
+//
+// The registry is reached through RegistryClient (registry_client.h): with
+// Redis, registrations and listings answer later, from the loop. The
+// RegistryCall a connection waits on is kept per connection and dropped when
+// the client goes away, so an answer never reaches a closed connection.
+// Listings show the cluster view (Redis) and, with Redis, which proxy holds
+// each stream's clients; /api/v1/versions says the backend and whether Redis
+// is reachable.
 #include "api/system_api.h"
 
 #include <cjson/cJSON.h>
@@ -19,6 +27,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <unordered_map>
 #include <string>
 
 #include "api/register_request.h"
@@ -98,21 +107,60 @@ cJSON* origin_json(const OriginView& o) {
 // `hls_sessions`: the stream's live HLS sessions. An HLS viewer holds no
 // connection (each playlist and segment is a request of its own), so it is
 // counted by its session, which lives until session_ttl after its last request.
-cJSON* stream_json(const StreamView& s, double hls_sessions) {
+// With Redis also "pending" and "proxies": each live proxy's own counts.
+cJSON* stream_json(const ClusterStreamView& cs, double hls_sessions, bool cluster) {
+  const StreamView& s = cs.view;
   cJSON* j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "key", s.key.c_str());
   cJSON_AddStringToObject(j, "origin", s.origin_server.c_str());
   cJSON* clients = cJSON_AddObjectToObject(j, "clients");
   for (int p = 0; p < kProtoCount; p++) cJSON_AddNumberToObject(clients, proto_name(Proto(p)), s.clients[p]);
   cJSON_AddNumberToObject(clients, "hls", hls_sessions);
+  if (cluster) {
+    cJSON_AddBoolToObject(j, "pending", cs.pending);
+    cJSON* proxies = cJSON_AddArrayToObject(j, "proxies");
+    for (const StreamHolder& h : cs.holders) {
+      cJSON* pj = cJSON_CreateObject();
+      cJSON_AddStringToObject(pj, "proxy_id", h.proxy_id.c_str());
+      cJSON* pc = cJSON_AddObjectToObject(pj, "clients");
+      for (int p = 0; p < kProtoCount; p++) cJSON_AddNumberToObject(pc, proto_name(Proto(p)), h.clients[p]);
+      cJSON_AddItemToArray(proxies, pj);
+    }
+  }
   return j;
+}
+
+// The backend: {"backend": "memory"} or, with Redis, where it is, whether
+// it answers now and this proxy's id in it.
+cJSON* backend_json(const RegistryClient& client) {
+  cJSON* j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "backend", client.backend());
+  if (std::string_view(client.backend()) == "redis") {
+    BackendState st = client.backend_state();
+    cJSON_AddStringToObject(j, "redis", st.address.c_str());
+    cJSON_AddBoolToObject(j, "redis_reachable", st.reachable);
+    cJSON_AddStringToObject(j, "redis_key_prefix", st.key_prefix.c_str());
+    cJSON_AddStringToObject(j, "proxy_id", st.proxy_id.c_str());
+  }
+  return j;
+}
+
+// A listing the registry could not give (Redis timed out or failed).
+void send_registry_error(HttpConn& conn, const Status& st, const std::string& ctx) {
+  int code = http_status_for(st.kind());
+  if (code < 500) code = 503;
+  SP_WARN(ctx, "system api: registry listing failed with %d: %s", code, st.message().c_str());
+  send_error(conn, code, "registry: " + st.message());
 }
 
 }  // namespace
 
 struct SystemApi::Impl : HttpServer::Handler {
   SystemApiConf conf;
-  Registry& registry;
+  RegistryClient& registry;
+  // The registry answer each connection waits for (at most one at a time:
+  // requests on a connection are answered in order). Dropped on close.
+  std::unordered_map<HttpConn*, RegistryCall> waiting;
   // This generation's listeners, for the self-loop check (a reload starts a
   // new API worker with the new configuration), and this host's addresses,
   // read again at most every kLocalAddressesMs.
@@ -124,7 +172,7 @@ struct SystemApi::Impl : HttpServer::Handler {
   // progress for `timeout` closes the connection too.
   HttpServer server;
 
-  Impl(event_base* b, const Config& c, Registry& r)
+  Impl(event_base* b, const Config& c, RegistryClient& r)
       : conf(c.module<SystemApiConf>()),
         registry(r),
         own(own_listeners(c)),
@@ -147,6 +195,16 @@ struct SystemApi::Impl : HttpServer::Handler {
     void (Impl::*handle)(HttpConn&, const std::string& body, const std::string& ctx);
     const char* allow;
   };
+
+  void on_close(HttpConn& conn) override { waiting.erase(&conn); }
+
+  // Keeps `call` for `conn` while its answer is pending (Redis); an answer
+  // already given (memory) leaves nothing behind.
+  void wait_on(HttpConn& conn, RegistryCall call) {
+    if (call.pending()) waiting[&conn] = std::move(call);
+  }
+  // Inside an answer's callback: the call is over.
+  void answered(HttpConn& conn) { waiting.erase(&conn); }
 
   void on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) override {
     std::string ctx = new_context_id();
@@ -216,18 +274,23 @@ struct SystemApi::Impl : HttpServer::Handler {
               loop.message().c_str());
       return send_error(conn, http_status_for(loop.kind()), loop.message());
     }
-    Status s = registry.register_origin(*spec, monotonic_ms());
-    if (!s.ok()) {
-      int code = http_status_for(s.kind());
-      SP_WARN(ctx, "system api: registration of %s from %s refused with %d: %s", spec->server.c_str(), peer.c_str(),
-              code, s.message().c_str());
-      return send_error(conn, code, s.message());
-    }
-    SP_DEBUG(ctx, "system api: heartbeat of origin %s from %s", spec->server.c_str(), peer.c_str());
-    JsonPtr reply(cJSON_CreateObject());
-    cJSON_AddNumberToObject(reply.get(), "code", 0);
-    cJSON_AddStringToObject(reply.get(), "pid", std::to_string(registry.creator_pid()).c_str());
-    send_json(conn, 200, reply.get());
+    HttpConn* c = &conn;
+    std::string server = spec->server;
+    wait_on(conn, registry.register_origin(*spec, monotonic_ms(), [this, c, ctx, peer, server](Status s) {
+      answered(*c);
+      if (c->closed()) return;
+      if (!s.ok()) {
+        int code = http_status_for(s.kind());
+        SP_WARN(ctx, "system api: registration of %s from %s refused with %d: %s", server.c_str(), peer.c_str(),
+                code, s.message().c_str());
+        return send_error(*c, code, s.message());
+      }
+      SP_DEBUG(ctx, "system api: heartbeat of origin %s from %s", server.c_str(), peer.c_str());
+      JsonPtr reply(cJSON_CreateObject());
+      cJSON_AddNumberToObject(reply.get(), "code", 0);
+      cJSON_AddStringToObject(reply.get(), "pid", std::to_string(registry.local().creator_pid()).c_str());
+      send_json(*c, 200, reply.get());
+    }));
   }
 
   void handle_versions(HttpConn& conn, const std::string&, const std::string&) {
@@ -235,31 +298,59 @@ struct SystemApi::Impl : HttpServer::Handler {
     cJSON_AddNumberToObject(body.get(), "code", 0);
     cJSON_AddStringToObject(body.get(), "server", "srs-proxy");
     cJSON_AddStringToObject(body.get(), "version", SP_VERSION);
+    cJSON_AddItemToObject(body.get(), "registry", backend_json(registry));
     send_json(conn, 200, body.get());
   }
 
-  void handle_origins(HttpConn& conn, const std::string&, const std::string&) {
-    JsonPtr body(cJSON_CreateObject());
-    cJSON_AddNumberToObject(body.get(), "code", 0);
-    cJSON* arr = cJSON_AddArrayToObject(body.get(), "origins");
-    for (const OriginView& o : registry.origins(monotonic_ms())) cJSON_AddItemToArray(arr, origin_json(o));
-    send_json(conn, 200, body.get());
+  void handle_origins(HttpConn& conn, const std::string&, const std::string& ctx) {
+    HttpConn* c = &conn;
+    wait_on(conn, registry.origins(monotonic_ms(), [this, c, ctx](Result<std::vector<OriginView>> r) {
+      answered(*c);
+      if (c->closed()) return;
+      if (!r.ok()) return send_registry_error(*c, r.status(), ctx);
+      JsonPtr body(cJSON_CreateObject());
+      cJSON_AddNumberToObject(body.get(), "code", 0);
+      cJSON* arr = cJSON_AddArrayToObject(body.get(), "origins");
+      for (const OriginView& o : *r) cJSON_AddItemToArray(arr, origin_json(o));
+      cJSON_AddItemToObject(body.get(), "backend", backend_json(registry));
+      send_json(*c, 200, body.get());
+    }));
   }
 
-  void handle_streams(HttpConn& conn, const std::string&, const std::string&) {
+  // Two look-ups in turn: the HLS sessions (counted per stream), then the
+  // streams with their per-proxy counts.
+  void handle_streams(HttpConn& conn, const std::string&, const std::string& ctx) {
+    HttpConn* c = &conn;
+    wait_on(conn, registry.sessions(monotonic_ms(), [this, c, ctx](Result<std::vector<SessionView>> r) {
+      answered(*c);
+      if (c->closed()) return;
+      if (!r.ok()) return send_registry_error(*c, r.status(), ctx);
+      auto hls = std::make_shared<std::map<std::string, int>>();
+      for (const SessionView& v : *r) {
+        if (v.kind == SessionKind::hls) (*hls)[v.stream_key]++;
+      }
+      wait_on(*c, registry.cluster_streams(monotonic_ms(), [this, c, ctx, hls](Result<std::vector<ClusterStreamView>> s) {
+        answered(*c);
+        if (c->closed()) return;
+        if (!s.ok()) return send_registry_error(*c, s.status(), ctx);
+        send_streams(*c, *s, *hls);
+      }));
+    }));
+  }
+
+  void send_streams(HttpConn& conn, const std::vector<ClusterStreamView>& streams,
+                    std::map<std::string, int>& hls) {
     JsonPtr body(cJSON_CreateObject());
     cJSON_AddNumberToObject(body.get(), "code", 0);
     cJSON* arr = cJSON_AddArrayToObject(body.get(), "streams");
-    int64_t now = monotonic_ms();
-    std::map<std::string, int> hls;
-    for (const SessionView& v : registry.sessions(now)) {
-      if (v.kind == SessionKind::hls) hls[v.stream_key]++;
-    }
-    for (const StreamView& s : registry.streams(now)) cJSON_AddItemToArray(arr, stream_json(s, hls[s.key]));
+    bool cluster = std::string_view(registry.backend()) == "redis";
+    for (const ClusterStreamView& s : streams) cJSON_AddItemToArray(arr, stream_json(s, hls[s.view.key], cluster));
     // How full the registry is: a flood of made-up names shows up here as
     // pending pins and evictions, never as a full table of live entries.
-    Registry::Usage u = registry.usage();
-    Registry::Capacity c = registry.capacity();
+    // With Redis these are this proxy's local cache.
+    Registry::Usage u = registry.local().usage();
+    Registry::Capacity c = registry.local().capacity();
+    if (cluster) cJSON_AddItemToObject(body.get(), "backend", backend_json(registry));
     cJSON* fill = cJSON_AddObjectToObject(body.get(), "registry");
     cJSON_AddNumberToObject(fill, "streams", u.streams);
     cJSON_AddNumberToObject(fill, "pending_streams", u.pending_streams);
@@ -294,7 +385,7 @@ std::vector<std::string> system_api_exposure_warnings(const SystemApiConf& conf)
   return out;
 }
 
-SystemApi::SystemApi(event_base* base, const Config& conf, Registry& registry)
+SystemApi::SystemApi(event_base* base, const Config& conf, RegistryClient& registry)
     : impl_(std::make_unique<Impl>(base, conf, registry)) {}
 
 SystemApi::~SystemApi() = default;  // closes our dup()ed sockets and open connections

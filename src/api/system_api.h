@@ -1,6 +1,6 @@
 // The system API (served by the API worker on http/http_server.h):
 //   POST /api/v1/srs/register   origin registration / heartbeat
-//   GET  /api/v1/versions       proxy version
+//   GET  /api/v1/versions       proxy version, registry backend (Redis reachable?)
 //   GET  /api/v1/origins        every origin, alive or not, with pinned streams
 //   GET  /api/v1/streams        stream key -> origin, client counts per protocol
 //                               (and "hls": its live HLS sessions)
@@ -17,7 +17,7 @@
 #include "api/api_conf.h"
 #include "core/config.h"
 #include "core/result.h"
-#include "registry/registry.h"
+#include "registry/registry_client.h"
 
 namespace sp {
 
@@ -29,7 +29,7 @@ std::vector<std::string> system_api_exposure_warnings(const SystemApiConf& conf)
 
 class SystemApi {
  public:
-  SystemApi(event_base* base, const Config& conf, Registry& registry);
+  SystemApi(event_base* base, const Config& conf, RegistryClient& registry);
   ~SystemApi();
   // Serves on already-listening TCP sockets (opened by the master). The fds
   // stay owned by the caller.

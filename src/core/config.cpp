@@ -37,6 +37,64 @@ std::vector<ConfListen> conf_listens(const Config& conf) {
   return out;
 }
 
+std::vector<std::string> config_probes(const Config& conf) {
+  std::vector<std::string> out;
+  for (const ConfModule* m : conf_modules()) {
+    if (m->probe) m->probe(conf, &out);
+  }
+  return out;
+}
+
+namespace {
+
+bool is_word_char(char c) { return isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+}  // namespace
+
+std::string mask_secrets(std::string_view text) {
+  std::string out(text);
+  for (const ConfModule* m : conf_modules()) {
+    for (const Directive& d : m->directives) {
+      if (!d.secret) continue;
+      std::string_view name = d.name;
+      size_t pos = 0;
+      while ((pos = out.find(name, pos)) != std::string::npos) {
+        size_t end = pos + name.size();
+        bool starts = pos == 0 || !is_word_char(out[pos - 1]);
+        bool spaced = end < out.size() && (out[end] == ' ' || out[end] == '\t');
+        // Only as a directive: first word of its line or statement.
+        size_t b = pos;
+        while (b > 0 && (out[b - 1] == ' ' || out[b - 1] == '\t')) b--;
+        bool first = b == 0 || out[b - 1] == '\n' || out[b - 1] == ';' || out[b - 1] == '{' || out[b - 1] == '}';
+        if (!starts || !spaced || !first) {
+          pos = end;
+          continue;
+        }
+        size_t arg = end;
+        while (arg < out.size() && (out[arg] == ' ' || out[arg] == '\t')) arg++;
+        // Up to the ';' that ends the directive, outside quotes.
+        size_t stop = arg;
+        char quote = 0;
+        for (; stop < out.size(); stop++) {
+          char ch = out[stop];
+          if (quote) {
+            if (ch == '\\') stop++;
+            else if (ch == quote) quote = 0;
+          } else if (ch == '"' || ch == '\'') {
+            quote = ch;
+          } else if (ch == ';') {
+            break;
+          }
+        }
+        if (stop > out.size()) stop = out.size();
+        out.replace(arg, stop - arg, "***");
+        pos = arg + 3;
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> config_warnings(const Config& conf) {
   std::vector<std::string> out;
   for (const ConfModule* m : conf_modules()) {
@@ -350,11 +408,6 @@ struct EnvNotApplicable {
   const char* why;
 };
 const EnvNotApplicable kEnvNotApplicable[] = {
-    {"PROXY_REDIS_HOST", "the Redis registry is not wired in yet (only PROXY_LOAD_BALANCER_TYPE=memory)"},
-    {"PROXY_REDIS_PORT", "the Redis registry is not wired in yet (only PROXY_LOAD_BALANCER_TYPE=memory)"},
-    {"PROXY_REDIS_PASSWORD", "the Redis registry is not wired in yet (only PROXY_LOAD_BALANCER_TYPE=memory)"},
-    {"PROXY_REDIS_DB", "the Redis registry is not wired in yet (only PROXY_LOAD_BALANCER_TYPE=memory)"},
-    {"PROXY_REDIS_KEY_PREFIX", "the Redis registry is not wired in yet (only PROXY_LOAD_BALANCER_TYPE=memory)"},
     {"GO_PPROF", "there is no Go runtime to profile"},
     // Proposed upstream (a development version's env.go) but not released;
     // only PROXY_ORIGIN_SERVER_TTL was.
@@ -372,11 +425,12 @@ Status apply_environment(Config& c, const EnvSource& src) {
       auto v = src.get(e.name);
       if (!v) continue;
       Status st = e.apply(c, v->value);
+      const std::string shown = e.secret ? std::string("***") : v->value;
       if (!st.ok()) {
-        return Status::Error("invalid " + std::string(e.name) + "=\"" + v->value + "\" from " + v->origin + ": " +
+        return Status::Error("invalid " + std::string(e.name) + "=\"" + shown + "\" from " + v->origin + ": " +
                              st.message());
       }
-      c.env_overrides.push_back(std::string(e.name) + "=" + v->value + " from " + v->origin + " sets " + e.directive);
+      c.env_overrides.push_back(std::string(e.name) + "=" + shown + " from " + v->origin + " sets " + e.directive);
     }
   }
   for (const EnvNotApplicable& na : kEnvNotApplicable) {
@@ -510,7 +564,7 @@ Result<Config> load_config_text(std::string_view text, std::string_view file_nam
 std::string dump_config(const Config& conf) {
   std::string out;
   for (const auto& [file, text] : conf.sources) {
-    out += "# configuration file " + file + ":\n" + text;
+    out += "# configuration file " + file + ":\n" + mask_secrets(text);
     if (!text.empty() && text.back() != '\n') out += "\n";
     out += "\n";
   }

@@ -148,6 +148,8 @@ struct Directive {
   const char* syntax = "";
   const char* default_value = "";
   const char* help = "";
+  // Its arguments are never printed (-T shows ***): passwords.
+  bool secret = false;
 };
 
 // One listen address a module's configuration asks for; the module layer
@@ -176,6 +178,7 @@ struct EnvOverride {
   const char* name;
   Status (*apply)(Config& conf, const std::string& value);
   const char* directive;  // what it sets, for the -t / start-up report
+  bool secret = false;    // the value is reported as *** (passwords)
 };
 
 // The configuration side of a module (nginx's ngx_module_t commands + ctx):
@@ -195,7 +198,17 @@ struct ConfModule {
   void (*warnings)(const Config& conf, std::vector<std::string>* out) = nullptr;
   // Appends the files its workers will read (checked at -t and reload).
   void (*reads)(const Config& conf, std::vector<ConfRead>* out) = nullptr;
+  // -t only: what the module's settings mean outside this host (a server it
+  // will connect to, and whether that answers a short probe now). One line
+  // each; a probe that fails is a warning line, not a test failure.
+  void (*probe)(const Config& conf, std::vector<std::string>* out) = nullptr;
 };
+
+// Every module's -t probe lines (ConfModule::probe).
+std::vector<std::string> config_probes(const Config& conf);
+// `text` (configuration file text) with the arguments of every secret
+// directive (Directive::secret) replaced by ***.
+std::string mask_secrets(std::string_view text);
 
 // Every module's table, in the order the manual lists them (src/modules.cpp).
 std::span<const ConfModule* const> conf_modules();

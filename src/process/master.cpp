@@ -454,6 +454,17 @@ class Master {
       SP_PWARN("registry size change from %llu to %llu takes effect only after a restart",
                (unsigned long long)now.size, (unsigned long long)then.size);
     }
+    // The new generation's workers connect with the new settings; the old
+    // ones keep theirs until they exit.
+    if (then.backend != now.backend || then.redis != now.redis || then.redis_db != now.redis_db ||
+        then.redis_key_prefix != now.redis_key_prefix || then.redis_password != now.redis_password) {
+      SP_PNOTICE("registry: the new workers use backend %s%s", then.backend == RegistryBackend::redis ? "redis" : "memory",
+                 then.backend == RegistryBackend::redis
+                     ? (" at " + then.redis + " (db " + std::to_string(then.redis_db) + ", key prefix \"" +
+                        then.redis_key_prefix + "\")")
+                           .c_str()
+                     : "");
+    }
     Status st = log::open((*next)->conf.error_log, (*next)->conf.error_log_level);
     if (!st.ok()) SP_PERROR("reload: %s; keeping the old log", st.message().c_str());
     registry_->set_ttls(registry_ttls(then));

@@ -33,6 +33,10 @@ std::string RedisAddress::to_string() const {
   return host + ":" + std::to_string(port);
 }
 
+bool redis_transport_error(std::string_view m) {
+  return m.ends_with(" not connected") || m.ends_with(" connection lost before the reply");
+}
+
 ErrorKind redis_error_kind(std::string_view m) {
   if (m.starts_with("registry full")) return ErrorKind::full;
   if (m.starts_with("no alive origin") || (m.starts_with("origin ") && (m.ends_with(" is gone") || m.find(" has no ") != std::string_view::npos))) {
@@ -257,7 +261,7 @@ void RedisClient::set_state(State s, const std::string& why) {
   state_ = s;
   const std::string peer = options_.log_name + " " + address_.to_string();
   if (s == State::ready) {
-    SP_PNOTICE("%s: %s (db %d)", peer.c_str(), logged_down_ ? "reachable again" : "connected", options_.db);
+    SP_PNOTICE("%s: %s (db %d)", peer.c_str(), logged_down_ ? "back, reachable again" : "connected", options_.db);
     logged_down_ = false;
     if (on_state_) on_state_(true);
     return;

@@ -77,6 +77,9 @@ Result<RedisAddress> parse_redis_address(std::string_view text);
 // "no alive origin serves ...") keep their meaning; anything else Redis says
 // is internal. Lost connections are `unavailable`, expired calls `timeout`.
 ErrorKind redis_error_kind(std::string_view message);
+// True for the client's own "not connected" / "connection lost before the
+// reply" errors (Redis unreachable), as opposed to an answer of Redis.
+bool redis_transport_error(std::string_view message);
 
 struct RedisClientOptions {
   std::string address = "127.0.0.1:6379";

@@ -64,6 +64,7 @@
 
 #include <pthread.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -216,6 +217,7 @@ struct Header {
   uint32_t origin_high;  // no valid origin at or above this slot
   uint32_t rr_cursor;
   int32_t creator_pid;  // the master: the proxy's pid as origins see it
+  int64_t created_unix_ms;  // wall clock at create(): part of the Redis proxy id
   uint64_t evicted_streams, evicted_sessions;  // since start, for the API
   uint64_t rebuilds;
   TableHeader streams;
@@ -874,6 +876,11 @@ Result<std::unique_ptr<Registry>> Registry::create(uint64_t bytes, RegistryTtls 
   }
   h->magic = kMagic;
   h->creator_pid = int32_t(getpid());
+  {
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    h->created_unix_ms = int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  }
   h->origin_ttl_ms = ttls.origin_ttl_ms;
   h->session_ttl_ms = ttls.session_ttl_ms;
   h->heartbeat_misses = ttls.heartbeat_misses;
@@ -925,6 +932,7 @@ RegistryTtls Registry::ttls() const {
 
 pid_t Registry::creator_pid() const { return pid_t(impl_->h->creator_pid); }
 void Registry::set_creator_pid(pid_t pid) { impl_->h->creator_pid = int32_t(pid); }
+int64_t Registry::created_unix_ms() const { return impl_->h->created_unix_ms; }
 
 Registry::Capacity Registry::capacity() const {
   return Capacity{impl_->h->origin_slots, impl_->h->streams.limit, impl_->h->sessions.limit};
@@ -1197,6 +1205,101 @@ Status Registry::confirm(std::string_view stream_key, std::string_view origin_se
   SP_PINFO("registry: stream %.*s pinned again to origin %s (its pending pin was evicted)", int(stream_key.size()),
            stream_key.data(), im.origins[o].server);
   return Status::Ok();
+}
+
+// ---- the Redis backend's local cache (see registry.h) ----
+
+Status Registry::mirror_origin(const OriginView& v, int64_t now_ms) {
+  OriginSpec spec;
+  spec.server = v.server;
+  spec.service = v.service;
+  spec.pid = v.pid;
+  spec.device_id = v.device_id;
+  spec.ip = v.ip;
+  for (int p = 0; p < kProtoCount; p++) spec.endpoints[p] = v.endpoints[p];
+  if (Status s = check_origin_spec(spec); !s.ok()) return s;
+  OriginEntry fresh = entry_from(spec);
+  fresh.heartbeat_ms = now_ms - std::max<int64_t>(0, v.age_ms);
+  fresh.registered_ms = fresh.heartbeat_ms;
+  fresh.heartbeat_interval_ms = v.heartbeat_interval_ms;
+  // Enough heartbeats that the next real one here (if the origin moves to
+  // this proxy) keeps learning from the mirrored interval.
+  fresh.heartbeats = v.heartbeat_interval_ms > 0 ? 3 : 1;
+  fresh.fails = v.fails;
+  fresh.fail_window_ms = now_ms;
+  fresh.down_until_ms = v.down ? now_ms + std::max<int64_t>(0, v.down_for_ms) : 0;
+  copy_str(fresh.down_reason, v.down ? std::string_view(v.down_reason).substr(0, kDownReasonMax) : "");
+
+  Locked l(impl_);
+  Impl& im = *impl_;
+  int slot = im.find_origin(spec.server);
+  if (slot >= 0) {
+    OriginEntry& cur = im.origins[slot];
+    // A heartbeat received here after Redis answered is newer: keep it.
+    if (cur.heartbeat_ms > fresh.heartbeat_ms && strcmp(cur.service, fresh.service) == 0 &&
+        strcmp(cur.pid, fresh.pid) == 0) {
+      fresh.heartbeat_ms = cur.heartbeat_ms;
+    }
+    fresh.registered_ms = cur.registered_ms;
+    fresh.pins = cur.pins;
+    publish(cur, fresh);
+    return Status::Ok();
+  }
+  for (uint32_t i = 0; i < im.h->origin_slots; i++) {
+    if (im.origins[i].state != kEmpty) continue;
+    publish(im.origins[i], fresh);
+    im.h->origin_high = std::max(im.h->origin_high, i + 1);
+    return Status::Ok();
+  }
+  return Status::Error(ErrorKind::full, "registry full: " + std::to_string(im.h->origin_slots) + " origins");
+}
+
+Status Registry::mirror_pin(std::string_view stream_key, std::string_view origin_server, int64_t now_ms) {
+  if (Status st = check_stream_key(stream_key); !st.ok()) return st;
+  Locked l(impl_);
+  Impl& im = *impl_;
+  int o = im.find_origin(origin_server);
+  if (o < 0) {
+    return Status::Error(ErrorKind::not_found, "origin " + std::string(origin_server) + " of stream " +
+                                                   std::string(stream_key) + " is not in the local cache");
+  }
+  int si = im.find_stream(stream_key);
+  if (si >= 0 && origin_server == im.streams.e[si].origin_server) {
+    StreamEntry& s = im.streams.e[si];
+    s.pending = 0;
+    s.used_ms = now_ms;
+    im.stream_used(uint32_t(si));
+    return Status::Ok();
+  }
+  return im.pin(si, stream_key, o, now_ms, false);
+}
+
+Result<Pick> Registry::pinned(std::string_view stream_key, Proto proto, Proto also, int64_t now_ms) {
+  uint32_t needs = (1u << int(proto)) | (1u << int(also));
+  if (Status st = check_stream_key(stream_key); !st.ok()) return st;
+  Locked l(impl_);
+  Impl& im = *impl_;
+  int si = im.find_stream(stream_key);
+  if (si < 0) {
+    return Result<Pick>::Error(ErrorKind::unavailable,
+                               "stream \"" + std::string(stream_key) + "\" is not pinned in the local cache");
+  }
+  StreamEntry& s = im.streams.e[si];
+  int o = im.pin_origin(s);
+  if (o < 0) {
+    return Result<Pick>::Error(ErrorKind::unavailable, "origin " + std::string(s.origin_server) + " of stream \"" +
+                                                           std::string(stream_key) + "\" is not in the local cache");
+  }
+  if (!Impl::serves(im.origins[o], needs)) {
+    return Result<Pick>::Error(ErrorKind::unavailable,
+                               "stream \"" + std::string(stream_key) + "\" is on origin " + s.origin_server +
+                                   ", which has no " + proto_name(proto) +
+                                   (also != proto ? std::string(" and ") + proto_name(also) : std::string()) +
+                                   " endpoint");
+  }
+  s.used_ms = now_ms;
+  im.stream_used(uint32_t(si));
+  return im.make_pick(o, proto, now_ms);
 }
 
 Registry::Usage Registry::usage() const {

@@ -278,6 +278,23 @@ class Registry {
   // sets its own after daemonising (the pid file's).
   void set_creator_pid(pid_t pid);
   pid_t creator_pid() const;
+  // Wall-clock milliseconds of create(): with the host name and the
+  // creator's pid it names this proxy's lifetime (the Redis proxy id).
+  int64_t created_unix_ms() const;
+
+  // ---- the local cache of the Redis backend (redis_registry_client.h) ----
+  // Writes an origin as Redis reported it (heartbeat age, learned interval,
+  // down mark), creating or replacing its entry without learning a
+  // heartbeat interval from the write itself. full / bad_input as register.
+  Status mirror_origin(const OriginView& origin, int64_t now_ms);
+  // Makes `stream_key` a confirmed pin of `origin_server` (already in the
+  // table: mirror_origin first), replacing a pin to another origin: Redis
+  // decided. not_found when the origin is not in the table.
+  Status mirror_pin(std::string_view stream_key, std::string_view origin_server, int64_t now_ms);
+  // The pin as the table holds it, without liveness rules and without ever
+  // pinning: what a Redis outage may answer. unavailable when the stream is
+  // not pinned here, its origin is gone, or it lacks `proto` or `also`.
+  Result<Pick> pinned(std::string_view stream_key, Proto proto, Proto also, int64_t now_ms);
 
   // Test hook: takes the lock and exits the process while holding it, so a
   // test can show the robust mutex recovers. Never returns.

@@ -1,6 +1,9 @@
 // The memory backend of RegistryClient: see registry_client.h.
 #include "registry/registry_client.h"
 
+#include "registry/redis_registry_client.h"
+#include "registry/registry_conf.h"
+
 namespace sp {
 
 RegistryCall MemoryRegistryClient::pick(std::string_view stream_key, Proto proto, Proto also, int64_t now_ms,
@@ -66,10 +69,33 @@ RegistryCall MemoryRegistryClient::sessions(int64_t now_ms, SessionsDone done) {
 
 void MemoryRegistryClient::tick(int64_t now_ms) { r_.expire(now_ms); }
 
-// Only the memory backend is wired in so far (the Redis client is issue 14's
-// next step: registry { backend redis; ... } and its PROXY_* overrides).
-Result<std::unique_ptr<RegistryClient>> make_registry_client(const Config&, Registry& registry, event_base*) {
-  return std::unique_ptr<RegistryClient>(std::make_unique<MemoryRegistryClient>(registry));
+RegistryCall RegistryClient::cluster_streams(int64_t now_ms, ClusterStreamsDone done) {
+  return streams(now_ms, [done = std::move(done)](Result<std::vector<StreamView>> r) {
+    if (!r.ok()) return done(r.status());
+    std::vector<ClusterStreamView> out;
+    out.reserve(r->size());
+    for (StreamView& v : *r) {
+      ClusterStreamView c;
+      StreamHolder h;
+      for (int p = 0; p < kProtoCount; p++) h.clients[p] = v.clients[p];
+      c.view = std::move(v);
+      c.holders.push_back(h);
+      out.push_back(std::move(c));
+    }
+    done(std::move(out));
+  });
+}
+
+// `backend memory` (the default) or `backend redis` (registry_conf.h).
+Result<std::unique_ptr<RegistryClient>> make_registry_client(const Config& conf, Registry& registry,
+                                                            event_base* base) {
+  const RegistryConf& c = conf.module<RegistryConf>();
+  if (c.backend != RegistryBackend::redis) {
+    return std::unique_ptr<RegistryClient>(std::make_unique<MemoryRegistryClient>(registry));
+  }
+  auto client = RedisRegistryClient::create(base, registry, redis_registry_options(conf, registry));
+  if (!client.ok()) return client.status();
+  return std::unique_ptr<RegistryClient>(std::move(*client));
 }
 
 }  // namespace sp

@@ -72,6 +72,27 @@ class RegistryCall {
   std::shared_ptr<State> state_;
 };
 
+// A stream of the cluster view: its pin and total counts, whether the pin is
+// still pending, and the client counts each live proxy holds (Redis; the
+// memory backend reports this proxy alone, with an empty proxy id).
+struct StreamHolder {
+  std::string proxy_id;
+  uint32_t clients[kProtoCount] = {};
+};
+struct ClusterStreamView {
+  StreamView view;
+  bool pending = false;
+  std::vector<StreamHolder> holders;
+};
+
+// What the API says about the backend: where it is and whether it answers.
+struct BackendState {
+  bool reachable = true;  // always for memory
+  std::string address;    // Redis's address ("" for memory)
+  std::string proxy_id;   // this proxy's id in Redis ("" for memory)
+  std::string key_prefix;
+};
+
 class RegistryClient {
  public:
   using PickDone = std::function<void(Result<Pick>)>;
@@ -81,6 +102,7 @@ class RegistryClient {
   using OriginsDone = std::function<void(Result<std::vector<OriginView>>)>;
   using StreamsDone = std::function<void(Result<std::vector<StreamView>>)>;
   using SessionsDone = std::function<void(Result<std::vector<SessionView>>)>;
+  using ClusterStreamsDone = std::function<void(Result<std::vector<ClusterStreamView>>)>;
 
   virtual ~RegistryClient() = default;
 
@@ -117,6 +139,10 @@ class RegistryClient {
   virtual RegistryCall origins(int64_t now_ms, OriginsDone done) = 0;
   virtual RegistryCall streams(int64_t now_ms, StreamsDone done) = 0;
   virtual RegistryCall sessions(int64_t now_ms, SessionsDone done) = 0;
+  // The streams with per-proxy client counts (GET /api/v1/streams). The
+  // default wraps streams(): one holder, this proxy.
+  virtual RegistryCall cluster_streams(int64_t now_ms, ClusterStreamsDone done);
+  virtual BackendState backend_state() const { return {}; }
   // Periodic housekeeping (the API worker's timer): expiry of the local
   // table; with Redis also this proxy's heartbeat and its client counts.
   virtual void tick(int64_t now_ms) = 0;

@@ -53,13 +53,14 @@ class Environment(ProxyTestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("PROXY_ORIGIN_SERVER_TTL=1m30s from the environment sets registry { origin_ttl }", r.stderr)
         self.assertIn("PROXY_GRACE_QUIT_TIMEOUT=5s from %s:3 sets shutdown_timeout" % path, r.stderr)
-        self.assertIn("PROXY_REDIS_PASSWORD from %s:2 ignored: the Redis registry is not wired in yet" % path,
-                      r.stderr)
+        # Applied, but the password itself is never printed.
+        self.assertIn("PROXY_REDIS_PASSWORD=*** from %s:2 sets registry { redis_password }" % path, r.stderr)
         self.assertNotIn("secret", r.stderr)
         self.assertIn("every other setting comes from %s" % p.conf, r.stderr)
         r = p.run_cli("-T")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("#   PROXY_GRACE_QUIT_TIMEOUT=5s from %s:3" % path, r.stdout)
+        self.assertNotIn("secret", r.stdout)
 
     def test_malformed_lines_and_values_name_file_and_line(self):
         p = self.proxy(workers=1, start=False)

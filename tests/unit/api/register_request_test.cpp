@@ -25,6 +25,7 @@
 #include "rtc/webrtc_conf.h"
 #include "rtmp/rtmp_conf.h"
 #include "srt/srt_conf.h"
+#include "registry/deferred_registry_client.h"
 
 namespace sp {
 namespace {
@@ -297,13 +298,14 @@ class RegisterRequestHttp : public ::testing::Test {
     auto r = Registry::create(256 * 1024, {});
     ASSERT_TRUE(r.ok()) << r.error();
     registry_ = std::move(*r);
+    client_ = std::make_unique<MemoryRegistryClient>(*registry_);
   }
   void TearDown() override {
     api_.reset();
     close(fd_);
   }
   void start() {
-    api_ = std::make_unique<SystemApi>(base_.get(), conf_, *registry_);
+    api_ = std::make_unique<SystemApi>(base_.get(), conf_, *client_);
     ASSERT_TRUE(api_->start({fd_}).ok());
   }
   // Runs the loop until the client thread has its answer.
@@ -328,6 +330,7 @@ class RegisterRequestHttp : public ::testing::Test {
   int fd_ = -1;
   uint16_t port_ = 0;
   std::unique_ptr<Registry> registry_;
+  std::unique_ptr<MemoryRegistryClient> client_;
   std::unique_ptr<SystemApi> api_;
 };
 
@@ -511,6 +514,49 @@ TEST_F(RegisterRequestHttp, StopAcceptingLeavesTheCallersSocket) {
   // A new server (e.g. after a reload) can serve on the same socket.
   start();
   EXPECT_TRUE(status_is(get("/api/v1/versions"), 200));
+}
+
+// With a backend that answers later (Redis), each request waits for its
+// registry answer: nothing is sent before it, then the answer or the error
+// kind's status; a listing needs two look-ups in turn (sessions, streams).
+TEST_F(RegisterRequestHttp, AnswersWaitForTheRegistry) {
+  test::DeferredRegistryClient deferred(*registry_);
+  api_ = std::make_unique<SystemApi>(base_.get(), conf_, deferred);
+  ASSERT_TRUE(api_->start({fd_}).ok());
+  auto drive = [&](const std::string& request, const std::function<void()>& release) {
+    auto answer = std::async(std::launch::async, raw_exchange, port_, request);
+    int64_t deadline = monotonic_ms() + 5000;
+    while (answer.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready && monotonic_ms() < deadline) {
+      event_base_loop(base_.get(), EVLOOP_NONBLOCK);
+      if (deferred.waiting() > 0) release();
+      usleep(1000);
+    }
+    return answer.get();
+  };
+  const std::string body = fixture("srs-heartbeat.json");
+  const std::string reg = "POST /api/v1/srs/register HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body;
+  int released = 0;
+  std::string r = drive(reg, [&] {
+    EXPECT_TRUE(registry_->origins(monotonic_ms()).empty());  // not applied before the answer
+    released += int(deferred.deliver_all());
+  });
+  EXPECT_TRUE(status_is(r, 200)) << r;
+  EXPECT_EQ(released, 1);
+  EXPECT_EQ(registry_->origins(monotonic_ms()).size(), 1u);
+
+  r = drive(reg, [&] { deferred.fail_all(ErrorKind::timeout, "redis call timed out"); });
+  EXPECT_FALSE(status_is(r, 200)) << r;
+  EXPECT_NE(r.find("redis call timed out"), std::string::npos) << r;
+
+  released = 0;
+  r = drive("GET /api/v1/streams HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            [&] { released += int(deferred.deliver_all()); });
+  EXPECT_TRUE(status_is(r, 200)) << r;
+  EXPECT_EQ(released, 2);
+  r = drive("GET /api/v1/origins HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            [&] { deferred.fail_all(ErrorKind::unavailable, "redis unreachable"); });
+  EXPECT_TRUE(status_is(r, 503)) << r;
 }
 
 }  // namespace

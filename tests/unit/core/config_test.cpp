@@ -363,10 +363,83 @@ TEST(ConfigEnvironment, BadValueIsAnError) {
   unsetenv("PROXY_HTTP_SERVER");
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().find("invalid PROXY_HTTP_SERVER=\"notaport\""), std::string::npos) << c.error();
-  setenv("PROXY_LOAD_BALANCER_TYPE", "redis", 1);
+  setenv("PROXY_LOAD_BALANCER_TYPE", "etcd", 1);
   auto r = load_config_text("", "t.conf", o);
   unsetenv("PROXY_LOAD_BALANCER_TYPE");
   EXPECT_FALSE(r.ok());
+}
+
+TEST(ConfigParse, RegistryBackendRedis) {
+  auto d = load("");
+  ASSERT_TRUE(d.ok()) << d.error();
+  EXPECT_EQ(d->module<RegistryConf>().backend, RegistryBackend::memory);
+  EXPECT_EQ(d->module<RegistryConf>().redis, "127.0.0.1:6379");
+  EXPECT_EQ(d->module<RegistryConf>().redis_key_prefix, "srs-proxy:");
+  EXPECT_EQ(d->module<RegistryConf>().redis_timeout_ms, 2000);
+  auto c = load("registry { backend redis; redis [::1]:7000; redis_password 's3cret;x'; redis_db 3; "
+                "redis_key_prefix '{cluster}:a.b-c_'; redis_timeout 250ms; }");
+  ASSERT_TRUE(c.ok()) << c.error();
+  const RegistryConf& r = c->module<RegistryConf>();
+  EXPECT_EQ(r.backend, RegistryBackend::redis);
+  EXPECT_EQ(r.redis, "[::1]:7000");
+  EXPECT_EQ(r.redis_password, "s3cret;x");
+  EXPECT_EQ(r.redis_db, 3);
+  EXPECT_EQ(r.redis_key_prefix, "{cluster}:a.b-c_");
+  EXPECT_EQ(r.redis_timeout_ms, 250);
+  EXPECT_TRUE(load("registry { redis unix:/run/redis.sock; }").ok());
+
+  EXPECT_NE(error_of("registry { backend etcd; }").find("it must be \"memory\" or \"redis\""), std::string::npos);
+  EXPECT_NE(error_of("registry { redis host:0; }").find("invalid value \"host:0\" in \"redis\" directive"),
+            std::string::npos);
+  EXPECT_NE(error_of("registry { redis_db 1024; }").find("redis_db"), std::string::npos);
+  EXPECT_NE(error_of("registry { redis_db -1; }").find("redis_db"), std::string::npos);
+  EXPECT_NE(error_of("registry { redis_key_prefix 'a b'; }").find("only letters, digits"), std::string::npos);
+  EXPECT_NE(error_of("registry { redis_key_prefix " + std::string(65, 'a') + "; }").find("longer than 64"),
+            std::string::npos);
+  EXPECT_NE(error_of("registry { redis_timeout 5ms; }").find("redis_timeout"), std::string::npos);
+}
+
+TEST(ConfigDump, PasswordsAreMasked) {
+  auto c = load("registry {\n    backend redis;\n    redis_password hunter2;\n}\n# redis_password in a comment\n");
+  ASSERT_TRUE(c.ok()) << c.error();
+  std::string dump = dump_config(*c);
+  EXPECT_EQ(dump.find("hunter2"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("redis_password ***;"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("# redis_password in a comment"), std::string::npos) << dump;
+  EXPECT_EQ(mask_secrets("a { redis_password \"x y\"; } b;"), "a { redis_password ***; } b;");
+  EXPECT_EQ(mask_secrets("redis_password 'p;w\\'d'; x;"), "redis_password ***; x;");
+}
+
+TEST(ConfigEnvironment, RedisVariables) {
+  setenv("PROXY_LOAD_BALANCER_TYPE", "redis", 1);
+  setenv("PROXY_REDIS_HOST", "10.1.2.3", 1);
+  setenv("PROXY_REDIS_PORT", "6380", 1);
+  setenv("PROXY_REDIS_PASSWORD", "topsecret", 1);
+  setenv("PROXY_REDIS_DB", "2", 1);
+  setenv("PROXY_REDIS_KEY_PREFIX", "edge:", 1);
+  LoadOptions o = opts();
+  o.apply_environment = true;
+  auto c = load_config_text("registry { redis 127.0.0.1:6379; }", "t.conf", o);
+  setenv("PROXY_REDIS_DB", "x", 1);
+  auto bad = load_config_text("", "t.conf", o);
+  for (const char* v : {"PROXY_LOAD_BALANCER_TYPE", "PROXY_REDIS_HOST", "PROXY_REDIS_PORT", "PROXY_REDIS_PASSWORD",
+                        "PROXY_REDIS_DB", "PROXY_REDIS_KEY_PREFIX"}) {
+    unsetenv(v);
+  }
+  ASSERT_TRUE(c.ok()) << c.error();
+  const RegistryConf& r = c->module<RegistryConf>();
+  EXPECT_EQ(r.backend, RegistryBackend::redis);
+  EXPECT_EQ(r.redis, "10.1.2.3:6380");
+  EXPECT_EQ(r.redis_password, "topsecret");
+  EXPECT_EQ(r.redis_db, 2);
+  EXPECT_EQ(r.redis_key_prefix, "edge:");
+  std::string all;
+  for (const std::string& e : c->env_overrides) all += e + "\n";
+  EXPECT_EQ(all.find("topsecret"), std::string::npos) << all;
+  EXPECT_NE(all.find("PROXY_REDIS_PASSWORD=*** from the environment sets registry { redis_password }"),
+            std::string::npos) << all;
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("invalid PROXY_REDIS_DB=\"x\""), std::string::npos) << bad.error();
 }
 
 TEST(ConfigTables, EveryDirectiveIsDocumented) {

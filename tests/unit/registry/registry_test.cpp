@@ -54,6 +54,57 @@ const OriginView* find(const std::vector<OriginView>& all, const std::string& se
   return it == all.end() ? nullptr : &*it;
 }
 
+// The Redis backend's local cache: an origin mirrored as Redis reported it
+// (age, learned interval, down mark) without learning from the write; a pin
+// mirrored to another origin replaces the old one; pinned() answers only
+// what is pinned, whatever the origin's liveness, and never pins.
+TEST(RegistryCache, MirrorsOriginsAndPinsAndAnswersOnlyPinnedStreams) {
+  auto r = make_registry();
+  const int64_t now = 1000000;
+  OriginView v;
+  v.server = "a";
+  v.service = "svc";
+  v.pid = "7";
+  v.ip = "10.0.0.9";
+  v.endpoints[int(Proto::rtmp)] = {Endpoint{"", 19351}};
+  v.age_ms = 4000;
+  v.heartbeat_interval_ms = 2000;
+  v.down = true;
+  v.down_for_ms = 3000;
+  v.down_reason = "refused";
+  ASSERT_TRUE(r->mirror_origin(v, now).ok());
+  ASSERT_TRUE(r->mirror_origin(v, now).ok());  // a second write learns nothing
+  const OriginView* a = find(r->origins(now), "a");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->age_ms, 4000);
+  EXPECT_EQ(a->heartbeat_interval_ms, 2000);
+  EXPECT_TRUE(a->down);
+  EXPECT_EQ(a->down_reason, "refused");
+  EXPECT_TRUE(a->heartbeat_alive);  // 4 s < 3 x 2 s
+  OriginView b = v;
+  b.server = "b";
+  b.down = false;
+  ASSERT_TRUE(r->mirror_origin(b, now).ok());
+
+  EXPECT_EQ(r->pinned("s", Proto::rtmp, Proto::rtmp, now).kind(), ErrorKind::unavailable);
+  EXPECT_TRUE(r->streams(now).empty()) << "pinned() never pins";
+  EXPECT_EQ(r->mirror_pin("s", "nobody", now).kind(), ErrorKind::not_found);
+  ASSERT_TRUE(r->mirror_pin("s", "a", now).ok());
+  ASSERT_TRUE(r->mirror_pin("s", "b", now).ok());  // Redis moved it
+  auto p = r->pinned("s", Proto::rtmp, Proto::rtmp, now);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_EQ(p->origin.server, "b");
+  EXPECT_EQ(p->port, 19351);
+  EXPECT_FALSE(r->pinned("s", Proto::srt, Proto::srt, now).ok()) << "b has no srt endpoint";
+  // Long dead by its heartbeat, still answered: an outage never moves a stream.
+  p = r->pinned("s", Proto::rtmp, Proto::rtmp, now + 60 * 1000);
+  ASSERT_TRUE(p.ok()) << p.error();
+  EXPECT_EQ(p->origin.server, "b");
+  auto streams = r->streams(now);
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].origin_server, "b");
+}
+
 TEST(Registry, RejectsTooSmallSizes) {
   for (uint64_t bytes : {uint64_t(0), uint64_t(4096), uint64_t(20 * 1024)}) {
     auto r = Registry::create(bytes, {});
