@@ -170,20 +170,21 @@ RegistryCall RedisRegistryClient::get_session(SessionKind kind, std::string_view
 
 RegistryCall RedisRegistryClient::touch_sessions(SessionKind kind, std::span<const std::string> ids, int64_t now_ms,
                                                  GoneDone done) {
-  // The local copies live as long as the Redis ones.
-  std::vector<std::string> gone_here = local_.touch_sessions(kind, ids, now_ms);
+  // The local copies are refreshed too, but only Redis says a session is
+  // gone: a session signalled through another proxy has no local copy. Without
+  // an answer (an outage, a timeout) nothing is gone, so an outage ends no
+  // live session; their Redis TTLs decide once it is back.
+  local_.touch_sessions(kind, ids, now_ms);
   if (!redis_->connected()) {
-    done(std::move(gone_here));
+    done({});
     return {};
   }
   auto st = std::make_shared<RegistryCall::State>();
   RegistryCall call(st);
   store_->touch_sessions(kind, ids,
-                         [st, gone_here = std::move(gone_here), done = std::move(done)](
-                             Result<std::vector<std::string>> r) mutable {
+                         [st, done = std::move(done)](Result<std::vector<std::string>> r) mutable {
                            if (!claim(st)) return;
-                           // Without an answer nothing is known gone but what the cache lost.
-                           if (!r.ok()) return done(std::move(gone_here));
+                           if (!r.ok()) return done({});
                            done(std::move(*r));
                          });
   return call;
