@@ -59,7 +59,9 @@
 // the error's kind (srt_reject_for, srt/srt_route.h): a malformed streamid
 // -> SRT_REJX_BAD_REQUEST (1400); no alive origin with an `srt` endpoint, or
 // a full registry -> 1503 (SRT_REJX_DOWN, "service unavailable"; libsrt 1.5.1
-// has no separate UNAVAILABLE constant); a streamid whose srsproxy= chain already
+// has no separate UNAVAILABLE constant) with the memory backend (with Redis
+// the pick is answered after the caller was accepted, which is then closed
+// with the reason logged: srt_service.h, "Waiting for the registry"); a streamid whose srsproxy= chain already
 // lists this proxy (a proxy loop, core/proxy_loop.h) -> 1508; a streamid that
 // cannot carry the loop marker onward (srt_streamid_for_origin) -> 1400; each
 // logged once with the peer address. A
