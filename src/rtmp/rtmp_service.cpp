@@ -33,7 +33,7 @@ class RtmpService final : public Service {
       : base_(ctx.base),
         limiter_(ctx.limiter),
         preconnect_(size_t(ctx.conf.module<RtmpConf>().preconnect_worker_buffer)),
-        env_{ctx.base, ctx.conf.module<RtmpConf>(), ctx.registry, preconnect_} {}
+        env_{ctx.base, ctx.conf.module<RtmpConf>(), ctx.registry_client, preconnect_} {}
 
   ~RtmpService() override {
     stop_accepting();

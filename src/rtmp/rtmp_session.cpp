@@ -13,7 +13,10 @@
 //   NetConnection.Connect.Rejected before any origin is picked.
 // - While the origin is being set up the client is not read: its next
 //   messages (metadata, SetBufferLength, ...) wait in the socket or in the
-//   chunk reader and are relayed once the origin said yes.
+//   chunk reader and are relayed once the origin said yes. While the
+//   registry is asked (State::registry_wait, see rtmp_session.h) the client
+//   is read into its chunk reader only, within the preconnect limits, so
+//   its going away is seen and cancels the look-up.
 // - Per hop: Set Chunk Size / Abort (applied by ChunkReader), Window Ack Size
 //   and Acks, Set Peer Bandwidth and pings stay on the hop they arrived on.
 //   Stream-level user control events (StreamBegin, EOF, SetBufferLength...) and
@@ -196,6 +199,7 @@ void Session::abort(const char* reason) {
   if (state_ == State::done) return;
   if (end_reason_.empty()) end_reason_ = reason;
   state_ = State::done;
+  pick_call_.reset();
   log_end();
   env_.preconnect.release(&preconnect_charged_);
   if (counted_) env_.registry.add_client(stream_key_, Proto::rtmp, -1, monotonic_ms());
@@ -231,6 +235,18 @@ void Session::on_timer(evutil_socket_t, short, void* arg) {
       if (now < s->deadline_ms_) break;
       s->fail("handshake_timeout: no publish or play within " +
               std::to_string(s->env_.conf.handshake_timeout_ms) + " ms");
+      return;
+    case State::registry_wait:
+      if (now < s->deadline_ms_) break;
+      s->pick_call_.reset();
+      if (!s->origins_tried_.empty()) {
+        s->give_up();
+        return;
+      }
+      s->refuse(ErrorKind::timeout, "the registry did not answer for stream " + s->stream_key_ +
+                                        " within connect_timeout (" +
+                                        std::to_string(s->env_.conf.connect_timeout_ms) + " ms)");
+      s->close("registry look-up timed out after " + std::to_string(s->env_.conf.connect_timeout_ms) + " ms");
       return;
     case State::origin_connect:
     case State::origin_handshake:
@@ -554,28 +570,67 @@ void Session::client_publish_or_play(Message& m, const Command& cmd) {
     return;
   }
   stream_key_ = *key;
-  Result<Pick> pick = env_.registry.pick(stream_key_, Proto::rtmp, monotonic_ms());
+  publish_ = m;
+  // The registry look-up and every origin attempt share connect_timeout.
+  deadline_ms_ = monotonic_ms() + env_.conf.connect_timeout_ms;
+  state_ = State::registry_wait;
+  arm_timer(deadline_ms_);
+  ask_registry();
+}
+
+void Session::ask_registry() {
+  // Read on while waiting: the bytes stay in the chunk reader (preconnect
+  // limits), and a client that goes away ends the wait (close()).
+  set_reading(client_, true);
+  RegistryCall call =
+      env_.registry.pick(stream_key_, Proto::rtmp, monotonic_ms(), [this](Result<Pick> p) { picked(std::move(p)); });
+  // Answered already (memory): pick_call_ may hold a look-up picked() made.
+  if (call.pending()) pick_call_ = std::move(call);
+}
+
+void Session::picked(Result<Pick> pick) {
+  pick_call_.reset();
+  if (state_ != State::registry_wait) return;  // ended meanwhile (the call is dropped then; belt and braces)
+  bool retry = !origins_tried_.empty();
   if (!pick.ok()) {
-    refuse(pick.kind(), "no origin for stream " + stream_key_ + ": " + pick.error());
-    close("no origin: " + pick.error());
+    if (retry) {
+      SP_WARN(id_, "rtmp %s key=%s: no other origin after %s: %s", peer_text_.c_str(), stream_key_.c_str(),
+              retry_note_.c_str(), pick.error().c_str());
+      give_up();
+    } else {
+      refuse(pick.kind(), "no origin for stream " + stream_key_ + ": " + pick.error());
+      close("no origin: " + pick.error());
+    }
+    flush_all();
     return;
   }
-  pick_ = *pick;
+  if (retry) {
+    if (std::ranges::find(origins_tried_, pick->origin.server) != origins_tried_.end()) {
+      give_up();
+      flush_all();
+      return;
+    }
+    SP_WARN(id_, "rtmp %s; %s key=%s retried on origin %s (%s:%u) with %lld ms left", retry_note_.c_str(),
+            state_word(publishing_), stream_key_.c_str(), pick->origin.server.c_str(), pick->host.c_str(),
+            unsigned(pick->port), (long long)(deadline_ms_ - monotonic_ms()));
+  }
+  pick_ = std::move(*pick);
   picked_ = true;
-  publish_ = m;
-  SP_INFO(id_, "rtmp %s %s name=\"%s\" key=%s origin=%s", peer_text_.c_str(), state_word(publishing_),
-          stream_name_.c_str(), stream_key_.c_str(), describe_origin().c_str());
+  if (!retry) {
+    SP_INFO(id_, "rtmp %s %s name=\"%s\" key=%s origin=%s", peer_text_.c_str(), state_word(publishing_),
+            stream_name_.c_str(), stream_key_.c_str(), describe_origin().c_str());
+  }
   // The client's next messages wait until the origin has said yes.
   set_reading(client_, false);
   start_origin();
+  flush_all();
 }
 
 // ---- origin side ----------------------------------------------------------------
 
 void Session::start_origin() {
   state_ = State::origin_connect;
-  // Retries on other origins share the first attempt's budget.
-  if (origins_tried_.empty()) deadline_ms_ = monotonic_ms() + env_.conf.connect_timeout_ms;
+  // deadline_ms_: set before the first pick, shared by the retries.
   arm_timer(deadline_ms_);
   Result<SockAddr> addr = make_sock_addr(pick_.host, pick_.port);
   if (!addr.ok()) {
@@ -595,9 +650,8 @@ void Session::start_origin() {
   }
   if (errno != EINPROGRESS) {
     std::string why = strerror(errno);
-    if (retry_origin(why)) return;
-    refuse(ErrorKind::unavailable, "origin " + describe_origin() + " unreachable: " + why);
-    close("origin unreachable: " + why);
+    origin_failed(why, ErrorKind::unavailable, "origin " + describe_origin() + " unreachable: " + why,
+                  "origin unreachable: " + why);
     return;
   }
   origin_.connecting = true;
@@ -626,9 +680,8 @@ bool Session::read_origin_handshake(std::span<const uint8_t>* bytes) {
   Result<std::vector<uint8_t>> c2 = handshake::client_c2(hs, hello_);
   hs = {};
   if (!c2.ok()) {
-    if (retry_origin(c2.error())) return false;
-    refuse(ErrorKind::upstream, "origin " + describe_origin() + " handshake failed: " + c2.error());
-    close("origin handshake: " + c2.error());
+    origin_failed(c2.error(), ErrorKind::upstream, "origin " + describe_origin() + " handshake failed: " + c2.error(),
+                  "origin handshake: " + c2.error());
     return false;
   }
   env_.registry.report_success(pick_.origin.server, monotonic_ms());
@@ -719,21 +772,25 @@ void Session::report_origin_failure(const std::string& why) {
                                monotonic_ms());
 }
 
-bool Session::retry_origin(const std::string& why) {
+void Session::origin_failed(const std::string& why, ErrorKind kind, std::string description, std::string reason) {
   constexpr size_t kMaxOrigins = 3;  // origins one client may try
   report_origin_failure(why);
   origins_tried_.push_back(pick_.origin.server);
-  int64_t now = monotonic_ms();
-  if (now >= deadline_ms_ || origins_tried_.size() >= kMaxOrigins) return false;
-  Result<Pick> next = env_.registry.pick(stream_key_, Proto::rtmp, now);
-  if (!next.ok() || std::ranges::find(origins_tried_, next->origin.server) != origins_tried_.end()) return false;
-  SP_WARN(id_, "rtmp origin %s failed (%s); %s key=%s retried on origin %s (%s:%u) with %lld ms left",
-          describe_origin().c_str(), why.c_str(), state_word(publishing_), stream_key_.c_str(),
-          next->origin.server.c_str(), next->host.c_str(), unsigned(next->port), (long long)(deadline_ms_ - now));
-  pick_ = std::move(*next);
+  give_up_ = GiveUp{kind, std::move(description), std::move(reason)};
+  if (monotonic_ms() >= deadline_ms_ || origins_tried_.size() >= kMaxOrigins) {
+    give_up();
+    return;
+  }
+  retry_note_ = "origin " + describe_origin() + " failed (" + why + ")";
   origin_ = Hop("origin", ChunkReaderLimits{});  // closes the failed socket and its events
-  start_origin();
-  return true;
+  state_ = State::registry_wait;
+  arm_timer(deadline_ms_);
+  ask_registry();
+}
+
+void Session::give_up() {
+  refuse(give_up_.kind, give_up_.description);
+  close(give_up_.reason);
 }
 
 void Session::send_origin_stream_commands() {
@@ -937,10 +994,14 @@ void Session::hop_closed(Hop& hop, const std::string& why) {
   }
   if (state_ == State::done) return;
   if (&hop == &origin_ && state_ != State::relay) {
-    if ((state_ == State::origin_connect || state_ == State::origin_handshake) && retry_origin(why)) return;
     bool connecting = state_ == State::origin_connect;
-    refuse(connecting ? ErrorKind::unavailable : ErrorKind::upstream,
-           "origin " + describe_origin() + (connecting ? " unreachable: " : " failed: ") + why);
+    ErrorKind kind = connecting ? ErrorKind::unavailable : ErrorKind::upstream;
+    std::string description = "origin " + describe_origin() + (connecting ? " unreachable: " : " failed: ") + why;
+    if (connecting || state_ == State::origin_handshake) {
+      origin_failed(why, kind, std::move(description), "origin " + why);
+      return;
+    }
+    refuse(kind, description);
     close("origin " + why);
     return;
   }
@@ -962,6 +1023,7 @@ void Session::fail(const std::string& reason) {
 void Session::close(const std::string& reason) {
   if (state_ == State::closing || state_ == State::done) return;
   if (end_reason_.empty()) end_reason_ = reason;
+  pick_call_.reset();  // a look-up under way is not wanted any more
   bool origin_ready = state_ == State::origin_commands || state_ == State::relay;
   state_ = State::closing;
   // An origin not yet talking RTMP has nothing owed to it.
@@ -1004,6 +1066,7 @@ void Session::drop_hop(Hop& hop) {
 void Session::finish() {
   if (state_ == State::done) return;
   state_ = State::done;
+  pick_call_.reset();
   if (timer_) event_del(timer_.get());
   for (Hop* h : {&client_, &origin_}) {
     set_reading(*h, false);

@@ -5,7 +5,8 @@
 //
 // Life of a session (see rtmp_session.cpp for the details of each step):
 //   client handshake -> client commands (connect, createStream, ...) until
-//   publish/play -> stream key + pick -> origin TCP connect -> origin
+//   publish/play -> stream key -> pick (waiting for the registry) -> origin
+//   TCP connect -> origin
 //   handshake -> replayed connect/createStream/publish|play -> origin's
 //   success status -> relay both ways -> close (flush, then lingering close).
 // The relay de-chunks each side and re-chunks toward the other, so protocol
@@ -14,6 +15,20 @@
 // Sockets are driven directly (recv into one worker-wide buffer, writev as
 // soon as a batch of input is processed, a write event only while the socket
 // is full): the relay is the hot path and costs about what an L4 relay does.
+//
+// Waiting for the registry. The pick (and the re-pick after an origin's
+// connect or handshake failed) goes through RegistryClient, which may answer
+// before the call returns (memory) or later from the loop (Redis). Meanwhile
+// the session is in State::registry_wait: it keeps the RegistryCall as
+// pick_call_, still reads the client but only into its chunk reader (on the
+// preconnect limits: nothing is processed, nothing grows past them), and
+// the wait shares the origin's connect_timeout budget (deadline_ms_ is set
+// when the wait starts, before the first origin attempt). The client going
+// away, the deadline or the session's end drops pick_call_, so a late
+// answer never reaches a closed session. A failed look-up (timeout,
+// unavailable, no origin) answers the client with an error onStatus
+// (error_status_code) and ends the session; its end line names the peer,
+// the stream key and the reason.
 //
 // The owner (RtmpService) creates a session per accepted socket and is told
 // through `on_done` when it has ended; it must destroy the session later, from
@@ -34,6 +49,7 @@
 #include "core/event_ptr.h"
 #include "core/net_addr.h"
 #include "registry/registry.h"
+#include "registry/registry_client.h"
 #include "rtmp/amf0.h"
 #include "rtmp/chunk.h"
 #include "rtmp/handshake.h"
@@ -47,7 +63,7 @@ namespace sp::rtmp {
 struct SessionEnv {
   event_base* base;
   const RtmpConf& conf;
-  Registry& registry;
+  RegistryClient& registry;     // the worker's; pick may answer later (see "Waiting for the registry")
   PreconnectBudget& preconnect;  // the worker's, shared by its unidentified sessions
 };
 
@@ -72,6 +88,7 @@ class Session {
     client_c0c1,       // waiting for C0+C1
     client_c2,         // waiting for C2
     client_commands,   // connect, createStream, ... until publish/play
+    registry_wait,     // pick (or re-pick after a failed origin) asked, no answer yet
     origin_connect,    // TCP connect to the origin
     origin_handshake,  // waiting for S0+S1+S2
     origin_commands,   // replayed commands, waiting for the origin's status
@@ -142,13 +159,21 @@ class Session {
   void origin_message(Message& m);
   void origin_command(Message& m);
   void send_origin_stream_commands();
+  // Asks the registry for the stream's origin; picked() gets the answer,
+  // now or later (State::registry_wait).
+  void ask_registry();
+  void picked(Result<Pick> pick);
   // Passive health: counts a failed connect or handshake against the origin.
   void report_origin_failure(const std::string& why);
-  // Reports the failure, then tries another origin when the registry now
-  // sends the stream elsewhere (the failed origin is down and no client of
-  // the stream remains on it) and connect_timeout has time left. True when a
-  // new attempt is under way.
-  bool retry_origin(const std::string& why);
+  // The origin's connect or handshake failed: reports it, then asks the
+  // registry again when connect_timeout has time left and fewer than 3
+  // origins were tried; picked() retries on the new origin if the registry
+  // now sends the stream elsewhere (the failed one is down and no client of
+  // the stream remains on it). Otherwise, or when the re-pick gives nothing
+  // new, the client is refused with (kind, description) and the session
+  // closes with `reason`.
+  void origin_failed(const std::string& why, ErrorKind kind, std::string description, std::string reason);
+  void give_up();
 
   // Both sides.
   bool feed(Hop& hop, std::span<const uint8_t> bytes);
@@ -212,7 +237,16 @@ class Session {
   // The origin.
   Pick pick_;
   bool picked_ = false;
-  std::vector<std::string> origins_tried_;  // servers that failed this client (retry_origin)
+  std::vector<std::string> origins_tried_;  // servers that failed this client (origin_failed)
+  RegistryCall pick_call_;                  // the look-up State::registry_wait waits for
+  // What the client is told if the re-pick after a failed origin gives
+  // nothing new (origin_failed).
+  struct GiveUp {
+    ErrorKind kind = ErrorKind::unavailable;
+    std::string description;
+    std::string reason;
+  } give_up_;
+  std::string retry_note_;  // "origin X failed (why)", for the retry log line
   handshake::ClientHello hello_;
   double create_stream_tid_ = 0;
 };

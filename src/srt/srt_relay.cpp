@@ -74,14 +74,12 @@ Status srt_deliver_as_received(SRTSOCKET s) {
 }
 
 SrtRelay::SrtRelay(std::string ctx, SrtSocket client, std::string peer, SrtRoute route,
-                   std::string streamid, std::string origin_streamid, Pick pick, const SrtConf& conf,
-                   int64_t now_ms)
+                   std::string streamid, std::string origin_streamid, const SrtConf& conf, int64_t now_ms)
     : ctx_(std::move(ctx)),
       peer_(std::move(peer)),
       route_(std::move(route)),
       streamid_(std::move(streamid)),
       origin_streamid_(std::move(origin_streamid)),
-      pick_(std::move(pick)),
       conf_(conf),
       start_ms_(now_ms),
       origin_start_ms_(now_ms),
@@ -98,15 +96,25 @@ SrtRelay::SrtRelay(std::string ctx, SrtSocket client, std::string peer, SrtRoute
 
 SrtRelay::~SrtRelay() = default;  // SrtSocket closes both sides
 
-Status SrtRelay::start(int eid) {
+void SrtRelay::watch(int eid) {
   eid_ = eid;
+  subscribe(client_, SRT_EPOLL_ERR);
+}
+
+Status SrtRelay::start(Pick pick) {
+  pick_ = std::move(pick);
+  started_ = true;
   SP_INFO(ctx_, "srt session start: peer %s, streamid \"%s\", key %s, mode %s, origin %s %s:%u",
           peer_.c_str(), streamid_.c_str(), route_.key.c_str(), std::string(srt_mode_name(route_.id.mode)).c_str(),
           pick_.origin.server.c_str(), pick_.host.c_str(), unsigned(pick_.port));
   // Until the origin is connected only errors of the client matter; its
-  // data waits in libsrt's receive buffer.
+  // data waits in libsrt's receive buffer (watch() subscribed them).
   subscribe(client_, SRT_EPOLL_ERR);
   return connect_origin();
+}
+
+void SrtRelay::close_origin() {
+  origin_ = Leg{};  // srt_close(): also out of the epoll
 }
 
 Status SrtRelay::reconnect(Pick pick, int64_t now_ms) {
@@ -342,7 +350,8 @@ void SrtRelay::finish(const std::string& reason, int64_t now_ms) {
   SP_INFO(ctx_,
           "srt session end: peer %s, key %s, origin %s %s:%u, bytes client->origin %llu origin->client %llu, "
           "%lldms, client [%s], origin [%s], reason: %s",
-          peer_.c_str(), route_.key.c_str(), pick_.origin.server.c_str(), pick_.host.c_str(), unsigned(pick_.port),
+          peer_.c_str(), route_.key.c_str(), started_ ? pick_.origin.server.c_str() : "-",
+          started_ ? pick_.host.c_str() : "-", unsigned(pick_.port),
           (unsigned long long)client_.bytes_in, (unsigned long long)origin_.bytes_in,
           (long long)(now_ms - start_ms_), client_stats.c_str(), origin_stats.c_str(), reason.c_str());
   origin_.sock.reset();

@@ -63,15 +63,27 @@ class SrtRelay {
  public:
   // `streamid` is the caller's (logged); `origin_streamid` the one sent to
   // the origin (with the proxy-loop marker, srt_streamid_for_origin()).
+  // The origin comes later, with start(): the registry is asked first.
   SrtRelay(std::string ctx, SrtSocket client, std::string peer, SrtRoute route, std::string streamid,
-           std::string origin_streamid, Pick pick, const SrtConf& conf, int64_t now_ms);
+           std::string origin_streamid, const SrtConf& conf, int64_t now_ms);
   ~SrtRelay();
   SrtRelay(const SrtRelay&) = delete;
   SrtRelay& operator=(const SrtRelay&) = delete;
 
-  // Subscribes the client to `eid` and starts the non-blocking connect to
-  // the origin. An error ends the session (the caller logs via finish()).
-  Status start(int eid);
+  // Subscribes the client to `eid` for errors only, so a caller that goes
+  // away while the registry is asked is seen (any event then ends it);
+  // its data waits in libsrt's receive buffer.
+  void watch(int eid);
+  // Starts the non-blocking connect to the picked origin (after watch()).
+  // An error ends the session (the caller logs via finish()).
+  Status start(Pick pick);
+  // An origin was picked (start()): the service counts the caller as a
+  // client of key() from then on.
+  bool started() const { return started_; }
+
+  // After the origin connect failed: closes the failed origin socket (out
+  // of the epoll) while the registry is asked again; reconnect() follows.
+  void close_origin();
 
   // After the origin connect failed (origin_failed(), not relaying()):
   // closes the failed origin socket and connects to `pick` instead; the
@@ -164,6 +176,7 @@ class SrtRelay {
   int eid_ = -1;
   Leg client_;
   Leg origin_;
+  bool started_ = false;
   bool relaying_ = false;
   bool origin_failed_ = false;  // connect refused, rejected or timed out
   int64_t start_ms_;

@@ -19,9 +19,14 @@
 //     limiter refuses is handed back and closed on the next tick. (Accepted
 //     first, counted a moment later: the limit is exact, the refusal is not
 //     instantaneous.)
-//   The listen callback runs on libsrt's receive thread; it only parses the
-//   streamid and asks the registry, which is process-shared and locked, so
-//   calling it from any thread is safe.
+//   - the registry: the RegistryClient belongs to the loop thread too; the
+//     SRT threads reach it through SrtRegistry (srt_registry.h), directly
+//     with the memory backend, through a queue and the same eventfd with
+//     Redis (picks answered back to the SRT thread). See "Waiting for the
+//     registry" in srt_service.h.
+//   The listen callback runs on libsrt's receive thread; it parses the
+//   streamid and, with the memory backend only, asks the registry at once
+//   (process-shared and locked, so any thread may).
 //
 // libsrt start-up. srt_startup() runs after fork, in the one worker that
 // serves SRT, when the service starts; srt_cleanup() when it is destroyed.
@@ -54,7 +59,9 @@
 // the error's kind (srt_reject_for, srt/srt_route.h): a malformed streamid
 // -> SRT_REJX_BAD_REQUEST (1400); no alive origin with an `srt` endpoint, or
 // a full registry -> 1503 (SRT_REJX_DOWN, "service unavailable"; libsrt 1.5.1
-// has no separate UNAVAILABLE constant); a streamid whose srsproxy= chain already
+// has no separate UNAVAILABLE constant) with the memory backend (with Redis
+// the pick is answered after the caller was accepted, which is then closed
+// with the reason logged: srt_service.h, "Waiting for the registry"); a streamid whose srsproxy= chain already
 // lists this proxy (a proxy loop, core/proxy_loop.h) -> 1508; a streamid that
 // cannot carry the loop marker onward (srt_streamid_for_origin) -> 1400; each
 // logged once with the peer address. A
@@ -92,6 +99,7 @@
 #include "srt/srt_conf.h"
 #include "srt/srt_groups.h"
 #include "srt/srt_handle.h"
+#include "srt/srt_registry.h"
 #include "srt/srt_relay.h"
 #include "srt/srt_route.h"
 
@@ -129,11 +137,16 @@ struct Note {
 class SrtService final : public Service {
  public:
   explicit SrtService(WorkerContext& ctx)
-      : base_(ctx.base), conf_(ctx.conf.module<SrtConf>()), registry_(ctx.registry), limiter_(ctx.limiter), board_(ctx.hook ? static_cast<SrtMasterHook*>(ctx.hook)->board() : nullptr) {}
+      : base_(ctx.base),
+        conf_(ctx.conf.module<SrtConf>()),
+        registry_(ctx.registry_client, SrtRegistry::answers_inline(ctx.registry_client), [this] { wake_loop(); }),
+        limiter_(ctx.limiter),
+        board_(ctx.hook ? static_cast<SrtMasterHook*>(ctx.hook)->board() : nullptr) {}
 
   ~SrtService() override {
     quit_.store(true);
     if (thread_.joinable()) thread_.join();
+    registry_.run_queued();  // the ended sessions' last writes (client counts)
     relays_.clear();
     listeners_.clear();
     epoll_.reset();
@@ -158,6 +171,12 @@ class SrtService final : public Service {
   void dispatch(SRTSOCKET s, int events, int64_t now_ms);
   void accept_one(SRTSOCKET listener, int64_t now_ms);
   void start_relay(SrtSocket client, const std::string& peer, int64_t now_ms);
+  // Asks the registry for relay `id`'s origin (retry: after `why` failed
+  // it); the answer goes to picked() through take_answers(), which the
+  // caller runs at once when the registry is direct (memory).
+  void ask_registry(uint64_t id, const std::string& key, bool retry, std::string why, int64_t now_ms);
+  void take_answers(int64_t now_ms);
+  void picked(uint64_t id, Result<Pick> pick, int64_t now_ms);
   // report_origin: a failed origin connect is reported to the registry
   // (false: retry_or_end did already).
   void end_relay(uint64_t id, const std::string& reason, int64_t now_ms, bool report_origin = true);
@@ -175,13 +194,14 @@ class SrtService final : public Service {
   bool poll_received(int64_t now_ms);
   void close_refused(int64_t now_ms);
   void post(Note note);
+  void wake_loop();
 
   // --- loop thread ---
   static void on_notes(evutil_socket_t, short, void* arg);
 
   event_base* base_;
   const SrtConf& conf_;
-  Registry& registry_;
+  SrtRegistry registry_;
   ConnectionLimiter& limiter_;
   SrtDrainBoard* board_;  // nullptr without a master
   pid_t master_ = getppid();
@@ -198,6 +218,15 @@ class SrtService final : public Service {
   std::vector<SrtSocket> listeners_;
   std::unordered_map<uint64_t, std::unique_ptr<SrtRelay>> relays_;
   std::unordered_map<SRTSOCKET, uint64_t> owner_;  // socket -> relay id
+  // Relays waiting for the registry's answer (first pick or re-pick).
+  struct Wait {
+    uint64_t ticket;
+    int64_t deadline_ms;  // the caller's start + connect_timeout
+    bool retry;           // re-pick after the origin connect failed
+    std::string why;      // retry: that failure, the end reason if nothing else is found
+  };
+  std::unordered_map<uint64_t, Wait> waits_;       // relay id -> its wait
+  std::unordered_map<uint64_t, uint64_t> tickets_; // registry ticket -> relay id
   uint64_t next_id_ = 1;
   int64_t last_timers_ms_ = 0;
 
@@ -306,11 +335,13 @@ int SrtService::on_listen(void* opaque, SRTSOCKET ns, int, const sockaddr* peer,
     srt_setrejectreason(ns, code);
     return -1;
   }
-  Result<Pick> pick = self->registry_.pick(route->key, Proto::srt, monotonic_ms());
-  if (!pick.ok()) {
-    int code = srt_reject_for(pick.kind());
+  // Memory backend: refused now, with the code of the look-up's error.
+  // Redis: accepted; the SRT thread asks and closes it if there is no origin.
+  std::optional<Result<Pick>> pick = self->registry_.pick_now(route->key, monotonic_ms());
+  if (pick && !pick->ok()) {
+    int code = srt_reject_for(pick->kind());
     SP_WARN(new_context_id(), "srt caller %s (streamid \"%s\") rejected with %s: %s", who.c_str(), sid.c_str(),
-            srt_reject_text(code).c_str(), pick.error().c_str());
+            srt_reject_text(code).c_str(), pick->error().c_str());
     srt_setrejectreason(ns, code);
     return -1;
   }
@@ -355,7 +386,10 @@ void SrtService::run() {
       std::this_thread::sleep_for(std::chrono::milliseconds(kTickMs));  // never spin on a broken epoll
     }
     for (int i = 0; i < std::min(n, kMaxEvents); ++i) dispatch(events[i].fd, events[i].events, now);
+    take_answers(now);
     polling = poll_received(now);
+    // Registry answers come through a queue, not the epoll: look often.
+    if (!waits_.empty() && !registry_.direct()) polling = true;
     if (polling && n <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
     if (now - last_timers_ms_ >= kTickMs) check_timers(now);
   }
@@ -372,14 +406,17 @@ void SrtService::dispatch(SRTSOCKET s, int events, int64_t now_ms) {
   auto it = owner_.find(s);
   if (it == owner_.end()) return;  // a relay that ended earlier in this batch
   uint64_t id = it->second;
+  if (waits_.count(id) > 0) {  // only the caller is watched, for errors
+    end_relay(id, "caller closed while the registry was asked", now_ms, false);
+    return;
+  }
   SrtRelay& relay = *relays_.at(id);
   bool was_relaying = relay.relaying();
   bool alive = relay.on_event(s, events, now_ms);
   if (!was_relaying && relay.relaying()) {
     // The origin accepted the caller: it is healthy and the stream's pin lasts.
     registry_.report_success(relay.origin_server(), now_ms);
-    Status st = registry_.confirm(relay.key(), relay.origin_server(), now_ms);
-    if (!st.ok()) SP_WARN(relay.ctx(), "srt stream %s not pinned: %s", relay.key().c_str(), st.message().c_str());
+    registry_.confirm(relay.ctx(), relay.key(), relay.origin_server(), now_ms);
   }
   if (!alive && !relay.relaying() && relay.origin_failed()) return retry_or_end(id, relay, now_ms);
   if (!alive) end_relay(id, relay.reason(), now_ms);
@@ -391,23 +428,66 @@ void SrtService::retry_or_end(uint64_t id, SrtRelay& r, int64_t now_ms) {
   report_origin_failure(r, why, now_ms);
   std::vector<std::string>& tried = r.origins_tried();
   tried.push_back(r.origin_server());
-  std::optional<Pick> next;
   int64_t left = conf_.connect_timeout_ms - (now_ms - r.start_ms());
-  if (left > 0 && tried.size() < kMaxOrigins) {
-    // The caller is counted from its start: its own count must not keep
-    // the stream on the failed origin.
-    registry_.add_client(r.key(), Proto::srt, -1, now_ms);
-    if (Result<Pick> p = registry_.pick(r.key(), Proto::srt, now_ms); p.ok()) next = std::move(*p);
-    registry_.add_client(r.key(), Proto::srt, +1, now_ms);
+  if (left <= 0 || tried.size() >= kMaxOrigins) return end_relay(id, why, now_ms, false);
+  // The failed origin's socket goes now (a failed socket stays readable in
+  // a level-triggered epoll); the caller waits, watched for errors.
+  owner_.erase(r.origin_sock());
+  r.close_origin();
+  // The caller is counted from its start: its own count must not keep the
+  // stream on the failed origin (the three calls reach the registry in order).
+  registry_.add_client(r.key(), -1, now_ms);
+  ask_registry(id, r.key(), true, why, now_ms);
+  registry_.add_client(r.key(), +1, now_ms);
+  if (registry_.direct()) take_answers(now_ms);  // answered already
+}
+
+void SrtService::ask_registry(uint64_t id, const std::string& key, bool retry, std::string why, int64_t now_ms) {
+  SrtRelay& r = *relays_.at(id);
+  uint64_t ticket = registry_.pick(key, now_ms);
+  waits_[id] = Wait{ticket, r.start_ms() + conf_.connect_timeout_ms, retry, std::move(why)};
+  tickets_[ticket] = id;
+}
+
+void SrtService::take_answers(int64_t now_ms) {
+  for (SrtRegistry::Answer& a : registry_.take_answers()) {
+    auto t = tickets_.find(a.ticket);
+    if (t == tickets_.end()) continue;  // its caller is gone
+    uint64_t id = t->second;
+    tickets_.erase(t);
+    picked(id, std::move(a.pick), now_ms);
   }
-  if (!next || std::find(tried.begin(), tried.end(), next->origin.server) != tried.end()) {
-    return end_relay(id, why, now_ms, false);
+}
+
+void SrtService::picked(uint64_t id, Result<Pick> pick, int64_t now_ms) {
+  auto w = waits_.find(id);
+  auto it = relays_.find(id);
+  if (w == waits_.end() || it == relays_.end()) return;
+  Wait wait = std::move(w->second);
+  waits_.erase(w);
+  SrtRelay& r = *it->second;
+  if (!wait.retry) {
+    if (!pick.ok()) {
+      // Accepted already (the backend could not answer in the listen
+      // callback): closed, with the look-up's reason on its end line.
+      return end_relay(id, std::string("no origin (registry: ") + error_kind_name(pick.kind()) + "): " +
+                               pick.error(), now_ms, false);
+    }
+    registry_.add_client(r.key(), +1, now_ms);
+    Status st = r.start(std::move(*pick));
+    if (r.origin_sock() != SRT_INVALID_SOCK) owner_[r.origin_sock()] = id;
+    if (!st.ok()) end_relay(id, st.message(), now_ms);
+    return;
+  }
+  const std::vector<std::string>& tried = r.origins_tried();
+  if (!pick.ok() || std::find(tried.begin(), tried.end(), pick->origin.server) != tried.end()) {
+    return end_relay(id, wait.why, now_ms, false);
   }
   SP_WARN(r.ctx(), "srt origin %s %s:%u failed (%s); caller %s key=%s retried on origin %s (%s:%u) with %lld ms left",
-          r.origin_server().c_str(), r.pick().host.c_str(), unsigned(r.pick().port), why.c_str(), r.peer().c_str(),
-          r.key().c_str(), next->origin.server.c_str(), next->host.c_str(), unsigned(next->port), (long long)left);
-  owner_.erase(r.origin_sock());
-  Status st = r.reconnect(std::move(*next), now_ms);
+          r.origin_server().c_str(), r.pick().host.c_str(), unsigned(r.pick().port), wait.why.c_str(),
+          r.peer().c_str(), r.key().c_str(), pick->origin.server.c_str(), pick->host.c_str(), unsigned(pick->port),
+          (long long)(wait.deadline_ms - now_ms));
+  Status st = r.reconnect(std::move(*pick), now_ms);
   if (r.origin_sock() != SRT_INVALID_SOCK) owner_[r.origin_sock()] = id;
   if (!st.ok()) end_relay(id, st.message(), now_ms);
 }
@@ -434,16 +514,10 @@ void SrtService::start_relay(SrtSocket client, const std::string& peer, int64_t 
   int sid_len = sizeof(sid) - 1;
   if (srt_getsockflag(client.get(), SRTO_STREAMID, sid, &sid_len) == SRT_ERROR) sid_len = 0;
   std::string streamid(sid, size_t(sid_len));
-  // The listen callback checked both already; they can only fail here if the
-  // origin died in between.
+  // The listen callback checked it already.
   Result<SrtRoute> route = route_srt_streamid(streamid);
   if (!route.ok()) {
     SP_WARN(ctx, "srt caller %s closed: %s", peer.c_str(), route.error().c_str());
-    return;
-  }
-  Result<Pick> pick = registry_.pick(route->key, Proto::srt, now_ms);
-  if (!pick.ok()) {
-    SP_WARN(ctx, "srt caller %s closed: %s", peer.c_str(), pick.error().c_str());
     return;
   }
   // The origin hears the caller's streamid plus this proxy in its
@@ -456,27 +530,33 @@ void SrtService::start_relay(SrtSocket client, const std::string& peer, int64_t 
   std::string key = route->key;
   uint64_t id = next_id_++;
   auto relay = std::make_unique<SrtRelay>(ctx, std::move(client), peer, std::move(*route), std::move(streamid),
-                                          std::move(*origin_sid), std::move(*pick), conf_, now_ms);
+                                          std::move(*origin_sid), conf_, now_ms);
   SrtRelay* r = relay.get();
   relays_.emplace(id, std::move(relay));
   owner_[r->client_sock()] = id;
   live_.fetch_add(1);
-  registry_.add_client(key, Proto::srt, +1, now_ms);
   post(Note{true, id});
-  Status st = r->start(epoll_.get());
-  if (r->origin_sock() != SRT_INVALID_SOCK) owner_[r->origin_sock()] = id;
-  if (!st.ok()) end_relay(id, st.message(), now_ms);
+  r->watch(epoll_.get());
+  // The origin: picked now (memory) or when the registry answers (Redis).
+  ask_registry(id, key, false, {}, now_ms);
+  if (registry_.direct()) take_answers(now_ms);  // answered already
 }
 
 void SrtService::end_relay(uint64_t id, const std::string& reason, int64_t now_ms, bool report_origin) {
   auto it = relays_.find(id);
   if (it == relays_.end()) return;
   SrtRelay& r = *it->second;
+  if (auto w = waits_.find(id); w != waits_.end()) {
+    registry_.cancel(w->second.ticket);
+    tickets_.erase(w->second.ticket);
+    waits_.erase(w);
+    report_origin = false;  // a failed origin was reported before the re-pick
+  }
   owner_.erase(r.client_sock());
   owner_.erase(r.origin_sock());
   if (report_origin && r.origin_failed()) report_origin_failure(r, reason, now_ms);
   r.finish(reason.empty() ? "closed" : reason, now_ms);
-  registry_.add_client(r.key(), Proto::srt, -1, now_ms);
+  if (r.started()) registry_.add_client(r.key(), -1, now_ms);
   relays_.erase(it);
   live_.fetch_sub(1);
   post(Note{false, id});
@@ -507,6 +587,14 @@ void SrtService::check_timers(int64_t now_ms) {
   last_timers_ms_ = now_ms;
   std::vector<std::pair<uint64_t, std::string>> done;
   for (const auto& [id, r] : relays_) {
+    if (auto w = waits_.find(id); w != waits_.end()) {
+      if (now_ms < w->second.deadline_ms) continue;
+      // A retry ends with its origin's failure; a first pick with the wait.
+      done.emplace_back(id, w->second.retry ? w->second.why
+                                            : "no origin: the registry did not answer within connect_timeout (" +
+                                                  std::to_string(conf_.connect_timeout_ms) + " ms)");
+      continue;
+    }
     if (!r->check_timers(now_ms)) done.emplace_back(id, r->reason());
   }
   for (const auto& [id, reason] : done) end_relay(id, reason, now_ms);
@@ -538,6 +626,10 @@ void SrtService::post(Note note) {
     std::lock_guard<std::mutex> lock(mu_);
     notes_.push_back(note);
   }
+  wake_loop();
+}
+
+void SrtService::wake_loop() {
   uint64_t one = 1;
   ssize_t ignored = ::write(wake_.get(), &one, sizeof(one));  // full counter: the loop is awake anyway
   (void)ignored;
@@ -549,6 +641,7 @@ void SrtService::on_notes(evutil_socket_t fd, short, void* arg) {
   uint64_t count;
   ssize_t ignored = ::read(fd, &count, sizeof(count));
   (void)ignored;
+  self->registry_.run_queued();  // the SRT thread's registry calls, in order
   std::vector<Note> notes;
   {
     std::lock_guard<std::mutex> lock(self->mu_);
