@@ -1,5 +1,8 @@
 """Three proxies sharing one registry in a real redis-server agree on every
 stream, whatever the protocol and whichever proxy a client reaches:
+- RTMP: two nginx-rtmp origins; publish through A, play through B and C:
+  both players decode frames (a player sent to the other origin would get
+  none), and every proxy lists the stream on the publisher's origin.
 - HTTP-FLV: two live HTTP origins (flv_origin.py over nginx-rtmp); the first
   viewer (through A) pins the stream, the viewers through B and C are sent
   to the same origin (the other one never sees the stream).
@@ -20,6 +23,7 @@ import uuid
 
 from harness import ProxyTestCase, free_port, main, wait_for
 from http_peers import FlvOrigin, NginxOrigin, Publisher, ffprobe_streams
+from origins import FramePlayer, NginxRtmp, publish
 from redis_fixture import RedisServer
 
 
@@ -58,20 +62,44 @@ class RedisCluster(ProxyTestCase):
         self.prefix = "cl-%s:" % uuid.uuid4().hex[:8]
 
     def cluster(self, n=3, workers=2):
-        """n proxies on the same Redis prefix, each with an http_stream listener."""
+        """n proxies on the same Redis prefix, each with an http_stream and an rtmp listener."""
         out = []
         for _ in range(n):
-            port = free_port()
+            port, rtmp_port = free_port(), free_port()
             p = self.proxy("registry { backend redis; redis %s; redis_key_prefix %s; redis_timeout 2s; }\n"
-                           "http_stream { listen 127.0.0.1:%d; connect_timeout 5s; }"
-                           % (self.redis.address, self.prefix, port), workers=workers)
-            p.http_port = port
+                           "http_stream { listen 127.0.0.1:%d; connect_timeout 5s; }\n"
+                           "rtmp { listen 127.0.0.1:%d; }"
+                           % (self.redis.address, self.prefix, port, rtmp_port), workers=workers)
+            p.http_port, p.rtmp_port = port, rtmp_port
             p.wait_children(workers)
             out.append(p)
         for p in out:
             wait_for(lambda: p.api_json("GET", "/api/v1/versions")[1]["registry"].get("redis_reachable"),
                      timeout=10, what="each proxy connected to redis")
         return out
+
+    def test_rtmp_publish_through_a_plays_through_b_and_c(self):
+        origins = [NginxRtmp("rtmp-0"), NginxRtmp("rtmp-1")]
+        for o in origins:
+            self.addCleanup(o.stop)
+        a, b, c = self.cluster()
+        self.assertEqual(b.register(origins[0].registration())[0], 200)
+        self.assertEqual(c.register(origins[1].registration())[0], 200)
+        for p in (a, b, c):
+            wait_for(lambda: len(p.api_json("GET", "/api/v1/origins")[1]["origins"]) == 2, timeout=3,
+                     what="both origins on every proxy")
+        pub = publish("rtmp://127.0.0.1:%d/live/s" % a.rtmp_port)
+        self.addCleanup(lambda: (pub.kill(), pub.wait()))
+        key = "__defaultVhost__/live/s"
+        wait_for(lambda: key in streams(a), timeout=15, what="the publisher's stream pinned")
+        home = streams(a)[key]
+        players = [FramePlayer("rtmp://127.0.0.1:%d/live/s" % p.rtmp_port) for p in (b, c)]
+        for pl in players:
+            self.addCleanup(pl.stop)
+        wait_for(lambda: all(pl.frames() > 10 for pl in players), timeout=20,
+                 what="players through B and C decoding frames")
+        for p in (a, b, c):
+            self.assertEqual(streams(p).get(key), home)
 
     def test_http_flv_viewers_on_three_proxies_reach_one_origin(self):
         nginx = NginxOrigin("flv-src")
