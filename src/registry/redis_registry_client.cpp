@@ -115,6 +115,8 @@ void RedisRegistryClient::on_redis_state(bool up) {
   }
   last_heartbeat_ms_ = -1;  // at the next tick
   last_mirror_ms_ = -1;
+  repin_until_ms_ = monotonic_ms() + kRepinWindowMs;
+  last_repin_ms_ = -1;
 }
 
 void RedisRegistryClient::mirror_origin(const OriginView& origin, int64_t now_ms) {
@@ -205,6 +207,31 @@ Status RedisRegistryClient::confirm(std::string_view stream_key, std::string_vie
     }
   });
   return Status::Ok();
+}
+
+// After Redis came back: the streams this host holds clients of are pinned
+// again to their origin (see the header). An origin not yet back in Redis
+// fails this pass (logged at debug level); the next one, a second later,
+// tries again.
+void RedisRegistryClient::repin_held_streams(int64_t now_ms) {
+  // One line for the pass, once its last answer is in (or dropped).
+  std::shared_ptr<size_t> remade(new size_t(0), [](size_t* n) {
+    if (*n > 0) SP_PINFO("registry: %zu held stream(s) pinned again in redis (it had lost their pins)", *n);
+    delete n;
+  });
+  for (const StreamView& s : local_.streams(now_ms)) {
+    if (std::none_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c > 0; })) continue;
+    store_->confirm(s.key, s.origin_server, [this, remade, key = s.key](Result<RedisConfirm> r) {
+      if (r.ok() && r->what == "remade") {
+        ++*remade;
+      } else if (r.ok() && r->what == "moved") {
+        Status st = local_.mirror_pin(key, r->origin_server, monotonic_ms());
+        if (!st.ok()) SP_DEBUG(::sp::log::process_context(), "registry: pin of %s not cached locally: %s", key.c_str(), st.message().c_str());
+      } else if (!r.ok()) {
+        SP_DEBUG(::sp::log::process_context(), "registry: pinning stream %s again in redis: %s", key.c_str(), r.error().c_str());
+      }
+    });
+  }
 }
 
 void RedisRegistryClient::report_failure(std::string_view server, std::string_view reason, int64_t now_ms) {
@@ -380,6 +407,11 @@ void RedisRegistryClient::tick(int64_t now_ms) {
         SP_PWARN("registry: proxy heartbeat to redis failed: %s", r.error().c_str());
       }
     });
+  }
+  if (repin_until_ms_ >= 0 && (last_repin_ms_ < 0 || now_ms - last_repin_ms_ >= kMirrorIntervalMs)) {
+    last_repin_ms_ = now_ms;
+    repin_held_streams(now_ms);
+    if (now_ms >= repin_until_ms_) repin_until_ms_ = -1;
   }
   // The cache follows the cluster's origins, so an outage starts from a
   // view at most a second old.

@@ -25,6 +25,12 @@
 //     cache; client-count changes are summed per stream and written when
 //     Redis is back, the others are repaired by the next write.
 //   - origins / streams / sessions listings: the local cache.
+// When Redis is back (a restarted Redis may have lost every key), the API
+// worker pins again, for kRepinWindowMs and once a second, every stream this
+// host holds clients of to the origin it is on (confirm: a pin that is gone
+// is made again, one naming another origin is kept and cached), so a new
+// client through any proxy still reaches the stream's origin; the window
+// lets the origins' heartbeats put them back first.
 // One log line per state change (the connection's "lost" / "back"), by
 // RedisClient, which also reconnects with exponential back-off.
 #pragma once
@@ -103,6 +109,7 @@ class RedisRegistryClient final : public RegistryClient {
   void mirror_origin(const OriginView& origin, int64_t now_ms);
   void queue_registration(const OriginSpec& spec);
   void write_registration(const OriginSpec& spec);
+  void repin_held_streams(int64_t now_ms);
 
   Registry& local_;
   RedisRegistryOptions options_;
@@ -113,6 +120,9 @@ class RedisRegistryClient final : public RegistryClient {
   int64_t last_heartbeat_ms_ = -1;
   int64_t last_mirror_ms_ = -1;
   bool mirroring_ = false;  // an origins listing for the cache is in flight
+  static constexpr int64_t kRepinWindowMs = 30 * 1000;
+  int64_t repin_until_ms_ = -1;  // re-pinning the held streams until then (after Redis came back)
+  int64_t last_repin_ms_ = -1;
 };
 
 }  // namespace sp

@@ -1,17 +1,20 @@
 #!/usr/bin/python3
 """aiortc WHIP publisher / WHEP player for the proxy's integration tests.
 
-  aiortc_client.py publish|play URL [--seconds N] [--json STREAMURL] [--delete]
+  aiortc_client.py publish|play URL [--seconds N] [--json STREAMURL] [--delete] [--candidate-port P]
 
 Publish sends a generated video track (a moving gradient) via WHIP (or SRS JSON
 signalling with --json); play receives one via WHEP and counts decoded frames.
 Prints one JSON line: HTTP status, answer candidates, Location, the best ICE
-state reached and the frames received.
+state reached and the frames received. --candidate-port sends the media to
+another port than the answer's candidates name (another proxy's UDP port:
+signalling through one proxy, media through another).
 """
 import argparse
 import asyncio
 import json
 import os
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -51,6 +54,12 @@ def post(url, body, ctype):
             return r.status, r.read().decode(), dict(r.headers)
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), dict(e.headers)
+
+
+def with_candidate_port(sdp, port):
+    """`sdp` with the port of every a=candidate line replaced by `port`
+    (foundation component transport priority address PORT typ ...)."""
+    return re.sub(r"^(a=candidate:\S+ \S+ \S+ \S+ \S+ )\d+", lambda m: m.group(1) + str(port), sdp, flags=re.M)
 
 
 def delete(url):
@@ -105,6 +114,8 @@ async def run(args):
         result["candidates"] = [l for l in answer.splitlines() if l.startswith("a=candidate:")]
         # An early line, so a test can act on the live session (see peers.early()).
         print(json.dumps({"answer": answer, "offer": offer}), flush=True)
+        if args.candidate_port:
+            answer = with_candidate_port(answer, args.candidate_port)
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
         await asyncio.sleep(args.seconds)
     if args.delete and result["location"]:
@@ -123,6 +134,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--json")
     ap.add_argument("--delete", action="store_true")
+    ap.add_argument("--candidate-port", type=int)
     asyncio.run(run(ap.parse_args()))
 
 

@@ -39,13 +39,15 @@ class Origin:
         stop_process(self.proc)
 
 
-def client(mode, url, seconds=4, json_url=None, delete=False, background=False):
+def client(mode, url, seconds=4, json_url=None, delete=False, background=False, candidate_port=None):
     """Runs aiortc_client.py; returns its parsed JSON result (or the Popen)."""
     cmd = [PYTHON, os.path.join(HERE, "aiortc_client.py"), mode, url, "--seconds", str(seconds)]
     if json_url:
         cmd += ["--json", json_url]
     if delete:
         cmd.append("--delete")
+    if candidate_port:
+        cmd += ["--candidate-port", str(candidate_port)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if background:
         return p

@@ -170,6 +170,52 @@ TEST_F(RedisRegistryClientTest, OutageAnswersPinnedStreamsFromTheCacheAndQueuesR
   EXPECT_EQ(a.client->queued_registrations(), 0u);
 }
 
+// A restarted Redis without persistence has lost every pin: once it is back
+// (and the origins re-registered by their heartbeats), the API worker's tick
+// pins again the streams this host holds clients of, to the origin they are
+// on, so another proxy's new client of the stream reaches that origin.
+TEST_F(RedisRegistryClientTest, RestartedRedisGetsTheHeldStreamsPinnedAgain) {
+  Loop loop;
+  Proxy a = proxy(loop, "proxy-a");
+  Proxy b = proxy(loop, "proxy-b");
+  ASSERT_TRUE(registered(loop, a, origin("o1")).ok());
+  ASSERT_TRUE(registered(loop, a, origin("o2")).ok());
+  auto held = picked(loop, a, "live/held");
+  ASSERT_TRUE(held.ok()) << held.error();
+  ASSERT_TRUE(a.client->confirm("live/held", held->origin.server, monotonic_ms()).ok());
+  a.client->add_client("live/held", Proto::rtmp, 1, monotonic_ms());
+  auto idle = picked(loop, a, "live/idle");
+  ASSERT_TRUE(idle.ok()) << idle.error();
+  ASSERT_TRUE(a.client->confirm("live/idle", idle->origin.server, monotonic_ms()).ok());
+
+  server_->stop();
+  ASSERT_TRUE(loop.run_until([&] { return !a.client->reachable() && !b.client->reachable(); }));
+  ASSERT_EQ(server_->start(), "");  // empty: no persistence
+  ASSERT_TRUE(loop.run_until([&] { return a.client->reachable() && b.client->reachable(); }, 5000));
+  ASSERT_TRUE(registered(loop, b, origin("o1")).ok());
+  ASSERT_TRUE(registered(loop, b, origin("o2")).ok());
+
+  std::vector<StreamView> listed;
+  ASSERT_TRUE(loop.run_until([&] {
+    a.client->tick(monotonic_ms());
+    std::optional<Result<std::vector<StreamView>>> got;
+    RegistryCall c = b.client->streams(monotonic_ms(), [&](auto r) { got.emplace(std::move(r)); });
+    loop.run_until([&] { return got.has_value(); });
+    if (!got || !got->ok() || (*got)->empty()) return false;
+    listed = std::move(**got);
+    return true;
+  }, 5000));
+  ASSERT_EQ(listed.size(), 1u);  // the idle stream (no clients here) is not pinned again
+  EXPECT_EQ(listed[0].key, "live/held");
+  EXPECT_EQ(listed[0].origin_server, held->origin.server);
+  // Another proxy's new client of the stream goes to the same origin.
+  for (int i = 0; i < 3; i++) {
+    auto again = picked(loop, b, "live/held");
+    ASSERT_TRUE(again.ok()) << again.error();
+    EXPECT_EQ(again->origin.server, held->origin.server);
+  }
+}
+
 TEST_F(RedisRegistryClientTest, SilentRedisTimesOutAndDroppedCallsAreNeverAnswered) {
   Loop loop;
   Proxy a = proxy(loop, "proxy-a", 200);
