@@ -22,7 +22,7 @@ RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 
 
 class NginxOrigin:
-    def __init__(self, name="origin"):
+    def __init__(self, name="origin", worker_connections=256):
         require("nginx")
         if not os.path.exists(RTMP_MODULE):
             raise AssertionError("libnginx-mod-rtmp not installed (%s missing)" % RTMP_MODULE)
@@ -41,7 +41,7 @@ daemon off;
 master_process off;
 pid %(dir)s/nginx.pid;
 error_log %(dir)s/error.log info;
-events { worker_connections 256; }
+events { worker_connections %(conns)d; }
 http {
     access_log %(access)s;
     client_body_temp_path %(dir)s/tmp;
@@ -87,7 +87,7 @@ rtmp {
     }
 }
 """ % {"module": RTMP_MODULE, "dir": self.dir, "access": self.access_log, "http": self.http_port,
-       "rtmp": self.rtmp_port, "hls": self.hls_dir}
+       "rtmp": self.rtmp_port, "hls": self.hls_dir, "conns": worker_connections}
         os.makedirs(os.path.join(self.dir, "tmp"))
         self.conf = os.path.join(self.dir, "nginx.conf")
         with open(self.conf, "w") as f:
