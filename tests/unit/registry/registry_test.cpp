@@ -74,7 +74,8 @@ TEST(RegistryCache, MirrorsOriginsAndPinsAndAnswersOnlyPinnedStreams) {
   v.down_reason = "refused";
   ASSERT_TRUE(r->mirror_origin(v, now).ok());
   ASSERT_TRUE(r->mirror_origin(v, now).ok());  // a second write learns nothing
-  const OriginView* a = find(r->origins(now), "a");
+  const std::vector<OriginView> listed = r->origins(now);  // kept: `a` points into it
+  const OriginView* a = find(listed, "a");
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->age_ms, 4000);
   EXPECT_EQ(a->heartbeat_interval_ms, 2000);
