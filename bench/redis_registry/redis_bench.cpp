@@ -10,10 +10,14 @@
 //   pick      (against --origins newly registered origins, untimed) picks
 //             of --streams stream names in turn: the first of each is
 //             a new pin (least-loaded choice), the rest sticky
+//   client_pick   the pick sequence again through RedisRegistryClient
+//   mem_register, mem_pick  the same registrations and picks through the
+//             memory backend (MemoryRegistryClient), for the comparison
 // Output: one line per phase, "<phase> <ops> ops <seconds> s <ops/s> ops/s".
 //
 // Usage: redis-registry-bench --address HOST:PORT [--ops 100000] [--connections 4]
 //                             [--pipeline 32] [--origins 4] [--streams 10000]
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -212,6 +216,30 @@ int main(int argc, char** argv) {
     t = double(sp::monotonic_ms() - start) / 1000.0;
   }
   printf("client_pick %ld ops %.3f s %.0f ops/s\n", a.ops, t, double(a.ops) / t);
+
+  // The memory backend through the same interface (MemoryRegistryClient on a
+  // shared-memory table of its own): registrations of the same origins, then
+  // the same pick sequence (first pick of a name new, the rest sticky). Its
+  // answers come before each call returns, so there is nothing in flight.
+  auto mem_table = sp::Registry::create(64ull * 1024 * 1024, sp::RegistryTtls{});
+  if (!mem_table.ok()) {
+    fprintf(stderr, "%s\n", mem_table.error().c_str());
+    return 1;
+  }
+  sp::MemoryRegistryClient mem(**mem_table);
+  int64_t start = sp::monotonic_ms();
+  for (long n = 0; n < a.ops; n++) {
+    mem.register_origin(specs[n % a.origins], sp::monotonic_ms(), [&](sp::Status st) { errors += !st.ok(); });
+  }
+  t = std::max(0.001, double(sp::monotonic_ms() - start) / 1000.0);
+  printf("mem_register %ld ops %.3f s %.0f ops/s\n", a.ops, t, double(a.ops) / t);
+  start = sp::monotonic_ms();
+  for (long n = 0; n < a.ops; n++) {
+    mem.pick("bench/" + std::to_string(n % a.streams), sp::Proto::rtmp, sp::monotonic_ms(),
+             [&](sp::Result<sp::Pick> r) { errors += !r.ok(); });
+  }
+  t = std::max(0.001, double(sp::monotonic_ms() - start) / 1000.0);
+  printf("mem_pick %ld ops %.3f s %.0f ops/s\n", a.ops, t, double(a.ops) / t);
 
   if (errors) {
     fprintf(stderr, "%ld errors\n", errors);

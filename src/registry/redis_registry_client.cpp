@@ -402,7 +402,17 @@ void RedisRegistryClient::tick(int64_t now_ms) {
   int64_t every = std::max<int64_t>(1000, options_.store.proxy_ttl_ms / 3);
   if (last_heartbeat_ms_ < 0 || now_ms - last_heartbeat_ms_ >= every) {
     last_heartbeat_ms_ = now_ms;
-    store_->proxy_heartbeat([](Result<int64_t> r) {
+    // The heartbeat carries this host's client counts from the shared-memory
+    // table (every worker's, a crashed worker's dropped by the master): Redis
+    // gets them exact again within a heartbeat after it lost them, whatever
+    // the workers' deltas did meanwhile.
+    std::vector<RedisStore::ClientCount> counts;
+    for (const StreamView& v : local_.streams(now_ms)) {
+      for (int p = 0; p < kProtoCount; p++) {
+        if (v.clients[p] > 0) counts.push_back({v.key, Proto(p), v.clients[p]});
+      }
+    }
+    store_->proxy_heartbeat(&counts, [](Result<int64_t> r) {
       if (!r.ok() && !redis_transport_error(r.error())) {
         SP_PWARN("registry: proxy heartbeat to redis failed: %s", r.error().c_str());
       }

@@ -16,14 +16,18 @@
 //     moves a stream); any other stream gets ErrorKind::unavailable
 //     ("Redis unreachable: stream X is not pinned here"). A timeout is
 //     ErrorKind::timeout (Redis may be slow, not gone).
-//   - get_session / touch_sessions: answered from the local cache (sessions
-//     made by this proxy are there; others are not found).
+//   - get_session: answered from the local cache (sessions made by this
+//     proxy are there; others are not found). touch_sessions: nothing is
+//     reported gone, so an outage ends no live session.
 //   - register_origin: accepted (written to the local cache, answered OK),
 //     and the last registration of each origin is written to Redis when it
 //     is back; the same for a timed-out registration.
 //   - writes (confirm, client counts, health, sessions) apply to the local
 //     cache; client-count changes are summed per stream and written when
-//     Redis is back, the others are repaired by the next write.
+//     Redis is back, the others are repaired by the next write. Every proxy
+//     heartbeat (proxy_ttl / 3, and at once when Redis is back) also
+//     replaces this proxy's counts in Redis with its host's table, so
+//     counts Redis lost, or a crashed worker left, are exact within one.
 //   - origins / streams / sessions listings: the local cache.
 // When Redis is back (a restarted Redis may have lost every key), the API
 // worker pins again, for kRepinWindowMs and once a second, every stream this

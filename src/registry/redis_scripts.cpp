@@ -293,10 +293,36 @@ if pin[1] then pin_ttl(stream, pin[1], pin[2] == 'p' and pending_ttl or session_
 return n
 )LUA";
 
-// ARGV: P, proxy, proxy_ttl, session_ttl
+// ARGV: P, proxy, proxy_ttl, session_ttl[, '1', field, count, field, count...]
+// With the '1', the fields ("<proto>|<stream>") and counts that follow are
+// this proxy's whole client count (its host's shared-memory table): they
+// replace its pc: hash, so counts lost by Redis (a restart, an outage longer
+// than proxy_ttl) or left by a crashed worker are exact again.
 const char* kProxyHeartbeat = R"LUA(
 local proxy, proxy_ttl, session_ttl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local ck = P .. 'pc:' .. proxy
+if ARGV[5] == '1' then
+  local before = {}
+  for _, f in ipairs(redis.call('HKEYS', ck)) do
+    before[string.sub(f, string.find(f, '|', 1, true) + 1)] = true
+  end
+  redis.call('DEL', ck)
+  local now = {}
+  for i = 6, #ARGV - 1, 2 do
+    local f, c = ARGV[i], tonumber(ARGV[i + 1])
+    if c and c > 0 then
+      redis.call('HSET', ck, f, c)
+      local stream = string.sub(f, string.find(f, '|', 1, true) + 1)
+      if not now[stream] then
+        now[stream] = true
+        redis.call('SADD', P .. 'ph:' .. stream, proxy)
+      end
+    end
+  end
+  for stream in pairs(before) do
+    if not now[stream] then redis.call('SREM', P .. 'ph:' .. stream, proxy) end
+  end
+end
 redis.call('SET', P .. 'px:' .. proxy, 1, 'PX', proxy_ttl)
 redis.call('PEXPIRE', ck, proxy_ttl)
 redis.call('SADD', P .. 'proxies', proxy)

@@ -371,10 +371,20 @@ void RedisStore::add_client(std::string_view stream_key, Proto proto, int delta,
                });
 }
 
-void RedisStore::proxy_heartbeat(Done<int64_t> done) {
-  client_.eval(redis_scripts::proxy_heartbeat(), {},
-               {options_.prefix, options_.proxy_id, std::to_string(options_.proxy_ttl_ms),
-                std::to_string(options_.ttls.session_ttl_ms)},
+void RedisStore::proxy_heartbeat(Done<int64_t> done) { proxy_heartbeat(nullptr, std::move(done)); }
+
+void RedisStore::proxy_heartbeat(const std::vector<ClientCount>* counts, Done<int64_t> done) {
+  std::vector<std::string> args{options_.prefix, options_.proxy_id, std::to_string(options_.proxy_ttl_ms),
+                                std::to_string(options_.ttls.session_ttl_ms)};
+  if (counts) {
+    args.reserve(args.size() + 1 + 2 * counts->size());
+    args.push_back("1");
+    for (const ClientCount& c : *counts) {
+      args.push_back(std::to_string(int(c.proto)) + "|" + c.stream_key);
+      args.push_back(std::to_string(c.clients));
+    }
+  }
+  client_.eval(redis_scripts::proxy_heartbeat(), {}, std::move(args),
                [done = std::move(done)](Result<RedisValue> r) {
                  if (!r.ok()) return done(r.status());
                  done(int_of(*r));

@@ -71,7 +71,8 @@
 //   report_success   clears the failure count and the down mark.
 //   add_client       a proxy's count for (stream, proto) += delta (never
 //                    below 0), its holder mark, its liveness; a use of the pin.
-//   proxy_heartbeat  refreshes px: and pc:, and the pins of every stream the
+//   proxy_heartbeat  (with this host's counts: replaces pc: with them first)
+//                    refreshes px: and pc:, and the pins of every stream the
 //                    proxy holds clients of. Call it every proxy_ttl / 3.
 //   streams          live pins with per-proxy counts of live proxies.
 //   session_*        put (cap: evicts the oldest hls_client, else the session
@@ -192,6 +193,14 @@ class RedisStore {
   void add_client(std::string_view stream_key, Proto proto, int delta, Done<int64_t> done);
   // Call every proxy_ttl_ms / 3 or more often; done gets the streams held.
   void proxy_heartbeat(Done<int64_t> done);
+  // The same, also replacing this proxy's client counts with `counts` (its
+  // host's whole count, from the shared-memory table).
+  struct ClientCount {
+    std::string stream_key;
+    Proto proto;
+    uint32_t clients;
+  };
+  void proxy_heartbeat(const std::vector<ClientCount>* counts, Done<int64_t> done);
   void streams(Done<std::vector<RedisStreamView>> done);
 
   void put_session(SessionKind kind, std::string_view id, std::string_view stream_key, std::string_view origin_server,

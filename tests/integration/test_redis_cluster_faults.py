@@ -249,6 +249,12 @@ class RedisClusterFaults(ProxyTestCase):
         for p in (a, b):
             wait_for(lambda: streams(p).get(KEY, {}).get("origin") == home, timeout=5,
                      what="the stream on its origin in /api/v1/streams")
+        # The client counts the restarted redis-server lost are exact again:
+        # every proxy's heartbeat carries its host's counts (four HTTP-FLV
+        # viewers: two from before the outage, one during it, one after).
+        for p in (a, b):
+            wait_for(lambda: streams(p).get(KEY, {}).get("clients", {}).get("http") == 4, timeout=8,
+                     what="4 http clients of %s in %d's /api/v1/streams" % (KEY, p.api_port))
 
 
 if __name__ == "__main__":

@@ -496,6 +496,43 @@ TEST_F(RedisLive, ClientCountsVanishWithTheirProxy) {
   EXPECT_EQ(server_->integer("EXISTS " + redis_proxy_counts_key(prefix_, "pxA")), 0);
 }
 
+// A heartbeat with the host's counts replaces the proxy's counts in Redis:
+// counts Redis lost come back, stale ones (a crashed worker's) go.
+TEST_F(RedisLive, HeartbeatCountsReplaceTheProxysCounts) {
+  Loop loop;
+  auto c = client(loop);
+  RedisStore a(*c, store_options("pxA"));
+  ASSERT_TRUE(loop.call<RedisRegistration>([&](auto d) { a.register_origin(spec("o1"), d); }).ok());
+  for (const char* k : {"live/x", "live/y"}) {
+    ASSERT_TRUE(loop.call<RedisPick>([&](auto d) { a.pick(k, Proto::rtmp, std::nullopt, d); }).ok());
+    ASSERT_TRUE(loop.call<RedisConfirm>([&](auto d) { a.confirm(k, "o1", d); }).ok());
+  }
+  EXPECT_EQ(*loop.call<int64_t>([&](auto d) { a.add_client("live/x", Proto::rtmp, 5, d); }), 5);
+  auto counts = [&](const std::string& key, Proto p) -> int {
+    auto v = loop.call<std::vector<RedisStreamView>>([&](auto d) { a.streams(d); });
+    if (!v.ok()) return -1;
+    for (const RedisStreamView& s : *v) {
+      if (s.view.key == key) return int(s.view.clients[int(p)]);
+    }
+    return -2;
+  };
+  // The host holds 2 rtmp clients of x (3 were a crashed worker's) and 4 http
+  // clients of y that Redis never heard of.
+  std::vector<RedisStore::ClientCount> host{{"live/x", Proto::rtmp, 2}, {"live/y", Proto::http, 4}};
+  ASSERT_TRUE(loop.call<int64_t>([&](auto d) { a.proxy_heartbeat(&host, d); }).ok());
+  EXPECT_EQ(counts("live/x", Proto::rtmp), 2);
+  EXPECT_EQ(counts("live/y", Proto::http), 4);
+  EXPECT_EQ(server_->integer("SISMEMBER " + prefix_ + "ph:live/y pxA"), 1);
+  // Deltas go on from there; an empty snapshot clears every count and holder mark.
+  EXPECT_EQ(*loop.call<int64_t>([&](auto d) { a.add_client("live/x", Proto::rtmp, 1, d); }), 3);
+  std::vector<RedisStore::ClientCount> none;
+  ASSERT_TRUE(loop.call<int64_t>([&](auto d) { a.proxy_heartbeat(&none, d); }).ok());
+  EXPECT_EQ(counts("live/x", Proto::rtmp), 0);
+  EXPECT_EQ(counts("live/y", Proto::http), 0);
+  EXPECT_EQ(server_->integer("SISMEMBER " + prefix_ + "ph:live/x pxA"), 0);
+  EXPECT_EQ(server_->integer("SISMEMBER " + prefix_ + "ph:live/y pxA"), 0);
+}
+
 TEST_F(RedisLive, SessionsAndCaps) {
   Loop loop;
   auto c = client(loop);
