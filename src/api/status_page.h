@@ -11,9 +11,10 @@ namespace sp {
 std::string_view status_page_html();
 
 // The Content-Security-Policy the page is served with: inline script and
-// style only, fetches to the API itself, no framing.
+// style only, fetches to the API itself, no framing; images only from data:
+// URLs (the page's empty favicon).
 inline constexpr std::string_view kStatusPageCsp =
     "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+    "img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 }  // namespace sp

@@ -112,7 +112,14 @@ class StatusPage(RtmpTestCase):
         updated = b.evaluate("document.getElementById('updated').textContent")
         wait_for(lambda: b.evaluate("document.getElementById('updated').textContent") != updated,
                  timeout=6, what="a refresh of the page")
-        if not metrics_served:
+        if metrics_served:
+            # Two scrapes apart, the publisher's bytes into the proxy show as an RTMP rate.
+            def rtmp_in_rate():
+                rows = b.evaluate("[...document.querySelectorAll('#traffic tbody tr')]"
+                                  ".map(r => [...r.cells].map(c => c.textContent))")
+                return next((r[1] for r in rows if r[0] == "rtmp" and r[1] != "0 B/s"), None)
+            wait_for(rtmp_in_rate, timeout=10, what="an RTMP client rate on the page")
+        else:
             self.assertIn("need GET /metrics", b.evaluate("document.getElementById('traffic').textContent"))
 
         self.check_metrics_helpers(b)
