@@ -97,7 +97,7 @@ class Browser:
             self.errors.append("log(%s): %s %s" % (e.get("source"), e.get("text"), e.get("url", "")))
         self.events.put(msg)
 
-    def call(self, method, timeout=15, **params):
+    def call(self, method, timeout=30, **params):
         """Sends one command (to the page once attached) and returns its result."""
         with self._cond:
             self._next_id += 1
