@@ -4,7 +4,8 @@ the page loaded in headless Chromium (DevTools protocol, cdp.py). It must load
 with no console errors, show the origin's server id and the stream key, keep
 data out of the markup (a server id holding HTML stays text), and its pure
 /metrics parser is unit-tested in the page on a fixed text. A screenshot is
-kept as a test artefact. With a token, the page needs ?token= and then works.
+kept as a test artefact. With a token, the page needs ?token= and then works;
+the allow/deny rules cover it like every route.
 """
 import json
 import os
@@ -187,6 +188,16 @@ class StatusPage(RtmpTestCase):
                  what="the origin on the page opened with the token")
         self.assertEqual(b.evaluate("document.getElementById('banner').textContent"), "")
         self.assertEqual(console_errors(b, metrics_served), [])
+
+    def test_network_rules_cover_the_page(self):
+        p = self.proxy(workers=1, start=False)
+        p.write_conf(workers=1, system_api="listen 127.0.0.1:%d; allow 10.0.0.0/8; deny all;" % p.api_port)
+        p.api_ready = lambda: p.api("GET", "/api/v1/versions")[0] == 403
+        p.start()
+        for path in ("/", "/status"):
+            status, body = p.api("GET", path)
+            self.assertEqual(status, 403)
+            self.assertNotIn("<html", body)
 
 
 if __name__ == "__main__":
