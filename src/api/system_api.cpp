@@ -1,7 +1,8 @@
 // The system API server (see system_api.h): an HttpServer (http/http_server.h,
 // the stack every listener of the proxy uses) on the listening sockets the
 // master opened, one handler that checks access (networks, then token),
-// routes by exact path and method, and always answers JSON.
+// routes by exact path and method, and answers JSON; GET / and /status serve
+// the status page (status_page.h), an HTML page that reads the JSON routes.
 //
 // Status codes: 200 success; 400 bad request body ({"code":400,"error":..}
 // naming the field), including a self-loop (an endpoint that is one of this
@@ -32,6 +33,7 @@
 
 #include "api/register_request.h"
 #include "api/self_loop.h"
+#include "api/status_page.h"
 #include "build_info.h"
 #include "core/clock.h"
 #include "core/json_ptr.h"
@@ -226,6 +228,8 @@ struct SystemApi::Impl : HttpServer::Handler {
         {"/api/v1/versions", "GET", &Impl::handle_versions, "GET, HEAD"},
         {"/api/v1/origins", "GET", &Impl::handle_origins, "GET, HEAD"},
         {"/api/v1/streams", "GET", &Impl::handle_streams, "GET, HEAD"},
+        {"/", "GET", &Impl::handle_status_page, "GET, HEAD"},
+        {"/status", "GET", &Impl::handle_status_page, "GET, HEAD"},
     };
     for (const Route& r : kRoutes) {
       if (path != r.path) continue;
@@ -291,6 +295,19 @@ struct SystemApi::Impl : HttpServer::Handler {
       cJSON_AddStringToObject(reply.get(), "pid", std::to_string(registry.local().creator_pid()).c_str());
       send_json(*c, 200, reply.get());
     }));
+  }
+
+  // The page carries no data of its own (it fetches the JSON routes with the
+  // token it was opened with), so it is never cached, and it names no
+  // referrer: its URL may hold ?token=.
+  void handle_status_page(HttpConn& conn, const std::string&, const std::string&) {
+    HttpHeaders h;
+    h.add("Content-Type", "text/html; charset=utf-8");
+    h.add("Content-Security-Policy", std::string(kStatusPageCsp));
+    h.add("Cache-Control", "no-store");
+    h.add("Referrer-Policy", "no-referrer");
+    h.add("X-Content-Type-Options", "nosniff");
+    conn.respond(200, h, status_page_html());
   }
 
   void handle_versions(HttpConn& conn, const std::string&, const std::string&) {
