@@ -257,7 +257,8 @@ class Packages(unittest.TestCase):
         installed_files, _ = tree_files(dest)
         self.assertEqual(sorted(deb ^ installed_files), [], "files in only one of .deb and make install")
         expected = {SBIN, CONF, "/etc/logrotate.d/srs-proxy", "/usr/lib/systemd/system/srs-proxy.service",
-                    "/usr/share/man/man8/srs-proxy.8", "/usr/share/man/man5/srs-proxy.conf.5"}
+                    "/usr/share/man/man8/srs-proxy.8", "/usr/share/man/man5/srs-proxy.conf.5",
+                    "/usr/share/srs-proxy/grafana/srs-proxy-dashboard.json"}
         self.assertEqual(sorted(expected - deb), [])
         for d in ("/etc/srs-proxy", LOG_DIR):
             self.assertIn(d, deb_dirs)
