@@ -50,7 +50,7 @@ local function origin_load(server)
   local k = P .. 'ol:' .. server
   local v = redis.call('HMGET', k, 'l', 't', 'n')
   local t = tonumber(v[2] or '')
-  if t and NOW - t < LOAD_MS and NOW >= t then return tonumber(v[1]) + tonumber(v[3]) end
+  if t and NOW - t < LOAD_MS and NOW >= t then return math.max(0, tonumber(v[1]) + tonumber(v[3])) end
   local osk = P .. 'os:' .. server
   redis.call('ZREMRANGEBYSCORE', osk, '-inf', NOW)
   local l = 0
@@ -300,6 +300,8 @@ if not old then
   end
 elseif old ~= chosen.server then
   redis.call('ZREM', P .. 'os:' .. old, stream)
+  -- The moved stream no longer weighs on its old origin (registry.cpp too).
+  if redis.call('EXISTS', P .. 'ol:' .. old) == 1 then redis.call('HINCRBY', P .. 'ol:' .. old, 'n', -1) end
 end
 redis.call('HSET', pk, 'o', chosen.server, 'st', 'p', 't', NOW)
 pin_ttl(stream, chosen.server, pending_ttl)

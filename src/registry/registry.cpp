@@ -53,7 +53,8 @@
 // An origin's load is the sum over its pinned streams of max(1, live
 // clients), recomputed by one scan of the pins at most every
 // kLoadRefreshMs (so it does not flip-flop as clients come and go), plus
-// one per stream picked for it since (so a burst of new streams spreads by
+// one per stream picked for it since, less one per idle stream moved away
+// (so a burst of new streams spreads by
 // weight at once). With no eligible origin, down or overloaded ones are
 // used (never draining ones) rather than refusing everyone.
 //
@@ -147,7 +148,7 @@ struct OriginEntry {
   double cpu_percent;        // reported; negative = unknown
   double load_1m;
   uint64_t load;             // at the last load refresh
-  uint32_t picked;           // new streams picked for it since
+  int32_t picked;            // new streams picked for it since, less those moved away
 };
 
 // A removed origin (control_origin remove): its service id is refused
@@ -711,7 +712,7 @@ struct Registry::Impl {
     int w = o.weight_override ? o.weight_override : o.weight;
     return std::clamp(w, 1, kWeightMax);
   }
-  static uint64_t load_of(const OriginEntry& o) { return o.load + o.picked; }
+  static uint64_t load_of(const OriginEntry& o) { return uint64_t(std::max<int64_t>(0, int64_t(o.load) + o.picked)); }
 
   // Recomputes every origin's load from the pins: one scan of the streams.
   void refresh_loads(int64_t now) {
@@ -1229,6 +1230,11 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
     im.streams.e[si].used_ms = now_ms;
     im.stream_used(uint32_t(si));
     return im.make_pick(chosen, proto, now_ms);
+  }
+  if (si >= 0) {
+    // The moved stream no longer weighs on its old origin (it had no clients:
+    // it counted 1 there), as in the Redis pick script.
+    if (int old = im.pin_origin(im.streams.e[si]); old >= 0) im.origins[old].picked--;
   }
   if (Status s = im.pin(si, stream_key, chosen, now_ms); !s.ok()) return s;
   if (previous.empty()) {
