@@ -52,7 +52,6 @@
 //                              t (last touch). PEXPIRE session_ttl.
 //   P ss                 ZSET  "<kind>:<id>" -> last touch (cap and eviction)
 //   P shc                ZSET  the hls_client members of ss (evicted first)
-//   P rr                 STRING round-robin cursor among equally loaded origins
 //   P evicted_pins, P evicted_sessions  counters
 //
 // Scripts (their contracts; each is one atomic step):

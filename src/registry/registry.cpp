@@ -51,8 +51,9 @@
 // one with the lowest load / weight, ties to the smallest server id (the
 // Redis pick script applies the same rule, so both backends answer alike).
 // An origin's load is the sum over its pinned streams of max(1, live
-// clients), recomputed by one scan of the pins at most every
-// kLoadRefreshMs (so it does not flip-flop as clients come and go), plus
+// clients), kept up to date as pins and counts change (no scan) but taken
+// as the pick figure at most every kLoadRefreshMs (so it does not flip-flop
+// as clients come and go), plus
 // one per stream picked for it since, less one per idle stream moved away
 // (so a burst of new streams spreads by
 // weight at once). With no eligible origin, down or overloaded ones are
@@ -147,7 +148,8 @@ struct OriginEntry {
   uint16_t weight_override;  // operator's, 0 = none
   double cpu_percent;        // reported; negative = unknown
   double load_1m;
-  uint64_t load;             // at the last load refresh
+  uint64_t live_load;        // now: sum over its pins of max(1, clients), kept up to date
+  uint64_t load;             // live_load at the last load refresh
   int32_t picked;            // new streams picked for it since, less those moved away
 };
 
@@ -619,8 +621,8 @@ struct Registry::Impl {
     for (uint32_t i = 0; i < h->origin_slots; i++) {
       if (origins[i].state != kEmpty) h->origin_high = i + 1;
     }
-    recount_pins();
     repair_counts();
+    recount_pins();  // after the counts: an origin's load follows its pins' clients
   }
 
   // A crash inside add_client() can leave a holder's count ahead of the
@@ -683,11 +685,11 @@ struct Registry::Impl {
   }
 
   void recount_pins() {
-    for (uint32_t i = 0; i < h->origin_slots; i++) origins[i].pins = 0;
+    for (uint32_t i = 0; i < h->origin_slots; i++) origins[i].pins = 0, origins[i].live_load = 0;
     for (uint32_t i = 0; i < streams.t->slots; i++) {
       if (!is_valid(streams.e[i])) continue;
       int o = pin_origin(streams.e[i]);
-      if (o >= 0) origins[o].pins++;
+      if (o >= 0) origins[o].pins++, origins[o].live_load += stream_weight(streams.e[i]);
     }
   }
 
@@ -714,20 +716,12 @@ struct Registry::Impl {
   }
   static uint64_t load_of(const OriginEntry& o) { return uint64_t(std::max<int64_t>(0, int64_t(o.load) + o.picked)); }
 
-  // Recomputes every origin's load from the pins: one scan of the streams.
+  // Takes every origin's current load (kept up to date as pins and client
+  // counts change, so no scan of the pins) as the figure picks use.
   void refresh_loads(int64_t now) {
     for (uint32_t i = 0; i < h->origin_high; i++) {
-      origins[i].load = 0;
+      origins[i].load = origins[i].live_load;
       origins[i].picked = 0;
-    }
-    for (uint32_t i = 0; i < streams.t->slots; i++) {
-      StreamEntry& s = streams.e[i];
-      if (!is_valid(s)) continue;
-      int o = pin_origin(s);
-      if (o < 0) continue;
-      uint64_t c = 0;
-      for (uint32_t n : s.clients) c += n;
-      origins[o].load += std::max<uint64_t>(1, c);
     }
     h->load_ms = now;
     h->loads_valid = 1;
@@ -911,6 +905,7 @@ struct Registry::Impl {
     if (existing >= 0) {
       int old = pin_origin(streams.e[existing]);
       if (old >= 0 && origins[old].pins > 0) origins[old].pins--;
+      if (old >= 0) unweigh(origins[old], stream_weight(streams.e[existing]));
       streams.replace(uint32_t(existing), fresh);
     } else {
       if (Status s = make_stream_room(); !s.ok()) return s;
@@ -918,13 +913,30 @@ struct Registry::Impl {
       rebuild_if_needed(streams);
     }
     origins[slot].pins++;
+    origins[slot].live_load += stream_weight(fresh);
     return Status::Ok();
   }
 
   void erase_stream(uint32_t i) {
     int o = pin_origin(streams.e[i]);
     if (o >= 0 && origins[o].pins > 0) origins[o].pins--;
+    if (o >= 0) unweigh(origins[o], stream_weight(streams.e[i]));
     streams.erase(i);
+  }
+
+  // What a pin weighs in its origin's load: its live clients, at least 1.
+  static uint64_t stream_weight(const StreamEntry& s) {
+    uint64_t c = 0;
+    for (uint32_t n : s.clients) c += n;
+    return std::max<uint64_t>(1, c);
+  }
+  static void unweigh(OriginEntry& o, uint64_t w) { o.live_load = o.live_load > w ? o.live_load - w : 0; }
+  // After a change of pin i's client counts that weighed `before`.
+  void reweigh(uint32_t i, uint64_t before) {
+    int o = pin_origin(streams.e[i]);
+    if (o < 0) return;
+    unweigh(origins[o], before);
+    origins[o].live_load += stream_weight(streams.e[i]);
   }
 };
 
@@ -1135,6 +1147,7 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
       fresh.heartbeats = cur.heartbeats;
     }
     fresh.pins = cur.pins;
+    fresh.live_load = cur.live_load;
     // The operator's decisions outlive restarts (drained for maintenance,
     // the origin restarts during it); the load follows the pins.
     fresh.draining = cur.draining;
@@ -1339,7 +1352,11 @@ void Registry::add_client(std::string_view stream_key, Proto proto, int delta, i
   if (si < 0) return;
   StreamEntry& s = impl_->streams.e[si];
   if (now_ms >= 0) s.used_ms = now_ms;
-  if (delta != 0) count_client(s, owner, proto, holder, delta);
+  if (delta != 0) {
+    uint64_t before = Impl::stream_weight(s);
+    count_client(s, owner, proto, holder, delta);
+    impl_->reweigh(uint32_t(si), before);
+  }
   // On or off the eviction lists as clients come and go. Without a time the
   // pin keeps its place unless it changes list (a late expiry at worst).
   if (now_ms >= 0 || Impl::list_for(s) != s.list) impl_->stream_used(uint32_t(si));
@@ -1357,6 +1374,7 @@ Registry::Dropped Registry::drop_process(pid_t pid, int64_t now_ms) {
       continue;
     }
     bool held = false;
+    const uint64_t before = Impl::stream_weight(s);
     for (HolderCount& hc : s.holders) {
       if (hc.owner == 0 || owner_pid(hc.owner) != (pid & 0xffffff)) continue;
       int p = owner_proto(hc.owner);
@@ -1369,6 +1387,7 @@ Registry::Dropped Registry::drop_process(pid_t pid, int64_t now_ms) {
       held = true;
     }
     if (!held) continue;
+    impl_->reweigh(i, before);
     d.streams++;
     if (std::all_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c == 0; })) {
       s.used_ms = now_ms;  // idle from now: expires session_ttl later, like a stream whose last client left
@@ -1452,6 +1471,7 @@ Status Registry::mirror_origin(const OriginView& v, int64_t now_ms) {
     }
     fresh.registered_ms = cur.registered_ms;
     fresh.pins = cur.pins;
+    fresh.live_load = cur.live_load;
     fresh.load = cur.load;
     fresh.picked = cur.picked;
     publish(cur, fresh);

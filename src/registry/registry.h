@@ -238,8 +238,8 @@ class Registry {
 
   // The origin for a stream: the pinned one while alive (sticky), else a new
   // pick among alive origins with an endpoint for `proto`, remembered for every
-  // worker. A pinned origin that is down (report_failure) keeps the stream
-  // while it has clients, else the stream moves. Error when no alive origin can serve it. New picks go to the
+  // worker. A pinned origin that is down (report_failure) or draining keeps
+  // the stream while it has clients, else it moves. Error when no alive origin can serve it. New picks go to the
   // eligible origin (alive, not draining, not overloaded) with the lowest
   // load / weight (load_below), ties to the smallest server id; if none is
   // eligible, a down or overloaded (never a draining) one. A pinned

@@ -242,5 +242,27 @@ TEST(OriginControl, RemovalsAreBoundedOldestForgottenFirst) {
   EXPECT_FALSE(r->register_origin(origin("o" + std::to_string(kTombstones)), 1000).ok());
 }
 
+// The load is kept as counts change (no scan of the pins): a dead
+// process's clients and a moved stream leave it.
+TEST(OriginControl, LoadFollowsClientsMovesAndDeadProcesses) {
+  auto r = make();
+  ASSERT_TRUE(r->register_origin(origin("a"), 0).ok());
+  EXPECT_EQ(picked(*r, "s", 1), "a");
+  ASSERT_TRUE(r->confirm("s", "a", 1).ok());
+  r->add_client("s", Proto::rtmp, 10, 1, /*holder=*/4242);
+  int64_t t = 1 + kLoadRefreshMs;
+  EXPECT_EQ(find(r->origins(t), "a")->load, 10u);
+  r->drop_process(4242, t);
+  t += kLoadRefreshMs;
+  EXPECT_EQ(find(r->origins(t), "a")->load, 1u);  // the pin alone
+  ASSERT_TRUE(r->register_origin(origin("b"), t).ok());
+  ASSERT_TRUE(r->control_origin("a", OriginOp::drain, 0, t).ok());
+  EXPECT_EQ(picked(*r, "s", t), "b");  // idle: moves off the draining origin
+  t += kLoadRefreshMs;
+  auto list = r->origins(t);
+  EXPECT_EQ(find(list, "a")->load, 0u);
+  EXPECT_EQ(find(list, "b")->load, 1u);
+}
+
 }  // namespace
 }  // namespace sp
