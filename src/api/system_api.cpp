@@ -1,15 +1,18 @@
 // The system API server (see system_api.h): an HttpServer (http/http_server.h,
 // the stack every listener of the proxy uses) on the listening sockets the
 // master opened, one handler that checks access (networks, then token),
-// routes by exact path and method, and always answers JSON.
+// routes by exact path and method (and /api/v1/origins/{server}[/action]
+// through match_origin_path, origin_control.h), and always answers JSON.
 //
 // Status codes: 200 success; 400 bad request body ({"code":400,"error":..}
 // naming the field), including a self-loop (an endpoint that is one of this
 // generation's own listeners, see self_loop.h); 401 missing/wrong token; 403
 // network denied; 404 unknown path; 405 wrong method (with Allow); 413 body
 // over max_body_size; 503 registry full on register (the origin should retry
-// later, its body was fine). Every refusal is logged once, with the peer
-// address, under a per-request context id. A whole request must arrive
+// later, its body was fine); 410 on register for an origin an operator
+// removed (same service id, within origin_remove_time); 404 for an origin
+// control naming an unknown origin. Every refusal is logged once, with the
+// peer address, under a per-request context id. A whole request must arrive
 // within `timeout` of the connection or of the previous answer (slowloris).
 //
 // The registry is reached through RegistryClient (registry_client.h): with

@@ -860,6 +860,10 @@ TEST_F(RedisLive, PickRuleMatchesTheMemoryRegistry) {
       EXPECT_EQ(o.load, 60u);
     }
   }
+  // A restart (new service id) keeps the drain in both.
+  ASSERT_TRUE(both("o5", 4, -1, "svc-restarted"));
+  picks("r/", 8);
+  EXPECT_EQ(counts["o5"], 0);
   // Undrain o5 (weight 4, no load yet), override o1's weight, drain o2.
   control("o5", OriginOp::undrain);
   control("o1", OriginOp::set_weight, 6);
