@@ -456,12 +456,14 @@ void RedisRegistryClient::tick(int64_t now_ms) {
   if (!mirroring_ && (last_mirror_ms_ < 0 || now_ms - last_mirror_ms_ >= kMirrorIntervalMs)) {
     last_mirror_ms_ = now_ms;
     mirroring_ = true;
-    store_->origins([this](Result<std::vector<OriginView>> r) {
-      mirroring_ = false;
-      if (!r.ok()) return;
-      int64_t now = monotonic_ms();
-      for (const OriginView& o : *r) mirror_origin(o, now);
-    });
+    store_->origins(
+        [this](Result<std::vector<OriginView>> r) {
+          mirroring_ = false;
+          if (!r.ok()) return;
+          int64_t now = monotonic_ms();
+          for (const OriginView& o : *r) mirror_origin(o, now);
+        },
+        /*with_clients=*/false);
   }
 }
 

@@ -66,7 +66,9 @@ local function weight(o)
   return tonumber(o.w or '1') or 1
 end
 
-local function origin_reply(o, fail_timeout, with_streams)
+-- with_clients: also sum the live clients of its streams (costs a look-up
+-- per stream and holder: operators' listings only).
+local function origin_reply(o, fail_timeout, with_streams, with_clients)
   local fails = tonumber(o.f or '0')
   if NOW - tonumber(o.fw or '0') >= fail_timeout then fails = 0 end
   local down_for, reason = 0, ''
@@ -74,7 +76,9 @@ local function origin_reply(o, fail_timeout, with_streams)
   local streams, clients = {}, 0
   if with_streams then
     streams = redis.call('ZRANGEBYSCORE', P .. 'os:' .. o.server, NOW, '+inf')
-    for _, s in ipairs(streams) do clients = clients + stream_clients(s) end
+    if with_clients then
+      for _, s in ipairs(streams) do clients = clients + stream_clients(s) end
+    end
   end
   return {o.server, o.sv or '', o.pid or '', o.dev or '', o.ip or '',
           o.e0 or '', o.e1 or '', o.e2 or '', o.e3 or '', o.e4 or '',
@@ -232,7 +236,7 @@ end
 return 'ok'
 )LUA";
 
-// ARGV: P, fail_timeout
+// ARGV: P, fail_timeout, with_clients ('1': each origin's live client count)
 const char* kOrigins = R"LUA(
 local out = {}
 for _, s in ipairs(redis.call('SMEMBERS', P .. 'origins')) do
@@ -241,7 +245,7 @@ for _, s in ipairs(redis.call('SMEMBERS', P .. 'origins')) do
     redis.call('SREM', P .. 'origins', s)
     redis.call('DEL', P .. 'os:' .. s)
   else
-    table.insert(out, origin_reply(o, tonumber(ARGV[2]), true))
+    table.insert(out, origin_reply(o, tonumber(ARGV[2]), true, ARGV[3] == '1'))
   end
 end
 return out

@@ -338,8 +338,9 @@ void RedisStore::register_origin(const OriginSpec& spec, Done<RedisRegistration>
                });
 }
 
-void RedisStore::origins(Done<std::vector<OriginView>> done) {
-  client_.eval(redis_scripts::origins(), {}, {options_.prefix, std::to_string(options_.ttls.fail_timeout_ms)},
+void RedisStore::origins(Done<std::vector<OriginView>> done, bool with_clients) {
+  client_.eval(redis_scripts::origins(), {},
+               {options_.prefix, std::to_string(options_.ttls.fail_timeout_ms), with_clients ? "1" : "0"},
                [done = std::move(done)](Result<RedisValue> r) {
                  if (!r.ok()) return done(r.status());
                  done(decode_origins(*r));

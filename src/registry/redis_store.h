@@ -198,7 +198,10 @@ class RedisStore {
   bool connected() const { return client_.connected(); }
 
   void register_origin(const OriginSpec& spec, Done<RedisRegistration> done);
-  void origins(Done<std::vector<OriginView>> done);
+  // with_clients: each origin's `clients` summed over its streams and every
+  // live proxy (a look-up per stream and holder: for operators' listings,
+  // not for the local cache's once-a-second copy).
+  void origins(Done<std::vector<OriginView>> done, bool with_clients = true);
   // Operator control (Registry::control_origin's rules); not_found for an
   // unknown server.
   void control_origin(std::string_view server, OriginOp op, int weight, StatusDone done);

@@ -846,9 +846,14 @@ TEST_F(RedisLive, PickRuleMatchesTheMemoryRegistry) {
   EXPECT_EQ(counts["o3"], 40);
   EXPECT_EQ(counts["o4"], 0);
   EXPECT_EQ(counts["o5"], 0);
+  // a/0 went to o1 (all at 0: the smallest id); its clients show in the listing.
+  ASSERT_TRUE(loop.call<int64_t>([&](auto d) { st.add_client("a/0", Proto::rtmp, 5, d); }).ok());
   auto listed = loop.call<std::vector<OriginView>>([&](auto d) { st.origins(d); });
   ASSERT_TRUE(listed.ok());
   for (const OriginView& o : *listed) {
+    if (o.server == "o1") {
+      EXPECT_EQ(o.clients, 5u);
+    }
     if (o.server == "o5") {
       EXPECT_TRUE(o.draining);
     }
@@ -860,6 +865,9 @@ TEST_F(RedisLive, PickRuleMatchesTheMemoryRegistry) {
       EXPECT_EQ(o.load, 60u);
     }
   }
+  // (Gone again, so a load refresh in Redis counts a/0 as 1, as the memory
+  // registry, whose clock stays put, does.)
+  ASSERT_TRUE(loop.call<int64_t>([&](auto d) { st.add_client("a/0", Proto::rtmp, -5, d); }).ok());
   // A restart (new service id) keeps the drain in both.
   ASSERT_TRUE(both("o5", 4, -1, "svc-restarted"));
   picks("r/", 8);
