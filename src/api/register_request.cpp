@@ -7,11 +7,18 @@
 // NUL would truncate it: "fz\u0000evil" would replace origin "fz"). The ip
 // and any specific endpoint host must be numeric addresses one can connect
 // to: host names are refused (SRS sends a numeric ip; resolving would block).
+//
+// Optional fields used (issue 16): `weight` (1..kWeightMax) and, from SRS's
+// `summaries`, data.system.cpu_percent (else data.self.cpu_percent) and
+// data.system.load_1m; a summaries object of another shape is ignored, never
+// refused (SRS versions differ).
 #include "api/register_request.h"
 
 #include <cjson/cJSON.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -150,7 +157,60 @@ Status read_endpoints(const cJSON* root, Proto proto, bool mandatory, std::vecto
   return Status::Ok();
 }
 
+// Optional `weight`: an integer 1..kWeightMax (a number, or a string of
+// digits as SRS sends its ports).
+Status read_weight(const cJSON* root, int* out) {
+  const cJSON* item = cJSON_GetObjectItemCaseSensitive(root, "weight");
+  if (!item || cJSON_IsNull(item)) return Status::Ok();
+  double v = 0;
+  if (cJSON_IsNumber(item)) {
+    v = item->valuedouble;
+  } else if (cJSON_IsString(item) && item->valuestring && item->valuestring[0] &&
+             strspn(item->valuestring, "0123456789") == strlen(item->valuestring) && strlen(item->valuestring) <= 6) {
+    v = double(atoi(item->valuestring));
+  } else {
+    return field_error("weight", "must be an integer 1-" + std::to_string(kWeightMax));
+  }
+  if (!std::isfinite(v) || v != std::floor(v) || v < 1 || v > kWeightMax) {
+    return field_error("weight", "must be an integer 1-" + std::to_string(kWeightMax));
+  }
+  *out = int(v);
+  return Status::Ok();
+}
+
+// A non-negative finite number member of `obj`, else -1.
+double number_or_unknown(const cJSON* obj, const char* name) {
+  const cJSON* n = cJSON_GetObjectItemCaseSensitive(obj, name);
+  if (!cJSON_IsNumber(n) || !std::isfinite(n->valuedouble) || n->valuedouble < 0) return -1;
+  return n->valuedouble;
+}
+
 }  // namespace
+
+Summaries parse_summaries(const cJSON* root) {
+  Summaries out;
+  const cJSON* sum = cJSON_GetObjectItemCaseSensitive(root, "summaries");
+  const cJSON* data = cJSON_IsObject(sum) ? cJSON_GetObjectItemCaseSensitive(sum, "data") : nullptr;
+  if (!cJSON_IsObject(data)) return out;
+  const cJSON* system = cJSON_GetObjectItemCaseSensitive(data, "system");
+  const cJSON* self = cJSON_GetObjectItemCaseSensitive(data, "self");
+  if (cJSON_IsObject(system)) {
+    out.cpu_percent = number_or_unknown(system, "cpu_percent");
+    out.load_1m = number_or_unknown(system, "load_1m");
+  }
+  if (out.cpu_percent < 0 && cJSON_IsObject(self)) out.cpu_percent = number_or_unknown(self, "cpu_percent");
+  return out;
+}
+
+Status check_server_id(std::string_view server) {
+  if (server.empty()) return field_error("server", "must be a non-empty string");
+  if (server.size() > kServerIdMax) {
+    return field_error("server", "is too long (at most " + std::to_string(kServerIdMax) + " bytes)");
+  }
+  if (server.find('\0') != std::string_view::npos) return field_error("server", "contains a NUL character");
+  if (std::string why = text_problem(server); !why.empty()) return field_error("server", why);
+  return Status::Ok();
+}
 
 Result<OriginSpec> parse_register_request(std::string_view json) {
   JsonPtr root(cJSON_ParseWithLength(json.data(), json.size()));
@@ -181,6 +241,10 @@ Result<OriginSpec> parse_register_request(std::string_view json) {
     Status s = read_endpoints(r, proto, proto == Proto::rtmp, &spec.endpoints[p]);
     if (!s.ok()) return s;
   }
+  if (Status s = read_weight(r, &spec.weight); !s.ok()) return s;
+  Summaries sum = parse_summaries(r);
+  spec.cpu_percent = sum.cpu_percent;
+  spec.load_1m = sum.load_1m;
   return spec;
 }
 

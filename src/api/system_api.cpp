@@ -1,16 +1,20 @@
 // The system API server (see system_api.h): an HttpServer (http/http_server.h,
 // the stack every listener of the proxy uses) on the listening sockets the
 // master opened, one handler that checks access (networks, then token),
-// routes by exact path and method, and answers JSON; GET / and /status serve
-// the status page (status_page.h), an HTML page that reads the JSON routes.
+// routes by exact path and method (and /api/v1/origins/{server}[/action]
+// through match_origin_path, origin_control.h), and answers JSON; GET / and
+// /status serve the status page (status_page.h), an HTML page that reads the
+// JSON routes.
 //
 // Status codes: 200 success; 400 bad request body ({"code":400,"error":..}
 // naming the field), including a self-loop (an endpoint that is one of this
 // generation's own listeners, see self_loop.h); 401 missing/wrong token; 403
 // network denied; 404 unknown path; 405 wrong method (with Allow); 413 body
 // over max_body_size; 503 registry full on register (the origin should retry
-// later, its body was fine). Every refusal is logged once, with the peer
-// address, under a per-request context id. A whole request must arrive
+// later, its body was fine); 410 on register for an origin an operator
+// removed (same service id, within origin_remove_time); 404 for an origin
+// control naming an unknown origin. Every refusal is logged once, with the
+// peer address, under a per-request context id. A whole request must arrive
 // within `timeout` of the connection or of the previous answer (slowloris).
 //
 // The registry is reached through RegistryClient (registry_client.h): with
@@ -31,6 +35,7 @@
 #include <unordered_map>
 #include <string>
 
+#include "api/origin_control.h"
 #include "api/register_request.h"
 #include "api/self_loop.h"
 #include "api/status_page.h"
@@ -103,6 +108,22 @@ cJSON* origin_json(const OriginView& o) {
   }
   cJSON* streams = cJSON_AddArrayToObject(j, "streams");
   for (const std::string& key : o.streams) cJSON_AddItemToArray(streams, cJSON_CreateString(key.c_str()));
+  // Operator control and load (issue 16): draining / overloaded get no new
+  // streams; clients = live clients of its streams (wait for 0 after a
+  // drain); load / weight is what picks compare; cpu and load_1m as its
+  // heartbeat's summaries reported them (null: not reported).
+  cJSON_AddBoolToObject(j, "draining", o.draining);
+  cJSON_AddBoolToObject(j, "overloaded", o.overloaded);
+  if (o.cpu_percent >= 0) cJSON_AddNumberToObject(j, "cpu", o.cpu_percent);
+  else cJSON_AddNullToObject(j, "cpu");
+  if (o.load_1m >= 0) cJSON_AddNumberToObject(j, "load_1m", o.load_1m);
+  else cJSON_AddNullToObject(j, "load_1m");
+  cJSON_AddNumberToObject(j, "weight", o.weight);
+  cJSON_AddNumberToObject(j, "registered_weight", o.registered_weight);
+  if (o.weight_override > 0) cJSON_AddNumberToObject(j, "weight_override", o.weight_override);
+  else cJSON_AddNullToObject(j, "weight_override");
+  cJSON_AddNumberToObject(j, "load", double(o.load));
+  cJSON_AddNumberToObject(j, "clients", double(o.clients));
   return j;
 }
 
@@ -241,6 +262,16 @@ struct SystemApi::Impl : HttpServer::Handler {
       }
       return (this->*r.handle)(conn, body, ctx);
     }
+    if (auto op = match_origin_path(path)) {
+      if (!op->ok()) return refuse(400, op->error());
+      const char* want = (*op)->op ? "POST" : "DELETE";
+      if (req.method != want) {
+        HttpHeaders allow;
+        allow.add("Allow", want);
+        return refuse(405, "method " + req.method + " not allowed on " + path, allow);
+      }
+      return handle_origin_control(conn, req, body, ctx, **op);
+    }
     refuse(404, "no such API: " + path);
   }
 
@@ -284,7 +315,8 @@ struct SystemApi::Impl : HttpServer::Handler {
       answered(*c);
       if (c->closed()) return;
       if (!s.ok()) {
-        int code = http_status_for(s.kind());
+        // not_found: the server id was removed by an operator (410 Gone).
+        int code = s.kind() == ErrorKind::not_found ? 410 : http_status_for(s.kind());
         SP_WARN(ctx, "system api: registration of %s from %s refused with %d: %s", server.c_str(), peer.c_str(),
                 code, s.message().c_str());
         return send_error(*c, code, s.message());
@@ -308,6 +340,48 @@ struct SystemApi::Impl : HttpServer::Handler {
     h.add("Referrer-Policy", "no-referrer");
     h.add("X-Content-Type-Options", "nosniff");
     conn.respond(200, h, status_page_html());
+  }
+
+  // POST .../drain, .../undrain, .../weight and DELETE /api/v1/origins/{server}:
+  // one notice line per change with the caller and the result.
+  void handle_origin_control(HttpConn& conn, const HttpRequestHead& req, const std::string& body,
+                             const std::string& ctx, const OriginPath& target) {
+    std::string peer = conn.peer().to_string();
+    OriginOp op = target.op.value_or(OriginOp::remove);
+    int weight = 0;
+    if (op == OriginOp::set_weight) {
+      Result<int> w = parse_weight_request(body, req.query);
+      if (!w.ok()) {
+        SP_WARN(ctx, "system api: weight of origin %s from %s refused: %s", target.server.c_str(), peer.c_str(),
+                w.error().c_str());
+        return send_error(conn, 400, w.error());
+      }
+      weight = *w;
+    }
+    HttpConn* c = &conn;
+    std::string server = target.server;
+    wait_on(conn, registry.control_origin(server, op, weight, monotonic_ms(), [this, c, ctx, peer, server, op,
+                                                                                weight](Status s) {
+      answered(*c);
+      std::string what = origin_op_name(op);
+      if (op == OriginOp::set_weight) what += " " + std::to_string(weight);
+      if (!s.ok()) {
+        int code = http_status_for(s.kind());
+        SP_NOTICE(ctx, "system api: %s of origin %s by %s failed with %d: %s", what.c_str(), server.c_str(),
+                  peer.c_str(), code, s.message().c_str());
+        if (!c->closed()) send_error(*c, code, s.message());
+        return;
+      }
+      SP_NOTICE(ctx, "system api: %s of origin %s by %s: done (%s backend)", what.c_str(), server.c_str(),
+                peer.c_str(), registry.backend());
+      if (c->closed()) return;
+      JsonPtr reply(cJSON_CreateObject());
+      cJSON_AddNumberToObject(reply.get(), "code", 0);
+      cJSON_AddStringToObject(reply.get(), "server", server.c_str());
+      cJSON_AddStringToObject(reply.get(), "action", origin_op_name(op));
+      if (op == OriginOp::set_weight) cJSON_AddNumberToObject(reply.get(), "weight", weight);
+      send_json(*c, 200, reply.get());
+    }));
   }
 
   void handle_versions(HttpConn& conn, const std::string&, const std::string&) {

@@ -4,6 +4,9 @@
 //   GET  /api/v1/origins        every origin, alive or not, with pinned streams
 //   GET  /api/v1/streams        stream key -> origin, client counts per protocol
 //                               (and "hls": its live HLS sessions)
+//   POST /api/v1/origins/{server}/drain|undrain   no new streams / again
+//   POST /api/v1/origins/{server}/weight          {"weight":N} or ?weight=N
+//   DELETE /api/v1/origins/{server}               forget it (origin_remove_time)
 // Access: optional token (Authorization: Bearer, or ?token=) and allow/deny
 // networks from `system_api { token; allow; deny; }`.
 #pragma once

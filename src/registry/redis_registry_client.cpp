@@ -309,6 +309,34 @@ RegistryCall RedisRegistryClient::register_origin(const OriginSpec& spec, int64_
   return call;
 }
 
+// Redis decides (every proxy obeys it at its next pick); the local cache
+// follows at once so an outage afterwards keeps the decision here too.
+// Without Redis the change is refused (unavailable): an operator's drain
+// made only on one proxy would not be obeyed by the others.
+RegistryCall RedisRegistryClient::control_origin(std::string_view server, OriginOp op, int weight, int64_t now_ms,
+                                                 StatusDone done) {
+  (void)now_ms;
+  if (!redis_->connected()) {
+    done(Status::Error(ErrorKind::unavailable, "redis unreachable: origin control needs the shared registry"));
+    return {};
+  }
+  auto st = std::make_shared<RegistryCall::State>();
+  RegistryCall call(st);
+  store_->control_origin(server, op, weight,
+                         [this, st, op, weight, s = std::string(server), done = std::move(done)](Status r) mutable {
+                           if (r.ok()) {
+                             Status local = local_.control_origin(s, op, weight, monotonic_ms());
+                             if (!local.ok()) {
+                               SP_DEBUG(::sp::log::process_context(), "registry: origin %s %s not applied locally: %s",
+                                        s.c_str(), origin_op_name(op), local.message().c_str());
+                             }
+                           }
+                           if (!claim(st)) return;
+                           done(r);
+                         });
+  return call;
+}
+
 RegistryCall RedisRegistryClient::origins(int64_t now_ms, OriginsDone done) {
   if (!redis_->connected()) {
     done(local_.origins(now_ms));
@@ -428,12 +456,14 @@ void RedisRegistryClient::tick(int64_t now_ms) {
   if (!mirroring_ && (last_mirror_ms_ < 0 || now_ms - last_mirror_ms_ >= kMirrorIntervalMs)) {
     last_mirror_ms_ = now_ms;
     mirroring_ = true;
-    store_->origins([this](Result<std::vector<OriginView>> r) {
-      mirroring_ = false;
-      if (!r.ok()) return;
-      int64_t now = monotonic_ms();
-      for (const OriginView& o : *r) mirror_origin(o, now);
-    });
+    store_->origins(
+        [this](Result<std::vector<OriginView>> r) {
+          mirroring_ = false;
+          if (!r.ok()) return;
+          int64_t now = monotonic_ms();
+          for (const OriginView& o : *r) mirror_origin(o, now);
+        },
+        /*with_clients=*/false);
   }
 }
 

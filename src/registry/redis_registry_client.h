@@ -97,6 +97,8 @@ class RedisRegistryClient final : public RegistryClient {
   void remove_session(SessionKind kind, std::string_view id) override;
 
   RegistryCall register_origin(const OriginSpec& spec, int64_t now_ms, StatusDone done) override;
+  RegistryCall control_origin(std::string_view server, OriginOp op, int weight, int64_t now_ms,
+                              StatusDone done) override;
   RegistryCall origins(int64_t now_ms, OriginsDone done) override;
   RegistryCall streams(int64_t now_ms, StreamsDone done) override;
   RegistryCall cluster_streams(int64_t now_ms, ClusterStreamsDone done) override;

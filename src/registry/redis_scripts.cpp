@@ -31,17 +31,61 @@ local function origin(server)
   return o
 end
 
-local function origin_reply(o, fail_timeout, with_streams)
+-- Live clients of a stream: the counts of every live proxy holding some.
+local function stream_clients(stream)
+  local c = 0
+  for _, px in ipairs(redis.call('SMEMBERS', P .. 'ph:' .. stream)) do
+    if redis.call('EXISTS', P .. 'px:' .. px) == 1 then
+      for p = 0, 4 do c = c + tonumber(redis.call('HGET', P .. 'pc:' .. px, p .. '|' .. stream) or '0') end
+    end
+  end
+  return c
+end
+
+-- The pick rule's load of an origin (the same as registry.cpp's): the sum
+-- over its live pins of max(1, live clients), recomputed at most every
+-- LOAD_MS, plus the streams picked for it since (ol:<server> n).
+local LOAD_MS = 2000
+local function origin_load(server)
+  local k = P .. 'ol:' .. server
+  local v = redis.call('HMGET', k, 'l', 't', 'n')
+  local t = tonumber(v[2] or '')
+  if t and NOW - t < LOAD_MS and NOW >= t then return math.max(0, tonumber(v[1]) + tonumber(v[3])) end
+  local osk = P .. 'os:' .. server
+  redis.call('ZREMRANGEBYSCORE', osk, '-inf', NOW)
+  local l = 0
+  for _, s in ipairs(redis.call('ZRANGE', osk, 0, -1)) do l = l + math.max(1, stream_clients(s)) end
+  redis.call('HSET', k, 'l', l, 't', NOW, 'n', 0)
+  redis.call('PEXPIRE', k, 60000)
+  return l
+end
+
+local function weight(o)
+  local wo = tonumber(o.wo or '0') or 0
+  if wo > 0 then return wo end
+  return tonumber(o.w or '1') or 1
+end
+
+-- with_clients: also sum the live clients of its streams (costs a look-up
+-- per stream and holder: operators' listings only).
+local function origin_reply(o, fail_timeout, with_streams, with_clients)
   local fails = tonumber(o.f or '0')
   if NOW - tonumber(o.fw or '0') >= fail_timeout then fails = 0 end
   local down_for, reason = 0, ''
   if o.down then down_for = tonumber(o.du) - NOW; reason = o.dr or '' end
-  local streams = {}
-  if with_streams then streams = redis.call('ZRANGEBYSCORE', P .. 'os:' .. o.server, NOW, '+inf') end
+  local streams, clients = {}, 0
+  if with_streams then
+    streams = redis.call('ZRANGEBYSCORE', P .. 'os:' .. o.server, NOW, '+inf')
+    if with_clients then
+      for _, s in ipairs(streams) do clients = clients + stream_clients(s) end
+    end
+  end
   return {o.server, o.sv or '', o.pid or '', o.dev or '', o.ip or '',
           o.e0 or '', o.e1 or '', o.e2 or '', o.e3 or '', o.e4 or '',
           o.hb_alive and 1 or 0, o.down and 1 or 0, reason, down_for, fails,
-          tonumber(o.hbi or '0'), NOW - tonumber(o.hb or NOW), tonumber(o.reg or NOW), streams}
+          tonumber(o.hbi or '0'), NOW - tonumber(o.hb or NOW), tonumber(o.reg or NOW), streams,
+          o.drain == '1' and 1 or 0, o.ovl == '1' and 1 or 0, o.cpu or '-1', o.l1 or '-1',
+          tonumber(o.w or '1') or 1, tonumber(o.wo or '0') or 0, origin_load(o.server), clients}
 end
 
 -- A use of a pin: it expires `ttl` from now; the load and eviction indexes
@@ -93,11 +137,19 @@ local function room_for_pin(max_pins, pending_ttl)
 end
 )LUA";
 
-// ARGV: P, server, service, pid, device_id, ip, e0..e4, origin_ttl, heartbeat_misses
+// ARGV: P, server, service, pid, device_id, ip, e0..e4, origin_ttl, heartbeat_misses,
+//       weight, cpu_percent, load_1m, cpu_limit
 const char* kRegister = R"LUA(
 local server = ARGV[2]
 local k = P .. 'o:' .. server
 local origin_ttl, misses = tonumber(ARGV[12]), tonumber(ARGV[13])
+local rmk = P .. 'rm:' .. server
+local removed = redis.call('GET', rmk)
+if removed then
+  if removed == ARGV[3] then return {'removed', redis.call('PTTL', rmk)} end
+  redis.call('DEL', rmk)
+  redis.call('ZREM', P .. 'rms', server)
+end
 local cur = hash(k)
 local function learn(o)
   local n = tonumber(o.hbn or '0') + 1
@@ -123,19 +175,68 @@ if cur then
   end
 end
 if not keep_health then redis.call('DEL', k) end
+-- Overload with hysteresis (registry.h next_overloaded); the operator's
+-- drain and weight override outlive restarts.
+local cpu, limit = tonumber(ARGV[15]) or -1, tonumber(ARGV[17]) or 0
+local over = false
+if limit > 0 and cpu >= 0 then
+  over = cpu > limit or (keep_health and cur.ovl == '1' and cpu >= limit - 10)
+end
+if cur and not keep_health then
+  redis.call('HSET', k, 'drain', cur.drain or '0', 'wo', cur.wo or '0')
+end
 redis.call('HSET', k, 'sv', ARGV[3], 'pid', ARGV[4], 'dev', ARGV[5], 'ip', ARGV[6],
            'e0', ARGV[7], 'e1', ARGV[8], 'e2', ARGV[9], 'e3', ARGV[10], 'e4', ARGV[11],
-           'hb', NOW, 'hbn', hbn, 'hbi', hbi, 'reg', reg)
+           'hb', NOW, 'hbn', hbn, 'hbi', hbi, 'reg', reg,
+           'w', ARGV[14], 'cpu', ARGV[15], 'l1', ARGV[16], 'ovl', over and 1 or 0)
 local dead_after = origin_ttl
 if hbi > 0 and misses > 0 then dead_after = math.min(origin_ttl, hbi * misses) end
 redis.call('SET', P .. 'oa:' .. server, 1, 'PX', dead_after)
 redis.call('PEXPIRE', k, dead_after + origin_ttl)
 redis.call('PEXPIRE', P .. 'os:' .. server, dead_after + origin_ttl)
 redis.call('SADD', P .. 'origins', server)
+if cur and (cur.ovl == '1') ~= over then what = what .. (over and ',overloaded' or ',recovered') end
 return {what, dead_after}
 )LUA";
 
-// ARGV: P, fail_timeout
+// ARGV: P, server, op (drain|undrain|weight|remove), weight, origin_remove_ms, max_removed
+const char* kControl = R"LUA(
+local server, op = ARGV[2], ARGV[3]
+local k = P .. 'o:' .. server
+if redis.call('EXISTS', k) == 0 then return 'not_found' end
+if op == 'drain' then
+  redis.call('HSET', k, 'drain', 1)
+elseif op == 'undrain' then
+  redis.call('HSET', k, 'drain', 0)
+elseif op == 'weight' then
+  redis.call('HSET', k, 'wo', tonumber(ARGV[4]))
+elseif op == 'remove' then
+  local sv = redis.call('HGET', k, 'sv') or ''
+  for _, s in ipairs(redis.call('ZRANGE', P .. 'os:' .. server, 0, -1)) do
+    if redis.call('HGET', P .. 'p:' .. s, 'o') == server then
+      redis.call('DEL', P .. 'p:' .. s)
+      redis.call('ZREM', P .. 'pins', s)
+      redis.call('ZREM', P .. 'pp', s)
+    end
+  end
+  redis.call('DEL', k, P .. 'oa:' .. server, P .. 'os:' .. server, P .. 'ol:' .. server)
+  redis.call('SREM', P .. 'origins', server)
+  local ms = tonumber(ARGV[5])
+  redis.call('SET', P .. 'rm:' .. server, sv, 'PX', ms)
+  redis.call('ZADD', P .. 'rms', NOW, server)
+  redis.call('ZREMRANGEBYSCORE', P .. 'rms', '-inf', NOW - ms)
+  while redis.call('ZCARD', P .. 'rms') > tonumber(ARGV[6]) do
+    local old = redis.call('ZRANGE', P .. 'rms', 0, 0)[1]
+    redis.call('ZREM', P .. 'rms', old)
+    redis.call('DEL', P .. 'rm:' .. old)
+  end
+else
+  return redis.error_reply('unknown origin operation ' .. op)
+end
+return 'ok'
+)LUA";
+
+// ARGV: P, fail_timeout, with_clients ('1': each origin's live client count)
 const char* kOrigins = R"LUA(
 local out = {}
 for _, s in ipairs(redis.call('SMEMBERS', P .. 'origins')) do
@@ -144,7 +245,7 @@ for _, s in ipairs(redis.call('SMEMBERS', P .. 'origins')) do
     redis.call('SREM', P .. 'origins', s)
     redis.call('DEL', P .. 'os:' .. s)
   else
-    table.insert(out, origin_reply(o, tonumber(ARGV[2]), true))
+    table.insert(out, origin_reply(o, tonumber(ARGV[2]), true, ARGV[3] == '1'))
   end
 end
 return out
@@ -165,7 +266,7 @@ if old then
   local o = origin(old)
   if o and o.hb_alive then
     local ok = serves(o)
-    if (ok and not o.down) or has_clients(stream) then
+    if (ok and not o.down and o.drain ~= '1') or has_clients(stream) then
       if not ok then
         return redis.error_reply('origin ' .. old .. ' holds stream ' .. stream .. ' and has no ' .. ARGV[9] .. ' endpoint')
       end
@@ -174,36 +275,37 @@ if old then
     end
   end
 end
-local live, down = {}, {}
+-- The pick rule (registry.cpp): eligible = alive, not down, not draining,
+-- not overloaded; the lowest load / weight, ties to the smallest server id;
+-- with none eligible, the best down or overloaded one (never a draining one).
+local live, fallback = {}, {}
 for _, s in ipairs(redis.call('SMEMBERS', P .. 'origins')) do
   local o = origin(s)
   if not o then
     redis.call('SREM', P .. 'origins', s)
-  elseif o.hb_alive and serves(o) then
-    if o.down then table.insert(down, o) else table.insert(live, o) end
+  elseif o.hb_alive and serves(o) and o.drain ~= '1' then
+    if o.down or o.ovl == '1' then table.insert(fallback, o) else table.insert(live, o) end
   end
 end
 local cands = live
-if #cands == 0 then cands = down end
+if #cands == 0 then cands = fallback end
 if #cands == 0 then return redis.error_reply('no alive origin serves ' .. ARGV[9]) end
-local best, ties = nil, {}
+local chosen, cl, cw = nil, 0, 1
 for _, o in ipairs(cands) do
-  local osk = P .. 'os:' .. o.server
-  redis.call('ZREMRANGEBYSCORE', osk, '-inf', NOW)
-  local n = redis.call('ZCARD', osk)
-  if best == nil or n < best then best = n; ties = {o} elseif n == best then table.insert(ties, o) end
+  local l, w = origin_load(o.server), weight(o)
+  if chosen == nil or l * cw < cl * w or (l * cw == cl * w and o.server < chosen.server) then
+    chosen, cl, cw = o, l, w
+  end
 end
-local chosen = ties[1]
-if #ties > 1 then
-  table.sort(ties, function(a, b) return a.server < b.server end)
-  chosen = ties[(redis.call('INCR', P .. 'rr') % #ties) + 1]
-end
+redis.call('HINCRBY', P .. 'ol:' .. chosen.server, 'n', 1)
 if not old then
   if not room_for_pin(max_pins, pending_ttl) then
     return redis.error_reply('registry full: ' .. max_pins .. ' streams')
   end
 elseif old ~= chosen.server then
   redis.call('ZREM', P .. 'os:' .. old, stream)
+  -- The moved stream no longer weighs on its old origin (registry.cpp too).
+  if redis.call('EXISTS', P .. 'ol:' .. old) == 1 then redis.call('HINCRBY', P .. 'ol:' .. old, 'n', -1) end
 end
 redis.call('HSET', pk, 'o', chosen.server, 'st', 'p', 't', NOW)
 pin_ttl(stream, chosen.server, pending_ttl)
@@ -462,6 +564,7 @@ std::string with_prelude(const char* body, const char* extra = "") { return std:
 
 SP_SCRIPT(register_origin, "register_origin", kRegister)
 SP_SCRIPT(origins, "origins", kOrigins)
+SP_SCRIPT(control_origin, "control_origin", kControl)
 SP_SCRIPT(pick, "pick", kPick)
 SP_SCRIPT(confirm, "confirm", kConfirm)
 SP_SCRIPT(report_failure, "report_failure", kReportFailure)

@@ -12,6 +12,7 @@ namespace sp::redis_scripts {
 
 const RedisScript& register_origin();
 const RedisScript& origins();
+const RedisScript& control_origin();
 const RedisScript& pick();
 const RedisScript& confirm();
 const RedisScript& report_failure();

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "core/log.h"
 #include "registry/redis_scripts.h"
@@ -38,6 +41,23 @@ const char* kind_arg(SessionKind kind) {
 template <class T>
 Result<T> bad_reply(const char* what) {
   return Result<T>::Error(ErrorKind::internal, std::string("redis registry: unexpected reply to ") + what);
+}
+
+// A reported figure as stored (and compared by the scripts): "-1" when
+// unknown, else a decimal text.
+std::string number_text(double v) {
+  if (!(v >= 0) || !std::isfinite(v)) return "-1";
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+double number_of(const RedisValue& v) {
+  std::string t = v.type == RedisValue::Type::integer ? std::to_string(v.integer) : v.text();
+  char* end = nullptr;
+  double d = strtod(t.c_str(), &end);
+  if (t.empty() || end != t.c_str() + t.size() || !std::isfinite(d) || d < 0) return -1;
+  return d;
 }
 
 }  // namespace
@@ -94,13 +114,18 @@ std::vector<std::string> register_args(const OriginSpec& spec, const RegistryTtl
   for (int p = 0; p < kProtoCount; p++) a.push_back(encode_endpoints(spec.endpoints[p]));
   a.push_back(std::to_string(ttls.origin_ttl_ms));
   a.push_back(std::to_string(ttls.heartbeat_misses));
+  a.push_back(std::to_string(std::clamp(spec.weight, 1, kWeightMax)));
+  a.push_back(number_text(spec.cpu_percent));
+  a.push_back(number_text(spec.load_1m));
+  a.push_back(std::to_string(ttls.cpu_limit));
   return a;
 }
 
 // {server, service, pid, device_id, ip, e0..e4, hb_alive, down, down_reason,
-//  down_for_ms, fails, hbi, age_ms, registered_ms, {streams}}
+//  down_for_ms, fails, hbi, age_ms, registered_ms, {streams}, draining,
+//  overloaded, cpu, load_1m, weight, weight_override, load, clients}
 Result<OriginView> decode_origin(const RedisValue& v) {
-  if (!v.is_array() || v.elements.size() != 19) return bad_reply<OriginView>("an origin");
+  if (!v.is_array() || v.elements.size() != 27) return bad_reply<OriginView>("an origin");
   const auto& e = v.elements;
   OriginView o;
   o.server = e[0].text();
@@ -124,6 +149,15 @@ Result<OriginView> decode_origin(const RedisValue& v) {
   o.registered_ms = int_of(e[17]);
   if (!e[18].is_array()) return bad_reply<OriginView>("an origin's streams");
   for (const RedisValue& s : e[18].elements) o.streams.push_back(s.text());
+  o.draining = int_of(e[19]) != 0;
+  o.overloaded = int_of(e[20]) != 0;
+  o.cpu_percent = number_of(e[21]);
+  o.load_1m = number_of(e[22]);
+  o.registered_weight = int(std::clamp<int64_t>(int_of(e[23]), 1, kWeightMax));
+  o.weight_override = int(std::clamp<int64_t>(int_of(e[24]), 0, kWeightMax));
+  o.weight = o.weight_override > 0 ? o.weight_override : o.registered_weight;
+  o.load = uint64_t(std::max<int64_t>(0, int_of(e[25])));
+  o.clients = uint64_t(std::max<int64_t>(0, int_of(e[26])));
   return o;
 }
 
@@ -279,6 +313,23 @@ void RedisStore::register_origin(const OriginSpec& spec, Done<RedisRegistration>
                  if (!r.ok()) return done(r.status());
                  if (!r->is_array() || r->elements.size() != 2) return done(bad_reply<RedisRegistration>("register"));
                  RedisRegistration reg{r->elements[0].text(), int_of(r->elements[1])};
+                 if (reg.what == "removed") {
+                   return done(Result<RedisRegistration>::Error(
+                       ErrorKind::not_found, "origin " + server +
+                                                 " was removed by an operator; its heartbeats are ignored for " +
+                                                 std::to_string((reg.dead_after_ms + 999) / 1000) +
+                                                 " s more unless it registers with a new service id"));
+                 }
+                 if (size_t comma = reg.what.find(','); comma != std::string::npos) {
+                   bool over = reg.what.substr(comma + 1) == "overloaded";
+                   reg.what.resize(comma);
+                   if (over) {
+                     SP_PWARN("registry (redis): origin %s overloaded (cpu above origin_cpu_limit): no new streams",
+                              server.c_str());
+                   } else {
+                     SP_PINFO("registry (redis): origin %s no longer overloaded", server.c_str());
+                   }
+                 }
                  if (reg.what == "registered" || reg.what == "restarted") {
                    SP_PINFO("registry (redis): origin %s %s, dead after %lld ms without a heartbeat", server.c_str(),
                             reg.what.c_str(), (long long)reg.dead_after_ms);
@@ -287,11 +338,25 @@ void RedisStore::register_origin(const OriginSpec& spec, Done<RedisRegistration>
                });
 }
 
-void RedisStore::origins(Done<std::vector<OriginView>> done) {
-  client_.eval(redis_scripts::origins(), {}, {options_.prefix, std::to_string(options_.ttls.fail_timeout_ms)},
+void RedisStore::origins(Done<std::vector<OriginView>> done, bool with_clients) {
+  client_.eval(redis_scripts::origins(), {},
+               {options_.prefix, std::to_string(options_.ttls.fail_timeout_ms), with_clients ? "1" : "0"},
                [done = std::move(done)](Result<RedisValue> r) {
                  if (!r.ok()) return done(r.status());
                  done(decode_origins(*r));
+               });
+}
+
+void RedisStore::control_origin(std::string_view server, OriginOp op, int weight, StatusDone done) {
+  const char* name = op == OriginOp::set_weight ? "weight" : origin_op_name(op);
+  client_.eval(redis_scripts::control_origin(), {},
+               {options_.prefix, std::string(server), name, std::to_string(weight),
+                std::to_string(std::max<int64_t>(1, options_.ttls.origin_remove_ms)), std::to_string(kTombstones)},
+               [done = std::move(done), s = std::string(server)](Result<RedisValue> r) {
+                 if (!r.ok()) return done(r.status());
+                 if (r->text() == "not_found") return done(Status::Error(ErrorKind::not_found, "no origin \"" + s + "\""));
+                 if (r->text() != "ok") return done(bad_reply<bool>("control_origin").status());
+                 done(Status::Ok());
                });
 }
 

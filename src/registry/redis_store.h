@@ -18,7 +18,17 @@
 //                              (heartbeats seen), hbi (learned interval, 0 =
 //                              unknown), reg (first registration), f/fw
 //                              (failures and their window start), du/dr (down
-//                              until / reason). PEXPIRE: dead_after + origin_ttl.
+//                              until / reason), w (registered weight), wo
+//                              (operator's weight override, 0 = none), drain
+//                              (0/1, kept across restarts), cpu / l1 (reported
+//                              CPU percent and 1-minute load, "-1" unknown),
+//                              ovl (overloaded 0/1). PEXPIRE: dead_after + origin_ttl.
+//   P ol:<server>        HASH  the pick rule's load: l (sum over live pins of
+//                              max(1, live clients) at t), t (when, refreshed
+//                              at most every 2 s), n (streams picked since).
+//   P rm:<server>        STRING a removed origin's service id, PX origin_remove_time:
+//                              registrations with it are refused.
+//   P rms                ZSET  removed servers -> removal time (at most kTombstones)
 //   P oa:<server>        STRING the heartbeat liveness mark, PX dead_after =
 //                              min(origin_ttl, heartbeat_misses x hbi) (just
 //                              origin_ttl while hbi is unknown).
@@ -42,7 +52,6 @@
 //                              t (last touch). PEXPIRE session_ttl.
 //   P ss                 ZSET  "<kind>:<id>" -> last touch (cap and eviction)
 //   P shc                ZSET  the hls_client members of ss (evicted first)
-//   P rr                 STRING round-robin cursor among equally loaded origins
 //   P evicted_pins, P evicted_sessions  counters
 //
 // Scripts (their contracts; each is one atomic step):
@@ -52,14 +61,21 @@
 //                    service/pid replaces the entry (health cleared, interval
 //                    kept); new addresses keep health. Refreshes oa: and the
 //                    hash's TTL. Answers {what, dead_after_ms}.
+//   control_origin   drain / undrain / weight (override) / remove (the
+//                    origin, its pins and indexes go; rm: set). "not_found"
+//                    for an unknown server.
 //   origins          every origin with liveness and pinned streams; drops
 //                    index entries whose hash expired.
 //   pick             sticky: the pinned origin while its oa: lives and it is
 //                    not down and serves proto (and also); a down pinned
 //                    origin, or one lacking proto, keeps the stream while a
 //                    live proxy holds clients of it (lacking proto: error).
-//                    Else the least loaded live origin serving proto (+also),
-//                    round-robin among equals; down ones only if all are down.
+//                    A draining pinned origin is treated as a down one.
+//                    Else registry.cpp's rule: the eligible origin (not
+//                    down, draining or overloaded) serving proto (+also) with
+//                    the lowest load / weight (ol:), ties to the smallest
+//                    server id; down or overloaded ones only if none is
+//                    eligible, draining ones never.
 //                    A new or moved pin is pending; a new pin past the cap
 //                    evicts (pending first, then idle) or fails "registry
 //                    full". Answers {new|sticky|moved, origin}.
@@ -182,7 +198,13 @@ class RedisStore {
   bool connected() const { return client_.connected(); }
 
   void register_origin(const OriginSpec& spec, Done<RedisRegistration> done);
-  void origins(Done<std::vector<OriginView>> done);
+  // with_clients: each origin's `clients` summed over its streams and every
+  // live proxy (a look-up per stream and holder: for operators' listings,
+  // not for the local cache's once-a-second copy).
+  void origins(Done<std::vector<OriginView>> done, bool with_clients = true);
+  // Operator control (Registry::control_origin's rules); not_found for an
+  // unknown server.
+  void control_origin(std::string_view server, OriginOp op, int weight, StatusDone done);
   void pick(std::string_view stream_key, Proto proto, std::optional<Proto> also, Done<RedisPick> done);
   void confirm(std::string_view stream_key, std::string_view origin_server, Done<RedisConfirm> done);
   // done gets what happened: "counted", "down", "still_down", "ignored".

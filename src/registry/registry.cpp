@@ -46,9 +46,18 @@
 // master can take back a dead worker's clients (drop_process) instead of
 // leaving its streams busy forever. totals - owned = unattributed overflow.
 //
-// Picking: least pinned streams among alive origins that have an endpoint
-// for the protocol, ties broken round-robin (a cursor in the header), so new
-// streams spread evenly and equal origins take turns.
+// Picking (issue 16): among the eligible origins (heartbeat alive, not down,
+// not draining, not overloaded) that have an endpoint for the protocol, the
+// one with the lowest load / weight, ties to the smallest server id (the
+// Redis pick script applies the same rule, so both backends answer alike).
+// An origin's load is the sum over its pinned streams of max(1, live
+// clients), kept up to date as pins and counts change (no scan) but taken
+// as the pick figure at most every kLoadRefreshMs (so it does not flip-flop
+// as clients come and go), plus
+// one per stream picked for it since, less one per idle stream moved away
+// (so a burst of new streams spreads by
+// weight at once). With no eligible origin, down or overloaded ones are
+// used (never draining ones) rather than refusing everyone.
 //
 // Liveness: each origin's heartbeat interval is learned from the gaps between
 // its heartbeats (an average weighting the newest gap 1/4, each gap clamped
@@ -132,6 +141,25 @@ struct OriginEntry {
   int64_t fail_window_ms;
   int64_t down_until_ms;          // down while now < this
   char down_reason[kDownReasonMax + 1];
+  // Operator control and load (see the pick rule at the top of this file).
+  uint8_t draining;
+  uint8_t overloaded;
+  uint16_t weight;           // registered (1..kWeightMax)
+  uint16_t weight_override;  // operator's, 0 = none
+  double cpu_percent;        // reported; negative = unknown
+  double load_1m;
+  uint64_t live_load;        // now: sum over its pins of max(1, clients), kept up to date
+  uint64_t load;             // live_load at the last load refresh
+  int32_t picked;            // new streams picked for it since, less those moved away
+};
+
+// A removed origin (control_origin remove): its service id is refused
+// until until_ms.
+struct RemovedOrigin {
+  char server[kServerIdMax + 1];
+  char service[kServiceMax + 1];
+  int64_t removed_ms;
+  int64_t until_ms;  // 0 = free slot
 };
 
 // One owner of a stream's clients: a (process, protocol) pair and how many
@@ -215,11 +243,15 @@ struct Header {
   uint64_t origins_offset;
   uint32_t origin_slots;
   uint32_t origin_high;  // no valid origin at or above this slot
-  uint32_t rr_cursor;
   int32_t creator_pid;  // the master: the proxy's pid as origins see it
   int64_t created_unix_ms;  // wall clock at create(): part of the Redis proxy id
   uint64_t evicted_streams, evicted_sessions;  // since start, for the API
   uint64_t rebuilds;
+  int64_t origin_remove_ms;
+  int32_t cpu_limit;
+  uint8_t loads_valid;  // load_ms holds a refresh time
+  int64_t load_ms;      // last load refresh
+  RemovedOrigin removed[kTombstones];
   TableHeader streams;
   TableHeader sessions;
 };
@@ -525,6 +557,22 @@ uint64_t minimum_bytes() {
 
 }  // namespace
 
+const char* origin_op_name(OriginOp op) {
+  switch (op) {
+    case OriginOp::drain: return "drain";
+    case OriginOp::undrain: return "undrain";
+    case OriginOp::remove: return "remove";
+    case OriginOp::set_weight: return "weight";
+  }
+  return "?";
+}
+
+bool next_overloaded(bool was, double cpu_percent, int limit) {
+  if (limit <= 0 || cpu_percent < 0) return false;
+  if (cpu_percent > limit) return true;
+  return was && cpu_percent >= limit - kCpuHysteresis;
+}
+
 const char* proto_name(Proto p) {
   switch (p) {
     case Proto::rtmp: return "rtmp";
@@ -573,8 +621,8 @@ struct Registry::Impl {
     for (uint32_t i = 0; i < h->origin_slots; i++) {
       if (origins[i].state != kEmpty) h->origin_high = i + 1;
     }
-    recount_pins();
     repair_counts();
+    recount_pins();  // after the counts: an origin's load follows its pins' clients
   }
 
   // A crash inside add_client() can leave a holder's count ahead of the
@@ -637,11 +685,11 @@ struct Registry::Impl {
   }
 
   void recount_pins() {
-    for (uint32_t i = 0; i < h->origin_slots; i++) origins[i].pins = 0;
+    for (uint32_t i = 0; i < h->origin_slots; i++) origins[i].pins = 0, origins[i].live_load = 0;
     for (uint32_t i = 0; i < streams.t->slots; i++) {
       if (!is_valid(streams.e[i])) continue;
       int o = pin_origin(streams.e[i]);
-      if (o >= 0) origins[o].pins++;
+      if (o >= 0) origins[o].pins++, origins[o].live_load += stream_weight(streams.e[i]);
     }
   }
 
@@ -662,21 +710,81 @@ struct Registry::Impl {
     return true;
   }
 
-  // Least pinned streams among alive origins serving `needs`, round-robin on
-  // ties; when all of those are down, the least pinned down one.
-  int choose_origin(uint32_t needs, int64_t now) {
-    uint32_t n = h->origin_high;
-    int best = -1, best_down = -1;
-    for (uint32_t k = 0; k < n; k++) {
-      uint32_t i = (h->rr_cursor % n + k) % n;
-      const OriginEntry& o = origins[i];
-      if (!is_valid(o) || !heartbeat_alive(o, now) || !serves(o, needs)) continue;
-      int& b = down(o, now) ? best_down : best;
-      if (b < 0 || o.pins < origins[b].pins) b = int(i);
+  static int weight_of(const OriginEntry& o) {
+    int w = o.weight_override ? o.weight_override : o.weight;
+    return std::clamp(w, 1, kWeightMax);
+  }
+  static uint64_t load_of(const OriginEntry& o) { return uint64_t(std::max<int64_t>(0, int64_t(o.load) + o.picked)); }
+
+  // Takes every origin's current load (kept up to date as pins and client
+  // counts change, so no scan of the pins) as the figure picks use.
+  void refresh_loads(int64_t now) {
+    for (uint32_t i = 0; i < h->origin_high; i++) {
+      origins[i].load = origins[i].live_load;
+      origins[i].picked = 0;
     }
-    if (best < 0) best = best_down;
-    if (best >= 0) h->rr_cursor = uint32_t(best + 1);
+    h->load_ms = now;
+    h->loads_valid = 1;
+  }
+
+  // The pick rule (see the top of this file): the eligible origin serving
+  // `needs` with the lowest load / weight, ties to the smallest server id;
+  // else the best down or overloaded one. Counts the pick in its load.
+  void refresh_loads_if_due(int64_t now) {
+    if (!h->loads_valid || now - h->load_ms >= kLoadRefreshMs || now < h->load_ms) refresh_loads(now);
+  }
+
+  int choose_origin(uint32_t needs, int64_t now) {
+    refresh_loads_if_due(now);
+    int best = -1, fallback = -1;
+    auto better = [&](int i, int b) {
+      if (b < 0) return true;
+      const OriginEntry &x = origins[i], &y = origins[b];
+      if (load_below(load_of(x), weight_of(x), load_of(y), weight_of(y))) return true;
+      if (load_below(load_of(y), weight_of(y), load_of(x), weight_of(x))) return false;
+      return strcmp(x.server, y.server) < 0;
+    };
+    for (uint32_t i = 0; i < h->origin_high; i++) {
+      const OriginEntry& o = origins[i];
+      if (!is_valid(o) || o.draining || !heartbeat_alive(o, now) || !serves(o, needs)) continue;
+      int& b = down(o, now) || o.overloaded ? fallback : best;
+      if (better(int(i), b)) b = int(i);
+    }
+    if (best < 0) best = fallback;
+    if (best >= 0) origins[best].picked++;
     return best;
+  }
+
+  // The removal of `server`, if one is in force (expired ones are freed).
+  RemovedOrigin* find_removed(std::string_view server, int64_t now) {
+    for (RemovedOrigin& r : h->removed) {
+      if (r.until_ms == 0) continue;
+      if (now >= r.until_ms) {
+        r.until_ms = 0;
+        continue;
+      }
+      if (server == r.server) return &r;
+    }
+    return nullptr;
+  }
+
+  void remember_removed(const OriginEntry& o, int64_t now) {
+    RemovedOrigin* slot = find_removed(o.server, now);
+    for (RemovedOrigin& r : h->removed) {
+      if (slot) break;
+      if (r.until_ms == 0) slot = &r;
+    }
+    if (!slot) {  // full: the oldest removal goes
+      slot = &h->removed[0];
+      for (RemovedOrigin& r : h->removed) {
+        if (r.removed_ms < slot->removed_ms) slot = &r;
+      }
+      SP_PINFO("registry: removed-origin table full (%d); forgetting the removal of %s", kTombstones, slot->server);
+    }
+    copy_str(slot->server, o.server);
+    copy_str(slot->service, o.service);
+    slot->removed_ms = now;
+    slot->until_ms = now + std::max<int64_t>(1, h->origin_remove_ms);
   }
 
   OriginView origin_view(int slot, int64_t now) const {
@@ -704,6 +812,14 @@ struct Registry::Impl {
     v.heartbeat_interval_ms = o.heartbeat_interval_ms;
     v.age_ms = now - o.heartbeat_ms;
     v.registered_ms = o.registered_ms;
+    v.draining = o.draining != 0;
+    v.overloaded = o.overloaded != 0;
+    v.cpu_percent = o.cpu_percent;
+    v.load_1m = o.load_1m;
+    v.weight = weight_of(o);
+    v.registered_weight = std::clamp(int(o.weight), 1, kWeightMax);
+    v.weight_override = o.weight_override;
+    v.load = load_of(o);
     return v;
   }
 
@@ -789,6 +905,7 @@ struct Registry::Impl {
     if (existing >= 0) {
       int old = pin_origin(streams.e[existing]);
       if (old >= 0 && origins[old].pins > 0) origins[old].pins--;
+      if (old >= 0) unweigh(origins[old], stream_weight(streams.e[existing]));
       streams.replace(uint32_t(existing), fresh);
     } else {
       if (Status s = make_stream_room(); !s.ok()) return s;
@@ -796,13 +913,30 @@ struct Registry::Impl {
       rebuild_if_needed(streams);
     }
     origins[slot].pins++;
+    origins[slot].live_load += stream_weight(fresh);
     return Status::Ok();
   }
 
   void erase_stream(uint32_t i) {
     int o = pin_origin(streams.e[i]);
     if (o >= 0 && origins[o].pins > 0) origins[o].pins--;
+    if (o >= 0) unweigh(origins[o], stream_weight(streams.e[i]));
     streams.erase(i);
+  }
+
+  // What a pin weighs in its origin's load: its live clients, at least 1.
+  static uint64_t stream_weight(const StreamEntry& s) {
+    uint64_t c = 0;
+    for (uint32_t n : s.clients) c += n;
+    return std::max<uint64_t>(1, c);
+  }
+  static void unweigh(OriginEntry& o, uint64_t w) { o.live_load = o.live_load > w ? o.live_load - w : 0; }
+  // After a change of pin i's client counts that weighed `before`.
+  void reweigh(uint32_t i, uint64_t before) {
+    int o = pin_origin(streams.e[i]);
+    if (o < 0) return;
+    unweigh(origins[o], before);
+    origins[o].live_load += stream_weight(streams.e[i]);
   }
 };
 
@@ -824,6 +958,9 @@ class Locked {
 OriginEntry entry_from(const OriginSpec& spec) {
   OriginEntry o;
   memset(static_cast<void*>(&o), 0, sizeof(o));
+  o.weight = uint16_t(std::clamp(spec.weight, 1, kWeightMax));
+  o.cpu_percent = spec.cpu_percent;
+  o.load_1m = spec.load_1m;
   copy_str(o.server, spec.server);
   copy_str(o.service, spec.service);
   copy_str(o.pid, spec.pid);
@@ -837,6 +974,23 @@ OriginEntry entry_from(const OriginSpec& spec) {
     }
   }
   return o;
+}
+
+// A heartbeat's report: registered weight, CPU and load, overloaded state.
+void apply_report(OriginEntry& o, const OriginSpec& spec, int cpu_limit, bool was_overloaded) {
+  o.weight = uint16_t(std::clamp(spec.weight, 1, kWeightMax));
+  o.cpu_percent = spec.cpu_percent;
+  o.load_1m = spec.load_1m;
+  bool over = next_overloaded(was_overloaded, spec.cpu_percent, cpu_limit);
+  if (over != was_overloaded) {
+    if (over) {
+      SP_PWARN("registry: origin %s overloaded (cpu %.1f%% above origin_cpu_limit %d%%): no new streams", o.server,
+               spec.cpu_percent, cpu_limit);
+    } else {
+      SP_PINFO("registry: origin %s no longer overloaded (cpu %.1f%%)", o.server, spec.cpu_percent);
+    }
+  }
+  o.overloaded = over ? 1 : 0;
 }
 
 bool same_addresses(const OriginEntry& a, const OriginEntry& b) {
@@ -886,6 +1040,8 @@ Result<std::unique_ptr<Registry>> Registry::create(uint64_t bytes, RegistryTtls 
   h->heartbeat_misses = ttls.heartbeat_misses;
   h->max_fails = ttls.max_fails;
   h->fail_timeout_ms = ttls.fail_timeout_ms;
+  h->origin_remove_ms = ttls.origin_remove_ms;
+  h->cpu_limit = ttls.cpu_limit;
   h->bytes = bytes;
   h->origins_offset = g.origins_offset;
   h->origin_slots = g.origin_slots;
@@ -922,12 +1078,15 @@ void Registry::set_ttls(RegistryTtls ttls) {
   impl_->h->heartbeat_misses = ttls.heartbeat_misses;
   impl_->h->max_fails = ttls.max_fails;
   impl_->h->fail_timeout_ms = ttls.fail_timeout_ms;
+  impl_->h->origin_remove_ms = ttls.origin_remove_ms;
+  impl_->h->cpu_limit = ttls.cpu_limit;
 }
 
 RegistryTtls Registry::ttls() const {
   Locked l(impl_);
   const Header& h = *impl_->h;
-  return RegistryTtls{h.origin_ttl_ms, h.session_ttl_ms, h.heartbeat_misses, h.max_fails, h.fail_timeout_ms};
+  return RegistryTtls{h.origin_ttl_ms,   h.session_ttl_ms,   h.heartbeat_misses, h.max_fails,
+                      h.fail_timeout_ms, h.origin_remove_ms, h.cpu_limit};
 }
 
 pid_t Registry::creator_pid() const { return pid_t(impl_->h->creator_pid); }
@@ -946,6 +1105,18 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
 
   Locked l(impl_);
   Impl& im = *impl_;
+  if (RemovedOrigin* gone = im.find_removed(spec.server, now_ms)) {
+    if (spec.service == gone->service) {
+      return Status::Error(ErrorKind::not_found,
+                           "origin " + spec.server + " (service " + spec.service +
+                               ") was removed by an operator; its heartbeats are ignored for " +
+                               std::to_string((gone->until_ms - now_ms + 999) / 1000) +
+                               " s more unless it registers with a new service id");
+    }
+    SP_PINFO("registry: removed origin %s registers again with a new service id (%s -> %s)", gone->server,
+             gone->service, spec.service.c_str());
+    gone->until_ms = 0;
+  }
   int slot = im.find_origin(spec.server);
   if (slot >= 0) {
     OriginEntry& cur = im.origins[slot];
@@ -953,6 +1124,7 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
     if (!restarted && same_addresses(cur, fresh)) {
       Impl::learn_interval(cur, now_ms - cur.heartbeat_ms);
       cur.heartbeat_ms = now_ms;  // the common heartbeat: aligned stores
+      apply_report(cur, spec, im.h->cpu_limit, cur.overloaded != 0);
       return Status::Ok();
     }
     if (restarted) {
@@ -975,9 +1147,18 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
       fresh.heartbeats = cur.heartbeats;
     }
     fresh.pins = cur.pins;
+    fresh.live_load = cur.live_load;
+    // The operator's decisions outlive restarts (drained for maintenance,
+    // the origin restarts during it); the load follows the pins.
+    fresh.draining = cur.draining;
+    fresh.weight_override = cur.weight_override;
+    fresh.load = cur.load;
+    fresh.picked = cur.picked;
+    apply_report(fresh, spec, im.h->cpu_limit, !restarted && cur.overloaded != 0);
     publish(cur, fresh);
     return Status::Ok();
   }
+  apply_report(fresh, spec, im.h->cpu_limit, false);
   for (uint32_t i = 0; i < im.h->origin_slots; i++) {
     if (im.origins[i].state != kEmpty) continue;
     publish(im.origins[i], fresh);
@@ -987,6 +1168,35 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
     return Status::Ok();
   }
   return Status::Error(ErrorKind::full, "registry full: " + std::to_string(im.h->origin_slots) + " origins");
+}
+
+Status Registry::control_origin(std::string_view server, OriginOp op, int weight, int64_t now_ms) {
+  if (op == OriginOp::set_weight && (weight < 0 || weight > kWeightMax)) {
+    return Status::Error(ErrorKind::bad_input,
+                         "weight " + std::to_string(weight) + " out of range (1-" + std::to_string(kWeightMax) +
+                             ", or 0 to clear the override)");
+  }
+  Locked l(impl_);
+  Impl& im = *impl_;
+  int i = im.find_origin(server);
+  if (i < 0) return Status::Error(ErrorKind::not_found, "no origin \"" + std::string(server.substr(0, 80)) + "\"");
+  OriginEntry& o = im.origins[i];
+  switch (op) {
+    case OriginOp::drain: o.draining = 1; break;
+    case OriginOp::undrain: o.draining = 0; break;
+    case OriginOp::set_weight: o.weight_override = uint16_t(weight); break;
+    case OriginOp::remove: {
+      im.remember_removed(o, now_ms);
+      store_state(o, kEmpty);
+      while (im.h->origin_high > 0 && im.origins[im.h->origin_high - 1].state == kEmpty) im.h->origin_high--;
+      auto& st = im.streams;
+      for (uint32_t k = 0; k < st.t->slots; k++) {
+        while (is_valid(st.e[k]) && im.pin_origin(st.e[k]) < 0) im.erase_stream(k);  // erase may move one in
+      }
+      break;
+    }
+  }
+  return Status::Ok();
 }
 
 Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, int64_t now_ms) {
@@ -1005,7 +1215,9 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
     if (o >= 0 && im.heartbeat_alive(im.origins[o], now_ms)) {
       // Moving a stream that has clients would split them across origins.
       bool busy = Impl::has_clients(s);
-      if (Impl::serves(im.origins[o], needs) && (busy || !Impl::down(im.origins[o], now_ms))) {
+      // A draining origin keeps its streams with clients; idle ones move.
+      bool leaving = Impl::down(im.origins[o], now_ms) || im.origins[o].draining;
+      if (Impl::serves(im.origins[o], needs) && (busy || !leaving)) {
         s.used_ms = now_ms;
         im.stream_used(uint32_t(si));
         return im.make_pick(o, proto, now_ms);
@@ -1031,6 +1243,11 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
     im.streams.e[si].used_ms = now_ms;
     im.stream_used(uint32_t(si));
     return im.make_pick(chosen, proto, now_ms);
+  }
+  if (si >= 0) {
+    // The moved stream no longer weighs on its old origin (it had no clients:
+    // it counted 1 there), as in the Redis pick script.
+    if (int old = im.pin_origin(im.streams.e[si]); old >= 0) im.origins[old].picked--;
   }
   if (Status s = im.pin(si, stream_key, chosen, now_ms); !s.ok()) return s;
   if (previous.empty()) {
@@ -1135,7 +1352,11 @@ void Registry::add_client(std::string_view stream_key, Proto proto, int delta, i
   if (si < 0) return;
   StreamEntry& s = impl_->streams.e[si];
   if (now_ms >= 0) s.used_ms = now_ms;
-  if (delta != 0) count_client(s, owner, proto, holder, delta);
+  if (delta != 0) {
+    uint64_t before = Impl::stream_weight(s);
+    count_client(s, owner, proto, holder, delta);
+    impl_->reweigh(uint32_t(si), before);
+  }
   // On or off the eviction lists as clients come and go. Without a time the
   // pin keeps its place unless it changes list (a late expiry at worst).
   if (now_ms >= 0 || Impl::list_for(s) != s.list) impl_->stream_used(uint32_t(si));
@@ -1153,6 +1374,7 @@ Registry::Dropped Registry::drop_process(pid_t pid, int64_t now_ms) {
       continue;
     }
     bool held = false;
+    const uint64_t before = Impl::stream_weight(s);
     for (HolderCount& hc : s.holders) {
       if (hc.owner == 0 || owner_pid(hc.owner) != (pid & 0xffffff)) continue;
       int p = owner_proto(hc.owner);
@@ -1165,6 +1387,7 @@ Registry::Dropped Registry::drop_process(pid_t pid, int64_t now_ms) {
       held = true;
     }
     if (!held) continue;
+    impl_->reweigh(i, before);
     d.streams++;
     if (std::all_of(std::begin(s.clients), std::end(s.clients), [](uint32_t c) { return c == 0; })) {
       s.used_ms = now_ms;  // idle from now: expires session_ttl later, like a stream whose last client left
@@ -1229,6 +1452,12 @@ Status Registry::mirror_origin(const OriginView& v, int64_t now_ms) {
   fresh.fail_window_ms = now_ms;
   fresh.down_until_ms = v.down ? now_ms + std::max<int64_t>(0, v.down_for_ms) : 0;
   copy_str(fresh.down_reason, v.down ? std::string_view(v.down_reason).substr(0, kDownReasonMax) : "");
+  fresh.draining = v.draining ? 1 : 0;
+  fresh.overloaded = v.overloaded ? 1 : 0;
+  fresh.cpu_percent = v.cpu_percent;
+  fresh.load_1m = v.load_1m;
+  fresh.weight = uint16_t(std::clamp(v.registered_weight, 1, kWeightMax));
+  fresh.weight_override = uint16_t(std::clamp(v.weight_override, 0, kWeightMax));
 
   Locked l(impl_);
   Impl& im = *impl_;
@@ -1242,6 +1471,9 @@ Status Registry::mirror_origin(const OriginView& v, int64_t now_ms) {
     }
     fresh.registered_ms = cur.registered_ms;
     fresh.pins = cur.pins;
+    fresh.live_load = cur.live_load;
+    fresh.load = cur.load;
+    fresh.picked = cur.picked;
     publish(cur, fresh);
     return Status::Ok();
   }
@@ -1319,6 +1551,7 @@ Registry::Usage Registry::usage() const {
 
 std::vector<OriginView> Registry::origins(int64_t now_ms) const {
   Locked l(impl_);
+  impl_->refresh_loads_if_due(now_ms);  // the listing shows the figure picks use now
   const Impl& im = *impl_;
   std::vector<OriginView> out;
   std::unordered_map<std::string, size_t> by_server;
@@ -1331,7 +1564,9 @@ std::vector<OriginView> Registry::origins(int64_t now_ms) const {
     const StreamEntry& s = im.streams.e[i];
     if (!is_valid(s)) continue;
     auto it = by_server.find(s.origin_server);
-    if (it != by_server.end()) out[it->second].streams.push_back(s.key);
+    if (it == by_server.end()) continue;
+    out[it->second].streams.push_back(s.key);
+    for (uint32_t c : s.clients) out[it->second].clients += c;
   }
   for (OriginView& v : out) std::sort(v.streams.begin(), v.streams.end());
   return out;

@@ -42,10 +42,41 @@ constexpr int kProtoCount = 5;
 const char* proto_name(Proto p);
 
 // What an origin registers (already validated; see api/register_request.h).
+// weight: how many new streams it takes relative to others (1..kWeightMax,
+// default 1). cpu_percent / load_1m: what its heartbeat's SRS `summaries`
+// report (negative: not reported); cpu_percent drives `overloaded`.
 struct OriginSpec {
   std::string server, service, pid, device_id, ip;
   std::vector<Endpoint> endpoints[kProtoCount];
+  int weight = 1;
+  double cpu_percent = -1;
+  double load_1m = -1;
 };
+
+constexpr int kWeightMax = 100;
+// An overloaded origin recovers once its CPU is this many points below the
+// limit (hysteresis: one reading around the limit does not flip it).
+constexpr double kCpuHysteresis = 10;
+// The load figure picks use is recomputed at most this often; new streams
+// picked in between count 1 each at once (see choose_origin in registry.cpp).
+constexpr int64_t kLoadRefreshMs = 2000;
+// Removed origins remembered at once (DELETE /api/v1/origins/{server});
+// when full the oldest is replaced.
+constexpr int kTombstones = 64;
+
+// Operator control of an origin (issue 16).
+enum class OriginOp : uint8_t { drain, undrain, remove, set_weight };
+const char* origin_op_name(OriginOp op);
+
+// Overload with hysteresis: over `limit` percent it is overloaded; it stays
+// so until below limit - kCpuHysteresis. limit <= 0 (off) or an unknown CPU
+// (negative) is never overloaded.
+bool next_overloaded(bool was, double cpu_percent, int limit);
+// The pick rule's comparison: load a / weight a < load b / weight b
+// (exact, in integers; weights are at least 1).
+inline bool load_below(uint64_t load_a, int weight_a, uint64_t load_b, int weight_b) {
+  return load_a * uint64_t(weight_b) < load_b * uint64_t(weight_a);
+}
 
 struct OriginView {
   int slot = -1;
@@ -65,6 +96,21 @@ struct OriginView {
   int64_t age_ms = 0;  // since last heartbeat
   int64_t registered_ms = 0;  // monotonic time of first registration
   std::vector<std::string> streams;  // stream keys pinned to it
+  // Operator control and load (issue 16). draining / overloaded: no new
+  // streams (existing ones stay). weight: the effective one (the operator's
+  // override when set, else the registered one). load: the figure picks
+  // compare (sum over its pinned streams of max(1, live clients), refreshed
+  // every kLoadRefreshMs, plus the streams picked for it since). clients:
+  // live clients of its pinned streams (listings only).
+  bool draining = false;
+  bool overloaded = false;
+  double cpu_percent = -1;
+  double load_1m = -1;
+  int weight = 1;
+  int registered_weight = 1;
+  int weight_override = 0;  // 0 = none
+  uint64_t load = 0;
+  uint64_t clients = 0;
 };
 
 // Where to connect for a stream: the origin and the address for the protocol
@@ -111,6 +157,10 @@ struct RegistryTtls {
   int heartbeat_misses = 3;
   int max_fails = 1;
   int64_t fail_timeout_ms = 10 * 1000;
+  // How long a removed origin's service id stays refused (origin_remove_time).
+  int64_t origin_remove_ms = 600 * 1000;
+  // CPU percent above which an origin is overloaded (origin_cpu_limit); 0 = off.
+  int cpu_limit = 90;
 };
 
 // registry_ttls(): the `registry { }` block's values (registry_conf.h).
@@ -168,15 +218,31 @@ class Registry {
   RegistryTtls ttls() const;
 
   // Registers or refreshes an origin. Same `server` = same origin: a new
-  // service/pid replaces the entry (restarted origin). Errors: full when the
-  // table is, bad_input for an empty id or a value that does not fit.
+  // service/pid replaces the entry (restarted origin); the operator's drain
+  // and weight override are kept across heartbeats and restarts. Every
+  // heartbeat updates the registered weight, the reported CPU and load and
+  // the overloaded state (next_overloaded). Errors: full when the table is,
+  // bad_input for an empty id or a value that does not fit, not_found when
+  // the server id was removed (control_origin) with this same service id
+  // less than origin_remove_ms ago (a new service id clears the removal).
   Status register_origin(const OriginSpec& spec, int64_t now_ms);
+
+  // Operator control: drain (no new streams, live ones stay, sticky picks
+  // still answer it), undrain, remove (the origin and its pins are
+  // forgotten and its service id refused for origin_remove_ms, see
+  // register_origin; at most kTombstones remembered, the oldest replaced),
+  // set_weight (an override the heartbeats do not change; 0 clears it,
+  // else 1..kWeightMax). Errors: not_found for an unknown server,
+  // bad_input for a bad weight. Logged by the caller.
+  Status control_origin(std::string_view server, OriginOp op, int weight, int64_t now_ms);
 
   // The origin for a stream: the pinned one while alive (sticky), else a new
   // pick among alive origins with an endpoint for `proto`, remembered for every
-  // worker. A pinned origin that is down (report_failure) keeps the stream
-  // while it has clients, else the stream moves. Error when no alive origin can serve it. New picks go to the
-  // origin with the fewest pinned streams, round-robin among equals. A pinned
+  // worker. A pinned origin that is down (report_failure) or draining keeps
+  // the stream while it has clients, else it moves. Error when no alive origin can serve it. New picks go to the
+  // eligible origin (alive, not draining, not overloaded) with the lowest
+  // load / weight (load_below), ties to the smallest server id; if none is
+  // eligible, a down or overloaded (never a draining) one. A pinned
   // origin that is alive but lacks `proto` keeps the stream (error) while the
   // stream has clients, else the stream moves. A new or moved pin is pending
   // until confirm(); a full table evicts (pending, then idle pins) before

@@ -52,6 +52,12 @@ RegistryCall MemoryRegistryClient::register_origin(const OriginSpec& spec, int64
   return {};
 }
 
+RegistryCall MemoryRegistryClient::control_origin(std::string_view server, OriginOp op, int weight, int64_t now_ms,
+                                                  StatusDone done) {
+  done(r_.control_origin(server, op, weight, now_ms));
+  return {};
+}
+
 RegistryCall MemoryRegistryClient::origins(int64_t now_ms, OriginsDone done) {
   done(r_.origins(now_ms));
   return {};

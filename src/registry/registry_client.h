@@ -136,6 +136,12 @@ class RegistryClient {
 
   // ---- the API worker ----
   virtual RegistryCall register_origin(const OriginSpec& spec, int64_t now_ms, StatusDone done) = 0;
+  // Operator control (Registry::control_origin's rules), for every proxy
+  // of the backend: drain, undrain, remove, set_weight (`weight`: 0 clears
+  // the override). done: Ok, not_found (unknown server), bad_input, or the
+  // backend's timeout / unavailable (Redis).
+  virtual RegistryCall control_origin(std::string_view server, OriginOp op, int weight, int64_t now_ms,
+                                      StatusDone done) = 0;
   virtual RegistryCall origins(int64_t now_ms, OriginsDone done) = 0;
   virtual RegistryCall streams(int64_t now_ms, StreamsDone done) = 0;
   virtual RegistryCall sessions(int64_t now_ms, SessionsDone done) = 0;
@@ -172,6 +178,8 @@ class MemoryRegistryClient final : public RegistryClient {
   void remove_session(SessionKind kind, std::string_view id) override;
 
   RegistryCall register_origin(const OriginSpec& spec, int64_t now_ms, StatusDone done) override;
+  RegistryCall control_origin(std::string_view server, OriginOp op, int weight, int64_t now_ms,
+                              StatusDone done) override;
   RegistryCall origins(int64_t now_ms, OriginsDone done) override;
   RegistryCall streams(int64_t now_ms, StreamsDone done) override;
   RegistryCall sessions(int64_t now_ms, SessionsDone done) override;

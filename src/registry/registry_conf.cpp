@@ -79,6 +79,16 @@ const Directive kRegistryDirectives[] = {
     {"fail_timeout", kCtxRegistry, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_time(d, &c.module<RegistryConf>().fail_timeout_ms); },
      "fail_timeout TIME;", "10s", "The window in which max_fails failures count, and how long an origin stays down."},
+    {"origin_remove_time", kCtxRegistry, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) { return set_time(d, &c.module<RegistryConf>().origin_remove_ms); },
+     "origin_remove_time TIME;", "10m",
+     "After DELETE /api/v1/origins/SERVER, heartbeats with the removed origin's service id are refused this long; a "
+     "new service id registers at once."},
+    {"origin_cpu_limit", kCtxRegistry, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) { return set_int(d, 0, 100000, &c.module<RegistryConf>().cpu_limit); },
+     "origin_cpu_limit PERCENT;", "90",
+     "An origin whose heartbeat summaries report more CPU percent than this is overloaded (no new streams) until it "
+     "reports 10 points below; 0 = off."},
     {"backend", kCtxRegistry, 1, 1, 0, false, set_backend, "backend memory|redis;", "memory",
      "memory: this host's shared memory is the whole registry; redis: several proxies share one registry in Redis "
      "(the shared memory is each proxy's local cache)."},
@@ -103,7 +113,8 @@ const Directive kRegistryDirectives[] = {
 }  // namespace
 
 RegistryTtls registry_ttls(const RegistryConf& c) {
-  return RegistryTtls{c.origin_ttl_ms, c.session_ttl_ms, c.heartbeat_misses, c.max_fails, c.fail_timeout_ms};
+  return RegistryTtls{c.origin_ttl_ms,   c.session_ttl_ms,   c.heartbeat_misses, c.max_fails,
+                      c.fail_timeout_ms, c.origin_remove_ms, c.cpu_limit};
 }
 
 namespace {
@@ -188,6 +199,7 @@ Status validate_registry(Config& conf) {
   if (c.origin_ttl_ms < 1000) return Status::Error("registry origin_ttl must be at least 1s");
   if (c.session_ttl_ms < 1000) return Status::Error("registry session_ttl must be at least 1s");
   if (c.fail_timeout_ms < 1000) return Status::Error("registry fail_timeout must be at least 1s");
+  if (c.origin_remove_ms < 1000) return Status::Error("registry origin_remove_time must be at least 1s");
   if (c.redis_timeout_ms < 10 || c.redis_timeout_ms > 60 * 1000) {
     return Status::Error("registry redis_timeout must be between 10ms and 60s");
   }

@@ -31,6 +31,8 @@ struct RegistryConf : ModuleConfOf<RegistryConf> {
   int heartbeat_misses = 3;
   int max_fails = 1;
   int64_t fail_timeout_ms = 10 * 1000;
+  int64_t origin_remove_ms = 600 * 1000;  // origin_remove_time
+  int cpu_limit = 90;                     // origin_cpu_limit (percent, 0 = off)
 };
 
 RegistryTtls registry_ttls(const RegistryConf& conf);

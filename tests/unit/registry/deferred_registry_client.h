@@ -70,6 +70,12 @@ class DeferredRegistryClient final : public RegistryClient {
     return hold([this, spec, now_ms](StatusDone& d) { mem_.register_origin(spec, now_ms, std::move(d)); },
                 std::move(done));
   }
+  RegistryCall control_origin(std::string_view server, OriginOp op, int weight, int64_t now_ms,
+                              StatusDone done) override {
+    return hold([this, server = std::string(server), op, weight, now_ms](StatusDone& d) {
+      mem_.control_origin(server, op, weight, now_ms, std::move(d));
+    }, std::move(done));
+  }
   RegistryCall origins(int64_t now_ms, OriginsDone done) override {
     return hold([this, now_ms](OriginsDone& d) { mem_.origins(now_ms, std::move(d)); }, std::move(done));
   }

@@ -125,7 +125,8 @@ RedisValue A(std::vector<RedisValue> e) { return RedisValue::of_array(std::move(
 RedisValue origin_value(const std::string& server, int64_t hb_alive, int64_t down) {
   return A({S(server), S("svc"), S("42"), S("dev"), S("10.0.0.9"), S("1935/"), S("8080/10.0.0.7"), S(""), S(""),
             S("8000/"), I(hb_alive), I(down), S(down ? "refused" : ""), I(down ? 900 : 0), I(1), I(5000), I(120),
-            I(1700000000000), A({S("live/a"), S("live/b")})});
+            I(1700000000000), A({S("live/a"), S("live/b")}), I(1), I(0), S("95.500"), S("-1"), I(3), I(0), I(7),
+            I(12)});
 }
 
 TEST(RedisPure, DecodesOrigin) {
@@ -143,6 +144,14 @@ TEST(RedisPure, DecodesOrigin) {
   ASSERT_EQ(o->endpoints[int(Proto::http)].size(), 1u);
   EXPECT_EQ(o->endpoints[int(Proto::http)][0].host, "10.0.0.7");
   EXPECT_EQ(o->streams, (std::vector<std::string>{"live/a", "live/b"}));
+  EXPECT_TRUE(o->draining);
+  EXPECT_FALSE(o->overloaded);
+  EXPECT_DOUBLE_EQ(o->cpu_percent, 95.5);
+  EXPECT_LT(o->load_1m, 0);  // not reported
+  EXPECT_EQ(o->weight, 3);
+  EXPECT_EQ(o->weight_override, 0);
+  EXPECT_EQ(o->load, 7u);
+  EXPECT_EQ(o->clients, 12u);
   EXPECT_FALSE(decode_origin(A({S("o1")})).ok());
   EXPECT_FALSE(decode_origin(S("o1")).ok());
 }
@@ -775,6 +784,109 @@ TEST_F(RedisLive, ConcurrentFirstPicksNeverSplitAStream) {
     EXPECT_GE(n, kStreams / 3 - 1) << o;
     EXPECT_LE(n, kStreams / 3 + 1) << o;
   }
+}
+
+// Issue 16: the Redis pick script and the memory registry apply one rule
+// (eligible = alive, not draining, not overloaded; lowest load / weight;
+// ties to the smallest server id), so the same registrations, controls and
+// picks give the same origin for every stream, in the same order.
+TEST_F(RedisLive, PickRuleMatchesTheMemoryRegistry) {
+  Loop loop;
+  auto c = client(loop);
+  RegistryTtls ttls;  // origin_cpu_limit 90
+  RedisStore st(*c, store_options("px1", ttls));
+  auto mem = Registry::create(1024 * 1024, ttls);
+  ASSERT_TRUE(mem.ok()) << mem.error();
+  Registry& m = **mem;
+  const int64_t now = 1000;  // the memory clock stays within one load refresh
+  auto both = [&](const std::string& server, int weight, double cpu, const std::string& service = "svc") {
+    OriginSpec s = spec(server);
+    s.service = service;
+    s.weight = weight;
+    s.cpu_percent = cpu;
+    Status ms = m.register_origin(s, now);
+    auto rs = loop.call<RedisRegistration>([&](auto d) { st.register_origin(s, d); });
+    EXPECT_EQ(ms.ok(), rs.ok()) << server << ": " << ms.message() << " / " << (rs.ok() ? "" : rs.error());
+    if (!ms.ok() && !rs.ok()) {
+      EXPECT_EQ(ms.kind(), rs.kind());
+    }
+    return ms.ok();
+  };
+  auto control = [&](const std::string& server, OriginOp op, int w = 0) {
+    Status ms = m.control_origin(server, op, w, now);
+    Status rs = loop.call_status([&](auto d) { st.control_origin(server, op, w, d); });
+    EXPECT_EQ(ms.ok(), rs.ok()) << server;
+    if (!ms.ok() && !rs.ok()) {
+      EXPECT_EQ(ms.kind(), rs.kind());
+    }
+  };
+  std::map<std::string, int> counts;
+  auto picks = [&](const std::string& prefix, int n) {
+    counts.clear();
+    for (int i = 0; i < n; i++) {
+      std::string key = prefix + std::to_string(i);
+      auto mp = m.pick(key, Proto::rtmp, now);
+      auto rp = loop.call<RedisPick>([&](auto d) { st.pick(key, Proto::rtmp, std::nullopt, d); });
+      ASSERT_EQ(mp.ok(), rp.ok()) << key;
+      if (!mp.ok()) continue;
+      ASSERT_EQ(mp->origin.server, rp->pick.origin.server) << key;
+      counts[mp->origin.server]++;
+    }
+  };
+  ASSERT_TRUE(both("o1", 1, 10));
+  ASSERT_TRUE(both("o2", 3, -1));
+  ASSERT_TRUE(both("o3", 2, 50));
+  ASSERT_TRUE(both("o4", 5, 95));  // overloaded
+  ASSERT_TRUE(both("o5", 4, -1));
+  control("o5", OriginOp::drain);
+  control("nope", OriginOp::drain);  // not_found on both
+  picks("a/", 120);
+  EXPECT_EQ(counts["o1"], 20);
+  EXPECT_EQ(counts["o2"], 60);
+  EXPECT_EQ(counts["o3"], 40);
+  EXPECT_EQ(counts["o4"], 0);
+  EXPECT_EQ(counts["o5"], 0);
+  // a/0 went to o1 (all at 0: the smallest id); its clients show in the listing.
+  ASSERT_TRUE(loop.call<int64_t>([&](auto d) { st.add_client("a/0", Proto::rtmp, 5, d); }).ok());
+  auto listed = loop.call<std::vector<OriginView>>([&](auto d) { st.origins(d); });
+  ASSERT_TRUE(listed.ok());
+  for (const OriginView& o : *listed) {
+    if (o.server == "o1") {
+      EXPECT_EQ(o.clients, 5u);
+    }
+    if (o.server == "o5") {
+      EXPECT_TRUE(o.draining);
+    }
+    if (o.server == "o4") {
+      EXPECT_TRUE(o.overloaded);
+      EXPECT_DOUBLE_EQ(o.cpu_percent, 95);
+    }
+    if (o.server == "o2") {
+      EXPECT_EQ(o.load, 60u);
+    }
+  }
+  // (Gone again, so a load refresh in Redis counts a/0 as 1, as the memory
+  // registry, whose clock stays put, does.)
+  ASSERT_TRUE(loop.call<int64_t>([&](auto d) { st.add_client("a/0", Proto::rtmp, -5, d); }).ok());
+  // A restart (new service id) keeps the drain in both.
+  ASSERT_TRUE(both("o5", 4, -1, "svc-restarted"));
+  picks("r/", 8);
+  EXPECT_EQ(counts["o5"], 0);
+  // Undrain o5 (weight 4, no load yet), override o1's weight, drain o2.
+  control("o5", OriginOp::undrain);
+  control("o1", OriginOp::set_weight, 6);
+  control("o2", OriginOp::drain);
+  ASSERT_TRUE(both("o1", 1, 10));  // a heartbeat keeps the override
+  ASSERT_TRUE(both("o4", 5, 85));  // still overloaded (hysteresis)
+  picks("b/", 100);
+  EXPECT_EQ(counts["o2"], 0);
+  EXPECT_EQ(counts["o4"], 0);
+  EXPECT_GT(counts["o5"], 0);
+  // Removal: the same service is refused by both, a new one accepted.
+  control("o3", OriginOp::remove);
+  EXPECT_FALSE(both("o3", 2, 50));
+  EXPECT_TRUE(both("o3", 2, 50, "svc-new"));
+  picks("c/", 60);
 }
 
 }  // namespace
