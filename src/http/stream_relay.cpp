@@ -12,7 +12,8 @@
 namespace sp {
 
 namespace {
-// Temporary switch for measuring (SP_HTTP_SPLICE=0: recv/send only).
+// SP_HTTP_SPLICE=0 (srs-proxy(8) ENVIRONMENT): identity bodies are copied
+// through user space like chunked ones, for diagnosis and bench/http_flv.
 const bool g_splice = [] {
   const char* v = getenv("SP_HTTP_SPLICE");
   return !(v && v[0] == '0');
