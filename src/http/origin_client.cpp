@@ -169,7 +169,7 @@ void OriginClient::splice_body() {
     return finish(Status::Error(ErrorKind::unavailable, "origin connection error: " + std::string(strerror(errno))));
   }
   if (n == 0) return on_eof();
-  body_bytes_ += uint64_t(n);
+  count_body(uint64_t(n));
   body_.skip(uint64_t(n));
   if (body_.done()) finish(Status::Ok());
 }
@@ -237,7 +237,7 @@ void OriginClient::read_body(std::string_view in) {
     } else {
       g_pieces.push_back(p.data);
     }
-    body_bytes_ += p.data.size();
+    count_body(p.data.size());
   }
   if (p.kind == BodyReader::Piece::kNeedMore) carry_.assign(in);  // an incomplete framing line (or nothing)
   if (!g_pieces.empty()) {

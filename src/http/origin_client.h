@@ -122,6 +122,8 @@ class OriginClient {
   void read_body(std::string_view in);
   void splice_body();
   void finish(const Status& st);
+  // Every body byte received from the origin passes here, read or spliced.
+  void count_body(uint64_t n) { body_bytes_ += n; }
 
   event_base* base_;
   std::string ctx_;
