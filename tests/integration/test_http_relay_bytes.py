@@ -1,5 +1,5 @@
 """HTTP stream relay of identity bodies (a Content-Length from the origin),
-byte for byte, on the direct path of plaintext clients (spliced socket to
+and of the same bytes sent chunked (de-chunked on the way), byte for byte, on the direct path of plaintext clients (spliced socket to
 socket through a pipe) and on the bufferevent path of TLS clients: a 6 MiB
 file served by a real nginx origin read at full speed by several clients at
 once, by a rate-limited one, by one that stops reading for a while and then
@@ -68,6 +68,19 @@ class HttpRelayBytes(ProxyTestCase):
             self.assert_body(proc, path)
         # One access line per reader, counting the whole body.
         wait_for(lambda: p.log().count("200 %d bytes" % SIZE) >= 5, what="five access lines with the full size")
+
+    def test_chunked_body_is_dechunked_byte_exact(self):
+        direct = subprocess.run([require("curl"), "-sS", "-D", "-", "-o", os.devnull,
+                                 "http://127.0.0.1:%d/chunked/big.flv" % self.nginx.http_port],
+                                capture_output=True, text=True, timeout=30)
+        self.assertIn("transfer-encoding: chunked", direct.stdout.lower(), "the origin sends it chunked")
+        p = self.start_proxy()
+        readers = [self.fetch(self.url("/chunked/big.flv?r=%d" % i)) for i in range(2)]
+        readers.append(self.fetch(self.url("/chunked/big.flv?r=slow"), "--limit-rate", "4M"))
+        for proc, path in readers:
+            self.assert_body(proc, path)
+        wait_for(lambda: p.log().count("GET /chunked/big.flv?r=") >= 3, what="three access lines")
+        self.assertEqual(p.log().count("200 %d bytes" % SIZE), 3, "chunk framing is not counted as body")
 
     def test_reader_that_pauses_then_resumes(self):
         self.start_proxy()
