@@ -457,6 +457,9 @@ void HttpConn::write_file(int fd, uint64_t offset, uint64_t length) {
     ::close(fd);
     return;
   }
+  // Files go out with the bufferevent's sendfile: the head, if any of it
+  // still waits in the direct queue, goes to the bufferevent before them.
+  direct_end();
   if (evbuffer_add_file(bufferevent_get_output(bev_.get()), fd, ev_off_t(offset), ev_off_t(length)) != 0) {
     ::close(fd);
     return close("cannot send file");
