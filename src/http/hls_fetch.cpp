@@ -34,15 +34,14 @@ void HlsPlaylistFetch::on_origin_head(OriginClient& origin, const HttpResponseHe
   status_ = head.status;
 }
 
-void HlsPlaylistFetch::on_origin_body(OriginClient& origin, evbuffer* data) {
-  size_t n = evbuffer_get_length(data);
-  if (body_.size() + n > kMaxPlaylist) {
-    origin.abort();
-    return finish(Status::Error(ErrorKind::upstream, "playlist larger than 4 MiB"));
+void HlsPlaylistFetch::on_origin_body(OriginClient& origin, std::span<const std::string_view> pieces) {
+  for (std::string_view data : pieces) {
+    if (body_.size() + data.size() > kMaxPlaylist) {
+      origin.abort();
+      return finish(Status::Error(ErrorKind::upstream, "playlist larger than 4 MiB"));
+    }
+    body_.append(data);
   }
-  size_t at = body_.size();
-  body_.resize(at + n);
-  evbuffer_remove(data, body_.data() + at, n);
 }
 
 void HlsPlaylistFetch::on_origin_end(OriginClient&, const Status& result) { finish(result); }

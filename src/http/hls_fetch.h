@@ -37,7 +37,7 @@ class HlsPlaylistFetch : public OriginLeg {
   void start(OriginTarget at);
 
   void on_origin_head(OriginClient& origin, const HttpResponseHead& head) override;
-  void on_origin_body(OriginClient& origin, evbuffer* data) override;
+  void on_origin_body(OriginClient& origin, std::span<const std::string_view> pieces) override;
   void on_origin_end(OriginClient& origin, const Status& result) override;
 
  private:

@@ -20,9 +20,20 @@
 // trickled (slowloris); output that makes no progress for idle_timeout_ms
 // closes the connection (a viewer that stopped reading).
 //
-// Back-pressure: output_size() tells the handler how much waits for the
-// client; the handler stops its source above a high-water mark and
-// Handler::on_drain() fires when the output falls below kLowWater.
+// Back-pressure: output_full() tells the handler to stop its source;
+// Handler::on_drain() fires when it may go on.
+//
+// Streamed answers on plaintext connections bypass the bufferevent (the hot
+// path of HTTP-FLV/TS and HLS segment relaying, driven like the RTMP relay):
+// from begin_response() to end_response() the socket is written directly
+// as soon as bytes are given, only what it does not take is queued, and a
+// write event is registered only while that queue is not empty; the source
+// is "full" as soon as anything is queued, so a viewer costs at most one
+// origin read of memory, and none while it keeps up. splice_from() moves
+// body bytes from another socket through a pipe without copying them into
+// the process at all. TLS connections keep the bufferevent (their bytes
+// must pass through SSL), with a 1 MiB high-water mark and kLowWater.
+// Either way body_bytes_sent() counts every body byte given for the client.
 //
 // Lifetime: the connection never deletes itself. close() frees the socket at
 // once and calls Handler::on_close() once; the owner destroys the object
@@ -42,10 +53,12 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <openssl/ssl.h>
+#include <sys/types.h>
 
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -56,6 +69,7 @@
 #include "core/event_ptr.h"
 #include "core/net_addr.h"
 #include "core/result.h"
+#include "core/unique_fd.h"
 #include "http/http_parser.h"
 
 namespace sp {
@@ -92,13 +106,18 @@ class HttpListener {
 class HttpConn {
  public:
   static constexpr size_t kLowWater = 256 * 1024;
+  // Bufferevent (TLS) answers: the source stops above this much output.
+  static constexpr size_t kHighWater = 1024 * 1024;
+  // splice_from(): the bytes cannot be spliced here; read and write() them.
+  static constexpr ssize_t kNoSplice = -2;
 
   class Handler {
    public:
     virtual ~Handler() = default;
     // A complete request (and its body, if any). Answer through the conn.
     virtual void on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) = 0;
-    // Output dropped below kLowWater while an answer is being streamed.
+    // After output_full(): the output drained while an answer is being
+    // streamed.
     virtual void on_drain(HttpConn& conn) {}
     // The connection is gone (peer closed, error, timeout or close()).
     virtual void on_close(HttpConn& conn, const std::string& reason) = 0;
@@ -138,11 +157,21 @@ class HttpConn {
   // Body bytes: moves everything out of `data` (zero copy), or copies text.
   void write(evbuffer* data);
   void write(std::string_view data);
+  // Body bytes in pieces (copied if not sent at once): one writev.
+  void write(std::span<const std::string_view> pieces);
   // A file region, sent with sendfile where possible. Takes `fd`.
   void write_file(int fd, uint64_t offset, uint64_t length);
+  // Body bytes moved from socket `src` (at most `max`) to the client through
+  // a pipe (splice(2)), for a streamed answer on a plaintext connection with
+  // nothing else queued. Returns the bytes taken from `src`, 0 at its EOF,
+  // -1 with errno for an error of `src` (EAGAIN: none now; a client error
+  // closes the connection from the loop), or kNoSplice.
+  ssize_t splice_from(int src, size_t max);
   // The answer is complete: next request, or close once flushed.
   void end_response();
   size_t output_size() const;
+  // The handler should stop its source until on_drain().
+  bool output_full() const;
 
   // Closes now (output not yet sent is dropped). Calls on_close().
   void close(const std::string& reason);
@@ -160,11 +189,21 @@ class HttpConn {
   static void on_event(bufferevent* bev, short what, void* arg);
   static void on_head_timeout(evutil_socket_t, short, void* arg);
   static void on_kick(evutil_socket_t, short, void* arg);
+  static void on_direct_writable(evutil_socket_t, short what, void* arg);
 
   void wait_for_request();
   void try_parse();
+  std::string head_text(int status, const HttpHeaders& headers, std::optional<uint64_t> length);
   void send_head(int status, const HttpHeaders& headers, std::optional<uint64_t> length);
   void refuse(int status, const std::string& why);
+  // Direct output (see the top): bytes queued, writing, errors, the end.
+  size_t direct_queued() const;
+  void direct_write(const char* data, size_t n);
+  void direct_flush();
+  void direct_arm(bool progress);
+  void direct_failed(int err);
+  void direct_end();
+  int fd() const;
 
   event_base* base_;
   BufferEventPtr bev_;
@@ -185,7 +224,18 @@ class HttpConn {
   bool head_request_ = false;  // HEAD: no body bytes
   std::optional<uint64_t> length_;
   int status_ = 0;
-  uint64_t body_bytes_ = 0;
+  uint64_t body_bytes_ = 0;  // every body byte of the answer passes here (count_body)
+  void count_body(uint64_t n) { body_bytes_ += n; }
+
+  // Direct output of a streamed plaintext answer.
+  bool direct_ = false;
+  bool direct_error_ = false;
+  std::string direct_error_text_;
+  EvBufferPtr dout_;  // what the socket did not take (after the pipe's bytes)
+  EventPtr wev_;      // registered only while something is queued
+  UniqueFd pipe_r_, pipe_w_;  // splice_from(), made at its first use
+  size_t piped_ = 0;          // bytes in the pipe, not yet taken by the socket
+  bool splice_ok_ = true;
 };
 
 // A request/answer HTTP service on the listeners it is given: one

@@ -64,10 +64,16 @@
 // (get_session) and are relayed to its origin with spbhid removed from the
 // query; playlists among them (master -> media) are rewritten again.
 //
-// Back-pressure: when a client's pending output passes kHighWater (1 MiB)
-// reading from its origin stops, and resumes below HttpConn::kLowWater. So a
-// stalled viewer costs at most ~1.3 MiB plus socket buffers, and is closed
-// after idle_timeout without progress.
+// Relaying: one origin connection per client request. Plaintext clients get
+// the body written straight to their socket as each origin read arrives
+// (identity bodies spliced socket to socket through a pipe, never copied
+// into the process); only what the client's socket does not take is
+// queued, and the origin is not read while anything is (http_server.h). So a
+// viewer that keeps up holds no body bytes, a stalled one at most one origin
+// read (256 KiB; a pipe's 64 KiB in the kernel when spliced) plus socket
+// buffers, and is closed after idle_timeout without progress. TLS clients
+// go through the bufferevent: reading stops above HttpConn::kHighWater
+// (1 MiB) of pending output and resumes below HttpConn::kLowWater.
 //
 // Logs: every request gets one access line (peer, method, target, status,
 // body bytes, duration, origin, end reason) under the connection's context

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "core/net_addr.h"
 
@@ -15,15 +16,22 @@ namespace sp {
 
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
-// Reads per readiness callback before yielding to other connections.
-constexpr int kReadsPerWakeup = 4;
+constexpr size_t kReadChunk = 256 * 1024;
 constexpr size_t kMaxResponseHead = kHttpMaxRequestLine + kHttpMaxHeaderBytes + 4;
+// The most a connection carries between reads: a head one byte over its
+// limit (then refused); a chunk framing line is far shorter.
+constexpr size_t kMaxCarry = kMaxResponseHead + 1;
+
+// Every origin connection of the worker reads here, after its carry; what
+// the handler is given is used before the callback returns.
+char g_read_buffer[kMaxCarry + kReadChunk];
+// The body pieces of one read, handed over together (one writev).
+std::vector<std::string_view> g_pieces;
 
 }  // namespace
 
 OriginClient::OriginClient(event_base* base, std::string ctx, Handler* handler)
-    : base_(base), ctx_(std::move(ctx)), handler_(handler), in_(evbuffer_new()), out_(evbuffer_new()) {}
+    : base_(base), ctx_(std::move(ctx)), handler_(handler) {}
 
 OriginClient::~OriginClient() { close_socket(); }
 
@@ -114,8 +122,8 @@ void OriginClient::resume() {
   paused_ = false;
   timeval tv = ms_to_timeval(got_head_ ? timeouts_.idle_ms : timeouts_.connect_ms);
   if (request_.empty()) event_add(rev_.get(), &tv);
-  // Bytes read before the pause are still waiting.
-  if (got_head_ && evbuffer_get_length(in_.get()) > 0) read_body();
+  // Nothing read waits here: every body byte went to the handler as it
+  // came (the carry is only an incomplete framing line, needing more).
 }
 
 void OriginClient::abort() {
@@ -126,43 +134,48 @@ void OriginClient::abort() {
 void OriginClient::on_readable(evutil_socket_t, short what, void* arg) {
   auto* self = static_cast<OriginClient*>(arg);
   if (what & EV_TIMEOUT) return self->on_timeout();
-  bool eof = false;
-  for (int i = 0; i < kReadsPerWakeup; i++) {
-    evbuffer_iovec vec[2];
-    int nvec = evbuffer_reserve_space(self->in_.get(), kReadChunk, vec, 2);
-    if (nvec <= 0) return self->finish(Status::Error(ErrorKind::internal, "out of memory"));
-    ssize_t n = readv(self->fd_, reinterpret_cast<iovec*>(vec), nvec);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    if (n < 0) {
-      return self->finish(
-          Status::Error(ErrorKind::unavailable, "origin connection error: " + std::string(strerror(errno))));
-    }
-    if (n == 0) {
-      eof = true;
-      break;
-    }
-    // Commit exactly what was read, across the reserved vectors.
-    size_t left = size_t(n);
-    for (int v = 0; v < nvec; v++) {
-      size_t take = std::min(left, vec[v].iov_len);
-      vec[v].iov_len = take;
-      left -= take;
-    }
-    evbuffer_commit_space(self->in_.get(), vec, nvec);
-    if (size_t(n) < kReadChunk) break;  // drained the socket
+  if (self->splice_ && self->got_head_ && self->carry_.empty() && self->body_.identity()) {
+    return self->splice_body();
   }
-  if (!self->got_head_) {
-    self->read_head();
-  } else {
-    self->read_body();
+  size_t pre = self->carry_.size();
+  memcpy(g_read_buffer, self->carry_.data(), pre);
+  ssize_t n;
+  do {
+    n = recv(self->fd_, g_read_buffer + pre, kReadChunk, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  if (n < 0) {
+    return self->finish(
+        Status::Error(ErrorKind::unavailable, "origin connection error: " + std::string(strerror(errno))));
   }
-  if (eof && !self->finished_) self->on_eof();
+  self->carry_.clear();
+  self->consume(std::string_view(g_read_buffer, pre + size_t(n)));
+  if (n == 0 && !self->finished_) self->on_eof();
+}
+
+// An identity body moved by the handler (splice); when it declines, the
+// bytes are read and handed over like any others.
+void OriginClient::splice_body() {
+  uint64_t max = kReadChunk;
+  if (framing_.kind == HttpBodyFraming::kLength) max = std::min<uint64_t>(max, body_.remaining());
+  ssize_t n = handler_->on_origin_splice(*this, fd_, size_t(max));
+  if (finished_) return;  // the handler aborted
+  if (n == Handler::kNoSplice) {
+    splice_ = false;
+    return on_readable(fd_, EV_READ, this);
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n < 0) {
+    return finish(Status::Error(ErrorKind::unavailable, "origin connection error: " + std::string(strerror(errno))));
+  }
+  if (n == 0) return on_eof();
+  count_body(uint64_t(n));
+  body_.skip(uint64_t(n));
+  if (body_.done()) finish(Status::Ok());
 }
 
 void OriginClient::on_eof() {
   if (got_head_) {
-    read_body();  // whatever came with the FIN
     if (finished_) return;
     if (framing_.kind == HttpBodyFraming::kClose) return finish(Status::Ok());
     return finish(Status::Error(ErrorKind::upstream, "origin closed in the middle of the body"));
@@ -176,87 +189,71 @@ void OriginClient::on_timeout() {
   finish(Status::Error(ErrorKind::timeout, "origin sent nothing for idle_timeout"));
 }
 
-void OriginClient::read_head() {
-  size_t len = evbuffer_get_length(in_.get());
-  if (len == 0) return;
-  size_t look = std::min(len, kMaxResponseHead + 1);
-  auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in_.get(), ev_ssize_t(look)));
-  auto parsed = parse_http_response_head(std::string_view(data, look));
-  if (parsed.state == HttpParseState::kIncomplete) {
-    if (look > kMaxResponseHead) {
-      head_too_large_ = true;
-      finish(Status::Error(ErrorKind::upstream, "origin response head too large"));
-    }
-    return;
-  }
-  if (parsed.state == HttpParseState::kError) {
-    head_too_large_ = parsed.over_limit;
-    return finish(Status::Error(ErrorKind::upstream, "bad origin response: " + parsed.error));
-  }
-  evbuffer_drain(in_.get(), parsed.consumed);
-  if (parsed.head.status / 100 == 1) return read_head();  // 100 Continue and friends: skip
-  auto framing = http_response_framing(method_, parsed.head);
-  if (!framing.ok()) return finish(Status::Error(ErrorKind::upstream, "bad origin response: " + framing.error()));
-  framing_ = *framing;
-  remaining_ = framing_.length;
-  got_head_ = true;
-  if (!paused_) {
-    timeval idle = ms_to_timeval(timeouts_.idle_ms);
-    event_add(rev_.get(), &idle);
-  }
-  handler_->on_origin_head(*this, parsed.head);
-  if (finished_) return;  // the handler aborted
-  if (framing_.kind == HttpBodyFraming::kNone || (framing_.kind == HttpBodyFraming::kLength && remaining_ == 0)) {
-    return finish(Status::Ok());
-  }
-  read_body();
-}
-
-void OriginClient::read_body() {
-  switch (framing_.kind) {
-    case HttpBodyFraming::kNone:
-      return;
-    case HttpBodyFraming::kClose:
-      evbuffer_add_buffer(out_.get(), in_.get());
-      break;
-    case HttpBodyFraming::kLength: {
-      size_t n = size_t(std::min<uint64_t>(remaining_, evbuffer_get_length(in_.get())));
-      evbuffer_remove_buffer(in_.get(), out_.get(), n);
-      remaining_ -= n;
-      break;
-    }
-    case HttpBodyFraming::kChunked:
-      while (!chunked_.done() && evbuffer_get_length(in_.get()) > 0) {
-        if (uint64_t pending = chunked_.data_pending()) {
-          size_t n = size_t(std::min<uint64_t>(pending, evbuffer_get_length(in_.get())));
-          evbuffer_remove_buffer(in_.get(), out_.get(), n);
-          chunked_.take_data(n);
-          continue;
-        }
-        size_t look = std::min<size_t>(evbuffer_get_length(in_.get()), 4200);
-        auto* data = reinterpret_cast<const char*>(evbuffer_pullup(in_.get(), ev_ssize_t(look)));
-        auto step = chunked_.parse_framing(std::string_view(data, look));
-        if (step.kind == ChunkedDecoder::Step::kError) {
-          return finish(Status::Error(ErrorKind::upstream, "bad chunked body: " + step.error));
-        }
-        if (step.kind == ChunkedDecoder::Step::kNeedMore) break;
-        evbuffer_drain(in_.get(), step.consumed);
+void OriginClient::consume(std::string_view in) {
+  while (!got_head_) {
+    if (in.empty()) return;
+    size_t look = std::min(in.size(), kMaxResponseHead + 1);
+    auto parsed = parse_http_response_head(in.substr(0, look));
+    if (parsed.state == HttpParseState::kIncomplete) {
+      if (look > kMaxResponseHead) {
+        head_too_large_ = true;
+        return finish(Status::Error(ErrorKind::upstream, "origin response head too large"));
       }
-      break;
+      carry_.assign(in);
+      return;
+    }
+    if (parsed.state == HttpParseState::kError) {
+      head_too_large_ = parsed.over_limit;
+      return finish(Status::Error(ErrorKind::upstream, "bad origin response: " + parsed.error));
+    }
+    in.remove_prefix(parsed.consumed);
+    if (parsed.head.status / 100 == 1) continue;  // 100 Continue and friends: skip
+    auto framing = http_response_framing(method_, parsed.head);
+    if (!framing.ok()) return finish(Status::Error(ErrorKind::upstream, "bad origin response: " + framing.error()));
+    framing_ = *framing;
+    body_ = BodyReader(framing_);
+    got_head_ = true;
+    if (!paused_) {
+      timeval idle = ms_to_timeval(timeouts_.idle_ms);
+      event_add(rev_.get(), &idle);
+    }
+    handler_->on_origin_head(*this, parsed.head);
+    if (finished_) return;  // the handler aborted
   }
-  deliver();
-  if (finished_) return;
-  bool complete = (framing_.kind == HttpBodyFraming::kLength && remaining_ == 0) ||
-                  (framing_.kind == HttpBodyFraming::kChunked && chunked_.done());
-  if (complete) finish(Status::Ok());
+  read_body(in);
 }
 
-void OriginClient::deliver() {
-  size_t n = evbuffer_get_length(out_.get());
-  if (n == 0) return;
-  body_bytes_ += n;
-  handler_->on_origin_body(*this, out_.get());
-  evbuffer_drain(out_.get(), evbuffer_get_length(out_.get()));
+void OriginClient::read_body(std::string_view in) {
+  g_pieces.clear();
+  BodyReader::Piece p;
+  for (;;) {
+    p = body_.next(in);
+    if (p.kind != BodyReader::Piece::kData) break;
+    in.remove_prefix(p.consumed);
+    if (p.data.empty()) continue;
+    // Chunks cut by nothing but framing make one piece.
+    if (!g_pieces.empty() && g_pieces.back().data() + g_pieces.back().size() == p.data.data()) {
+      g_pieces.back() = std::string_view(g_pieces.back().data(), g_pieces.back().size() + p.data.size());
+    } else {
+      g_pieces.push_back(p.data);
+    }
+    count_body(p.data.size());
+  }
+  if (p.kind == BodyReader::Piece::kNeedMore) carry_.assign(in);  // an incomplete framing line (or nothing)
+  if (!g_pieces.empty()) {
+    // The handler may start another request (a redirect): hand it a copy
+    // of the list, not the shared one.
+    std::vector<std::string_view> pieces;
+    pieces.swap(g_pieces);
+    handler_->on_origin_body(*this, pieces);
+    pieces.clear();
+    if (g_pieces.capacity() < pieces.capacity()) g_pieces.swap(pieces);
+    if (finished_) return;  // the handler aborted
+  }
+  if (p.kind == BodyReader::Piece::kError) {
+    return finish(Status::Error(ErrorKind::upstream, "bad chunked body: " + p.error));
+  }
+  if (p.kind == BodyReader::Piece::kDone) finish(Status::Ok());
 }
 
 void OriginClient::finish(const Status& st) {

@@ -15,7 +15,14 @@
 // I/O is on a plain non-blocking socket with two events rather than a
 // bufferevent: libevent 2.1's evbuffer_read() reads at most 4 KiB per call
 // (plus an ioctl(FIONREAD) each time), which made the relay cost 4x the
-// syscalls of nginx; here one readv takes up to 64 KiB.
+// syscalls of nginx. Here one recv() per readiness takes up to 256 KiB into
+// a buffer shared by every origin connection of the worker, and the body
+// bytes are handed to the handler as views of that buffer before the
+// callback returns (body_reader.h finds them between chunk framing). A
+// connection keeps bytes of its own only while a response head or a chunk
+// framing line is incomplete (its carry, at most a head's limit). An
+// identity body (Content-Length or close-delimited) may instead be moved by
+// the handler itself, straight from the socket (on_origin_splice).
 //
 // Lifetime: abort() (or the end) frees the socket at once. The object is
 // never deleted by itself, and the handler must not delete it from inside a
@@ -25,11 +32,16 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "core/event_ptr.h"
 #include "core/result.h"
+#include "http/body_reader.h"
 #include "http/http_parser.h"
 
 namespace sp {
@@ -40,8 +52,16 @@ class OriginClient {
    public:
     virtual ~Handler() = default;
     virtual void on_origin_head(OriginClient& origin, const HttpResponseHead& head) = 0;
-    // Body bytes: move out what you take (evbuffer_add_buffer); the rest is dropped.
-    virtual void on_origin_body(OriginClient& origin, evbuffer* data) = 0;
+    // Body bytes of one read, in order, in pieces (the data between chunk
+    // framing); valid only during the call: copy what you keep.
+    virtual void on_origin_body(OriginClient& origin, std::span<const std::string_view> pieces) = 0;
+    // The socket of an identity body is readable: the handler may move up
+    // to `max` body bytes from `fd` itself (splice(2)). Returns the bytes
+    // moved, 0 at the origin's EOF, -1 with errno for an error of `fd`
+    // (EAGAIN: nothing now), or kNoSplice to have them read and passed to
+    // on_origin_body() instead.
+    static constexpr ssize_t kNoSplice = -2;
+    virtual ssize_t on_origin_splice(OriginClient& origin, int fd, size_t max) { return kNoSplice; }
     // The answer is complete (ok) or failed. got_head() tells whether a head
     // came first. The error's kind: before the head, unavailable (refused,
     // reset, no socket), timeout (connect or answer not within connect_timeout)
@@ -97,10 +117,13 @@ class OriginClient {
   void send_request();
   void on_eof();
   void on_timeout();
-  void read_head();
-  void read_body();
-  void deliver();
+  // Handles received bytes (the carry and the new read) in order.
+  void consume(std::string_view in);
+  void read_body(std::string_view in);
+  void splice_body();
   void finish(const Status& st);
+  // Every body byte received from the origin passes here, read or spliced.
+  void count_body(uint64_t n) { body_bytes_ += n; }
 
   event_base* base_;
   std::string ctx_;
@@ -108,7 +131,7 @@ class OriginClient {
   int fd_ = -1;
   EventPtr rev_, wev_;
   std::string request_;     // not yet sent
-  EvBufferPtr in_;  // received, not yet parsed / delivered
+  std::string carry_;       // received, not yet usable: a partial head or chunk framing line
   bool paused_ = false;
   std::string address_;
   std::string method_;
@@ -118,10 +141,9 @@ class OriginClient {
   bool head_too_large_ = false;
   bool finished_ = false;
   HttpBodyFraming framing_;
-  uint64_t remaining_ = 0;  // kLength: body bytes still to come
-  ChunkedDecoder chunked_;
+  BodyReader body_;
+  bool splice_ = true;  // the handler may move identity body bytes itself
   uint64_t body_bytes_ = 0;
-  EvBufferPtr out_;  // body bytes ready for the handler
 };
 
 }  // namespace sp

@@ -19,15 +19,14 @@ void OriginFetch::on_origin_head(OriginClient& origin, const HttpResponseHead& h
   head_ = head;
 }
 
-void OriginFetch::on_origin_body(OriginClient& origin, evbuffer* data) {
-  size_t n = evbuffer_get_length(data);
-  if (body_.size() + n > max_body_) {
-    origin.abort();
-    return complete(Outcome::kTooLarge, "answer body over " + std::to_string(max_body_) + " bytes");
+void OriginFetch::on_origin_body(OriginClient& origin, std::span<const std::string_view> pieces) {
+  for (std::string_view data : pieces) {
+    if (body_.size() + data.size() > max_body_) {
+      origin.abort();
+      return complete(Outcome::kTooLarge, "answer body over " + std::to_string(max_body_) + " bytes");
+    }
+    body_.append(data);
   }
-  size_t at = body_.size();
-  body_.resize(at + n);
-  evbuffer_copyout(data, body_.data() + at, n);
 }
 
 void OriginFetch::on_origin_end(OriginClient& origin, const Status& result) {

@@ -43,7 +43,7 @@ class OriginFetch : private OriginClient::Handler {
 
  private:
   void on_origin_head(OriginClient& origin, const HttpResponseHead& head) override;
-  void on_origin_body(OriginClient& origin, evbuffer* data) override;
+  void on_origin_body(OriginClient& origin, std::span<const std::string_view> pieces) override;
   void on_origin_end(OriginClient& origin, const Status& result) override;
   void complete(Outcome outcome, std::string error);
 

@@ -11,6 +11,15 @@
 
 namespace sp {
 
+namespace {
+// SP_HTTP_SPLICE=0 (srs-proxy(8) ENVIRONMENT): identity bodies are copied
+// through user space like chunked ones, for diagnosis and bench/http_flv.
+const bool g_splice = [] {
+  const char* v = getenv("SP_HTTP_SPLICE");
+  return !(v && v[0] == '0');
+}();
+}  // namespace
+
 void StreamRelay::on_origin_head(OriginClient& origin, const HttpResponseHead& head) {
   report(Status::Ok());
   HttpStreamService& svc = req_.svc();
@@ -48,10 +57,24 @@ void StreamRelay::on_origin_head(OriginClient& origin, const HttpResponseHead& h
   }
 }
 
-void StreamRelay::on_origin_body(OriginClient& origin, evbuffer* data) {
+void StreamRelay::on_origin_body(OriginClient& origin, std::span<const std::string_view> pieces) {
+  req_.conn().write(pieces);
+  pause_if_full(origin);
+}
+
+ssize_t StreamRelay::on_origin_splice(OriginClient& origin, int fd, size_t max) {
+  if (!g_splice) return OriginClient::Handler::kNoSplice;
   HttpConn& conn = req_.conn();
-  conn.write(data);
-  if (!paused_ && conn.output_size() > kHighWater) {
+  ssize_t n = conn.splice_from(fd, max);
+  if (n == HttpConn::kNoSplice) return OriginClient::Handler::kNoSplice;
+  int err = errno;
+  pause_if_full(origin);
+  errno = err;
+  return n;
+}
+
+void StreamRelay::pause_if_full(OriginClient& origin) {
+  if (!paused_ && req_.conn().output_full()) {
     paused_ = true;
     origin.pause();
   }

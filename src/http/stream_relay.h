@@ -4,8 +4,11 @@
 // answers 2xx) and the segments of an HLS session (the session names the
 // origin: no pick, no retry, no count). Status and end-to-end headers pass
 // through; a body of known length keeps the client connection, any other is
-// sent close-delimited. Back-pressure: above kHighWater of pending client
-// output the origin is paused, below HttpConn::kLowWater resumed.
+// sent close-delimited. Back-pressure: the origin is not read while the
+// client's output is full (HttpConn::output_full()) and read again on its
+// drain. Body bytes go to the client as views of the worker's read buffer,
+// or, for identity bodies to plaintext clients, spliced from the origin's
+// socket to the client's (HttpConn::splice_from()).
 #pragma once
 
 #include <string>
@@ -16,8 +19,6 @@ namespace sp {
 
 class StreamRelay : public OriginLeg {
  public:
-  static constexpr size_t kHighWater = 1024 * 1024;
-
   // `live_key`: the picked stream (from `server`), counted and its pin
   // confirmed once the origin answers 2xx; empty for an HLS segment.
   StreamRelay(StreamRequest& req, std::string live_key, std::string server)
@@ -28,10 +29,13 @@ class StreamRelay : public OriginLeg {
 
   void on_client_drain() override;
   void on_origin_head(OriginClient& origin, const HttpResponseHead& head) override;
-  void on_origin_body(OriginClient& origin, evbuffer* data) override;
+  void on_origin_body(OriginClient& origin, std::span<const std::string_view> pieces) override;
+  ssize_t on_origin_splice(OriginClient& origin, int fd, size_t max) override;
   void on_origin_end(OriginClient& origin, const Status& result) override;
 
  private:
+  void pause_if_full(OriginClient& origin);
+
   std::string live_key_, live_server_;  // cleared once counted
   bool paused_ = false;
 };

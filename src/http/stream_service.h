@@ -16,7 +16,8 @@
 //                      rewritten, the session stored (hls_fetch.h)
 //   serve_static_file  files from `root` (stream_static.h)
 // Pure helpers: stream_route.h (routing), location.h (redirects),
-// hls_session.h (session records), http_static.h, hls_playlist.h, query.h.
+// hls_session.h (session records), http_static.h, hls_playlist.h, query.h,
+// body_reader.h (origin body framing over received bytes).
 #pragma once
 
 #include <memory>

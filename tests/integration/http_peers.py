@@ -59,6 +59,13 @@ http {
             alias %(hls)s/;
             add_header Cache-Control no-cache;
         }
+        # The same files sent chunked (as SRS sends live streams): a
+        # sub_filter that never matches drops the length, changes no byte.
+        location /chunked/ {
+            alias %(hls)s/;
+            sub_filter_types *;
+            sub_filter "no-such-bytes-in-any-file" "";
+        }
         # Redirects within the same directory, relative and absolute.
         location ~ ^/live/moved-(.*)$ {
             return 302 /live/$1;

@@ -98,11 +98,8 @@ struct Collector : OriginClient::Handler {
     status = head.status;
     if (auto ct = head.headers.get("Content-Type")) content_type = std::string(*ct);
   }
-  void on_origin_body(OriginClient& o, evbuffer* data) override {
-    size_t n = evbuffer_get_length(data);
-    std::string chunk(n, '\0');
-    evbuffer_remove(data, chunk.data(), n);
-    body += chunk;
+  void on_origin_body(OriginClient& o, std::span<const std::string_view> pieces) override {
+    for (std::string_view data : pieces) body += data;
     if (pause_on_first_body && !paused) {
       paused = &o;
       o.pause();
