@@ -214,6 +214,7 @@ void HttpConn::write(evbuffer* data) {
     return;
   }
   body_bytes_ += evbuffer_get_length(data);
+  if (meter_) meter_->client_out(evbuffer_get_length(data));
   // When nothing is queued, write straight to the socket: the usual case for
   // a viewer that keeps up, and it spares the bufferevent's enable/disable of
   // write interest (two epoll_ctl calls) per relayed read. What the socket
@@ -229,6 +230,7 @@ void HttpConn::write(evbuffer* data) {
 void HttpConn::write(std::string_view data) {
   if (closed() || head_request_ || data.empty()) return;
   body_bytes_ += data.size();
+  if (meter_) meter_->client_out(data.size());
   bufferevent_write(bev_.get(), data.data(), data.size());
 }
 
@@ -242,6 +244,7 @@ void HttpConn::write_file(int fd, uint64_t offset, uint64_t length) {
     return close("cannot send file");
   }
   body_bytes_ += length;
+  if (meter_) meter_->client_out(length);
 }
 
 void HttpConn::end_response() {

@@ -54,6 +54,7 @@
 #include "core/accept_backoff.h"
 #include "core/connection_limiter.h"
 #include "core/event_ptr.h"
+#include "core/metrics.h"
 #include "core/net_addr.h"
 #include "core/result.h"
 #include "http/http_parser.h"
@@ -153,6 +154,9 @@ class HttpConn {
   // Status and body bytes of the current/last answer, for the access log.
   int status_sent() const { return status_; }
   uint64_t body_bytes_sent() const { return body_bytes_; }
+  // metrics: body bytes also go to `m` (the current request's meter; nullptr: none).
+  void set_meter(metrics::SessionMeter* m) { meter_ = m; }
+  int fd() const { return bev_ ? int(bufferevent_getfd(bev_.get())) : -1; }
 
  private:
   static void on_read(bufferevent* bev, void* arg);
@@ -186,6 +190,7 @@ class HttpConn {
   std::optional<uint64_t> length_;
   int status_ = 0;
   uint64_t body_bytes_ = 0;
+  metrics::SessionMeter* meter_ = nullptr;
 };
 
 // A request/answer HTTP service on the listeners it is given: one
