@@ -374,7 +374,7 @@ bool StreamRequest::finish(const std::string& reason) {
   r.ctx = ctx();
   std::string peer = conn_.peer().to_string();
   r.client = peer;
-  r.stream_key = std::string_view(key_for_log);
+  r.stream_key = key_for_log.empty() ? std::string_view(path_) : std::string_view(key_for_log);
   r.origin = origin;
   r.bytes_out = conn_.body_bytes_sent();
   r.duration_ms = monotonic_ms() - started_ms_;

@@ -43,7 +43,7 @@ sockaddr_in v4(const char* ip, uint16_t port) {
 }
 
 // An area of its own for each test; this process's slot is restored after.
-struct AreaFixture : ::testing::Test {
+struct MetricsArea : ::testing::Test {
   Area* a = nullptr;
   void SetUp() override {
     auto r = Area::create(4);
@@ -78,7 +78,7 @@ TEST(MetricsExposition, EscapesLabelValues) {
   }
 }
 
-TEST_F(AreaFixture, SumsSlotsAndRetiredAndFoldsOnReap) {
+TEST_F(MetricsArea, SumsSlotsAndRetiredAndFoldsOnReap) {
   int s1 = a->claim(), s2 = a->claim();
   ASSERT_EQ(s1, 1);
   ASSERT_EQ(s2, 2);
@@ -115,7 +115,7 @@ TEST_F(AreaFixture, SumsSlotsAndRetiredAndFoldsOnReap) {
   EXPECT_EQ(v["srsproxy_sessions_ended_total{protocol=\"rtmp\",listener=\"0.0.0.0:1935\",reason=\"client_closed\"}"], 1);
 }
 
-TEST_F(AreaFixture, HistogramBucketsAreCumulative) {
+TEST_F(MetricsArea, HistogramBucketsAreCumulative) {
   set_local_slot(1);
   SessionMeter m;
   m.begin(Protocol::rtmp, 0);
@@ -141,7 +141,7 @@ TEST_F(AreaFixture, HistogramBucketsAreCumulative) {
   EXPECT_EQ(v["srsproxy_origin_clients{origin=\"o1\",protocol=\"rtmp\"}"], 0);
 }
 
-TEST_F(AreaFixture, ReusedRegistrySlotStartsAfresh) {
+TEST_F(MetricsArea, ReusedRegistrySlotStartsAfresh) {
   set_local_slot(1);
   {
     SessionMeter m;
