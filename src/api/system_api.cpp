@@ -209,6 +209,13 @@ struct SystemApi::Impl : HttpServer::Handler {
 
   void on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) override {
     std::string ctx = new_context_id();
+    {
+      // metrics: each API request counts as one session of protocol "api",
+      // started and ended as it arrives (answers may come later, from Redis).
+      metrics::SessionMeter meter;
+      meter.begin(metrics::Protocol::api, metrics::listener_of_fd(metrics::Protocol::api, conn.fd()));
+      meter.end(metrics::End::normal);
+    }
     std::string peer = conn.peer().to_string();
     std::string path = req.path;
     if (path.size() > 1 && path.back() == '/') path.pop_back();
