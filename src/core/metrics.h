@@ -172,8 +172,9 @@ void set_area(Area* a);
 Slot& local();
 void set_local_slot(int slot);  // in the child, after fork
 
-// Folds `from` into `into` (counters only; gauges are not carried).
-// Per-origin groups whose serial is not `keep(i)` are dropped.
+// Moves `from`'s counters into `into` and zeroes them in `from` (gauges are
+// not carried: zero_gauges). Per-origin groups whose serial is not
+// `keep(i)` (the origin now in registry slot i) are dropped.
 void fold_slot(Slot& into, Slot& from, uint64_t (*keep)(void*, int), void* arg);
 void zero_gauges(Slot& s);
 
@@ -185,7 +186,7 @@ int listener_of_fd(Protocol p, int fd);
 class SessionMeter {
  public:
   SessionMeter() = default;
-  ~SessionMeter() { end(End::shutdown); }
+  ~SessionMeter() { end(End::shutdown); }  // a session torn down without its end record
   SessionMeter(const SessionMeter&) = delete;
   SessionMeter& operator=(const SessionMeter&) = delete;
 
