@@ -75,7 +75,7 @@ void text_field(std::string& out, std::string_view v) {
 }  // namespace
 
 std::string access_log_json(const SessionRecord& r) {
-  char when[40];
+  char when[64];
   iso_time(when, sizeof when, r.unix_ms ? r.unix_ms : unix_ms_now());
   JsonPtr j(cJSON_CreateObject());
   auto str = [&](const char* k, std::string_view v) { cJSON_AddStringToObject(j.get(), k, std::string(v).c_str()); };
@@ -101,7 +101,7 @@ std::string access_log_json(const SessionRecord& r) {
 // TIME CTX PROTOCOL LISTENER CLIENT STREAM ORIGIN BYTES_IN BYTES_OUT
 // DURATION REASON STATUS
 std::string access_log_text(const SessionRecord& r) {
-  char when[40];
+  char when[64];
   iso_time(when, sizeof when, r.unix_ms ? r.unix_ms : unix_ms_now());
   std::string out = when;
   text_field(out, r.ctx);
