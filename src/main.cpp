@@ -25,6 +25,7 @@
 #include "process/master.h"
 #include "process/proctitle.h"
 #include "process/startup.h"
+#include "process/metrics_master.h"
 #include "registry/registry.h"
 #include "registry/registry_conf.h"
 
@@ -327,6 +328,15 @@ int main(int argc, char** argv) {
     SP_CRIT("master", "%s", registry.error().c_str());
     return 1;
   }
+  // The metrics area (core/metrics.h): mapped before any fork, like the registry.
+  auto metrics_area = sp::metrics::Area::create(sp::metrics::Area::slots_for(c.worker_processes));
+  if (!metrics_area.ok()) {
+    emerg(metrics_area.error());
+    SP_CRIT("master", "%s", metrics_area.error().c_str());
+    return 1;
+  }
+  sp::metrics::set_area(*metrics_area);
+  sp::metrics::note_generation(*metrics_area, (*cycle)->generation, (*cycle)->listeners);
   int report_fd = -1;
   if (c.daemon && (report_fd = daemonize()) < 0) return 1;
   // Origins are told this pid (the registration reply): the master's, after the fork.

@@ -43,6 +43,7 @@
 #include "core/clock.h"
 #include "core/json_ptr.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/http_error.h"
 #include "http/http_server.h"
 #include "http/query.h"
@@ -231,6 +232,13 @@ struct SystemApi::Impl : HttpServer::Handler {
 
   void on_request(HttpConn& conn, const HttpRequestHead& req, std::string body) override {
     std::string ctx = new_context_id();
+    {
+      // metrics: each API request counts as one session of protocol "api",
+      // started and ended as it arrives (answers may come later, from Redis).
+      metrics::SessionMeter meter;
+      meter.begin(metrics::Protocol::api, metrics::listener_of_fd(metrics::Protocol::api, conn.fd()));
+      meter.end(metrics::End::normal);
+    }
     std::string peer = conn.peer().to_string();
     std::string path = req.path;
     if (path.size() > 1 && path.back() == '/') path.pop_back();
@@ -241,8 +249,15 @@ struct SystemApi::Impl : HttpServer::Handler {
       send_error(conn, code, why, extra);
     };
 
-    if (!network_allowed(conn.peer())) return refuse(403, "access denied for " + peer);
-    if (!token_ok(req)) return refuse(401, "missing or wrong access token");
+    bool registering = path == "/api/v1/srs/register";
+    if (!network_allowed(conn.peer())) {
+      if (registering) metrics::count_registration(metrics::RegResult::denied);
+      return refuse(403, "access denied for " + peer);
+    }
+    if (!token_ok(req)) {
+      if (registering) metrics::count_registration(metrics::RegResult::denied);
+      return refuse(401, "missing or wrong access token");
+    }
 
     static const Route kRoutes[] = {
         {"/api/v1/srs/register", "POST", &Impl::handle_register, "POST"},
@@ -251,6 +266,7 @@ struct SystemApi::Impl : HttpServer::Handler {
         {"/api/v1/streams", "GET", &Impl::handle_streams, "GET, HEAD"},
         {"/", "GET", &Impl::handle_status_page, "GET, HEAD"},
         {"/status", "GET", &Impl::handle_status_page, "GET, HEAD"},
+        {"/metrics", "GET", &Impl::handle_metrics, "GET, HEAD"},
     };
     for (const Route& r : kRoutes) {
       if (path != r.path) continue;
@@ -302,11 +318,13 @@ struct SystemApi::Impl : HttpServer::Handler {
     auto spec = parse_register_request(body);
     if (!spec.ok()) {
       SP_WARN(ctx, "system api: registration from %s refused: %s", peer.c_str(), spec.error().c_str());
+      metrics::count_registration(metrics::RegResult::bad_request);
       return send_error(conn, http_status_for(spec.kind()), spec.error());
     }
     if (Status loop = check_self_loop(*spec, own, local_addrs()); !loop.ok()) {
       SP_WARN(ctx, "system api: registration of %s from %s refused: %s", spec->server.c_str(), peer.c_str(),
               loop.message().c_str());
+      metrics::count_registration(metrics::RegResult::bad_request);
       return send_error(conn, http_status_for(loop.kind()), loop.message());
     }
     HttpConn* c = &conn;
@@ -317,10 +335,15 @@ struct SystemApi::Impl : HttpServer::Handler {
       if (!s.ok()) {
         // not_found: the server id was removed by an operator (410 Gone).
         int code = s.kind() == ErrorKind::not_found ? 410 : http_status_for(s.kind());
+        metrics::count_registration(s.kind() == ErrorKind::full        ? metrics::RegResult::full
+                                    : s.kind() == ErrorKind::bad_input ? metrics::RegResult::bad_request
+                                    : s.kind() == ErrorKind::not_found ? metrics::RegResult::denied
+                                                                       : metrics::RegResult::error);
         SP_WARN(ctx, "system api: registration of %s from %s refused with %d: %s", server.c_str(), peer.c_str(),
                 code, s.message().c_str());
         return send_error(*c, code, s.message());
       }
+      metrics::count_registration(metrics::RegResult::ok);
       SP_DEBUG(ctx, "system api: heartbeat of origin %s from %s", server.c_str(), peer.c_str());
       JsonPtr reply(cJSON_CreateObject());
       cJSON_AddNumberToObject(reply.get(), "code", 0);
@@ -427,6 +450,64 @@ struct SystemApi::Impl : HttpServer::Handler {
         send_streams(*c, *s, *hls);
       }));
     }));
+  }
+
+  // GET /metrics (core/metrics.h): one pass over the metrics area's slots,
+  // this host's registry table for the per-origin figures; with Redis then
+  // the cluster view (origins, then streams with per-proxy counts).
+  void handle_metrics(HttpConn& conn, const std::string&, const std::string& ctx) {
+    int64_t now = monotonic_ms();
+    auto in = std::make_shared<metrics::ExpoInput>();
+    in->version = SP_VERSION;
+    uint64_t local_origins = 0;
+    for (const OriginView& o : registry.local().origins(now)) {
+      local_origins++;
+      in->origins.push_back(
+          metrics::OriginInfo{o.slot, o.server, o.alive, o.down, double(o.age_ms) / 1000.0, o.draining, o.overloaded});
+    }
+    Registry::Usage u = registry.local().usage();
+    Registry::Capacity cap = registry.local().capacity();
+    in->registry.tables = {{"origins", local_origins, cap.origins},
+                           {"streams", u.streams, cap.streams},
+                           {"sessions", u.sessions, cap.sessions}};
+    if (std::string_view(registry.backend()) != "redis") return send_metrics(conn, *in);
+    in->cluster.present = true;
+    in->cluster.proxy_id = registry.backend_state().proxy_id;
+    HttpConn* c = &conn;
+    wait_on(conn, registry.origins(now, [this, c, ctx, in](Result<std::vector<OriginView>> r) {
+      answered(*c);
+      if (c->closed()) return;
+      if (!r.ok()) return send_registry_error(*c, r.status(), ctx);
+      for (const OriginView& o : *r) {
+        in->cluster.origins++;
+        if (o.alive) in->cluster.origins_alive++;
+        in->cluster.origin_clients.push_back({o.server, {}});
+      }
+      wait_on(*c, registry.cluster_streams(monotonic_ms(), [this, c, ctx, in](Result<std::vector<ClusterStreamView>> s) {
+        answered(*c);
+        if (c->closed()) return;
+        if (!s.ok()) return send_registry_error(*c, s.status(), ctx);
+        in->cluster.streams = s->size();
+        for (const ClusterStreamView& cs : *s) {
+          for (auto& oc : in->cluster.origin_clients) {
+            if (oc.server != cs.view.origin_server) continue;
+            // The registry's protocols onto the metrics' (http: every HTTP stream).
+            static const metrics::Protocol kMap[kProtoCount] = {metrics::Protocol::rtmp, metrics::Protocol::http_flv,
+                                                                metrics::Protocol::webrtc, metrics::Protocol::srt,
+                                                                metrics::Protocol::webrtc};
+            for (int p = 0; p < kProtoCount; p++) oc.clients[int(kMap[p])] += cs.view.clients[p];
+          }
+        }
+        send_metrics(*c, *in);
+      }));
+    }));
+  }
+
+  void send_metrics(HttpConn& conn, const metrics::ExpoInput& in) {
+    std::string text = metrics::exposition(metrics::area(), in);
+    HttpHeaders h;
+    h.add("Content-Type", metrics::kContentType);
+    conn.respond(200, h, text);
   }
 
   void send_streams(HttpConn& conn, const std::vector<ClusterStreamView>& streams,

@@ -5,6 +5,8 @@
 // parsers. Core names no module: the list is src/modules.cpp's.
 #include "core/config.h"
 
+#include "core/access_log.h"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -317,6 +319,7 @@ const Directive kCoreDirectives[] = {
     {"env_file", kCtxMain, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_string(d, &c.env_file); }, "env_file PATH;", "",
      "Also read PROXY_* variables from this .env file (the real environment wins); unset reads none."},
+    SP_ACCESS_LOG_DIRECTIVE(kCtxMain, c.access_log),
     {"log_redact", kCtxMain, 1, -1, 0, false, set_log_redact, "log_redact off|WORD ...;",
      "token key secret sign auth passw",
      "Query parameters whose name contains a WORD have their values logged as ***; off logs them as sent."},

@@ -32,6 +32,14 @@ struct ListenConf {
   std::string where;  // "FILE:LINE" of the directive, or the PROXY_* variable that set it
 };
 
+// access_log (core/access_log.h).
+struct AccessLogConf {
+  bool set = false;   // the directive appeared (else the top-level one applies)
+  bool off = false;   // access_log off;
+  std::string path;   // absolute once validated
+  bool json = false;  // else text
+};
+
 struct AccessRule {
   bool allow = true;
   Cidr net;
@@ -106,6 +114,7 @@ struct Config {
   int worker_connections = 4096;
   // Query parameters whose values the log hides (log_redact); empty = none.
   std::vector<std::string> log_redact;
+  AccessLogConf access_log;  // the top-level access_log (core/access_log.h)
 
   // Every module's own configuration struct (in its folder), by type:
   // conf.module<T>(). Core never names them (nginx's ctx arrays).

@@ -6,6 +6,8 @@
 // they fill.
 #include "http/http_conf.h"
 
+#include "core/access_log.h"
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -50,6 +52,7 @@ using kStream = HttpStreamConf;
 using kApi = HttpApiConf;
 
 const Directive kHttpDirectives[] = {
+    SP_ACCESS_LOG_DIRECTIVE(kCtxHttpStream, c.module<HttpStreamConf>().access_log),
     {"http_stream", kCtxMain, 0, 0, kCtxHttpStream, false, nullptr, "http_stream { ... }", "",
      "The HTTP stream listener: HTTP-FLV, HTTP-TS, HLS and static files."},
     {"listen", kCtxHttpStream, 1, 2, 0, true, set_listen<kStream>, "listen ADDRESS [ssl];", "",

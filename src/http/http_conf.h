@@ -14,6 +14,7 @@ constexpr uint32_t kCtxHttpStream = 1u << 5;
 constexpr uint32_t kCtxHttpApi = 1u << 6;
 
 struct HttpStreamConf : ModuleConfOf<HttpStreamConf> {
+  AccessLogConf access_log;  // core/access_log.h; unset: the top-level one
   std::vector<ListenConf> listen;
   std::string ssl_certificate, ssl_certificate_key;
   std::string root;

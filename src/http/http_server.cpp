@@ -317,8 +317,6 @@ void HttpConn::write(std::span<const std::string_view> pieces) {
   direct_arm(progress);
 }
 
-int HttpConn::fd() const { return int(bufferevent_getfd(bev_.get())); }
-
 size_t HttpConn::direct_queued() const { return piped_ + (dout_ ? evbuffer_get_length(dout_.get()) : 0); }
 
 // Writes now what the socket takes when nothing waits before it; queues the

@@ -67,6 +67,7 @@
 #include "core/accept_backoff.h"
 #include "core/connection_limiter.h"
 #include "core/event_ptr.h"
+#include "core/metrics.h"
 #include "core/net_addr.h"
 #include "core/result.h"
 #include "core/unique_fd.h"
@@ -182,6 +183,9 @@ class HttpConn {
   // Status and body bytes of the current/last answer, for the access log.
   int status_sent() const { return status_; }
   uint64_t body_bytes_sent() const { return body_bytes_; }
+  // metrics: body bytes also go to `m` (the current request's meter; nullptr: none).
+  void set_meter(metrics::SessionMeter* m) { meter_ = m; }
+  int fd() const { return bev_ ? int(bufferevent_getfd(bev_.get())) : -1; }
 
  private:
   static void on_read(bufferevent* bev, void* arg);
@@ -203,7 +207,6 @@ class HttpConn {
   void direct_arm(bool progress);
   void direct_failed(int err);
   void direct_end();
-  int fd() const;
 
   event_base* base_;
   BufferEventPtr bev_;
@@ -225,7 +228,11 @@ class HttpConn {
   std::optional<uint64_t> length_;
   int status_ = 0;
   uint64_t body_bytes_ = 0;  // every body byte of the answer passes here (count_body)
-  void count_body(uint64_t n) { body_bytes_ += n; }
+  void count_body(uint64_t n) {
+    body_bytes_ += n;
+    if (meter_) meter_->client_out(n);
+  }
+  metrics::SessionMeter* meter_ = nullptr;
 
   // Direct output of a streamed plaintext answer.
   bool direct_ = false;

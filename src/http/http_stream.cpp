@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/access_log.h"
 #include "core/log.h"
 #include "http/http_conf.h"
 #include "http/stream_conn.h"
@@ -26,6 +27,10 @@ HttpStreamService::~HttpStreamService() = default;
 
 Status HttpStreamService::start(WorkerContext& ctx) {
   const ListenerSet& listeners = ctx.listeners;
+  for (metrics::Protocol p : {metrics::Protocol::http_flv, metrics::Protocol::http_ts, metrics::Protocol::hls}) {
+    Status st = access_log::use(p, conf_.access_log, ctx.conf.access_log);
+    if (!st.ok()) return Status::Error("http_stream: " + st.message());
+  }
   if (!conf_.root.empty()) {
     char buf[PATH_MAX];
     if (realpath(conf_.root.c_str(), buf)) {

@@ -17,6 +17,7 @@ std::string host_port_text(const std::string& host, uint16_t port) {
 bool OriginLeg::open(const std::string& host, uint16_t port, const std::string& target, bool relay) {
   HttpStreamService& svc = req_.svc();
   origin_ = std::make_unique<OriginClient>(svc.base(), req_.ctx(), this);
+  open_us_ = metrics::now_us();
   OriginClient::Request r;
   r.host = host;
   r.port = port;
@@ -43,12 +44,16 @@ void OriginLeg::report(const Status& result) {
   if (at == std::string::npos) return;
   std::string server = desc.substr(0, at);
   RegistryClient& registry = req_.registry();
+  // metrics: the time to the origin's answer (connect and response head).
+  req_.meter().origin_connect(result.ok() ? metrics::ConnectResult::ok : metrics::connect_result_of(result.message()),
+                              metrics::now_us() - open_us_);
   if (result.ok()) return registry.report_success(server, monotonic_ms());
   registry.report_failure(server, "http to " + desc.substr(at + 1) + ": " + result.message(), monotonic_ms());
 }
 
 void OriginLeg::drop() {
   if (!origin_) return;
+  req_.meter().origin_in(origin_->body_bytes());  // metrics: counted once, as the origin request ends
   origin_->abort();
   req_.svc().bury(std::move(origin_));
 }

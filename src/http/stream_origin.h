@@ -58,6 +58,7 @@ class OriginLeg : public OriginJob, public OriginClient::Handler {
   std::optional<Pick> retry_on(const std::string& key, const std::string& hls_id, Result<Pick> pick);
 
   std::vector<std::string> tried_;  // origins that failed this request
+  int64_t open_us_ = 0;             // metrics: when open() began
 };
 
 }  // namespace sp

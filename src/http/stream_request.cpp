@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "build_info.h"
+#include "core/access_log.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/proxy_loop.h"
@@ -56,6 +57,27 @@ std::string registry_reason(const char* what, const std::string& key, const std:
 
 }  // namespace
 
+// The end reason of a request: its own words if it has some, else what the
+// status says (an error status with no words of ours came from the origin).
+static metrics::End http_end_reason(int status, const std::string& reason, bool has_origin) {
+  if (reason.empty()) return status >= 400 ? metrics::End::origin_refused : metrics::End::normal;
+  metrics::End e = metrics::classify_end(reason);
+  if (e != metrics::End::error) return e;
+  if (status == 400 || status == 405 || status == 414 || status == 431) return metrics::End::bad_input;
+  if (status >= 500 && has_origin) return metrics::End::origin_refused;
+  return e;
+}
+
+// Which metrics protocol a request is: a playlist or a request of an HLS
+// session is hls, another .ts is http_ts, anything else (FLV, AAC, MP3,
+// static files) http_flv.
+static metrics::Protocol metrics_protocol(const std::string& path, const std::string& query) {
+  std::string_view ext = url_extension(path);
+  if (ext == "m3u8" || query_param(query, kHlsSessionParam)) return metrics::Protocol::hls;
+  if (ext == "ts") return metrics::Protocol::http_ts;
+  return metrics::Protocol::http_flv;
+}
+
 StreamRequest::StreamRequest(StreamConn& owner, HttpStreamService& svc, HttpConn& conn, const HttpRequestHead& head)
     : owner_(owner),
       svc_(svc),
@@ -66,6 +88,9 @@ StreamRequest::StreamRequest(StreamConn& owner, HttpStreamService& svc, HttpConn
       path_(head.path),
       query_(head.query),
       host_header_(head.host()) {
+  metrics::Protocol proto = metrics_protocol(path_, query_);
+  meter_.begin(proto, metrics::listener_of_fd(proto, conn_.fd()));
+  conn_.set_meter(&meter_);
   for (const char* name : {"User-Agent", "Accept", "Range", "If-Modified-Since", "If-None-Match", "Referer"}) {
     if (auto v = head.headers.get(name)) forward_.add(name, std::string(*v));
   }
@@ -146,6 +171,7 @@ void StreamRequest::live_picked(const std::string& key, Result<Pick> pick) {
   // Counted and confirmed once the origin answers 2xx (StreamRelay): a name
   // the origin does not have leaves only a pending pin.
   origin_desc_ = pick->origin.server + "@" + host_port_text(pick->host, pick->port);
+  meter_.set_origin(pick->origin.slot, pick->origin.server);
   auto relay = std::make_unique<StreamRelay>(*this, key, pick->origin.server);
   StreamRelay* raw = relay.get();
   job_ = std::move(relay);
@@ -212,6 +238,7 @@ void StreamRequest::new_hls_start(const std::string& key, const Pick& pick, cons
   SP_INFO(ctx(), "http: hls session %s %s for %s on origin %s%s", s.id.c_str(), reused ? "reused" : "started",
           key.c_str(), pick.origin.server.c_str(), note.c_str());
   origin_desc_ = pick.origin.server + "@" + host_port_text(pick.host, pick.port);
+  meter_.set_origin(pick.origin.slot, pick.origin.server);
   std::string q = query_without_param(query_, kHlsSessionParam);
   auto fetch = std::make_unique<HlsPlaylistFetch>(*this, std::move(s));
   HlsPlaylistFetch* raw = fetch.get();
@@ -329,6 +356,7 @@ bool StreamRequest::finish(const std::string& reason) {
   lookup_.reset();
   lookup_expired_ = nullptr;
   if (lookup_timer_) evtimer_del(lookup_timer_.get());
+  std::string key_for_log = counted_key_;
   if (!counted_key_.empty()) {
     registry().add_client(counted_key_, Proto::http, -1, monotonic_ms());
     counted_key_.clear();
@@ -339,6 +367,22 @@ bool StreamRequest::finish(const std::string& reason) {
           static_cast<unsigned long long>(conn_.body_bytes_sent()), secs,
           origin_desc_.empty() ? "-" : origin_desc_.c_str(), hls_id_.empty() ? "" : " hls=", hls_id_.c_str(),
           reason.empty() ? "" : " reason=", reason.c_str());
+  conn_.set_meter(nullptr);
+  size_t at = origin_desc_.rfind('@');
+  std::string origin = at == std::string::npos ? std::string() : origin_desc_.substr(0, at);
+  SessionRecord r;
+  r.ctx = ctx();
+  std::string peer = conn_.peer().to_string();
+  r.client = peer;
+  r.stream_key = key_for_log.empty() ? std::string_view(path_) : std::string_view(key_for_log);
+  r.origin = origin;
+  r.bytes_out = conn_.body_bytes_sent();
+  r.duration_ms = monotonic_ms() - started_ms_;
+  int status = conn_.status_sent();
+  r.http_status = status;
+  r.reason = http_end_reason(status, reason, !origin.empty());
+  r.reason_text = reason;
+  end_session(meter_, r);
   return true;
 }
 

@@ -24,6 +24,7 @@
 #include <string>
 
 #include "core/event_ptr.h"
+#include "core/metrics.h"
 #include "http/http_server.h"
 #include "registry/registry_client.h"
 
@@ -81,6 +82,7 @@ class StreamRequest {
   // "server@host:port" of the origin serving the request, for the log.
   void set_origin(std::string desc) { origin_desc_ = std::move(desc); }
   const std::string& origin_desc() const { return origin_desc_; }
+  metrics::SessionMeter& meter() { return meter_; }
   void set_hls_id(std::string id) { hls_id_ = std::move(id); }
   // The origin accepted a viewer of `key`: counted in the registry until the
   // request ends.
@@ -124,6 +126,7 @@ class StreamRequest {
   std::string method_, target_, path_, query_, host_header_;
   HttpHeaders forward_;
   std::string origin_desc_;
+  metrics::SessionMeter meter_;  // core/metrics.h: from the constructor to finish()
   std::string hls_id_;
   std::string counted_key_;
   std::unique_ptr<OriginJob> job_;

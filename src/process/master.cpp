@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/proxy_loop.h"
 #include "module/module.h"
+#include "process/metrics_master.h"
 #include "process/proctitle.h"
 #include "process/startup.h"
 #include "process/worker.h"
@@ -108,6 +109,7 @@ struct Child {
   int64_t started_ms = 0;
   int report_fd = -1;        // read end of its start-up report pipe, until it reported
   StartupReport report;
+  int metrics_slot = 0;      // its slot in the metrics area (core/metrics.h)
 };
 
 // A respawn held back so a worker that crashes at start cannot fork-loop.
@@ -173,6 +175,7 @@ class Master {
 
   void spawn_generation() {
     generation_ = cycle_->generation;
+    metrics::note_generation(metrics::area(), generation_, cycle_->listeners);
     for (MasterHook* h : hook_ptrs_) {
       if (h) h->add_generation(generation_, cycle_->listeners);
     }
@@ -183,9 +186,11 @@ class Master {
   void spawn(int roles, int slot) {
     int report[2];
     if (pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0) report[0] = report[1] = -1;
+    int mslot = metrics::area() ? metrics::area()->claim() : 0;
     pid_t pid = fork();
     if (pid < 0) {
       SP_PERROR("fork() failed: %s", strerror(errno));
+      if (metrics::area()) metrics::area()->set_owner(mslot, 0);
       if (report[0] >= 0) close(report[0]), close(report[1]);
       return;
     }
@@ -197,6 +202,7 @@ class Master {
       }
       if (report[0] >= 0) close(report[0]);
       set_startup_report_fd(report[1]);
+      metrics::set_local_slot(mslot);
       int status = child_main(roles, slot);
 #ifdef SP_ASAN
       // The worker's own state is gone by now; what the master's objects
@@ -206,7 +212,8 @@ class Master {
       _exit(status);
     }
     if (report[1] >= 0) close(report[1]);
-    children_.push_back(Child{pid, roles, slot, generation_, false, 0, monotonic_ms(), report[0], {}});
+    if (metrics::area()) metrics::area()->set_owner(mslot, pid);
+    children_.push_back(Child{pid, roles, slot, generation_, false, 0, monotonic_ms(), report[0], {}, mslot});
     SP_PNOTICE("started %s %d", roles == kRoleApi ? "api worker" : "worker process", int(pid));
   }
 
@@ -245,6 +252,8 @@ class Master {
         if (failed) c.exiting = true;  // for log_exit: not respawned
         log_exit(c, status);
         drop_counts(c);  // before any respawn: the dead child's clients are gone
+        metrics::child_reaped(metrics::area(), c.metrics_slot, *registry_, status,
+                              !failed && !c.exiting && !stopping_ && c.generation == generation_);
         if (failed) {
           fail_startup(c);
         } else if (!c.exiting && !stopping_ && c.generation == generation_) {
@@ -474,6 +483,7 @@ class Master {
     pending_.clear();  // the new generation replaces any held-back respawn
     spawn_generation();
     signal_children(SIGQUIT, cycle_->conf.shutdown_timeout_ms + 1000, true);
+    if (metrics::area()) metrics::add(metrics::area()->master.reloads, 1);
     SP_PNOTICE("reconfigured: generation %d", generation_);
     for (const std::string& e : cycle_->conf.env_overrides) SP_PNOTICE("environment: %s", e.c_str());
     for (const std::string& w : config_warnings(cycle_->conf)) SP_PWARN("%s", w.c_str());

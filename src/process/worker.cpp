@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "core/access_log.h"
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
@@ -128,6 +129,7 @@ class Worker {
   }
 
   void on_reopen() {
+    if (Status al = access_log::reopen(); !al.ok()) SP_PERROR("reopening access log: %s", al.message().c_str());
     Status st = log::reopen();
     if (!st.ok()) SP_PERROR("reopening log: %s", st.message().c_str());
     else SP_PNOTICE("log reopened");

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "registry/registry_conf.h"
 
 namespace sp {
@@ -145,10 +146,15 @@ RegistryCall RedisRegistryClient::pick(std::string_view stream_key, Proto proto,
                  if (!claim(st)) return;
                  int64_t now = monotonic_ms();
                  if (r.ok()) {
+                   metrics::count_pick(r->how == RedisPick::How::sticky ? metrics::PickResult::sticky
+                                                                        : metrics::PickResult::new_pin);
                    mirror_origin(r->pick.origin, now);
                    return done(std::move(r->pick));
                  }
                  if (unreachable(r)) return done(pick_from_cache(key, proto, also, now, r.error()));
+                 metrics::count_pick(r.kind() == ErrorKind::full          ? metrics::PickResult::full
+                                     : r.kind() == ErrorKind::unavailable ? metrics::PickResult::no_origin
+                                                                          : metrics::PickResult::error);
                  done(r.status());
                });
   return call;

@@ -82,6 +82,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "core/metrics.h"
 #include "core/log.h"
 
 namespace sp {
@@ -1220,9 +1221,11 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
       if (Impl::serves(im.origins[o], needs) && (busy || !leaving)) {
         s.used_ms = now_ms;
         im.stream_used(uint32_t(si));
+        metrics::count_pick(metrics::PickResult::sticky);
         return im.make_pick(o, proto, now_ms);
       }
       if (busy) {
+        metrics::count_pick(metrics::PickResult::no_origin);
         return Result<Pick>::Error(ErrorKind::unavailable,
                                    "stream \"" + std::string(stream_key) + "\" is on origin " + s.origin_server +
                                        ", which has no " + proto_name(proto) +
@@ -1233,6 +1236,7 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
   }
   int chosen = im.choose_origin(needs, now_ms);
   if (chosen < 0) {
+    metrics::count_pick(metrics::PickResult::no_origin);
     return Result<Pick>::Error(ErrorKind::unavailable,
                                "no alive origin can serve \"" + std::string(stream_key) + "\" over " +
                                    proto_name(proto) +
@@ -1242,6 +1246,7 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
   if (previous == im.origins[chosen].server) {  // down, but every other origin is too
     im.streams.e[si].used_ms = now_ms;
     im.stream_used(uint32_t(si));
+    metrics::count_pick(metrics::PickResult::sticky);
     return im.make_pick(chosen, proto, now_ms);
   }
   if (si >= 0) {
@@ -1249,7 +1254,11 @@ Result<Pick> Registry::pick(std::string_view stream_key, Proto proto, Proto also
     // it counted 1 there), as in the Redis pick script.
     if (int old = im.pin_origin(im.streams.e[si]); old >= 0) im.origins[old].picked--;
   }
-  if (Status s = im.pin(si, stream_key, chosen, now_ms); !s.ok()) return s;
+  if (Status s = im.pin(si, stream_key, chosen, now_ms); !s.ok()) {
+    metrics::count_pick(s.kind() == ErrorKind::full ? metrics::PickResult::full : metrics::PickResult::error);
+    return s;
+  }
+  metrics::count_pick(metrics::PickResult::new_pin);
   if (previous.empty()) {
     SP_PINFO("registry: stream %.*s pinned to origin %s (pending)", int(stream_key.size()), stream_key.data(),
              im.origins[chosen].server);

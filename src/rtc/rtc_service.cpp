@@ -1,8 +1,10 @@
 // The WebRTC Service of a protocol worker: see rtc_service.h.
 #include "rtc/rtc_service.h"
 
+#include "core/access_log.h"
 #include "rtc/rtc_api.h"
 #include "rtc/udp_relay.h"
+#include "rtc/webrtc_conf.h"
 
 namespace sp {
 
@@ -15,7 +17,9 @@ class WebrtcService : public Service {
         relay_(ctx.base, ctx.conf, ctx.registry_client, ctx.limiter) {}
 
   Status start(WorkerContext& ctx) {
-    Status st = api_.start(ctx.listeners);
+    Status st = access_log::use(metrics::Protocol::webrtc, ctx.conf.module<WebrtcConf>().access_log, ctx.conf.access_log);
+    if (!st.ok()) return Status::Error("webrtc: " + st.message());
+    st = api_.start(ctx.listeners);
     if (!st.ok()) return st;
     return relay_.start(ctx.listeners.fds("webrtc"));
   }

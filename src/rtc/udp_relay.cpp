@@ -15,6 +15,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/access_log.h"
 #include "core/clock.h"
 #include "core/deferred_free.h"
 #include "core/event_ptr.h"
@@ -197,6 +198,7 @@ struct Session {
   SockAddr origin;
   int64_t start_ms = 0, last_client_ms = 0;
   uint64_t bytes_up = 0, bytes_down = 0, packets_up = 0, packets_down = 0;
+  metrics::SessionMeter meter;  // core/metrics.h: from create_session() to end_session()
   std::unique_ptr<Path> paths[kMaxPaths];
   int active = -1;  // path origin traffic goes to
   struct Tx {
@@ -541,6 +543,8 @@ struct UdpRelay::Impl {
     s->claim_ev.reset(event_new(base, s->claim_fd.get(), EV_READ | EV_PERSIST, on_claim_readable, s.get()));
     event_add(s->claim_ev.get(), nullptr);
     Session* raw = s.get();
+    raw->meter.begin(metrics::Protocol::webrtc, 0);
+    raw->meter.set_origin(-1, rec.origin_server);  // no registry slot here: not counted per origin
     sessions.emplace(id, std::move(s));
     registry.add_client(raw->key, Proto::rtc, +1, now);
     counters.sessions++;
@@ -659,6 +663,7 @@ struct UdpRelay::Impl {
   // Bookkeeping for one client datagram: counters, which path answers go to.
   void note_up(Session* s, Path* p, const uint8_t* d, size_t len) {
     s->bytes_up += len;
+    s->meter.client_in(len);
     s->packets_up++;
     if (len >= kStunHeaderBytes && is_stun_byte(d[0])) {
       if (d[0] == 0x00 && d[1] == 0x01) s->remember_tx(d, p->index);  // binding request
@@ -697,6 +702,7 @@ struct UdpRelay::Impl {
           continue;
         }
         s->bytes_down += len;
+        s->meter.client_out(len);
         s->packets_down++;
         Path* to = active;
         if (len >= kStunHeaderBytes && d[0] == 0x01 && (d[1] == 0x01 || d[1] == 0x11)) {
@@ -767,6 +773,17 @@ struct UdpRelay::Impl {
             s->origin_server.c_str(), (unsigned long long)s->bytes_up, (unsigned long long)s->bytes_down,
             (unsigned long long)s->packets_up, (unsigned long long)s->packets_down,
             double(now - s->start_ms) / 1000.0, reason);
+    SessionRecord r;
+    r.ctx = s->ctx;
+    r.client = peer;
+    r.stream_key = s->key;
+    r.origin = s->origin_server;
+    r.bytes_in = s->bytes_up;
+    r.bytes_out = s->bytes_down;
+    r.duration_ms = now - s->start_ms;
+    r.reason = metrics::classify_end(reason);
+    r.reason_text = reason;
+    sp::end_session(s->meter, r);
     for (int i = 0; i < kMaxPaths; i++) close_path(s, i);
     registry.add_client(s->key, Proto::rtc, -1, now);
     if (remove_record) registry.remove_session(SessionKind::rtc, s->id);

@@ -1,6 +1,8 @@
 // Directives of the `webrtc { }` block (the UDP media relay).
 #include "rtc/webrtc_conf.h"
 
+#include "core/access_log.h"
+
 #include <cstdlib>
 
 #include "core/conf_checks.h"
@@ -10,6 +12,7 @@ namespace sp {
 namespace {
 
 const Directive kWebrtcDirectives[] = {
+    SP_ACCESS_LOG_DIRECTIVE(kCtxWebrtc, c.module<WebrtcConf>().access_log),
     {"webrtc", kCtxMain, 0, 0, kCtxWebrtc, false, nullptr, "webrtc { ... }", "",
      "The WebRTC UDP media listener."},
     {"listen", kCtxWebrtc, 1, 1, 0, true,

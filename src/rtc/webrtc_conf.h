@@ -12,6 +12,7 @@ namespace sp {
 constexpr uint32_t kCtxWebrtc = 1u << 7;
 
 struct WebrtcConf : ModuleConfOf<WebrtcConf> {
+  AccessLogConf access_log;  // core/access_log.h; unset: the top-level one
   std::vector<ListenConf> listen;  // UDP
   std::string candidate;
   int64_t idle_timeout_ms = 30 * 1000;

@@ -2,11 +2,14 @@
 // PROXY_RTMP_SERVER override and its listeners.
 #include "rtmp/rtmp_conf.h"
 
+#include "core/access_log.h"
+
 namespace sp {
 
 namespace {
 
 const Directive kRtmpDirectives[] = {
+    SP_ACCESS_LOG_DIRECTIVE(kCtxRtmp, c.module<RtmpConf>().access_log),
     {"rtmp", kCtxMain, 0, 0, kCtxRtmp, false, nullptr, "rtmp { ... }", "", "The RTMP listener."},
     {"listen", kCtxRtmp, 1, 1, 0, true,
      [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.module<RtmpConf>().listen); },

@@ -11,6 +11,7 @@ namespace sp {
 constexpr uint32_t kCtxRtmp = 1u << 4;
 
 struct RtmpConf : ModuleConfOf<RtmpConf> {
+  AccessLogConf access_log;  // core/access_log.h; unset: the top-level one
   std::vector<ListenConf> listen;
   uint32_t chunk_size = 60000;
   int64_t handshake_timeout_ms = 10 * 1000;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/accept_backoff.h"
+#include "core/access_log.h"
 #include "core/deferred_free.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
@@ -45,6 +46,10 @@ class RtmpService final : public Service {
   }
 
   Status start(WorkerContext& ctx) {
+    if (Status st = access_log::use(metrics::Protocol::rtmp, ctx.conf.module<RtmpConf>().access_log, ctx.conf.access_log);
+        !st.ok()) {
+      return Status::Error("rtmp: " + st.message());
+    }
     for (int fd : ctx.listeners.fds("rtmp")) {
       // backlog 0: the master already called listen(); the socket is not ours to close.
       ListenerPtr l(evconnlistener_new(base_, &RtmpService::on_accept, this, LEV_OPT_CLOSE_ON_EXEC, 0, fd));

@@ -58,6 +58,7 @@
 #include <cinttypes>
 #include <cstring>
 
+#include "core/access_log.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/proxy_loop.h"
@@ -185,6 +186,7 @@ Session::~Session() {
 void Session::start() {
   started_ms_ = monotonic_ms();
   last_activity_ms_ = started_ms_;
+  meter_.begin(metrics::Protocol::rtmp, metrics::listener_of_fd(metrics::Protocol::rtmp, client_.fd.get()));
   SP_INFO(id_, "rtmp client %s connected", peer_text_.c_str());
   if (!timer_ || !open_hop(client_, client_.fd.get(), &Session::on_client_read, &Session::on_client_write)) {
     fail("out of memory creating the session");
@@ -304,6 +306,8 @@ void Session::readable(Hop& hop) {
   last_activity_ms_ = monotonic_ms();
   if (state_ == State::closing || state_ == State::done) return;  // lingering: discard
   std::span<const uint8_t> bytes(g_recv_buffer, size_t(n));
+  if (&hop == &client_) meter_.client_in(uint64_t(n));
+  else meter_.origin_in(uint64_t(n));
   if (&hop == &client_) client_bytes(bytes);
   else origin_bytes(bytes);
   flush_all();
@@ -616,6 +620,7 @@ void Session::picked(Result<Pick> pick) {
   }
   pick_ = std::move(*pick);
   picked_ = true;
+  meter_.set_origin(pick_.origin.slot, pick_.origin.server);
   if (!retry) {
     SP_INFO(id_, "rtmp %s %s name=\"%s\" key=%s origin=%s", peer_text_.c_str(), state_word(publishing_),
             stream_name_.c_str(), stream_key_.c_str(), describe_origin().c_str());
@@ -644,6 +649,7 @@ void Session::start_origin() {
     fail(std::string("cannot create the origin socket: ") + strerror(errno));
     return;
   }
+  origin_connect_us_ = metrics::now_us();
   if (connect(fd, addr->sa(), addr->len) == 0) {
     origin_connected();
     return;
@@ -660,6 +666,7 @@ void Session::start_origin() {
 }
 
 void Session::origin_connected() {
+  meter_.origin_connect(metrics::ConnectResult::ok, metrics::now_us() - origin_connect_us_);
   hello_ = handshake::client_hello(handshake::Kind::complex);
   send_raw(origin_, hello_.c0c1);
   state_ = State::origin_handshake;
@@ -767,6 +774,7 @@ void Session::origin_command(Message& m) {
 
 void Session::report_origin_failure(const std::string& why) {
   const char* what = state_ == State::origin_connect ? "connect to " : "handshake with ";
+  if (state_ == State::origin_connect) meter_.origin_connect(metrics::connect_result_of(why), 0);
   env_.registry.report_failure(pick_.origin.server,
                                "rtmp " + std::string(what) + pick_.host + ":" + std::to_string(pick_.port) + ": " + why,
                                monotonic_ms());
@@ -955,6 +963,7 @@ void Session::forward(Hop& from, Hop& to, Message& m) {
   to.writer.write(ref->msg, &emit_chunk, &ctx);
   PayloadRef::release(nullptr, 0, ref);
   to.bytes_out += ctx.bytes;
+  count_out(to, ctx.bytes);
 }
 
 // Sends a message of our own (control, replies): small, copied.
@@ -963,12 +972,14 @@ void Session::send(Hop& to, const Message& m) {
   EmitCtx ctx{to.out.get(), nullptr};
   to.writer.write(m, &emit_chunk, &ctx);
   to.bytes_out += ctx.bytes;
+  count_out(to, ctx.bytes);
 }
 
 void Session::send_raw(Hop& to, std::span<const uint8_t> bytes) {
   if (!to.out) return;
   evbuffer_add(to.out.get(), bytes.data(), bytes.size());
   to.bytes_out += bytes.size();
+  count_out(to, bytes.size());
 }
 
 void Session::refuse(ErrorKind kind, const std::string& description) {
@@ -1089,6 +1100,17 @@ void Session::log_end() {
           stream_key_.empty() ? "-" : stream_key_.c_str(), picked_ ? describe_origin().c_str() : "-",
           client_.bytes_in(), client_.bytes_out, origin_.bytes_in(), origin_.bytes_out, secs,
           end_reason_.c_str());
+  SessionRecord r;
+  r.ctx = id_;
+  r.client = peer_text_;
+  r.stream_key = stream_key_;
+  r.origin = picked_ ? std::string_view(pick_.origin.server) : std::string_view();
+  r.bytes_in = client_.bytes_in();
+  r.bytes_out = client_.bytes_out;
+  r.duration_ms = monotonic_ms() - started_ms_;
+  r.reason = metrics::classify_end(end_reason_);
+  r.reason_text = end_reason_;
+  end_session(meter_, r);
 }
 
 void Session::arm_timer(int64_t at_ms) {

@@ -47,6 +47,7 @@
 
 #include "rtmp/rtmp_conf.h"
 #include "core/event_ptr.h"
+#include "core/metrics.h"
 #include "core/net_addr.h"
 #include "registry/registry.h"
 #include "registry/registry_client.h"
@@ -185,6 +186,10 @@ class Session {
   void forward(Hop& from, Hop& to, Message& m);
   void send(Hop& to, const Message& m);
   void send_raw(Hop& to, std::span<const uint8_t> bytes);
+  void count_out(const Hop& to, uint64_t n) {
+    if (&to == &client_) meter_.client_out(n);
+    else meter_.origin_out(n);
+  }
   void send_status(std::string_view level, std::string_view code, const std::string& description);
   // The client's publish/play failed with an error of `kind`: an error
   // onStatus whose code comes from error_status_code (rtmp/message.h).
@@ -217,6 +222,8 @@ class Session {
   int64_t deadline_ms_ = 0;       // handshake / origin / closing deadline
   int64_t last_activity_ms_ = 0;  // for idle_timeout while relaying
   std::string end_reason_;
+  metrics::SessionMeter meter_;      // core/metrics.h: counted from start() to finish()
+  int64_t origin_connect_us_ = 0;    // when the origin connect began
 
   // What the client told us, replayed to the origin.
   bool client_chunks_ = false;  // handshake done: the client reads chunks

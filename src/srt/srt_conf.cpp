@@ -1,11 +1,14 @@
 // Directives of the `srt { }` block.
 #include "srt/srt_conf.h"
 
+#include "core/access_log.h"
+
 namespace sp {
 
 namespace {
 
 const Directive kSrtDirectives[] = {
+    SP_ACCESS_LOG_DIRECTIVE(kCtxSrt, c.module<SrtConf>().access_log),
     {"srt", kCtxMain, 0, 0, kCtxSrt, false, nullptr, "srt { ... }", "", "The SRT listener (libsrt, live mode)."},
     {"listen", kCtxSrt, 1, 1, 0, true,
      [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.module<SrtConf>().listen); }, "listen ADDRESS;",

@@ -12,6 +12,7 @@ namespace sp {
 constexpr uint32_t kCtxSrt = 1u << 8;
 
 struct SrtConf : ModuleConfOf<SrtConf> {
+  AccessLogConf access_log;  // core/access_log.h; unset: the top-level one
   std::vector<ListenConf> listen;  // UDP
   int64_t latency_ms = 120;
   int64_t peer_latency_ms = 120;

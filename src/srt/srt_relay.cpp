@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "core/access_log.h"
 #include "core/log.h"
 
 namespace sp {
@@ -92,6 +93,7 @@ SrtRelay::SrtRelay(std::string ctx, SrtSocket client, std::string peer, SrtRoute
     deliver_early(client_);
   }
   client_.send_floor = srt_time_now();
+  meter_.begin(metrics::Protocol::srt, 0);
 }
 
 SrtRelay::~SrtRelay() = default;  // SrtSocket closes both sides
@@ -104,6 +106,7 @@ void SrtRelay::watch(int eid) {
 Status SrtRelay::start(Pick pick) {
   pick_ = std::move(pick);
   started_ = true;
+  meter_.set_origin(pick_.origin.slot, pick_.origin.server);
   SP_INFO(ctx_, "srt session start: peer %s, streamid \"%s\", key %s, mode %s, origin %s %s:%u",
           peer_.c_str(), streamid_.c_str(), route_.key.c_str(), std::string(srt_mode_name(route_.id.mode)).c_str(),
           pick_.origin.server.c_str(), pick_.host.c_str(), unsigned(pick_.port));
@@ -120,6 +123,7 @@ void SrtRelay::close_origin() {
 Status SrtRelay::reconnect(Pick pick, int64_t now_ms) {
   origin_ = Leg{};  // srt_close(): also out of the epoll
   pick_ = std::move(pick);
+  meter_.set_origin(pick_.origin.slot, pick_.origin.server);
   origin_failed_ = false;
   reason_.clear();
   origin_start_ms_ = now_ms;
@@ -167,6 +171,7 @@ bool SrtRelay::on_event(SRTSOCKET s, int events, int64_t now_ms) {
     if (events & SRT_EPOLL_ERR || srt_getsockstate(s) != SRTS_CONNECTED) {
       int why = srt_getrejectreason(s);
       origin_failed_ = why < SRT_REJC_PREDEFINED;  // not a refusal by the origin's application
+      meter_.origin_connect(why == SRT_REJ_TIMEOUT ? metrics::ConnectResult::timeout : metrics::ConnectResult::refused, 0);
       return fail("origin connect failed: " + srt_reject_text(why));
     }
     return on_origin_connected(now_ms);
@@ -189,6 +194,7 @@ bool SrtRelay::on_event(SRTSOCKET s, int events, int64_t now_ms) {
 }
 
 bool SrtRelay::on_origin_connected(int64_t now_ms) {
+  meter_.origin_connect(metrics::ConnectResult::ok, (now_ms - origin_start_ms_) * 1000);
   relaying_ = true;
   last_data_ms_ = now_ms;
   origin_.send_floor = srt_time_now();
@@ -225,6 +231,8 @@ bool SrtRelay::pump(Leg& from, Leg& to, int64_t now_ms, bool polled) {
     }
     if (n <= 0) break;
     from.bytes_in += uint64_t(n);
+    if (&from == &client_) meter_.client_in(uint64_t(n)), meter_.origin_out(uint64_t(n));
+    else meter_.origin_in(uint64_t(n)), meter_.client_out(uint64_t(n));
     last_data_ms_ = now_ms;
     if (from.order) {
       // The whole batch goes through the reorder queue before any is sent:
@@ -327,6 +335,7 @@ bool SrtRelay::check_timers(int64_t now_ms) {
     // libsrt enforces SRTO_CONNTIMEO; this is the backstop if it never says.
     if (now_ms - origin_start_ms_ <= conf_.connect_timeout_ms + 1000) return true;
     origin_failed_ = true;
+    meter_.origin_connect(metrics::ConnectResult::timeout, 0);
     return fail("origin connect timed out");
   }
   if (conf_.idle_timeout_ms > 0 && now_ms - last_data_ms_ > conf_.idle_timeout_ms) {
@@ -354,6 +363,17 @@ void SrtRelay::finish(const std::string& reason, int64_t now_ms) {
           started_ ? pick_.host.c_str() : "-", unsigned(pick_.port),
           (unsigned long long)client_.bytes_in, (unsigned long long)origin_.bytes_in,
           (long long)(now_ms - start_ms_), client_stats.c_str(), origin_stats.c_str(), reason.c_str());
+  SessionRecord r;
+  r.ctx = ctx_;
+  r.client = peer_;
+  r.stream_key = route_.key;
+  r.origin = started_ ? std::string_view(pick_.origin.server) : std::string_view();
+  r.bytes_in = client_.bytes_in;
+  r.bytes_out = origin_.bytes_in;
+  r.duration_ms = now_ms - start_ms_;
+  r.reason = metrics::classify_end(reason);
+  r.reason_text = reason;
+  end_session(meter_, r);
   origin_.sock.reset();
   client_.sock.reset();
 }

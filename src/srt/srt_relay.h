@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "srt/srt_conf.h"
+#include "core/metrics.h"
 #include "core/net_addr.h"
 #include "registry/registry.h"
 #include "srt/srt_handle.h"
@@ -177,6 +178,7 @@ class SrtRelay {
   Leg client_;
   Leg origin_;
   bool started_ = false;
+  metrics::SessionMeter meter_;  // core/metrics.h: from the constructor to finish()
   bool relaying_ = false;
   bool origin_failed_ = false;  // connect refused, rejected or timed out
   int64_t start_ms_;

@@ -91,6 +91,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/access_log.h"
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/unique_fd.h"
@@ -154,6 +155,10 @@ class SrtService final : public Service {
   }
 
   Status start(WorkerContext& ctx) {
+    if (Status al = access_log::use(metrics::Protocol::srt, ctx.conf.module<SrtConf>().access_log, ctx.conf.access_log);
+        !al.ok()) {
+      return Status::Error("srt: " + al.message());
+    }
     Status st = start(ctx.listeners.fds("srt"));
     return st.ok() ? st : Status::Error("srt: " + st.message());
   }

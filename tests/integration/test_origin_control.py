@@ -179,6 +179,12 @@ class OriginControl(ProxyTestCase):
         listed = self.origins(p)["oa"]
         self.assertTrue(listed["draining"])
         self.assertGreaterEqual(listed["clients"], 3)
+        # /metrics (issue 15) shows the same state.
+        status, text = p.api("GET", "/metrics", headers=p.auth)
+        self.assertEqual(status, 200)
+        self.assertIn('srsproxy_origin_up{origin="oa",state="draining"} 1', text)
+        self.assertIn('srsproxy_origin_up{origin="oa",state="alive"} 0', text)
+        self.assertIn('srsproxy_origin_up{origin="ob",state="alive"} 1', text)
         self.assertEqual(self.call(p, "POST", "/api/v1/origins/nobody/drain")[0], 404)
         self.assertEqual(self.call(p, "GET", "/api/v1/origins/oa/drain")[0], 405)
         self.assertEqual(self.call(p, "POST", "/api/v1/origins/oa/explode")[0], 400)

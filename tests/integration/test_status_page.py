@@ -34,6 +34,7 @@ srsproxy_origin_connect_seconds_bucket{origin="o1",le="+Inf"} 7
 srsproxy_start_time_seconds NaN
 this is { not a sample
 srsproxy_reloads_total 4
+srsproxy_sessions_ended_total{protocol="rtmp",listener="l",reason="client_closed"} 2
 '''
 METRICS_AFTER = r'''srsproxy_client_bytes_total{protocol="rtmp",listener="127.0.0.1:1935",direction="in"} 3000
 srsproxy_client_bytes_total{protocol="rtmp",listener="127.0.0.1:1935",direction="out"} 9000
@@ -44,6 +45,7 @@ srsproxy_sessions_ended_total{protocol="rtmp",listener="l",reason="origin_refuse
 srsproxy_sessions_ended_total{protocol="rtmp",listener="l",reason="timeout"} 1
 srsproxy_origin_connects_total{origin="o \"q\" \\ b\nl, {x}",result="refused"} 3
 srsproxy_origin_connects_total{origin="o1",result="ok"} 9
+srsproxy_sessions_ended_total{protocol="rtmp",listener="l",reason="client_closed"} 8
 '''
 
 
@@ -139,7 +141,7 @@ class StatusPage(RtmpTestCase):
         parsed = json.loads(b.evaluate(
             "JSON.stringify(spParseMetrics(%s).map(s => [s.name, s.labels, String(s.value)]))"
             % json.dumps(METRICS_BEFORE)))
-        self.assertEqual(len(parsed), 11)
+        self.assertEqual(len(parsed), 12)
         self.assertEqual(parsed[0], ["srsproxy_client_bytes_total",
                                      {"protocol": "rtmp", "listener": "127.0.0.1:1935", "direction": "in"}, "1000"])
         self.assertEqual(parsed[1][2], "5000")  # 5e3, timestamp ignored
@@ -159,8 +161,8 @@ class StatusPage(RtmpTestCase):
 
         fails = b.evaluate("spFailures(spParseMetrics(%s), spParseMetrics(%s))"
                            % (json.dumps(METRICS_BEFORE), json.dumps(METRICS_AFTER)))
-        # origin_refused +3, the refused connect +1; "normal" ends and "ok"
-        # connects are no failures; the new "timeout" series has no known start.
+        # origin_refused +3, the refused connect +1; "normal" and
+        # "client_closed" ends (a viewer leaving) and "ok" connects are no failures; the new "timeout" series has no known start.
         self.assertEqual([(f["kind"], f["count"]) for f in fails], [("session", 3), ("connect", 1)])
         self.assertEqual(fails[0]["labels"]["reason"], "origin_refused")
         self.assertEqual(fails[1]["labels"]["origin"], 'o "q" \\ b\nl, {x}')
