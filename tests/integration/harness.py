@@ -60,6 +60,42 @@ def require(tool):
     return path
 
 
+def self_signed_cert(directory, cn="localhost"):
+    """A one-day self-signed certificate and key in `directory`; returns (cert, key)."""
+    openssl = require("openssl")
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=" + cn, "-keyout", key, "-out", cert],
+                   check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+def status_codes(requests, parallel=0, timeout=10):
+    """GETs every (port, path) over its own connection, all at once or
+    `parallel` at a time; returns the HTTP status codes (0 = failed)."""
+    import asyncio
+    import re
+
+    async def run():
+        sem = asyncio.Semaphore(parallel or len(requests) or 1)
+
+        async def one(port, path):
+            async with sem:
+                try:
+                    r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+                    w.write(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+                             % path).encode())
+                    await w.drain()
+                    line = await asyncio.wait_for(r.readline(), timeout)
+                    w.close()
+                    m = re.match(rb"HTTP/1\.1 (\d+)", line)
+                    return int(m.group(1)) if m else 0
+                except (OSError, asyncio.TimeoutError):
+                    return 0
+        return await asyncio.gather(*(one(port, path) for port, path in requests))
+    return asyncio.run(run())
+
+
 def curl(url, *args, method=None, data=None, headers=(), timeout=10):
     """Runs curl; returns (status, body text)."""
     cmd = [require("curl"), "-sS", "-m", str(timeout), "-o", "-", "-w", "\n%{http_code}", url]

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 
-from harness import ProxyTestCase, curl, free_port, main, require, wait_for
+from harness import ProxyTestCase, curl, free_port, main, self_signed_cert, wait_for
 from http_peers import FlvOrigin, NginxOrigin, Publisher, ffprobe_streams, vm_rss_kb
 
 
@@ -189,12 +189,7 @@ class HttpFlv(ProxyTestCase):
         self.assertIn('"server":"srs-proxy"', body)
 
     def test_https_with_self_signed_certificate(self):
-        require("openssl")
-        d = tempfile.mkdtemp(prefix="sp-tls-")
-        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
-                       check=True, capture_output=True, timeout=30)
+        cert, key = self_signed_cert(tempfile.mkdtemp(prefix="sp-tls-"))
         tls_port = free_port()
         p = self.start_proxy("listen 127.0.0.1:%d ssl; ssl_certificate %s; ssl_certificate_key %s;"
                              % (tls_port, cert, key))

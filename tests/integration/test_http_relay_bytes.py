@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import ProxyTestCase, free_port, main, require, wait_for
+from harness import ProxyTestCase, free_port, main, require, self_signed_cert, wait_for
 from http_peers import NginxOrigin
 
 SIZE = 6 * 1024 * 1024
@@ -123,12 +123,7 @@ class HttpRelayBytes(ProxyTestCase):
         p.wait_log("HEAD /live/big.flv 200 0 bytes")
 
     def test_https_reader_gets_every_byte(self):
-        require("openssl")
-        d = tempfile.mkdtemp(prefix="sp-tls-")
-        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
-                       check=True, capture_output=True, timeout=30)
+        cert, key = self_signed_cert(tempfile.mkdtemp(prefix="sp-tls-"))
         tls_port = free_port()
         self.start_proxy("listen 127.0.0.1:%d ssl; ssl_certificate %s; ssl_certificate_key %s;"
                          % (tls_port, cert, key))

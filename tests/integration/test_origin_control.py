@@ -21,14 +21,12 @@ ffmpeg publishers, rtmpdump / ffmpeg players and curl HTTP-FLV viewers.
 - Redis, two proxies: a drain made at proxy A is obeyed by proxy B, an
   undrain made at B by A.
 """
-import asyncio
 import json
 import os
-import re
 import subprocess
 import uuid
 
-from harness import ProxyTestCase, free_port, main, require, wait_for
+from harness import ProxyTestCase, free_port, main, require, status_codes, wait_for
 from http_peers import FlvOrigin, NginxOrigin
 from origins import FramePlayer, NginxRtmp, publish
 from redis_fixture import RedisServer
@@ -38,27 +36,8 @@ AUTH = ("Authorization: Bearer %s" % TOKEN,)
 VHOST = "__defaultVhost__"
 
 
-async def _get_all(port, paths, parallel=16, timeout=10):
-    """GETs every path (a few at a time); returns the status codes (0 = failed)."""
-    sem = asyncio.Semaphore(parallel)
-
-    async def one(path):
-        async with sem:
-            try:
-                r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
-                w.write(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % path).encode())
-                await w.drain()
-                line = await asyncio.wait_for(r.readline(), timeout)
-                w.close()
-                m = re.match(rb"HTTP/1\.1 (\d+)", line)
-                return int(m.group(1)) if m else 0
-            except (OSError, asyncio.TimeoutError):
-                return 0
-    return await asyncio.gather(*(one(p) for p in paths))
-
-
 def get_all(port, paths):
-    return asyncio.run(_get_all(port, paths))
+    return status_codes([(port, path) for path in paths], parallel=16)
 
 
 class OriginControl(ProxyTestCase):

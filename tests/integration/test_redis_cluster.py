@@ -17,7 +17,6 @@ stream, whatever the protocol and whichever proxy a client reaches:
   runs it at full size (10,000 requests for 1,000 streams) through
   SP_RACE_STREAMS and SP_RACE_PER_STREAM.
 """
-import asyncio
 import os
 import re
 import resource
@@ -26,7 +25,7 @@ import sys
 import time
 import uuid
 
-from harness import ProxyTestCase, free_port, main, wait_for
+from harness import ProxyTestCase, free_port, main, status_codes, wait_for
 from http_peers import FlvOrigin, NginxOrigin, Publisher, ffprobe_streams
 from origins import FramePlayer, NginxRtmp, publish
 from redis_fixture import RedisServer
@@ -41,22 +40,6 @@ def streams(p):
     status, body = p.api_json("GET", "/api/v1/streams")
     assert status == 200, (status, body)
     return {s["key"]: s["origin"] for s in body["streams"]}
-
-
-async def first_requests(requests, timeout=20):
-    """GETs (port, path) all at once; returns the status codes (0 = failed)."""
-    async def one(port, path):
-        try:
-            r, w = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
-            w.write(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % path).encode())
-            await w.drain()
-            line = await asyncio.wait_for(r.readline(), timeout)
-            w.close()
-            m = re.match(rb"HTTP/1\.1 (\d+)", line)
-            return int(m.group(1)) if m else 0
-        except (OSError, asyncio.TimeoutError):
-            return 0
-    return await asyncio.gather(*(one(port, path) for port, path in requests))
 
 
 class RedisCluster(ProxyTestCase):
@@ -195,7 +178,7 @@ class RedisCluster(ProxyTestCase):
             for j in range(per_stream):
                 requests.append((proxies[(i + j) % 3].http_port, "/race/s%d.flv" % i))
         started = time.monotonic()
-        codes = asyncio.run(first_requests(requests))
+        codes = status_codes(requests, timeout=20)
         elapsed = time.monotonic() - started
         self.assertEqual(codes.count(0), 0, "requests without an answer")
         views = [streams(p) for p in proxies]

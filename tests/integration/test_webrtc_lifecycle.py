@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 
-from harness import BINARY, ProxyTestCase, alive, curl, free_port, main, require, wait_for
+from harness import BINARY, ProxyTestCase, alive, curl, free_port, main, require, self_signed_cert, wait_for
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtc"))
 import peers  # noqa: E402
@@ -89,11 +89,7 @@ class WebRtcLifecycle(ProxyTestCase):
         self.assertEqual(rtc, [0])
 
     def test_whip_over_ssl_listener(self):
-        require("openssl")
-        d = tempfile.mkdtemp(prefix="sp-rtc-tls-")
-        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                        "/CN=127.0.0.1", "-keyout", key, "-out", cert], check=True, capture_output=True)
+        cert, key = self_signed_cert(tempfile.mkdtemp(prefix="sp-rtc-tls-"), cn="127.0.0.1")
         tls_port = free_port()
         p, origin = self.start(workers=1, http_listen="listen 127.0.0.1:%d ssl;" % tls_port,
                                extra_api="ssl_certificate %s; ssl_certificate_key %s;" % (cert, key))
