@@ -149,6 +149,7 @@ RegistryCall RedisRegistryClient::pick(std::string_view stream_key, Proto proto,
                    metrics::count_pick(r->how == RedisPick::How::sticky ? metrics::PickResult::sticky
                                                                         : metrics::PickResult::new_pin);
                    mirror_origin(r->pick.origin, now);
+                   r->pick.origin.slot = local_.origin_slot(r->pick.origin.server);
                    return done(std::move(r->pick));
                  }
                  if (unreachable(r)) return done(pick_from_cache(key, proto, also, now, r.error()));

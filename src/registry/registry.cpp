@@ -1441,6 +1441,11 @@ Status Registry::confirm(std::string_view stream_key, std::string_view origin_se
 
 // ---- the Redis backend's local cache (see registry.h) ----
 
+int Registry::origin_slot(std::string_view server) const {
+  Locked l(impl_);
+  return impl_->find_origin(server);
+}
+
 Status Registry::mirror_origin(const OriginView& v, int64_t now_ms) {
   OriginSpec spec;
   spec.server = v.server;

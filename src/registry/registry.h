@@ -353,6 +353,9 @@ class Registry {
   // down mark), creating or replacing its entry without learning a
   // heartbeat interval from the write itself. full / bad_input as register.
   Status mirror_origin(const OriginView& origin, int64_t now_ms);
+  // The table slot holding `server`, or -1: a Redis pick names the origin's
+  // local copy by it, so per-origin counters (core/metrics.h) count it.
+  int origin_slot(std::string_view server) const;
   // Makes `stream_key` a confirmed pin of `origin_server` (already in the
   // table: mirror_origin first), replacing a pin to another origin: Redis
   // decided. not_found when the origin is not in the table.

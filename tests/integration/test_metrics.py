@@ -203,17 +203,34 @@ class Metrics(ProxyTestCase):
         redis = RedisServer().start()
         self.addCleanup(redis.stop)
         prefix = "it-%s:" % uuid.uuid4().hex[:8]
-        p = self.proxy("registry { backend redis; redis %s; redis_key_prefix %s; }" % (redis.address, prefix),
-                       workers=1)
-        body = {"ip": "127.0.0.1", "server": "r-origin", "service": "s", "pid": "1", "rtmp": [str(free_port())]}
+        nginx = NginxOrigin("mr-src")
+        self.addCleanup(nginx.stop)
+        pub = Publisher(nginx.rtmp_url("s"))
+        self.addCleanup(pub.stop)
+        rtmp_port = free_port()
+        p = self.proxy(body="rtmp { listen 127.0.0.1:%d; }\nregistry { backend redis; redis %s; "
+                       "redis_key_prefix %s; }" % (rtmp_port, redis.address, prefix), workers=1)
+        body = {"ip": "127.0.0.1", "server": "r-origin", "service": "s", "pid": "1",
+                "rtmp": [str(nginx.rtmp_port)]}
         self.assertEqual(p.register(body)[0], 200)
+        # This proxy's own per-origin figures count a session whose origin
+        # Redis picked (the pick names the origin's local copy).
+        player = FramePlayer("rtmp://127.0.0.1:%d/live/s" % rtmp_port)
+        self.addCleanup(player.stop)
+        wait_for(lambda: player.frames() > 0, timeout=20, what="rtmp player frames through redis pick")
+        own = parse(self.scrape(p))
+        self.assertEqual(total(own, "srsproxy_origin_clients", origin="r-origin", protocol="rtmp"), 1)
+        self.assertGreaterEqual(total(own, "srsproxy_origin_connects_total", origin="r-origin", result="ok"), 1)
+        self.assertGreaterEqual(total(own, "srsproxy_registry_picks_total", result="new"), 1)
         _, versions = p.api_json("GET", "/api/v1/versions")
         proxy_id = versions["registry"]["proxy_id"]
         wait_for(lambda: 'srsproxy_cluster_origins{scope="cluster",state="alive"} 1' in self.scrape(p),
                  what="cluster origins gauge")
         text = self.scrape(p)
         self.assertIn('srsproxy_proxy_info{proxy="%s"} 1' % proxy_id, text)
-        self.assertIn('srsproxy_cluster_origin_clients{scope="cluster",origin="r-origin",protocol="rtmp"} 0', text)
+        wait_for(lambda: 'srsproxy_cluster_origin_clients{scope="cluster",origin="r-origin",protocol="rtmp"} 1'
+                 in self.scrape(p), timeout=15, what="the cluster view counting the player")
+        text = self.scrape(p)
         check = subprocess.run([require("promtool"), "check", "metrics"], input=text, capture_output=True,
                                text=True, timeout=30)
         self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
