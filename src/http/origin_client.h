@@ -40,6 +40,7 @@
 #include <string_view>
 
 #include "core/event_ptr.h"
+#include "core/metrics.h"
 #include "core/result.h"
 #include "http/body_reader.h"
 #include "http/http_parser.h"
@@ -106,6 +107,8 @@ class OriginClient {
   // How the answer's body is delimited (valid once the head arrived).
   const HttpBodyFraming& framing() const { return framing_; }
   uint64_t body_bytes() const { return body_bytes_; }
+  // metrics: body bytes also go to `m` as they arrive (nullptr: none).
+  void set_meter(metrics::SessionMeter* m) { meter_ = m; }
   // "127.0.0.1:8080", for logs.
   const std::string& address() const { return address_; }
 
@@ -123,7 +126,10 @@ class OriginClient {
   void splice_body();
   void finish(const Status& st);
   // Every body byte received from the origin passes here, read or spliced.
-  void count_body(uint64_t n) { body_bytes_ += n; }
+  void count_body(uint64_t n) {
+    body_bytes_ += n;
+    if (meter_) meter_->origin_in(n);
+  }
 
   event_base* base_;
   std::string ctx_;
@@ -144,6 +150,7 @@ class OriginClient {
   BodyReader body_;
   bool splice_ = true;  // the handler may move identity body bytes itself
   uint64_t body_bytes_ = 0;
+  metrics::SessionMeter* meter_ = nullptr;
 };
 
 }  // namespace sp

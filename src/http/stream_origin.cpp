@@ -17,6 +17,7 @@ std::string host_port_text(const std::string& host, uint16_t port) {
 bool OriginLeg::open(const std::string& host, uint16_t port, const std::string& target, bool relay) {
   HttpStreamService& svc = req_.svc();
   origin_ = std::make_unique<OriginClient>(svc.base(), req_.ctx(), this);
+  origin_->set_meter(&req_.meter());  // metrics: origin bytes counted as they arrive
   open_us_ = metrics::now_us();
   OriginClient::Request r;
   r.host = host;
@@ -53,7 +54,7 @@ void OriginLeg::report(const Status& result) {
 
 void OriginLeg::drop() {
   if (!origin_) return;
-  req_.meter().origin_in(origin_->body_bytes());  // metrics: counted once, as the origin request ends
+  origin_->set_meter(nullptr);  // the buried client outlives the request's meter
   origin_->abort();
   req_.svc().bury(std::move(origin_));
 }

@@ -107,6 +107,9 @@ class Metrics(ProxyTestCase):
         wait_for(lambda: out(parse(self.scrape(p)), "rtmp") > out(first, "rtmp") and
                  out(parse(self.scrape(p)), "http_flv") > out(first, "http_flv"),
                  timeout=10, what="client bytes out growing")
+        origin_in = lambda s: total(s, "srsproxy_origin_bytes_total", origin="m-origin", direction="in")
+        wait_for(lambda: origin_in(parse(self.scrape(p))) > origin_in(first) > 0, timeout=10,
+                 what="origin bytes in growing while the sessions are live")
 
         # promtool accepts the exposition.
         text = self.scrape(p)
