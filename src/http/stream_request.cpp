@@ -72,7 +72,7 @@ static metrics::End http_end_reason(int status, const std::string& reason, bool 
 // session is hls, another .ts is http_ts, anything else (FLV, AAC, MP3,
 // static files) http_flv.
 static metrics::Protocol metrics_protocol(const std::string& path, const std::string& query) {
-  std::string_view ext = url_extension(path);
+  std::string ext = url_extension(path);  // owned: url_extension returns a new string
   if (ext == "m3u8" || query_param(query, kHlsSessionParam)) return metrics::Protocol::hls;
   if (ext == "ts") return metrics::Protocol::http_ts;
   return metrics::Protocol::http_flv;

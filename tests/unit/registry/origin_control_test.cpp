@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "registry/registry.h"
 
@@ -41,9 +42,11 @@ OriginSpec origin(const std::string& server, int weight = 1, double cpu = -1, co
   return s;
 }
 
-const OriginView* find(const std::vector<OriginView>& all, const std::string& server) {
+// A copy: callers pass the temporary listing of r->origins(now).
+std::optional<OriginView> find(const std::vector<OriginView>& all, const std::string& server) {
   auto it = std::find_if(all.begin(), all.end(), [&](const OriginView& o) { return o.server == server; });
-  return it == all.end() ? nullptr : &*it;
+  if (it == all.end()) return std::nullopt;
+  return *it;
 }
 
 std::string picked(Registry& r, const std::string& key, int64_t now) {
@@ -86,7 +89,7 @@ TEST(OriginControl, DrainSkipsNewStreamsKeepsLiveOnes) {
   ASSERT_TRUE(r->register_origin(origin("a"), 4).ok());
   ASSERT_TRUE(r->register_origin(origin("a", 1, -1, "svc2"), 5).ok());
   auto list = r->origins(5);
-  const OriginView* a = find(list, "a");
+  std::optional<OriginView> a = find(list, "a");
   ASSERT_TRUE(a);
   EXPECT_TRUE(a->draining);
   EXPECT_EQ(a->clients, 2u);
@@ -143,7 +146,7 @@ TEST(OriginControl, WeightOverrideOutlivesHeartbeats) {
   for (int i = 0; i < 40; i++) n[picked(*r, "o/" + std::to_string(i), 10)]++;
   EXPECT_EQ(n["a"], 10);
   EXPECT_EQ(n["b"], 30);
-  const OriginView* b = find(r->origins(10), "b");
+  std::optional<OriginView> b = find(r->origins(10), "b");
   EXPECT_EQ(b->weight, 3);
   EXPECT_EQ(b->registered_weight, 1);
   EXPECT_EQ(b->weight_override, 3);
