@@ -1587,6 +1587,15 @@ Registry::Usage Registry::usage() const {
   return u;
 }
 
+std::vector<std::pair<int, std::string>> Registry::origin_ids() const {
+  Locked l(impl_);
+  std::vector<std::pair<int, std::string>> out;
+  for (uint32_t i = 0; i < impl_->h->origin_high; i++) {
+    if (is_valid(impl_->origins[i])) out.emplace_back(int(i), impl_->origins[i].server);
+  }
+  return out;
+}
+
 std::vector<OriginView> Registry::origins(int64_t now_ms) const {
   Locked l(impl_);
   impl_->refresh_loads_if_due(now_ms);  // the listing shows the figure picks use now

@@ -30,6 +30,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -242,6 +243,9 @@ class Registry {
   // API worker sets them every ~2 s from the metrics; picks take them at
   // their next load refresh (see the pick rule in registry.cpp).
   void set_origin_rates(std::span<const uint64_t> bps_by_slot);
+  // The valid origins' (slot, server) pairs: no scan of the pins, for the
+  // rate meter's every-2-s pass.
+  std::vector<std::pair<int, std::string>> origin_ids() const;
 
   // Registers or refreshes an origin. Same `server` = same origin: a new
   // service/pid replaces the entry (restarted origin); the operator's drain

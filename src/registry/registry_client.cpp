@@ -93,19 +93,19 @@ void OriginRateMeter::tick(RegistryClient& client, int64_t now_ms) {
   if (last_ms_ >= 0 && now_ms - last_ms_ < kRateIntervalMs && now_ms >= last_ms_) return;
   std::vector<std::pair<std::string, Seen>> seen;
   std::vector<OriginRate> rates;
-  for (const OriginView& o : client.local().origins(now_ms)) {
-    const uint64_t bytes = bytes_of_(o.slot, o.server);
-    seen.push_back({o.server, Seen{o.slot, bytes}});
+  for (const auto& [slot, server] : client.local().origin_ids()) {
+    const uint64_t bytes = bytes_of_(slot, server);
+    seen.push_back({server, Seen{slot, bytes}});
     uint64_t bps = 0;
     if (last_ms_ >= 0 && now_ms > last_ms_) {
-      for (const auto& [server, before] : last_) {
+      for (const auto& [was, before] : last_) {
         // A counter that went back (the slot now counts another origin) gives 0.
-        if (server == o.server && before.slot == o.slot && bytes >= before.bytes) {
+        if (was == server && before.slot == slot && bytes >= before.bytes) {
           bps = (bytes - before.bytes) * 1000 / uint64_t(now_ms - last_ms_);
         }
       }
     }
-    rates.push_back(OriginRate{o.slot, o.server, bps});
+    rates.push_back(OriginRate{slot, server, bps});
   }
   last_ = std::move(seen);
   last_ms_ = now_ms;
