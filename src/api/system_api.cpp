@@ -124,6 +124,7 @@ cJSON* origin_json(const OriginView& o) {
   if (o.weight_override > 0) cJSON_AddNumberToObject(j, "weight_override", o.weight_override);
   else cJSON_AddNullToObject(j, "weight_override");
   cJSON_AddNumberToObject(j, "load", double(o.load));
+  cJSON_AddNumberToObject(j, "bytes_per_sec", double(o.bytes_per_sec));
   cJSON_AddNumberToObject(j, "clients", double(o.clients));
   return j;
 }

@@ -353,6 +353,17 @@ struct Summer {
   }
 };
 
+}  // namespace
+
+uint64_t origin_bytes(const Area* a, int registry_slot, std::string_view server) {
+  if (registry_slot < 0 || registry_slot >= kOrigins) return 0;
+  Summer sum{a, &local()};
+  return uint64_t(sum.sum_origin(registry_slot, origin_serial(server),
+                                 [](const OriginGroup& g) { return get(g.bytes[0]) + get(g.bytes[1]); }));
+}
+
+namespace {
+
 class Writer {
  public:
   explicit Writer(std::string& out) : out_(out) {}

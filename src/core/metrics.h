@@ -163,6 +163,12 @@ int64_t now_us();
 // A hash of the origin's server id, never 0.
 uint64_t origin_serial(std::string_view server);
 
+// The bytes (in + out) exchanged with the origin `server` in registry slot
+// `registry_slot`, summed over the retired accumulator and every slot as the
+// scrape sums them (groups counting another origin are skipped); `a` nullptr:
+// this process's slot only. Monotonic while the origin keeps its slot.
+uint64_t origin_bytes(const Area* a, int registry_slot, std::string_view server);
+
 // ---- the process-wide view -----------------------------------------------
 
 // The area (nullptr without one: tests, `-t`) and this process's slot: a

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "process/startup.h"
 
 namespace sp {
@@ -142,10 +143,14 @@ class Worker {
   }
 
   // The registry's housekeeping (expiry; with Redis this proxy's heartbeat)
-  // runs in one process: the API worker.
+  // and the per-origin byte rates of the pick load (every ~2 s, from the
+  // metrics) run in one process: the API worker.
   void start_api_jobs() {
     api_jobs_.push_back(add_timer(kExpireIntervalMs, true, [](evutil_socket_t, short, void* arg) {
-      static_cast<Worker*>(arg)->registry_client_->tick(monotonic_ms());
+      Worker* w = static_cast<Worker*>(arg);
+      int64_t now = monotonic_ms();
+      w->registry_client_->tick(now);
+      w->rate_meter_.tick(*w->registry_client_, now);
     }));
   }
 
@@ -162,6 +167,8 @@ class Worker {
   std::vector<std::unique_ptr<Service>> services_;
   std::vector<std::unique_ptr<std::pair<Worker*, void (Worker::*)()>>> thunks_;
   std::vector<EventPtr> api_jobs_;
+  OriginRateMeter rate_meter_{
+      [](int slot, std::string_view server) { return metrics::origin_bytes(metrics::area(), slot, server); }};
   std::vector<EventPtr> events_;  // declared last: freed before base_ and thunks_
 };
 

@@ -431,6 +431,17 @@ RegistryCall RedisRegistryClient::sessions(int64_t now_ms, SessionsDone done) {
   return call;
 }
 
+void RedisRegistryClient::set_origin_rates(std::vector<OriginRate> rates) {
+  local_.set_origin_rates(rates_by_slot(rates));
+  rates_ = std::move(rates);
+  if (!redis_->connected()) return;
+  store_->proxy_heartbeat(nullptr, &rates_, [](Result<int64_t> r) {
+    if (!r.ok() && !redis_transport_error(r.error())) {
+      SP_PWARN("registry: origin rates to redis failed: %s", r.error().c_str());
+    }
+  });
+}
+
 void RedisRegistryClient::tick(int64_t now_ms) {
   local_.expire(now_ms);
   if (!redis_->connected()) return;
@@ -447,7 +458,7 @@ void RedisRegistryClient::tick(int64_t now_ms) {
         if (v.clients[p] > 0) counts.push_back({v.key, Proto(p), v.clients[p]});
       }
     }
-    store_->proxy_heartbeat(&counts, [](Result<int64_t> r) {
+    store_->proxy_heartbeat(&counts, &rates_, [](Result<int64_t> r) {
       if (!r.ok() && !redis_transport_error(r.error())) {
         SP_PWARN("registry: proxy heartbeat to redis failed: %s", r.error().c_str());
       }

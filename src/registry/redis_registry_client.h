@@ -106,6 +106,8 @@ class RedisRegistryClient final : public RegistryClient {
   // Local expiry; this proxy's heartbeat (every proxy_ttl / 3) and the
   // origins mirrored into the local cache (every second) while connected.
   void tick(int64_t now_ms) override;
+  // Into the local cache, and to Redis at once and with every heartbeat.
+  void set_origin_rates(std::vector<OriginRate> rates) override;
 
  private:
   RedisRegistryClient(Registry& local, RedisRegistryOptions options, std::unique_ptr<RedisClient> redis);
@@ -124,6 +126,7 @@ class RedisRegistryClient final : public RegistryClient {
   std::map<std::string, OriginSpec> queued_;                // server -> its last registration in an outage
   std::map<std::pair<std::string, int>, int> queued_counts_;  // (stream, proto) -> client delta in an outage
   int64_t last_heartbeat_ms_ = -1;
+  std::vector<OriginRate> rates_;  // this proxy's measured bytes/s per origin (set_origin_rates)
   int64_t last_mirror_ms_ = -1;
   bool mirroring_ = false;  // an origins listing for the cache is in flight
   static constexpr int64_t kRepinWindowMs = 30 * 1000;

@@ -44,20 +44,37 @@ end
 
 -- The pick rule's load of an origin (the same as registry.cpp's): the sum
 -- over its live pins of max(1, live clients), recomputed at most every
--- LOAD_MS, plus the streams picked for it since (ol:<server> n).
+-- LOAD_MS, plus the streams picked for it since (ol:<server> n); and, taken
+-- at the same refresh, its bytes per second summed over the live proxies'
+-- reports (pr:<proxy>, ol:<server> r). Returns load, rate.
 local LOAD_MS = 2000
 local function origin_load(server)
   local k = P .. 'ol:' .. server
-  local v = redis.call('HMGET', k, 'l', 't', 'n')
+  local v = redis.call('HMGET', k, 'l', 't', 'n', 'r')
   local t = tonumber(v[2] or '')
-  if t and NOW - t < LOAD_MS and NOW >= t then return math.max(0, tonumber(v[1]) + tonumber(v[3])) end
+  if t and NOW - t < LOAD_MS and NOW >= t then
+    return math.max(0, tonumber(v[1]) + tonumber(v[3])), tonumber(v[4] or '0') or 0
+  end
   local osk = P .. 'os:' .. server
   redis.call('ZREMRANGEBYSCORE', osk, '-inf', NOW)
   local l = 0
   for _, s in ipairs(redis.call('ZRANGE', osk, 0, -1)) do l = l + math.max(1, stream_clients(s)) end
-  redis.call('HSET', k, 'l', l, 't', NOW, 'n', 0)
+  local r = 0
+  for _, px in ipairs(redis.call('SMEMBERS', P .. 'proxies')) do
+    if redis.call('EXISTS', P .. 'px:' .. px) == 1 then
+      r = r + (tonumber(redis.call('HGET', P .. 'pr:' .. px, server) or '0') or 0)
+    end
+  end
+  redis.call('HSET', k, 'l', l, 't', NOW, 'n', 0, 'r', r)
   redis.call('PEXPIRE', k, 60000)
-  return l
+  return l, r
+end
+
+-- The pick load in bytes-per-second units (registry.h scaled_load): load x U
+-- + rate; U = 0 counts no bytes.
+local function scaled_load(l, r, u)
+  if u <= 0 then return l end
+  return l * u + r
 end
 
 local function weight(o)
@@ -74,6 +91,7 @@ local function origin_reply(o, fail_timeout, with_streams, with_clients)
   local down_for, reason = 0, ''
   if o.down then down_for = tonumber(o.du) - NOW; reason = o.dr or '' end
   local streams, clients = {}, 0
+  local load, rate = origin_load(o.server)
   if with_streams then
     streams = redis.call('ZRANGEBYSCORE', P .. 'os:' .. o.server, NOW, '+inf')
     if with_clients then
@@ -85,7 +103,7 @@ local function origin_reply(o, fail_timeout, with_streams, with_clients)
           o.hb_alive and 1 or 0, o.down and 1 or 0, reason, down_for, fails,
           tonumber(o.hbi or '0'), NOW - tonumber(o.hb or NOW), tonumber(o.reg or NOW), streams,
           o.drain == '1' and 1 or 0, o.ovl == '1' and 1 or 0, o.cpu or '-1', o.l1 or '-1',
-          tonumber(o.w or '1') or 1, tonumber(o.wo or '0') or 0, origin_load(o.server), clients}
+          tonumber(o.w or '1') or 1, tonumber(o.wo or '0') or 0, load, clients, rate}
 end
 
 -- A use of a pin: it expires `ttl` from now; the load and eviction indexes
@@ -251,7 +269,8 @@ end
 return out
 )LUA";
 
-// ARGV: P, stream, proto, also ('' = none), session_ttl, pending_ttl, max_pins, fail_timeout, protocol name
+// ARGV: P, stream, proto, also ('' = none), session_ttl, pending_ttl, max_pins, fail_timeout, protocol name,
+//       pick_bytes_per_client
 const char* kPick = R"LUA(
 local stream, proto, also = ARGV[2], ARGV[3], ARGV[4]
 local session_ttl, pending_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -290,9 +309,11 @@ end
 local cands = live
 if #cands == 0 then cands = fallback end
 if #cands == 0 then return redis.error_reply('no alive origin serves ' .. ARGV[9]) end
+local u = tonumber(ARGV[10]) or 0
 local chosen, cl, cw = nil, 0, 1
 for _, o in ipairs(cands) do
-  local l, w = origin_load(o.server), weight(o)
+  local l0, r = origin_load(o.server)
+  local l, w = scaled_load(l0, r, u), weight(o)
   if chosen == nil or l * cw < cl * w or (l * cw == cl * w and o.server < chosen.server) then
     chosen, cl, cw = o, l, w
   end
@@ -395,14 +416,28 @@ if pin[1] then pin_ttl(stream, pin[1], pin[2] == 'p' and pending_ttl or session_
 return n
 )LUA";
 
-// ARGV: P, proxy, proxy_ttl, session_ttl[, '1', field, count, field, count...]
+// ARGV: P, proxy, proxy_ttl, session_ttl, with_counts ('1'/'0'), nrates (-1 =
+//       none sent), server, bps (nrates pairs), field, count, field, count...
 // With the '1', the fields ("<proto>|<stream>") and counts that follow are
 // this proxy's whole client count (its host's shared-memory table): they
 // replace its pc: hash, so counts lost by Redis (a restart, an outage longer
-// than proxy_ttl) or left by a crashed worker are exact again.
+// than proxy_ttl) or left by a crashed worker are exact again. The rates
+// (this proxy's measured bytes per second per origin) replace its pr: hash
+// the same way; both expire with the proxy.
 const char* kProxyHeartbeat = R"LUA(
 local proxy, proxy_ttl, session_ttl = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local ck = P .. 'pc:' .. proxy
+local rk = P .. 'pr:' .. proxy
+local nrates = tonumber(ARGV[6]) or -1
+local first = 7 + 2 * math.max(0, nrates)
+if nrates >= 0 then
+  redis.call('DEL', rk)
+  for i = 7, first - 1, 2 do
+    local b = tonumber(ARGV[i + 1])
+    if b and b > 0 then redis.call('HSET', rk, ARGV[i], b) end
+  end
+end
+redis.call('PEXPIRE', rk, proxy_ttl)
 if ARGV[5] == '1' then
   local before = {}
   for _, f in ipairs(redis.call('HKEYS', ck)) do
@@ -410,7 +445,7 @@ if ARGV[5] == '1' then
   end
   redis.call('DEL', ck)
   local now = {}
-  for i = 6, #ARGV - 1, 2 do
+  for i = first, #ARGV - 1, 2 do
     local f, c = ARGV[i], tonumber(ARGV[i + 1])
     if c and c > 0 then
       redis.call('HSET', ck, f, c)

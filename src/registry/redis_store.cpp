@@ -123,9 +123,9 @@ std::vector<std::string> register_args(const OriginSpec& spec, const RegistryTtl
 
 // {server, service, pid, device_id, ip, e0..e4, hb_alive, down, down_reason,
 //  down_for_ms, fails, hbi, age_ms, registered_ms, {streams}, draining,
-//  overloaded, cpu, load_1m, weight, weight_override, load, clients}
+//  overloaded, cpu, load_1m, weight, weight_override, load, clients, bytes_per_sec}
 Result<OriginView> decode_origin(const RedisValue& v) {
-  if (!v.is_array() || v.elements.size() != 27) return bad_reply<OriginView>("an origin");
+  if (!v.is_array() || v.elements.size() != 28) return bad_reply<OriginView>("an origin");
   const auto& e = v.elements;
   OriginView o;
   o.server = e[0].text();
@@ -158,6 +158,7 @@ Result<OriginView> decode_origin(const RedisValue& v) {
   o.weight = o.weight_override > 0 ? o.weight_override : o.registered_weight;
   o.load = uint64_t(std::max<int64_t>(0, int_of(e[25])));
   o.clients = uint64_t(std::max<int64_t>(0, int_of(e[26])));
+  o.bytes_per_sec = uint64_t(std::max<int64_t>(0, int_of(e[27])));
   return o;
 }
 
@@ -371,7 +372,8 @@ void RedisStore::pick(std::string_view stream_key, Proto proto, std::optional<Pr
                {options_.prefix, std::string(stream_key), std::to_string(int(proto)),
                 also ? std::to_string(int(*also)) : std::string(), std::to_string(options_.ttls.session_ttl_ms),
                 std::to_string(pending_ttl_ms()), std::to_string(options_.max_streams),
-                std::to_string(options_.ttls.fail_timeout_ms), name},
+                std::to_string(options_.ttls.fail_timeout_ms), name,
+                std::to_string(std::max<int64_t>(0, options_.ttls.bytes_per_client))},
                [done = std::move(done), proto](Result<RedisValue> r) {
                  if (!r.ok()) return done(r.status());
                  done(decode_pick(*r, proto));
@@ -439,11 +441,22 @@ void RedisStore::add_client(std::string_view stream_key, Proto proto, int delta,
 void RedisStore::proxy_heartbeat(Done<int64_t> done) { proxy_heartbeat(nullptr, std::move(done)); }
 
 void RedisStore::proxy_heartbeat(const std::vector<ClientCount>* counts, Done<int64_t> done) {
+  proxy_heartbeat(counts, nullptr, std::move(done));
+}
+
+void RedisStore::proxy_heartbeat(const std::vector<ClientCount>* counts, const std::vector<OriginRate>* rates,
+                                 Done<int64_t> done) {
   std::vector<std::string> args{options_.prefix, options_.proxy_id, std::to_string(options_.proxy_ttl_ms),
-                                std::to_string(options_.ttls.session_ttl_ms)};
+                                std::to_string(options_.ttls.session_ttl_ms), counts ? "1" : "0",
+                                rates ? std::to_string(rates->size()) : "-1"};
+  if (rates) {
+    for (const OriginRate& r : *rates) {
+      args.push_back(r.server);
+      args.push_back(std::to_string(r.bps));
+    }
+  }
   if (counts) {
-    args.reserve(args.size() + 1 + 2 * counts->size());
-    args.push_back("1");
+    args.reserve(args.size() + 2 * counts->size());
     for (const ClientCount& c : *counts) {
       args.push_back(std::to_string(int(c.proto)) + "|" + c.stream_key);
       args.push_back(std::to_string(c.clients));

@@ -25,7 +25,8 @@
 //                              ovl (overloaded 0/1). PEXPIRE: dead_after + origin_ttl.
 //   P ol:<server>        HASH  the pick rule's load: l (sum over live pins of
 //                              max(1, live clients) at t), t (when, refreshed
-//                              at most every 2 s), n (streams picked since).
+//                              at most every 2 s), n (streams picked since),
+//                              r (bytes/s summed over live proxies' pr: at t).
 //   P rm:<server>        STRING a removed origin's service id, PX origin_remove_time:
 //                              registrations with it are refused.
 //   P rms                ZSET  removed servers -> removal time (at most kTombstones)
@@ -47,6 +48,9 @@
 //   P px:<proxy>         STRING a proxy's liveness mark, PX proxy_ttl
 //   P pc:<proxy>         HASH  "<proto>|<stream>" -> that proxy's client count;
 //                              PEXPIRE proxy_ttl, so a dead proxy's counts vanish
+//   P pr:<proxy>         HASH  server -> that proxy's measured bytes/s with it
+//                              (replaced by each proxy_heartbeat with rates);
+//                              PEXPIRE proxy_ttl
 //   P proxies            SET   proxy ids (dead ones dropped by streams())
 //   P s:<kind>:<id>      HASH  a session: k (stream), o (origin), d (data),
 //                              t (last touch). PEXPIRE session_ttl.
@@ -223,6 +227,10 @@ class RedisStore {
     uint32_t clients;
   };
   void proxy_heartbeat(const std::vector<ClientCount>* counts, Done<int64_t> done);
+  // The same, also replacing this proxy's bytes per second per origin (the
+  // pick load's bytes term; pr:<proxy>, expiring with the proxy) with `rates`.
+  void proxy_heartbeat(const std::vector<ClientCount>* counts, const std::vector<OriginRate>* rates,
+                       Done<int64_t> done);
   void streams(Done<std::vector<RedisStreamView>> done);
 
   void put_session(SessionKind kind, std::string_view id, std::string_view stream_key, std::string_view origin_server,

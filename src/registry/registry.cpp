@@ -56,7 +56,11 @@
 // as clients come and go), plus
 // one per stream picked for it since, less one per idle stream moved away
 // (so a burst of new streams spreads by
-// weight at once). With no eligible origin, down or overloaded ones are
+// weight at once). On top of that come the bytes: the proxy's measured
+// bytes per second with the origin (in + out; set by the API worker every
+// ~2 s, set_origin_rates) divided by pick_bytes_per_client (U, default
+// 125000 = 1 Mbit/s), taken at the same refresh; U = 0 counts no bytes.
+// Compared exactly as (load x U + rate) / weight (scaled_load). With no eligible origin, down or overloaded ones are
 // used (never draining ones) rather than refusing everyone.
 //
 // Liveness: each origin's heartbeat interval is learned from the gaps between
@@ -151,6 +155,8 @@ struct OriginEntry {
   double load_1m;
   uint64_t live_load;        // now: sum over its pins of max(1, clients), kept up to date
   uint64_t load;             // live_load at the last load refresh
+  uint64_t live_rate;        // measured bytes/s (set_origin_rates)
+  uint64_t rate;             // live_rate at the last load refresh
   int32_t picked;            // new streams picked for it since, less those moved away
 };
 
@@ -250,6 +256,7 @@ struct Header {
   uint64_t rebuilds;
   int64_t origin_remove_ms;
   int32_t cpu_limit;
+  int64_t bytes_per_client;  // pick_bytes_per_client; 0 = bytes not counted
   uint8_t loads_valid;  // load_ms holds a refresh time
   int64_t load_ms;      // last load refresh
   RemovedOrigin removed[kTombstones];
@@ -722,6 +729,7 @@ struct Registry::Impl {
   void refresh_loads(int64_t now) {
     for (uint32_t i = 0; i < h->origin_high; i++) {
       origins[i].load = origins[i].live_load;
+      origins[i].rate = origins[i].live_rate;
       origins[i].picked = 0;
     }
     h->load_ms = now;
@@ -741,8 +749,10 @@ struct Registry::Impl {
     auto better = [&](int i, int b) {
       if (b < 0) return true;
       const OriginEntry &x = origins[i], &y = origins[b];
-      if (load_below(load_of(x), weight_of(x), load_of(y), weight_of(y))) return true;
-      if (load_below(load_of(y), weight_of(y), load_of(x), weight_of(x))) return false;
+      const uint64_t lx = scaled_load(load_of(x), x.rate, h->bytes_per_client);
+      const uint64_t ly = scaled_load(load_of(y), y.rate, h->bytes_per_client);
+      if (load_below(lx, weight_of(x), ly, weight_of(y))) return true;
+      if (load_below(ly, weight_of(y), lx, weight_of(x))) return false;
       return strcmp(x.server, y.server) < 0;
     };
     for (uint32_t i = 0; i < h->origin_high; i++) {
@@ -821,6 +831,7 @@ struct Registry::Impl {
     v.registered_weight = std::clamp(int(o.weight), 1, kWeightMax);
     v.weight_override = o.weight_override;
     v.load = load_of(o);
+    v.bytes_per_sec = o.rate;
     return v;
   }
 
@@ -1043,6 +1054,7 @@ Result<std::unique_ptr<Registry>> Registry::create(uint64_t bytes, RegistryTtls 
   h->fail_timeout_ms = ttls.fail_timeout_ms;
   h->origin_remove_ms = ttls.origin_remove_ms;
   h->cpu_limit = ttls.cpu_limit;
+  h->bytes_per_client = ttls.bytes_per_client;
   h->bytes = bytes;
   h->origins_offset = g.origins_offset;
   h->origin_slots = g.origin_slots;
@@ -1081,13 +1093,21 @@ void Registry::set_ttls(RegistryTtls ttls) {
   impl_->h->fail_timeout_ms = ttls.fail_timeout_ms;
   impl_->h->origin_remove_ms = ttls.origin_remove_ms;
   impl_->h->cpu_limit = ttls.cpu_limit;
+  impl_->h->bytes_per_client = ttls.bytes_per_client;
+}
+
+void Registry::set_origin_rates(std::span<const uint64_t> bps_by_slot) {
+  Locked l(impl_);
+  for (uint32_t i = 0; i < impl_->h->origin_slots; i++) {
+    impl_->origins[i].live_rate = i < bps_by_slot.size() ? bps_by_slot[i] : 0;
+  }
 }
 
 RegistryTtls Registry::ttls() const {
   Locked l(impl_);
   const Header& h = *impl_->h;
   return RegistryTtls{h.origin_ttl_ms,   h.session_ttl_ms,   h.heartbeat_misses, h.max_fails,
-                      h.fail_timeout_ms, h.origin_remove_ms, h.cpu_limit};
+                      h.fail_timeout_ms, h.origin_remove_ms, h.cpu_limit,      h.bytes_per_client};
 }
 
 pid_t Registry::creator_pid() const { return pid_t(impl_->h->creator_pid); }
@@ -1154,6 +1174,8 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
     fresh.draining = cur.draining;
     fresh.weight_override = cur.weight_override;
     fresh.load = cur.load;
+    fresh.live_rate = cur.live_rate;
+    fresh.rate = cur.rate;
     fresh.picked = cur.picked;
     apply_report(fresh, spec, im.h->cpu_limit, !restarted && cur.overloaded != 0);
     publish(cur, fresh);
@@ -1487,6 +1509,8 @@ Status Registry::mirror_origin(const OriginView& v, int64_t now_ms) {
     fresh.pins = cur.pins;
     fresh.live_load = cur.live_load;
     fresh.load = cur.load;
+    fresh.live_rate = cur.live_rate;
+    fresh.rate = cur.rate;
     fresh.picked = cur.picked;
     publish(cur, fresh);
     return Status::Ok();
@@ -1561,6 +1585,15 @@ Registry::Usage Registry::usage() const {
   u.evicted_sessions = im.h->evicted_sessions;
   u.rebuilds = im.h->rebuilds;
   return u;
+}
+
+std::vector<std::pair<int, std::string>> Registry::origin_ids() const {
+  Locked l(impl_);
+  std::vector<std::pair<int, std::string>> out;
+  for (uint32_t i = 0; i < impl_->h->origin_high; i++) {
+    if (is_valid(impl_->origins[i])) out.emplace_back(int(i), impl_->origins[i].server);
+  }
+  return out;
 }
 
 std::vector<OriginView> Registry::origins(int64_t now_ms) const {

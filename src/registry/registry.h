@@ -30,6 +30,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -77,6 +78,13 @@ bool next_overloaded(bool was, double cpu_percent, int limit);
 inline bool load_below(uint64_t load_a, int weight_a, uint64_t load_b, int weight_b) {
   return load_a * uint64_t(weight_b) < load_b * uint64_t(weight_a);
 }
+// The pick load in bytes-per-second units, exact: load x U + rate, where U =
+// bytes_per_client (pick_bytes_per_client); U = 0: rates ignored, the load
+// alone. Compared with load_below, so load + rate / U without rounding.
+inline uint64_t scaled_load(uint64_t load, uint64_t rate_bps, int64_t bytes_per_client) {
+  if (bytes_per_client <= 0) return load;
+  return load * uint64_t(bytes_per_client) + rate_bps;
+}
 
 struct OriginView {
   int slot = -1;
@@ -101,7 +109,9 @@ struct OriginView {
   // override when set, else the registered one). load: the figure picks
   // compare (sum over its pinned streams of max(1, live clients), refreshed
   // every kLoadRefreshMs, plus the streams picked for it since). clients:
-  // live clients of its pinned streams (listings only).
+  // live clients of its pinned streams (listings only). bytes_per_sec: the
+  // proxy's measured traffic with it (in + out, summed over proxies with
+  // Redis) as picks use it (taken at the same refresh as load).
   bool draining = false;
   bool overloaded = false;
   double cpu_percent = -1;
@@ -111,6 +121,14 @@ struct OriginView {
   int weight_override = 0;  // 0 = none
   uint64_t load = 0;
   uint64_t clients = 0;
+  uint64_t bytes_per_sec = 0;
+};
+
+// The proxy's measured traffic with one origin (OriginRateMeter).
+struct OriginRate {
+  int slot = -1;  // in this host's shared-memory table
+  std::string server;
+  uint64_t bps = 0;  // bytes per second, in + out
 };
 
 // Where to connect for a stream: the origin and the address for the protocol
@@ -161,6 +179,9 @@ struct RegistryTtls {
   int64_t origin_remove_ms = 600 * 1000;
   // CPU percent above which an origin is overloaded (origin_cpu_limit); 0 = off.
   int cpu_limit = 90;
+  // Bytes per second that weigh as one client in the pick load
+  // (pick_bytes_per_client); 0 = bytes not counted.
+  int64_t bytes_per_client = 125000;
 };
 
 // registry_ttls(): the `registry { }` block's values (registry_conf.h).
@@ -216,6 +237,15 @@ class Registry {
   // TTLs live in shared memory so a reload changes them for every process.
   void set_ttls(RegistryTtls ttls);
   RegistryTtls ttls() const;
+
+  // The proxy's measured bytes per second (in + out) with each origin,
+  // indexed by origin slot (OriginView::slot; slots past the end: 0). The
+  // API worker sets them every ~2 s from the metrics; picks take them at
+  // their next load refresh (see the pick rule in registry.cpp).
+  void set_origin_rates(std::span<const uint64_t> bps_by_slot);
+  // The valid origins' (slot, server) pairs: no scan of the pins, for the
+  // rate meter's every-2-s pass.
+  std::vector<std::pair<int, std::string>> origin_ids() const;
 
   // Registers or refreshes an origin. Same `server` = same origin: a new
   // service/pid replaces the entry (restarted origin); the operator's drain

@@ -75,6 +75,43 @@ RegistryCall MemoryRegistryClient::sessions(int64_t now_ms, SessionsDone done) {
 
 void MemoryRegistryClient::tick(int64_t now_ms) { r_.expire(now_ms); }
 
+void MemoryRegistryClient::set_origin_rates(std::vector<OriginRate> rates) {
+  r_.set_origin_rates(rates_by_slot(rates));
+}
+
+std::vector<uint64_t> rates_by_slot(const std::vector<OriginRate>& rates) {
+  std::vector<uint64_t> by_slot;
+  for (const OriginRate& r : rates) {
+    if (r.slot < 0) continue;
+    if (size_t(r.slot) >= by_slot.size()) by_slot.resize(size_t(r.slot) + 1, 0);
+    by_slot[size_t(r.slot)] = r.bps;
+  }
+  return by_slot;
+}
+
+void OriginRateMeter::tick(RegistryClient& client, int64_t now_ms) {
+  if (last_ms_ >= 0 && now_ms - last_ms_ < kRateIntervalMs && now_ms >= last_ms_) return;
+  std::vector<std::pair<std::string, Seen>> seen;
+  std::vector<OriginRate> rates;
+  for (const auto& [slot, server] : client.local().origin_ids()) {
+    const uint64_t bytes = bytes_of_(slot, server);
+    seen.push_back({server, Seen{slot, bytes}});
+    uint64_t bps = 0;
+    if (last_ms_ >= 0 && now_ms > last_ms_) {
+      for (const auto& [was, before] : last_) {
+        // A counter that went back (the slot now counts another origin) gives 0.
+        if (was == server && before.slot == slot && bytes >= before.bytes) {
+          bps = (bytes - before.bytes) * 1000 / uint64_t(now_ms - last_ms_);
+        }
+      }
+    }
+    rates.push_back(OriginRate{slot, server, bps});
+  }
+  last_ = std::move(seen);
+  last_ms_ = now_ms;
+  client.set_origin_rates(std::move(rates));
+}
+
 RegistryCall RegistryClient::cluster_streams(int64_t now_ms, ClusterStreamsDone done) {
   return streams(now_ms, [done = std::move(done)](Result<std::vector<StreamView>> r) {
     if (!r.ok()) return done(r.status());

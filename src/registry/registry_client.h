@@ -152,6 +152,32 @@ class RegistryClient {
   // Periodic housekeeping (the API worker's timer): expiry of the local
   // table; with Redis also this proxy's heartbeat and its client counts.
   virtual void tick(int64_t now_ms) = 0;
+  // The proxy's measured bytes per second per origin (the pick load's bytes
+  // term, issue 16), the whole set each time (an origin left out: 0). The
+  // memory backend stores them in the table; Redis also sends them with this
+  // proxy's next heartbeat (replacing its previous ones, expiring with it).
+  virtual void set_origin_rates(std::vector<OriginRate> rates) = 0;
+};
+
+// Measures each origin's bytes per second from the metrics' per-origin byte
+// counters (in + out, summed over every worker's slot) and hands them to the
+// registry client every kRateIntervalMs. The API worker ticks it.
+class OriginRateMeter {
+ public:
+  static constexpr int64_t kRateIntervalMs = 2000;
+  // `bytes_of(slot, server)`: the origin's byte counter (metrics::origin_bytes).
+  using BytesOf = std::function<uint64_t(int slot, std::string_view server)>;
+  explicit OriginRateMeter(BytesOf bytes_of) : bytes_of_(std::move(bytes_of)) {}
+  void tick(RegistryClient& client, int64_t now_ms);
+
+ private:
+  struct Seen {
+    int slot;
+    uint64_t bytes;
+  };
+  BytesOf bytes_of_;
+  int64_t last_ms_ = -1;
+  std::vector<std::pair<std::string, Seen>> last_;
 };
 
 // The memory backend: every call goes straight to the shared-memory table
@@ -184,10 +210,14 @@ class MemoryRegistryClient final : public RegistryClient {
   RegistryCall streams(int64_t now_ms, StreamsDone done) override;
   RegistryCall sessions(int64_t now_ms, SessionsDone done) override;
   void tick(int64_t now_ms) override;
+  void set_origin_rates(std::vector<OriginRate> rates) override;
 
  private:
   Registry& r_;
 };
+
+// OriginRate figures indexed by slot, for Registry::set_origin_rates.
+std::vector<uint64_t> rates_by_slot(const std::vector<OriginRate>& rates);
 
 // The client of a worker's loop for the configured backend (registry
 // { backend ...; }): `registry` is this host's shared-memory table.

@@ -89,6 +89,17 @@ const Directive kRegistryDirectives[] = {
      "origin_cpu_limit PERCENT;", "90",
      "An origin whose heartbeat summaries report more CPU percent than this is overloaded (no new streams) until it "
      "reports 10 points below; 0 = off."},
+    {"pick_bytes_per_client", kCtxRegistry, 1, 1, 0, false,
+     [](Config& c, const ConfDirective& d) {
+       uint64_t v = 0;
+       if (Status st = set_size(d, &v); !st.ok()) return st;
+       if (v > (uint64_t(1) << 40)) return Status::Error(ErrorKind::bad_input, "at most 1t");
+       c.module<RegistryConf>().bytes_per_client = int64_t(v);
+       return Status::Ok();
+     },
+     "pick_bytes_per_client SIZE;", "125000",
+     "Bytes per second of the proxy's measured traffic with an origin that weigh as one client in the pick load "
+     "(load = sum of max(1, clients) + bytes/s / this); 0 = bytes not counted."},
     {"backend", kCtxRegistry, 1, 1, 0, false, set_backend, "backend memory|redis;", "memory",
      "memory: this host's shared memory is the whole registry; redis: several proxies share one registry in Redis "
      "(the shared memory is each proxy's local cache)."},
@@ -114,7 +125,7 @@ const Directive kRegistryDirectives[] = {
 
 RegistryTtls registry_ttls(const RegistryConf& c) {
   return RegistryTtls{c.origin_ttl_ms,   c.session_ttl_ms,   c.heartbeat_misses, c.max_fails,
-                      c.fail_timeout_ms, c.origin_remove_ms, c.cpu_limit};
+                      c.fail_timeout_ms, c.origin_remove_ms, c.cpu_limit,      c.bytes_per_client};
 }
 
 namespace {

@@ -33,6 +33,7 @@ struct RegistryConf : ModuleConfOf<RegistryConf> {
   int64_t fail_timeout_ms = 10 * 1000;
   int64_t origin_remove_ms = 600 * 1000;  // origin_remove_time
   int cpu_limit = 90;                     // origin_cpu_limit (percent, 0 = off)
+  int64_t bytes_per_client = 125000;      // pick_bytes_per_client (B/s, 0 = bytes not counted)
 };
 
 RegistryTtls registry_ttls(const RegistryConf& conf);

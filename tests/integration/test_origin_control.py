@@ -17,7 +17,10 @@ ffmpeg publishers, rtmpdump / ffmpeg players and curl HTTP-FLV viewers.
 - Load: an origin whose heartbeat summaries report CPU 95 gets no new
   streams (overloaded, shown with its cpu) until it reports below 80; an
   origin carrying a stream with many live clients gets none of the next new
-  streams while its load is higher.
+  streams while its load is higher; of two origins with the same client
+  load, the one moving far more bytes (a 6 Mbit/s stream against a 200
+  kbit/s one, each with a viewer) gets none of the next new streams once
+  the measured rates (bytes_per_sec in /api/v1/origins) are refreshed.
 - Redis, two proxies: a drain made at proxy A is obeyed by proxy B, an
   undrain made at B by A.
 """
@@ -267,6 +270,35 @@ class OriginControl(ProxyTestCase):
         self.assertEqual(self.new_streams(p, "n", 6), {"calm": 6})
 
 
+    def test_origin_moving_more_bytes_gets_new_streams_elsewhere(self):
+        p = self.start_proxy(token=False)
+        a = self.keep(NginxRtmp("busy"))
+        b = self.keep(NginxRtmp("calm"))
+        http404 = self.keep(NginxOrigin("http404"))
+        self.register(p, self.reg("busy", a.port, http404.http_port))
+        self.register(p, self.reg("calm", b.port, http404.http_port))
+        rtmp = "rtmp://127.0.0.1:%d/live/" % p.rtmp_port
+        # A 6 Mbit/s CBR stream (filler keeps the rate up on a simple pattern)
+        # goes to "busy" (equal load: smallest id), a 200 kbit/s one to "calm".
+        cbr = ("-b:v", "6M", "-minrate", "6M", "-maxrate", "6M", "-bufsize", "3M", "-x264-params", "nal-hrd=cbr")
+        for key, extra, where in (("big", cbr, "busy"), ("small", ("-b:v", "200k"), "calm")):
+            pub = publish(rtmp + key, extra=extra, log=subprocess.DEVNULL)
+            self.keep(pub, lambda pub=pub: (pub.kill(), pub.wait()))
+            wait_for(lambda: self.stream_origin(p, VHOST + "/live/" + key) == where, timeout=20,
+                     what="%s on %s" % (key, where))
+            d = subprocess.Popen([require("rtmpdump"), "-q", "-v", "-r", rtmp + key, "-o", os.devnull],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.keep(d, lambda d=d: (d.kill(), d.wait()))
+        # Same client load (publisher + viewer: 2 each); busy moves ~12 Mbit/s
+        # (in + out), i.e. ~12 units of pick_bytes_per_client (125000 B/s).
+        def settled():
+            o = self.origins(p)
+            return (o["busy"]["load"] == 2 and o["calm"]["load"] == 2 and
+                    o["busy"]["bytes_per_sec"] >= 900000 and 0 < o["calm"]["bytes_per_sec"] < 250000)
+        wait_for(settled, timeout=30, what="both loads at 2, busy's bytes/s above 900k, calm's below 250k")
+        self.assertEqual(self.new_streams(p, "n", 4), {"calm": 4})
+
+
 class OriginControlRedis(OriginControl):
     def test_drain_at_one_proxy_is_obeyed_by_the_other(self):
         redis = RedisServer().start()
@@ -297,6 +329,7 @@ class OriginControlRedis(OriginControl):
     test_weights_split_new_streams = None
     test_overloaded_origin_gets_no_new_streams = None
     test_origin_with_many_clients_gets_fewer_new_streams = None
+    test_origin_moving_more_bytes_gets_new_streams_elsewhere = None
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ class DeferredRegistryClient final : public RegistryClient {
     return hold([this, now_ms](SessionsDone& d) { mem_.sessions(now_ms, std::move(d)); }, std::move(done));
   }
   void tick(int64_t now_ms) override { mem_.tick(now_ms); }
+  void set_origin_rates(std::vector<OriginRate> rates) override { mem_.set_origin_rates(std::move(rates)); }
 
  private:
   struct Held {

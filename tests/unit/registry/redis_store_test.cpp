@@ -126,7 +126,7 @@ RedisValue origin_value(const std::string& server, int64_t hb_alive, int64_t dow
   return A({S(server), S("svc"), S("42"), S("dev"), S("10.0.0.9"), S("1935/"), S("8080/10.0.0.7"), S(""), S(""),
             S("8000/"), I(hb_alive), I(down), S(down ? "refused" : ""), I(down ? 900 : 0), I(1), I(5000), I(120),
             I(1700000000000), A({S("live/a"), S("live/b")}), I(1), I(0), S("95.500"), S("-1"), I(3), I(0), I(7),
-            I(12)});
+            I(12), I(250000)});
 }
 
 TEST(RedisPure, DecodesOrigin) {
@@ -148,6 +148,7 @@ TEST(RedisPure, DecodesOrigin) {
   EXPECT_FALSE(o->overloaded);
   EXPECT_DOUBLE_EQ(o->cpu_percent, 95.5);
   EXPECT_LT(o->load_1m, 0);  // not reported
+  EXPECT_EQ(o->bytes_per_sec, 250000u);
   EXPECT_EQ(o->weight, 3);
   EXPECT_EQ(o->weight_override, 0);
   EXPECT_EQ(o->load, 7u);
@@ -887,6 +888,69 @@ TEST_F(RedisLive, PickRuleMatchesTheMemoryRegistry) {
   EXPECT_FALSE(both("o3", 2, 50));
   EXPECT_TRUE(both("o3", 2, 50, "svc-new"));
   picks("c/", 60);
+}
+
+// The bytes term of the pick load (issue 16) gives the same answers in both
+// backends: the rates two proxies report with their heartbeats are summed
+// (the memory registry gets the sum), scaled by pick_bytes_per_client, and
+// ignored when that is 0. Rates are sent before the first pick so both take
+// them at their first load refresh.
+TEST_F(RedisLive, PickRuleWithRatesMatchesTheMemoryRegistry) {
+  Loop loop;
+  auto c = client(loop);
+  for (int64_t u : {int64_t(125000), int64_t(0)}) {
+    SCOPED_TRACE("pick_bytes_per_client " + std::to_string(u));
+    RegistryTtls ttls;
+    ttls.bytes_per_client = u;
+    RedisStoreOptions o1 = store_options("px1", ttls), o2 = store_options("px2", ttls);
+    o1.prefix = o2.prefix = prefix_ + std::to_string(u) + ":";
+    RedisStore st(*c, o1), st2(*c, o2);
+    auto mem = Registry::create(1024 * 1024, ttls);
+    ASSERT_TRUE(mem.ok()) << mem.error();
+    Registry& m = **mem;
+    const int64_t now = 1000;
+    const std::map<std::string, int> weights{{"o1", 1}, {"o2", 1}, {"o3", 2}};
+    for (const auto& [server, w] : weights) {
+      OriginSpec s = spec(server);
+      s.weight = w;
+      ASSERT_TRUE(m.register_origin(s, now).ok());
+      ASSERT_TRUE(loop.call<RedisRegistration>([&](auto d) { st.register_origin(s, d); }).ok());
+    }
+    // px1: o1 2 MB/s, o3 500 kB/s; px2: o1 500 kB/s, o2 250 kB/s.
+    std::vector<OriginRate> r1{{-1, "o1", 2000000}, {-1, "o3", 500000}};
+    std::vector<OriginRate> r2{{-1, "o1", 500000}, {-1, "o2", 250000}};
+    ASSERT_TRUE(loop.call<int64_t>([&](auto d) { st.proxy_heartbeat(nullptr, &r1, d); }).ok());
+    ASSERT_TRUE(loop.call<int64_t>([&](auto d) { st2.proxy_heartbeat(nullptr, &r2, d); }).ok());
+    const std::map<std::string, uint64_t> sums{{"o1", 2500000}, {"o2", 250000}, {"o3", 500000}};
+    std::vector<uint64_t> by_slot(8, 0);
+    for (const OriginView& o : m.origins(now)) by_slot[size_t(o.slot)] = sums.at(o.server);
+    m.set_origin_rates(by_slot);
+    const int64_t later = now + kLoadRefreshMs;  // the memory registry's next refresh takes them
+    std::map<std::string, int> counts;
+    for (int i = 0; i < 40; i++) {
+      std::string key = "k/" + std::to_string(i);
+      auto mp = m.pick(key, Proto::rtmp, later);
+      auto rp = loop.call<RedisPick>([&](auto d) { st.pick(key, Proto::rtmp, std::nullopt, d); });
+      ASSERT_TRUE(mp.ok() && rp.ok()) << key;
+      ASSERT_EQ(mp->origin.server, rp->pick.origin.server) << key;
+      counts[mp->origin.server]++;
+    }
+    if (u > 0) {
+      // Units: o1 20, o2 2, o3 4 at weight 2: o1 gets what is left after the
+      // others pass 20 (o2 from 2, o3 from 2 per weight).
+      EXPECT_EQ(counts["o1"], 0);
+      EXPECT_EQ(counts["o2"] + counts["o3"], 40);
+      EXPECT_GT(counts["o3"], counts["o2"]);
+    } else {
+      EXPECT_EQ(counts["o1"], 10);
+      EXPECT_EQ(counts["o2"], 10);
+      EXPECT_EQ(counts["o3"], 20);
+    }
+    auto listed = loop.call<std::vector<OriginView>>([&](auto d) { st.origins(d); });
+    ASSERT_TRUE(listed.ok());
+    for (const OriginView& o : *listed) EXPECT_EQ(o.bytes_per_sec, sums.at(o.server)) << o.server;
+    for (const OriginView& o : m.origins(later)) EXPECT_EQ(o.bytes_per_sec, sums.at(o.server)) << o.server;
+  }
 }
 
 }  // namespace

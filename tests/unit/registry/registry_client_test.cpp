@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "registry/deferred_registry_client.h"
 
 namespace sp {
@@ -25,6 +27,33 @@ std::unique_ptr<Registry> table() {
   auto r = Registry::create(Registry::minimum_size() * 4, RegistryTtls{});
   EXPECT_TRUE(r.ok()) << r.error();
   return std::move(*r);
+}
+
+// The rate meter: bytes/s per origin from its byte counter's growth between
+// passes (at most every kRateIntervalMs), 0 on the first pass and when a
+// counter goes back (its slot now counts another origin); the registry's
+// listing shows them after its next load refresh.
+TEST(OriginRateMeter, MeasuresEachOriginsBytesPerSecond) {
+  auto reg = table();
+  MemoryRegistryClient c(*reg);
+  ASSERT_TRUE(reg->register_origin(origin("a"), 0).ok());
+  ASSERT_TRUE(reg->register_origin(origin("b"), 0).ok());
+  std::map<std::string, uint64_t> bytes{{"a", 1000}, {"b", 50}};
+  OriginRateMeter meter([&](int, std::string_view server) { return bytes[std::string(server)]; });
+  auto shown = [&](int64_t now) {
+    std::map<std::string, uint64_t> out;
+    for (const OriginView& o : reg->origins(now)) out[o.server] = o.bytes_per_sec;
+    return out;
+  };
+  meter.tick(c, 10000);  // first pass: no rate yet
+  bytes["a"] += 8000000;  // 8 MB in 2 s
+  bytes["b"] += 2000;
+  meter.tick(c, 11000);  // too soon: nothing measured
+  meter.tick(c, 12000);
+  EXPECT_EQ(shown(12000), (std::map<std::string, uint64_t>{{"a", 4000000}, {"b", 1000}}));
+  bytes["a"] = 10;  // went back: 0, never a huge figure
+  meter.tick(c, 14000);
+  EXPECT_EQ(shown(16000), (std::map<std::string, uint64_t>{{"a", 0}, {"b", 0}}));
 }
 
 TEST(RegistryClient, MemoryAnswersBeforeTheCallReturns) {

@@ -1160,6 +1160,58 @@ TEST(Registry, MaxFailsZeroNeverMarksDown) {
   EXPECT_FALSE(reg->origins(5)[0].down);
 }
 
+// Issue 16's bytes term: two origins with the same client load, one moving
+// far more bytes: new streams go to the other until its clients catch up;
+// with pick_bytes_per_client 0 the rates are ignored (equal load: the
+// smallest id, then alternating). The rates take effect at the next refresh.
+TEST(Registry, PickLoadCountsMeasuredBytes) {
+  for (int64_t u : {int64_t(125000), int64_t(0)}) {
+    RegistryTtls ttls{1000 * 1000 * 1000, kSessionTtl};
+    ttls.bytes_per_client = u;
+    auto made = Registry::create(kSmall, ttls);
+    ASSERT_TRUE(made.ok()) << made.error();
+    Registry& reg = **made;
+    int64_t now = 1000;
+    ASSERT_TRUE(reg.register_origin(origin("a", "10.0.0.1"), now).ok());
+    ASSERT_TRUE(reg.register_origin(origin("b", "10.0.0.2"), now).ok());
+    // One stream with 3 clients on each: equal client load.
+    auto pa = reg.pick("live/a", Proto::rtmp, now);
+    auto pb = reg.pick("live/b", Proto::rtmp, now);
+    ASSERT_TRUE(pa.ok() && pb.ok());
+    ASSERT_EQ(pa->origin.server, "a");
+    ASSERT_EQ(pb->origin.server, "b");
+    ASSERT_TRUE(reg.confirm("live/a", "a", now).ok());
+    ASSERT_TRUE(reg.confirm("live/b", "b", now).ok());
+    reg.add_client("live/a", Proto::rtmp, 3, now);
+    reg.add_client("live/b", Proto::rtmp, 3, now);
+    std::vector<uint64_t> rates(2, 0);
+    for (const OriginView& o : reg.origins(now)) rates[size_t(o.slot)] = o.server == "a" ? 4000000 : 125000;  // 32 vs 1 units
+    reg.set_origin_rates(rates);
+    // Not before the next refresh (no flip-flop): the listing still shows 0.
+    EXPECT_EQ(find(reg.origins(now), "a")->bytes_per_sec, 0u);
+    now += kLoadRefreshMs;
+    auto listed = reg.origins(now);
+    EXPECT_EQ(find(listed, "a")->bytes_per_sec, 4000000u);
+    EXPECT_EQ(find(listed, "b")->bytes_per_sec, 125000u);
+    EXPECT_EQ(find(listed, "a")->load, 3u);
+    EXPECT_EQ(find(listed, "b")->load, 3u);
+    std::map<std::string, int> got;
+    for (int i = 0; i < 20; i++) {
+      auto p = reg.pick("new/" + std::to_string(i), Proto::rtmp, now);
+      ASSERT_TRUE(p.ok());
+      got[p->origin.server]++;
+    }
+    if (u > 0) {
+      // a: 3 + 32 = 35, b: 3 + 1 = 4: b takes all 20 (4 + 20 = 24 < 35).
+      EXPECT_EQ(got["a"], 0) << "u=" << u;
+      EXPECT_EQ(got["b"], 20) << "u=" << u;
+    } else {
+      EXPECT_EQ(got["a"], 10) << "u=" << u;
+      EXPECT_EQ(got["b"], 10) << "u=" << u;
+    }
+  }
+}
+
 TEST(Registry, PickAvoidsDownOriginsAndMovesIdleStreams) {
   auto reg = make_registry();  // max_fails 1, fail_timeout 10 s by default
   ASSERT_TRUE(reg->register_origin(origin("a", "10.0.0.1"), 0).ok());
