@@ -313,6 +313,7 @@ void SessionMeter::end(End reason) {
 }
 
 void count_pick(PickResult r) { add(local().picks[int(r)], 1); }
+void count_bad_input(Protocol p, int listener, Stage st) { add(local().bad_input[int(p)][listener][int(st)], 1); }
 void count_registration(RegResult r) { add(local().registrations[int(r)], 1); }
 
 // ---- exposition -------------------------------------------------------------------

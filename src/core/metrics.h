@@ -221,6 +221,9 @@ class SessionMeter {
 };
 
 void count_pick(PickResult r);
+// A request refused before any session began (HTTP 400/408/414/431 from the
+// parser): counted as a bad-input close of `p` on listener `listener`.
+void count_bad_input(Protocol p, int listener, Stage s);
 void count_registration(RegResult r);
 
 // ---- exposition -----------------------------------------------------------

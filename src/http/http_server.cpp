@@ -179,6 +179,10 @@ void HttpConn::try_parse() {
 
 void HttpConn::refuse(int status, const std::string& why) {
   SP_WARN(ctx_, "%s: bad request from %s: %d %s", log_name_.c_str(), peer_.to_string().c_str(), status, why.c_str());
+  if (bad_input_proto_) {
+    metrics::count_bad_input(*bad_input_proto_, metrics::listener_of_fd(*bad_input_proto_, fd()),
+                             metrics::Stage::request);
+  }
   evtimer_del(head_timer_.get());
   phase_ = Phase::kHandling;
   keep_alive_ = false;

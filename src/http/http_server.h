@@ -185,6 +185,9 @@ class HttpConn {
   uint64_t body_bytes_sent() const { return body_bytes_; }
   // metrics: body bytes also go to `m` (the current request's meter; nullptr: none).
   void set_meter(metrics::SessionMeter* m) { meter_ = m; }
+  // metrics: requests this connection refuses (bad bytes, head timeout)
+  // count as bad-input closes of `p` (default: not counted).
+  void set_bad_input_protocol(metrics::Protocol p) { bad_input_proto_ = p; }
   int fd() const { return bev_ ? int(bufferevent_getfd(bev_.get())) : -1; }
 
  private:
@@ -233,6 +236,7 @@ class HttpConn {
     if (meter_) meter_->client_out(n);
   }
   metrics::SessionMeter* meter_ = nullptr;
+  std::optional<metrics::Protocol> bad_input_proto_;
 
   // Direct output of a streamed plaintext answer.
   bool direct_ = false;

@@ -11,7 +11,9 @@ namespace sp {
 StreamConn::StreamConn(HttpStreamService& svc, BufferEventPtr bev, const SockAddr& peer, bool tls)
     : svc_(svc),
       conn_(svc.base(), std::move(bev), peer, tls, new_context_id(),
-            HttpConn::Limits{svc.conf().idle_timeout_ms, svc.conf().idle_timeout_ms, 0}, this) {}
+            HttpConn::Limits{svc.conf().idle_timeout_ms, svc.conf().idle_timeout_ms, 0}, this) {
+  conn_.set_bad_input_protocol(metrics::Protocol::http_flv);  // the listener's protocol before a path is known
+}
 
 StreamConn::~StreamConn() = default;
 

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import uuid
@@ -107,6 +108,16 @@ class Metrics(ProxyTestCase):
         wait_for(lambda: out(parse(self.scrape(p)), "rtmp") > out(first, "rtmp") and
                  out(parse(self.scrape(p)), "http_flv") > out(first, "http_flv"),
                  timeout=10, what="client bytes out growing")
+        # Bad bytes on the HTTP-FLV listener: a 400 counted as a bad-input close there.
+        http_l = 'listener="127.0.0.1:%d"' % http_port
+        bad = lambda s: total(s, "srsproxy_bad_input_closes_total", protocol="http_flv", stage="request")
+        bad_before = bad(first)
+        with socket.create_connection(("127.0.0.1", http_port), timeout=5) as c:
+            c.sendall(b"GARBAGE \x01\x02 not http\r\n\r\n")
+            self.assertIn(b" 400 ", c.recv(4096))
+        wait_for(lambda: bad(parse(self.scrape(p))) == bad_before + 1, timeout=5, what="bad input counted")
+        self.assertIn('srsproxy_bad_input_closes_total{protocol="http_flv",%s,stage="request"}' % http_l,
+                      parse(self.scrape(p)))
         origin_in = lambda s: total(s, "srsproxy_origin_bytes_total", origin="m-origin", direction="in")
         wait_for(lambda: origin_in(parse(self.scrape(p))) > origin_in(first) > 0, timeout=10,
                  what="origin bytes in growing while the sessions are live")
