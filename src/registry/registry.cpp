@@ -989,6 +989,19 @@ OriginEntry entry_from(const OriginSpec& spec) {
 }
 
 // A heartbeat's report: registered weight, CPU and load, overloaded state.
+// What this table measured about an origin (its pins, live and pick loads,
+// byte rates, picks since the refresh) and must survive a rewrite of its
+// entry from a heartbeat or from Redis: one list, so a new field is kept
+// by both.
+void keep_measured(OriginEntry& fresh, const OriginEntry& cur) {
+  fresh.pins = cur.pins;
+  fresh.live_load = cur.live_load;
+  fresh.load = cur.load;
+  fresh.live_rate = cur.live_rate;
+  fresh.rate = cur.rate;
+  fresh.picked = cur.picked;
+}
+
 void apply_report(OriginEntry& o, const OriginSpec& spec, int cpu_limit, bool was_overloaded) {
   o.weight = uint16_t(std::clamp(spec.weight, 1, kWeightMax));
   o.cpu_percent = spec.cpu_percent;
@@ -1167,16 +1180,11 @@ Status Registry::register_origin(const OriginSpec& spec, int64_t now_ms) {
       fresh.heartbeat_interval_ms = cur.heartbeat_interval_ms;
       fresh.heartbeats = cur.heartbeats;
     }
-    fresh.pins = cur.pins;
-    fresh.live_load = cur.live_load;
+    keep_measured(fresh, cur);
     // The operator's decisions outlive restarts (drained for maintenance,
     // the origin restarts during it); the load follows the pins.
     fresh.draining = cur.draining;
     fresh.weight_override = cur.weight_override;
-    fresh.load = cur.load;
-    fresh.live_rate = cur.live_rate;
-    fresh.rate = cur.rate;
-    fresh.picked = cur.picked;
     apply_report(fresh, spec, im.h->cpu_limit, !restarted && cur.overloaded != 0);
     publish(cur, fresh);
     return Status::Ok();
@@ -1506,12 +1514,7 @@ Status Registry::mirror_origin(const OriginView& v, int64_t now_ms) {
       fresh.heartbeat_ms = cur.heartbeat_ms;
     }
     fresh.registered_ms = cur.registered_ms;
-    fresh.pins = cur.pins;
-    fresh.live_load = cur.live_load;
-    fresh.load = cur.load;
-    fresh.live_rate = cur.live_rate;
-    fresh.rate = cur.rate;
-    fresh.picked = cur.picked;
+    keep_measured(fresh, cur);
     publish(cur, fresh);
     return Status::Ok();
   }

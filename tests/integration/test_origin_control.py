@@ -249,14 +249,19 @@ class OriginControl(ProxyTestCase):
         self.assertFalse(self.origins(p)["hot"]["overloaded"])
         self.assertEqual(self.new_streams(p, "r", 5), {"hot": 5})  # far less loaded now
 
-    def test_origin_with_many_clients_gets_fewer_new_streams(self):
+    def busy_and_calm(self):
+        """A proxy with two real RTMP origins, "busy" and "calm" (HTTP to a 404
+        origin); returns it and its RTMP URL prefix."""
         p = self.start_proxy(token=False)
         a = self.keep(NginxRtmp("busy"))
         b = self.keep(NginxRtmp("calm"))
         http404 = self.keep(NginxOrigin("http404"))
         self.register(p, self.reg("busy", a.port, http404.http_port))
         self.register(p, self.reg("calm", b.port, http404.http_port))
-        rtmp = "rtmp://127.0.0.1:%d/live/" % p.rtmp_port
+        return p, "rtmp://127.0.0.1:%d/live/" % p.rtmp_port
+
+    def test_origin_with_many_clients_gets_fewer_new_streams(self):
+        p, rtmp = self.busy_and_calm()
         pub = publish(rtmp + "big", log=subprocess.DEVNULL)  # equal load: "busy" (smallest id)
         self.keep(pub, lambda: (pub.kill(), pub.wait()))
         wait_for(lambda: self.stream_origin(p, VHOST + "/live/big") == "busy", timeout=20, what="big on busy")
@@ -271,13 +276,7 @@ class OriginControl(ProxyTestCase):
 
 
     def test_origin_moving_more_bytes_gets_new_streams_elsewhere(self):
-        p = self.start_proxy(token=False)
-        a = self.keep(NginxRtmp("busy"))
-        b = self.keep(NginxRtmp("calm"))
-        http404 = self.keep(NginxOrigin("http404"))
-        self.register(p, self.reg("busy", a.port, http404.http_port))
-        self.register(p, self.reg("calm", b.port, http404.http_port))
-        rtmp = "rtmp://127.0.0.1:%d/live/" % p.rtmp_port
+        p, rtmp = self.busy_and_calm()
         # A 6 Mbit/s CBR stream (filler keeps the rate up on a simple pattern)
         # goes to "busy" (equal load: smallest id), a 200 kbit/s one to "calm".
         cbr = ("-b:v", "6M", "-minrate", "6M", "-maxrate", "6M", "-bufsize", "3M", "-x264-params", "nal-hrd=cbr")
