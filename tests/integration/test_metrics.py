@@ -141,6 +141,11 @@ class Metrics(ProxyTestCase):
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: total(parse(self.scrape(p)), "srsproxy_worker_respawns_total", reason="signal") == 1,
                  timeout=10, what="respawn after kill -9 counted")
+        # The counter moves when the master reaps the victim; the respawn
+        # itself follows a moment later. Wait for it, or the USR1 below can
+        # land while only one worker of this generation exists.
+        wait_for(lambda: len(set(p.workers()) - old_workers - {victim}) == 2, timeout=10,
+                 what="the killed worker respawned")
         after = parse(self.scrape(p))
         self.assertEqual(after["srsproxy_config_generation"], 2)
         for key, v in before.items():
