@@ -23,6 +23,13 @@
 //   everything else cross, with the message stream id mapped.
 // - Large payloads are queued by reference (evbuffer_add_reference) into the
 //   output buffer; only the few bytes of each chunk header are copied.
+// - While relaying, audio and video are not reassembled: each side's chunk
+//   reader hands them out chunk by chunk (ChunkReader::set_streamed_types)
+//   and the other side's writer re-chunks them at once (write_piece), so a
+//   session holds at most a chunk per direction instead of a whole
+//   (key)frame. For that, the chunk size toward each peer follows what the
+//   other peer announced (Set Chunk Size is passed on, see relay_media);
+//   the configured chunk_size is used until the relay starts.
 // - Socket I/O is done by hand rather than with bufferevents, because this
 //   is the hot path of a fan-out: one recv() per readiness into a buffer
 //   shared by the worker (no FIONREAD ioctl, no per-connection input buffer),
@@ -818,8 +825,23 @@ void Session::start_relay() {
   SP_INFO(id_, "rtmp relaying %s key=%s origin=%s stream ids client %u origin %u",
           state_word(publishing_), stream_key_.c_str(), describe_origin().c_str(), client_.stream_id,
           origin_.stream_id);
+  relay_media(client_, origin_);
+  relay_media(origin_, client_);
   set_reading(client_, true);
   process_client_messages();  // what arrived while the origin was set up
+}
+
+// Audio and video from `from` are relayed piece by piece from now on; the
+// chunk size toward `to` follows from's, so pieces map to chunks 1:1.
+void Session::relay_media(Hop& from, Hop& to) {
+  follow_chunk_size(to, from.reader.chunk_size());
+  from.reader.set_streamed_types(1u << msg_type::kAudio | 1u << msg_type::kVideo);
+}
+
+// Tells `to` our chunk size toward it is now `size` (the sender's).
+void Session::follow_chunk_size(Hop& to, uint32_t size) {
+  if (!to.out || to.writer.chunk_size() == size || !to.writer.set_chunk_size(size).ok()) return;
+  send(to, set_chunk_size_message(size));
 }
 
 // ---- both sides --------------------------------------------------------------------
@@ -904,8 +926,17 @@ void Session::identified() {
 // Protocol control stays on its hop. True when `m` was consumed.
 bool Session::control_message(Hop& from, Message& m) {
   switch (m.type_id) {
-    case msg_type::kSetChunkSize:
-    case msg_type::kAbort:  // both applied by ChunkReader already
+    case msg_type::kSetChunkSize:  // applied by ChunkReader already
+      if (state_ == State::relay) {
+        if (Result<uint32_t> size = decode_u32_control(m); size.ok()) follow_chunk_size(other(from), *size);
+      }
+      return true;
+    case msg_type::kAbort: {  // applied by ChunkReader already; a relayed piece may be cut off
+      Result<uint32_t> csid = decode_u32_control(m);
+      Hop& to = other(from);
+      if (csid.ok() && to.out && to.writer.abort_piece(*csid)) send(to, abort_message(*csid));
+      return true;
+    }
     case msg_type::kAck:
     case msg_type::kSetPeerBandwidth:
       return true;
@@ -950,6 +981,12 @@ void Session::send_ack_if_due(Hop& from) {
 void Session::forward(Hop& from, Hop& to, Message& m) {
   if (!to.out) return;
   if (m.stream_id != 0 && m.stream_id == from.stream_id) m.stream_id = to.stream_id;
+  if (m.piece) {  // one chunk of a streamed message: copied, its memory goes now
+    EmitCtx ctx{to.out.get(), nullptr};
+    to.writer.write_piece(m, &emit_chunk, &ctx);
+    to.bytes_out += ctx.bytes;
+    return;
+  }
   auto* ref = new PayloadRef{std::move(m), 1};
   EmitCtx ctx{to.out.get(), ref};
   to.writer.write(ref->msg, &emit_chunk, &ctx);
