@@ -253,7 +253,7 @@ void ChunkReader::hand_out_piece(uint32_t csid, Stream* s) {
   s->payload = std::vector<uint8_t>();
   s->handed += uint32_t(m.payload.size());
   if (s->handed == s->length) s->in_message = false;
-  ready_.push_back(std::move(m));
+  push_ready(std::move(m));
 }
 
 Status ChunkReader::complete_message(uint32_t csid, Stream* s) {
@@ -268,7 +268,7 @@ Status ChunkReader::complete_message(uint32_t csid, Stream* s) {
   s->in_message = false;
   Status st = apply_control(m);
   if (!st.ok()) return st;
-  ready_.push_back(std::move(m));
+  push_ready(std::move(m));
   return Status::Ok();
 }
 
@@ -297,10 +297,18 @@ Status ChunkReader::apply_control(const Message& m) {
   return Status::Ok();
 }
 
+void ChunkReader::push_ready(Message&& m) {
+  if (ready_.empty()) ready_.reserve(8);
+  ready_.push_back(std::move(m));
+}
+
 bool ChunkReader::next(Message* out) {
-  if (ready_.empty()) return false;
-  *out = std::move(ready_.front());
-  ready_.pop_front();
+  if (ready_head_ == ready_.size()) return false;
+  *out = std::move(ready_[ready_head_++]);
+  if (ready_head_ == ready_.size()) {
+    std::vector<Message>().swap(ready_);
+    ready_head_ = 0;
+  }
   return true;
 }
 

@@ -24,7 +24,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -79,7 +78,7 @@ class ChunkReader {
   Status feed(std::span<const uint8_t> bytes);
   // The next complete message, in arrival order; false when none is ready.
   bool next(Message* out);
-  size_t ready() const { return ready_.size(); }
+  size_t ready() const { return ready_.size() - ready_head_; }
 
   uint32_t chunk_size() const { return chunk_size_; }
   // Bytes held in partial messages right now (what the buffer cap counts):
@@ -130,6 +129,7 @@ class ChunkReader {
   Status finish_split_header(std::span<const uint8_t>* in);
   Status complete_message(uint32_t csid, Stream* s);
   void hand_out_piece(uint32_t csid, Stream* s);
+  void push_ready(Message&& m);
   Status apply_control(const Message& m);
   Status reserve_chunk(uint32_t csid, Stream* s);
   Status limit_error(ChunkLimit which, std::string message);
@@ -143,7 +143,10 @@ class ChunkReader {
   uint32_t chunk_left_ = 0;          // payload bytes still due in the current chunk
   size_t buffered_ = 0;
   uint64_t total_bytes_ = 0;
-  std::deque<Message> ready_;
+  // Complete messages not yet taken, from ready_head_ on. Freed whenever
+  // drained, so an idle reader holds no queue memory (a deque would).
+  std::vector<Message> ready_;
+  size_t ready_head_ = 0;
   Status error_;
   ChunkLimit limit_hit_ = ChunkLimit::none;
   uint32_t streamed_types_ = 0;

@@ -825,10 +825,21 @@ void Session::start_relay() {
   SP_INFO(id_, "rtmp relaying %s key=%s origin=%s stream ids client %u origin %u",
           state_word(publishing_), stream_key_.c_str(), describe_origin().c_str(), client_.stream_id,
           origin_.stream_id);
+  forget_replay();
   relay_media(client_, origin_);
   relay_media(origin_, client_);
   set_reading(client_, true);
   process_client_messages();  // what arrived while the origin was set up
+}
+
+// What was kept to set up the origin (the client's commands, our C0C1) is
+// not needed once the relay runs: a relaying session keeps only its hops.
+void Session::forget_replay() {
+  hello_ = {};
+  connect_ = {};
+  std::vector<Command>().swap(pre_publish_);
+  publish_ = {};
+  kept_bytes_ = 0;
 }
 
 // Audio and video from `from` are relayed piece by piece from now on; the

@@ -190,6 +190,7 @@ class Session {
   // onStatus whose code comes from error_status_code (rtmp/message.h).
   void refuse(ErrorKind kind, const std::string& description);
   void start_relay();
+  void forget_replay();
   void relay_media(Hop& from, Hop& to);
   void follow_chunk_size(Hop& to, uint32_t size);
   void hop_closed(Hop& hop, const std::string& why);
