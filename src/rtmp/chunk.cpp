@@ -8,6 +8,9 @@
 // The memory for a chunk's payload is reserved when its header is parsed
 // (doubling, never past the message's declared length), and the buffer cap
 // is checked there: the count is the same however the input was split.
+// A streamed message (set_streamed_types) reserves one chunk at a time and
+// hands each chunk out as a piece when it is complete, so the reader never
+// holds more of it than the chunk in progress.
 #include "rtmp/chunk.h"
 
 #include <algorithm>
@@ -179,10 +182,12 @@ Result<size_t> ChunkReader::parse_header(std::span<const uint8_t> in) {
   if (new_message) {
     s.in_message = true;
     s.payload.clear();
+    s.streamed = csid > kCsidCommand && type_id < 32 && (streamed_types_ >> type_id & 1u) != 0;
+    s.handed = 0;
   }
   current_csid_ = csid;
   current_ = &s;
-  chunk_left_ = std::min<uint32_t>(chunk_size_, length - uint32_t(s.payload.size()));
+  chunk_left_ = std::min<uint32_t>(chunk_size_, length - s.handed - uint32_t(s.payload.size()));
   size_t used = r.position();
   if (chunk_left_ == 0) {  // zero-length message: complete at its header
     Status st = complete_message(csid, &s);
@@ -223,11 +228,32 @@ Result<size_t> ChunkReader::take_payload(std::span<const uint8_t> in) {
   size_t n = std::min<size_t>(in.size(), chunk_left_);
   s.payload.insert(s.payload.end(), in.begin(), in.begin() + n);  // within what reserve_chunk made room for
   chunk_left_ -= uint32_t(n);
-  if (chunk_left_ == 0 && s.payload.size() == s.length) {
+  if (chunk_left_ == 0 && s.streamed) {
+    hand_out_piece(current_csid_, &s);
+  } else if (chunk_left_ == 0 && s.payload.size() == s.length) {
     Status st = complete_message(current_csid_, &s);
     if (!st.ok()) return st;
   }
   return n;
+}
+
+// A streamed message's chunk is complete: it goes out as a piece and its
+// memory with it.
+void ChunkReader::hand_out_piece(uint32_t csid, Stream* s) {
+  Message m;
+  m.type_id = s->type_id;
+  m.timestamp = s->timestamp;
+  m.stream_id = s->stream_id;
+  m.csid = csid;
+  m.piece = true;
+  m.offset = s->handed;
+  m.length = s->length;
+  buffered_ -= s->payload.capacity();
+  m.payload = std::move(s->payload);
+  s->payload = std::vector<uint8_t>();
+  s->handed += uint32_t(m.payload.size());
+  if (s->handed == s->length) s->in_message = false;
+  push_ready(std::move(m));
 }
 
 Status ChunkReader::complete_message(uint32_t csid, Stream* s) {
@@ -242,7 +268,7 @@ Status ChunkReader::complete_message(uint32_t csid, Stream* s) {
   s->in_message = false;
   Status st = apply_control(m);
   if (!st.ok()) return st;
-  ready_.push_back(std::move(m));
+  push_ready(std::move(m));
   return Status::Ok();
 }
 
@@ -271,10 +297,18 @@ Status ChunkReader::apply_control(const Message& m) {
   return Status::Ok();
 }
 
+void ChunkReader::push_ready(Message&& m) {
+  if (ready_.empty()) ready_.reserve(8);
+  ready_.push_back(std::move(m));
+}
+
 bool ChunkReader::next(Message* out) {
-  if (ready_.empty()) return false;
-  *out = std::move(ready_.front());
-  ready_.pop_front();
+  if (ready_head_ == ready_.size()) return false;
+  *out = std::move(ready_[ready_head_++]);
+  if (ready_head_ == ready_.size()) {
+    std::vector<Message>().swap(ready_);
+    ready_head_ = 0;
+  }
   return true;
 }
 
@@ -316,6 +350,24 @@ void ChunkWriter::write(const Message& msg, std::vector<uint8_t>* out) {
 
 void ChunkWriter::write(const Message& msg, Emit emit, void* ctx) {
   uint32_t length = uint32_t(msg.payload.size());
+  bool extended;
+  uint32_t ts_field;
+  start_message(msg, length, &extended, &ts_field);
+  std::vector<uint8_t>* out = &header_;
+  size_t off = 0;
+  while (true) {
+    size_t n = std::min<size_t>(chunk_size_, length - off);
+    emit(ctx, *out, std::span(msg.payload).subspan(off, n));
+    off += n;
+    if (off >= length) break;
+    out->clear();
+    put_basic_header(out, 3, msg.csid);
+    if (extended) put_u32(out, ts_field);  // continuation chunks repeat it
+  }
+}
+
+ChunkWriter::Last& ChunkWriter::start_message(const Message& msg, uint32_t length, bool* extended_out,
+                                              uint32_t* ts_field_out) {
   auto it = last_.find(msg.csid);
   Last& l = last_[msg.csid];
 
@@ -344,17 +396,8 @@ void ChunkWriter::write(const Message& msg, Emit emit, void* ctx) {
   }
   if (fmt == 0) put_u32_le(out, msg.stream_id);
   if (extended) put_u32(out, ts_field);
-
-  size_t off = 0;
-  while (true) {
-    size_t n = std::min<size_t>(chunk_size_, length - off);
-    emit(ctx, *out, std::span(msg.payload).subspan(off, n));
-    off += n;
-    if (off >= length) break;
-    out->clear();
-    put_basic_header(out, 3, msg.csid);
-    if (extended) put_u32(out, ts_field);  // continuation chunks repeat it
-  }
+  *extended_out = extended;
+  *ts_field_out = ts_field;
 
   l.type_id = msg.type_id;
   l.stream_id = msg.stream_id;
@@ -364,6 +407,90 @@ void ChunkWriter::write(const Message& msg, Emit emit, void* ctx) {
   // After fmt 0 readers disagree on what fmt 3 would add, so never rely on it.
   l.delta_valid = fmt != 0;
   if (fmt != 3) l.extended = extended;
+  return l;
+}
+
+void ChunkWriter::piece_chunk_header(const Last& l, uint32_t csid) {
+  header_.clear();
+  if (l.piece_sent == 0) {
+    header_.assign(l.piece_header, l.piece_header + l.piece_header_len);
+    return;
+  }
+  put_basic_header(&header_, 3, csid);
+  if (l.piece_extended) put_u32(&header_, l.piece_ts_field);
+}
+
+// Emits the whole chunks the waiting bytes make (after a chunk size change
+// they may make more than one).
+void ChunkWriter::emit_pending(Last& l, uint32_t csid, Emit emit, void* ctx) {
+  size_t used = 0;
+  while (used < l.pending.size()) {
+    uint32_t n = std::min(chunk_size_, l.piece_total - l.piece_sent);
+    if (l.pending.size() - used < n) break;
+    piece_chunk_header(l, csid);
+    emit(ctx, header_, std::span(l.pending).subspan(used, n));
+    l.piece_sent += n;
+    used += n;
+  }
+  if (used == 0) return;
+  l.pending.erase(l.pending.begin(), l.pending.begin() + ptrdiff_t(used));
+  if (l.pending.empty()) std::vector<uint8_t>().swap(l.pending);  // held only while a chunk is short
+}
+
+void ChunkWriter::write_piece(const Message& piece, Emit emit, void* ctx) {
+  Last* l;
+  if (piece.offset == 0) {
+    bool extended;
+    uint32_t ts_field;
+    l = &start_message(piece, piece.length, &extended, &ts_field);
+    l->piece_open = true;
+    l->piece_extended = extended;
+    l->piece_ts_field = ts_field;
+    l->piece_total = piece.length;
+    l->piece_sent = 0;
+    l->piece_header_len = uint8_t(header_.size());
+    std::copy(header_.begin(), header_.end(), l->piece_header);
+    std::vector<uint8_t>().swap(l->pending);
+  } else {
+    auto it = last_.find(piece.csid);
+    if (it == last_.end() || !it->second.piece_open) return;  // aborted: the rest is dropped
+    l = &it->second;
+  }
+  // Pieces arrive in order and never past the message's end (ChunkReader).
+  if (piece.offset != l->piece_sent + l->pending.size() ||
+      piece.payload.size() > l->piece_total - piece.offset)
+    return;
+  emit_pending(*l, piece.csid, emit, ctx);  // the chunk size may have shrunk since
+  std::span<const uint8_t> data(piece.payload);
+  while (!data.empty()) {
+    uint32_t n = std::min(chunk_size_, l->piece_total - l->piece_sent);
+    if (l->pending.empty() && data.size() >= n) {
+      piece_chunk_header(*l, piece.csid);
+      emit(ctx, header_, data.first(n));
+      l->piece_sent += n;
+      data = data.subspan(n);
+      continue;
+    }
+    size_t take = std::min(n - l->pending.size(), data.size());
+    l->pending.insert(l->pending.end(), data.begin(), data.begin() + ptrdiff_t(take));
+    data = data.subspan(take);
+    emit_pending(*l, piece.csid, emit, ctx);
+  }
+  if (l->piece_sent == l->piece_total) l->piece_open = false;
+}
+
+bool ChunkWriter::abort_piece(uint32_t csid) {
+  auto it = last_.find(csid);
+  if (it == last_.end() || !it->second.piece_open) return false;
+  bool started = it->second.piece_sent > 0;
+  last_.erase(it);
+  return started;
+}
+
+size_t ChunkWriter::pending_bytes() const {
+  size_t n = 0;
+  for (const auto& [csid, l] : last_) n += l.pending.size();
+  return n;
 }
 
 }  // namespace sp::rtmp

@@ -23,6 +23,13 @@
 //   everything else cross, with the message stream id mapped.
 // - Large payloads are queued by reference (evbuffer_add_reference) into the
 //   output buffer; only the few bytes of each chunk header are copied.
+// - While relaying, audio and video are not reassembled: each side's chunk
+//   reader hands them out chunk by chunk (ChunkReader::set_streamed_types)
+//   and the other side's writer re-chunks them at once (write_piece), so a
+//   session holds at most a chunk per direction instead of a whole
+//   (key)frame. For that, the chunk size toward each peer follows what the
+//   other peer announced (Set Chunk Size is passed on, see relay_media);
+//   the configured chunk_size is used until the relay starts.
 // - Socket I/O is done by hand rather than with bufferevents, because this
 //   is the hot path of a fan-out: one recv() per readiness into a buffer
 //   shared by the worker (no FIONREAD ioctl, no per-connection input buffer),
@@ -68,8 +75,12 @@ namespace sp::rtmp {
 namespace {
 
 constexpr uint32_t kWindowAckSize = 2500000;
-constexpr size_t kHighWater = 4 * 1024 * 1024;
-constexpr size_t kLowWater = 1024 * 1024;
+// A player that stops reading costs at most kHighWater + kMaxSingleRead
+// (man/srs-proxy.conf.5, "rtmp { }"; test_stress_stalled). Media is queued
+// chunk by chunk, so a keyframe does not need to fit; the kernel's socket
+// buffers absorb bursts above it.
+constexpr size_t kHighWater = 1024 * 1024;
+constexpr size_t kLowWater = 256 * 1024;
 constexpr size_t kMaxSingleRead = 256 * 1024;
 // Longest a closing session waits for its output to drain and the peer's EOF.
 constexpr int64_t kCloseMs = 3000;
@@ -826,8 +837,34 @@ void Session::start_relay() {
   SP_INFO(id_, "rtmp relaying %s key=%s origin=%s stream ids client %u origin %u",
           state_word(publishing_), stream_key_.c_str(), describe_origin().c_str(), client_.stream_id,
           origin_.stream_id);
+  forget_replay();
+  relay_media(client_, origin_);
+  relay_media(origin_, client_);
   set_reading(client_, true);
   process_client_messages();  // what arrived while the origin was set up
+}
+
+// What was kept to set up the origin (the client's commands, our C0C1) is
+// not needed once the relay runs: a relaying session keeps only its hops.
+void Session::forget_replay() {
+  hello_ = {};
+  connect_ = {};
+  std::vector<Command>().swap(pre_publish_);
+  publish_ = {};
+  kept_bytes_ = 0;
+}
+
+// Audio and video from `from` are relayed piece by piece from now on; the
+// chunk size toward `to` follows from's, so pieces map to chunks 1:1.
+void Session::relay_media(Hop& from, Hop& to) {
+  follow_chunk_size(to, from.reader.chunk_size());
+  from.reader.set_streamed_types(1u << msg_type::kAudio | 1u << msg_type::kVideo);
+}
+
+// Tells `to` our chunk size toward it is now `size` (the sender's).
+void Session::follow_chunk_size(Hop& to, uint32_t size) {
+  if (!to.out || to.writer.chunk_size() == size || !to.writer.set_chunk_size(size).ok()) return;
+  send(to, set_chunk_size_message(size));
 }
 
 // ---- both sides --------------------------------------------------------------------
@@ -912,8 +949,17 @@ void Session::identified() {
 // Protocol control stays on its hop. True when `m` was consumed.
 bool Session::control_message(Hop& from, Message& m) {
   switch (m.type_id) {
-    case msg_type::kSetChunkSize:
-    case msg_type::kAbort:  // both applied by ChunkReader already
+    case msg_type::kSetChunkSize:  // applied by ChunkReader already
+      if (state_ == State::relay) {
+        if (Result<uint32_t> size = decode_u32_control(m); size.ok()) follow_chunk_size(other(from), *size);
+      }
+      return true;
+    case msg_type::kAbort: {  // applied by ChunkReader already; a relayed piece may be cut off
+      Result<uint32_t> csid = decode_u32_control(m);
+      Hop& to = other(from);
+      if (csid.ok() && to.out && to.writer.abort_piece(*csid)) send(to, abort_message(*csid));
+      return true;
+    }
     case msg_type::kAck:
     case msg_type::kSetPeerBandwidth:
       return true;
@@ -958,11 +1004,16 @@ void Session::send_ack_if_due(Hop& from) {
 void Session::forward(Hop& from, Hop& to, Message& m) {
   if (!to.out) return;
   if (m.stream_id != 0 && m.stream_id == from.stream_id) m.stream_id = to.stream_id;
+  if (m.piece) {  // one chunk of a streamed message: copied, its memory goes now
+    EmitCtx ctx{to.out.get(), nullptr};
+    to.writer.write_piece(m, &emit_chunk, &ctx);
+    count_out(to, ctx.bytes);
+    return;
+  }
   auto* ref = new PayloadRef{std::move(m), 1};
   EmitCtx ctx{to.out.get(), ref};
   to.writer.write(ref->msg, &emit_chunk, &ctx);
   PayloadRef::release(nullptr, 0, ref);
-  to.bytes_out += ctx.bytes;
   count_out(to, ctx.bytes);
 }
 
@@ -971,14 +1022,12 @@ void Session::send(Hop& to, const Message& m) {
   if (!to.out) return;
   EmitCtx ctx{to.out.get(), nullptr};
   to.writer.write(m, &emit_chunk, &ctx);
-  to.bytes_out += ctx.bytes;
   count_out(to, ctx.bytes);
 }
 
 void Session::send_raw(Hop& to, std::span<const uint8_t> bytes) {
   if (!to.out) return;
   evbuffer_add(to.out.get(), bytes.data(), bytes.size());
-  to.bytes_out += bytes.size();
   count_out(to, bytes.size());
 }
 

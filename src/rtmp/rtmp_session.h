@@ -186,7 +186,9 @@ class Session {
   void forward(Hop& from, Hop& to, Message& m);
   void send(Hop& to, const Message& m);
   void send_raw(Hop& to, std::span<const uint8_t> bytes);
-  void count_out(const Hop& to, uint64_t n) {
+  // `n` bytes were queued toward `to`: the session's and the metrics' counts.
+  void count_out(Hop& to, uint64_t n) {
+    to.bytes_out += n;
     if (&to == &client_) meter_.client_out(n);
     else meter_.origin_out(n);
   }
@@ -195,6 +197,9 @@ class Session {
   // onStatus whose code comes from error_status_code (rtmp/message.h).
   void refuse(ErrorKind kind, const std::string& description);
   void start_relay();
+  void forget_replay();
+  void relay_media(Hop& from, Hop& to);
+  void follow_chunk_size(Hop& to, uint32_t size);
   void hop_closed(Hop& hop, const std::string& why);
   Hop& other(Hop& h) { return &h == &client_ ? origin_ : client_; }
 

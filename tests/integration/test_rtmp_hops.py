@@ -121,7 +121,10 @@ class RtmpHops(RtmpTestCase):
         self.assertIn((0, 1), uc, "StreamBegin names the client's stream id")
         self.assertNotIn(6, [e for e, _ in uc], "the origin's ping is answered by the proxy, not forwarded")
         chunk_sizes = [struct.unpack(">I", m[2])[0] for m in c.messages if m[0] == 1]
-        self.assertEqual(chunk_sizes, [60000], "only the proxy's own chunk size reaches the client")
+        # The proxy announces its own chunk size; while relaying it chunks
+        # toward the client at the origin's size (media passes chunk by chunk),
+        # announced by the proxy itself, never by forwarding the origin's message.
+        self.assertEqual(chunk_sizes, [60000, 4096], "the proxy's chunk size, then the origin's for the relay")
         self.assertTrue(all(m[1] in (0, 1) for m in c.messages))
         c.close()
 

@@ -752,5 +752,177 @@ TEST(RtmpChunk, EmittingWriterMatchesAppendingWriter) {
   EXPECT_EQ(emitted, appended);
 }
 
+// ---- streamed relay (pieces) ----------------------------------------------------
+
+constexpr uint32_t kMedia = 1u << msg_type::kAudio | 1u << msg_type::kVideo;
+
+// What a relay does with a reader on kMedia: pieces re-chunked with
+// write_piece, whole messages with write; Set Chunk Size followed when
+// `follow` (the session's way) or not (the writer then holds short chunks).
+struct Relay {
+  ChunkReader in;
+  ChunkWriter out;
+  std::vector<uint8_t> wire;
+  bool follow;
+  size_t max_buffered = 0, max_pending = 0, pieces = 0;
+
+  explicit Relay(bool f) : follow(f) { in.set_streamed_types(kMedia); }
+  Status feed(std::span<const uint8_t> b) {
+    Status st = in.feed(b);
+    max_buffered = std::max(max_buffered, in.buffered_bytes());
+    Message m;
+    while (in.next(&m)) {
+      if (m.type_id == msg_type::kSetChunkSize) {
+        if (!follow) continue;
+        uint32_t size = *decode_u32_control(m);
+        out.write(m, &wire);
+        EXPECT_TRUE(out.set_chunk_size(size).ok());
+      } else if (m.type_id == msg_type::kAbort) {
+        uint32_t csid = *decode_u32_control(m);
+        if (out.abort_piece(csid)) out.write(abort_message(csid), &wire);
+      } else if (m.piece) {
+        pieces++;
+        out.write_piece(m, [](void* ctx, std::span<const uint8_t> h, std::span<const uint8_t> p) {
+          auto* w = static_cast<std::vector<uint8_t>*>(ctx);
+          w->insert(w->end(), h.begin(), h.end());
+          w->insert(w->end(), p.begin(), p.end());
+        }, &wire);
+        max_pending = std::max(max_pending, out.pending_bytes());
+      } else {
+        out.write(m, &wire);
+      }
+    }
+    return st;
+  }
+};
+
+std::vector<Message> without_control(std::vector<Message> v) {
+  std::erase_if(v, [](const Message& m) { return m.type_id == msg_type::kSetChunkSize || m.type_id == msg_type::kAbort; });
+  return v;
+}
+
+// Random streams (every header form, extended timestamps, chunk size changes
+// on both sides) relayed piece by piece, fed in random splits: the far side
+// reads the same messages, and the relay never holds more than a chunk per
+// chunk stream.
+TEST(RtmpChunk, StreamedRelayDeliversTheSameMessages) {
+  std::mt19937 rng(11);
+  for (int round = 0; round < 40; ++round) {
+    SCOPED_TRACE(round);
+    bool follow = round % 2 == 0;
+    ChunkWriter w;
+    std::vector<uint8_t> b;
+    std::vector<Message> sent;
+    uint32_t ts[4] = {0, 0xfffff0, 100, 0xfffffff0u};
+    uint32_t max_chunk = kDefaultChunkSize;
+    for (int i = 0; i < 60; ++i) {
+      if (rng() % 10 == 0) {
+        uint32_t size = 1 + rng() % (rng() % 2 ? 200 : 9000);
+        max_chunk = std::max(max_chunk, size);
+        Message m = set_chunk_size_message(size);
+        w.write(m, &b);
+        ASSERT_TRUE(w.set_chunk_size(size).ok());
+        continue;
+      }
+      int lane = int(rng() % 4);
+      ts[lane] += rng() % 3 == 0 ? 0 : uint32_t(rng() % (lane == 1 ? 0x2000000 : 50));
+      uint32_t csid = lane == 3 ? 400 : 4 + uint32_t(lane);
+      size_t len = rng() % 3 == 0 ? 10 : rng() % 20000;
+      uint8_t type = lane == 2 ? msg_type::kDataAmf0 : lane % 2 ? msg_type::kVideo : msg_type::kAudio;
+      sent.push_back(make_message(type, ts[lane], 1 + uint32_t(lane % 2), csid, len, uint8_t(i)));
+      w.write(sent.back(), &b);
+    }
+    Relay relay(follow);
+    std::mt19937 cuts{unsigned(round)};
+    std::span<const uint8_t> in(b);
+    while (!in.empty()) {
+      size_t n = std::min<size_t>(in.size(), 1 + cuts() % (1 + round * 500));
+      ASSERT_TRUE(relay.feed(in.first(n)).ok());
+      in = in.subspan(n);
+    }
+    EXPECT_GT(relay.pieces, 0u);
+    Status st;
+    std::vector<Message> got = without_control(read_all(relay.wire, unsigned(round), 4096, &st));
+    ASSERT_TRUE(st.ok()) << st.message();
+    ASSERT_EQ(got.size(), sent.size());
+    for (size_t i = 0; i < got.size(); ++i) expect_same(got[i], sent[i]);
+    // Only the data messages (lane 2) are reassembled, up to 20000 bytes.
+    EXPECT_LE(relay.max_buffered, 20000u + 3 * max_chunk);
+    if (follow) {
+      EXPECT_EQ(relay.max_pending, 0u);
+    }
+    EXPECT_EQ(relay.out.pending_bytes(), 0u);
+  }
+}
+
+// A video frame is never held whole: with the reader on kMedia, the memory
+// it reserves is one chunk, whatever the frame's size.
+TEST(RtmpChunk, StreamedMessageHoldsOneChunk) {
+  ChunkWriter w;
+  ASSERT_TRUE(w.set_chunk_size(4096).ok());
+  std::vector<uint8_t> b;
+  w.write(set_chunk_size_message(4096), &b);
+  Message frame = make_message(msg_type::kVideo, 40, 1, 6, 300000);
+  w.write(frame, &b);
+  ChunkReader r;
+  r.set_streamed_types(kMedia);
+  size_t max_buffered = 0, got = 0;
+  std::vector<uint8_t> joined;
+  for (size_t off = 0; off < b.size(); off += 1000) {
+    ASSERT_TRUE(r.feed(std::span(b).subspan(off, std::min<size_t>(1000, b.size() - off))).ok());
+    max_buffered = std::max(max_buffered, r.buffered_bytes());
+    Message m;
+    while (r.next(&m)) {
+      if (!m.piece) continue;
+      EXPECT_EQ(m.offset, joined.size());
+      EXPECT_EQ(m.length, 300000u);
+      EXPECT_EQ(m.timestamp, 40u);
+      joined.insert(joined.end(), m.payload.begin(), m.payload.end());
+      got++;
+    }
+  }
+  EXPECT_EQ(got, (300000u + 4095) / 4096);
+  EXPECT_EQ(joined, frame.payload);
+  EXPECT_LE(max_buffered, 4096u);
+  EXPECT_EQ(r.buffered_bytes(), 0u);
+}
+
+// Media on the control and command chunk streams (2, 3, which a session
+// also writes its own messages on) is reassembled as before.
+TEST(RtmpChunk, MediaOnCommandChunkStreamIsNotStreamed) {
+  ChunkWriter w;
+  std::vector<uint8_t> b;
+  Message m = make_message(msg_type::kVideo, 0, 1, kCsidCommand, 1000);
+  w.write(m, &b);
+  ChunkReader r;
+  r.set_streamed_types(kMedia);
+  ASSERT_TRUE(r.feed(b).ok());
+  Message got;
+  ASSERT_TRUE(r.next(&got));
+  EXPECT_FALSE(got.piece);
+  expect_same(got, m);
+}
+
+// The sender aborts a frame half relayed: the far side is sent an Abort for
+// that chunk stream and then reads the next frame whole.
+TEST(RtmpChunk, AbortOfAStreamedMessageIsPassedOn) {
+  std::vector<uint8_t> b;
+  put_fmt0(&b, 6, 0, 1000, msg_type::kVideo, 1);
+  b.insert(b.end(), 128, 0xaa);  // first chunk only
+  ChunkWriter w;
+  w.write(abort_message(6), &b);
+  Message next = make_message(msg_type::kVideo, 80, 1, 6, 300);
+  w.write(next, &b);
+  Relay relay(true);
+  ASSERT_TRUE(relay.feed(b).ok());
+  Status st;
+  std::vector<Message> got = read_all(relay.wire, 1, 7, &st);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].type_id, msg_type::kAbort);
+  expect_same(got[1], next);
+  EXPECT_EQ(relay.out.pending_bytes(), 0u);
+}
+
 }  // namespace
 }  // namespace sp::rtmp
