@@ -177,6 +177,11 @@ Result<ServerReply> server_reply(std::span<const uint8_t> c0c1) {
   return reply;
 }
 
+void warm_up() {
+  ClientHello hello = client_hello(Kind::complex);
+  (void)server_reply(hello.c0c1);
+}
+
 Status server_check_c2(std::span<const uint8_t> c2) {
   if (c2.size() != kPacketSize) {
     return Status::Error(ErrorKind::bad_input, "rtmp handshake: C2 must be " + std::to_string(kPacketSize) +

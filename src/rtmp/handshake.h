@@ -53,6 +53,14 @@ Status server_check_c2(std::span<const uint8_t> c2);
 // True when C2 echoes our S1 or (complex) carries the digest our S1 asked for.
 bool c2_matches(std::span<const uint8_t> c2, const ServerReply& reply);
 
+// Runs the handshake's crypto once (a complex C1 signed and checked: HMAC-SHA256
+// and random bytes). OpenSSL builds its algorithm tables lazily, on first use,
+// and its code pages are mapped in on first touch; a worker calls this when it
+// starts, so the first client does not pay for either and the memory a worker
+// holds for its sessions does not include a one-time 3 MB step at the first
+// one (bench/rtmp_fanout prints it).
+void warm_up();
+
 // ---- client side (the proxy connects to an origin) -----------------------
 
 struct ClientHello {

@@ -22,6 +22,7 @@
 #include "core/deferred_free.h"
 #include "core/event_ptr.h"
 #include "core/log.h"
+#include "rtmp/handshake.h"
 #include "rtmp/rtmp_conf.h"
 #include "rtmp/rtmp_session.h"
 
@@ -46,6 +47,7 @@ class RtmpService final : public Service {
   }
 
   Status start(WorkerContext& ctx) {
+    rtmp::handshake::warm_up();
     if (Status st = access_log::use(metrics::Protocol::rtmp, ctx.conf.module<RtmpConf>().access_log, ctx.conf.access_log);
         !st.ok()) {
       return Status::Error("rtmp: " + st.message());
