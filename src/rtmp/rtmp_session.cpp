@@ -159,7 +159,11 @@ struct EmitCtx {
 void emit_chunk(void* arg, std::span<const uint8_t> header, std::span<const uint8_t> payload) {
   auto* c = static_cast<EmitCtx*>(arg);
   evbuffer_add(c->out, header.data(), header.size());
-  if (c->ref && payload.size() >= kReferenceMin) {
+  // By reference only when the bytes are the message's own (a relayed
+  // piece may also come out of the writer's buffer of a short chunk).
+  const std::vector<uint8_t>* own = c->ref ? &c->ref->msg.payload : nullptr;
+  if (own && payload.size() >= kReferenceMin && payload.data() >= own->data() &&
+      payload.data() + payload.size() <= own->data() + own->size()) {
     c->ref->refs++;
     evbuffer_add_reference(c->out, payload.data(), payload.size(), &PayloadRef::release, c->ref);
   } else if (!payload.empty()) {
@@ -1004,15 +1008,13 @@ void Session::send_ack_if_due(Hop& from) {
 void Session::forward(Hop& from, Hop& to, Message& m) {
   if (!to.out) return;
   if (m.stream_id != 0 && m.stream_id == from.stream_id) m.stream_id = to.stream_id;
-  if (m.piece) {  // one chunk of a streamed message: copied, its memory goes now
-    EmitCtx ctx{to.out.get(), nullptr};
-    to.writer.write_piece(m, &emit_chunk, &ctx);
-    count_out(to, ctx.bytes);
-    return;
-  }
   auto* ref = new PayloadRef{std::move(m), 1};
   EmitCtx ctx{to.out.get(), ref};
-  to.writer.write(ref->msg, &emit_chunk, &ctx);
+  if (ref->msg.piece) {  // one chunk of a streamed message
+    to.writer.write_piece(ref->msg, &emit_chunk, &ctx);
+  } else {
+    to.writer.write(ref->msg, &emit_chunk, &ctx);
+  }
   PayloadRef::release(nullptr, 0, ref);
   count_out(to, ctx.bytes);
 }
