@@ -40,8 +40,9 @@
 // publishes without m=publish still works, the old way: its hop's TSBPD
 // holds each packet one latency in the proxy, and the origin hop delivers
 // as received. libsrt signals a TSBPD-off socket readable only when it sends
-// an ACK (every 10 ms), so the service also reads these sockets every 5 ms
-// (poll_received()); see srt_service.cpp.
+// an ACK (every 10 ms), so the service also reads these sockets every 10 ms
+// on its own clock (poll_received()), not only on that signal; see
+// srt_service.cpp.
 #pragma once
 
 #include <cstdint>

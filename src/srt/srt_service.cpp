@@ -109,7 +109,7 @@ namespace sp {
 namespace {
 
 constexpr int64_t kTickMs = 100;
-constexpr int64_t kPollMs = 5;  // reads of the as-received sides: see run()
+constexpr int64_t kPollMs = 10;  // reads of the as-received sides: see run()
 constexpr int kListenBacklog = 1024;
 constexpr int kMaxEvents = 256;
 
@@ -370,9 +370,12 @@ int SrtService::on_listen(void* opaque, SRTSOCKET ns, int, const sockaddr* peer,
 // which matters at small latencies. While there is such a relay, the loop
 // does not block in srt_epoll_uwait() (whose timeout is only as fine as
 // libsrt's 10 ms internal wait) but polls it and sleeps kPollMs when there
-// was nothing to do. 5 ms: at 1 ms the wake-ups cost more CPU per GB than
-// the TSBPD relay did (bench/srt/run: 27 against 25 CPU s/GB at 20 Mbit/s),
-// at 5 ms less (22).
+// was nothing to do. 10 ms, libsrt's ACK period: at 1 ms the wake-ups cost
+// more CPU per GB than the TSBPD relay did (bench/srt/run: 27 against 25 CPU
+// s/GB at 20 Mbit/s); at 5 ms this thread woke ~270 times a second and cost
+// 5.9-6.1 CPU s/GB, at 10 ms ~155 times and 4.5-4.8 (bench/srt/README.md).
+// Blocking in srt_epoll_uwait() instead saves nothing: libsrt wakes it more
+// often (~340 a second) than the 5 ms poll did.
 void SrtService::run() {
   SRT_EPOLL_EVENT events[kMaxEvents];
   bool polling = false;  // some relay delivers as received

@@ -27,8 +27,8 @@
 //     origin, watches the caller's socket for errors only (its data waits in
 //     libsrt's receive buffer, bounded by SRTO_RCVBUF) and asks for the
 //     pick (SrtService's `waits_`). While answers are awaited the SRT loop
-//     polls every 5 ms instead of sleeping 100 ms in srt_epoll_uwait(), so an
-//     answer is acted on within 5 ms. The answer starts the origin connect,
+//     polls every 10 ms instead of sleeping 100 ms in srt_epoll_uwait(), so
+//     an answer is acted on within 10 ms. The answer starts the origin connect,
 //     or closes the caller: its end line ("srt session end: peer ..., key
 //     ..., reason: no origin (registry: timeout|unavailable|...): ...") names
 //     peer, key and reason. The caller sees a clean close, not a rejection
