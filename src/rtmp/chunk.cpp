@@ -240,23 +240,19 @@ Result<size_t> ChunkReader::take_payload(std::span<const uint8_t> in) {
 // A streamed message's chunk is complete: it goes out as a piece and its
 // memory with it.
 void ChunkReader::hand_out_piece(uint32_t csid, Stream* s) {
-  Message m;
-  m.type_id = s->type_id;
-  m.timestamp = s->timestamp;
-  m.stream_id = s->stream_id;
-  m.csid = csid;
+  uint32_t offset = s->handed;
+  Message m = take_payload(csid, s);
   m.piece = true;
-  m.offset = s->handed;
+  m.offset = offset;
   m.length = s->length;
-  buffered_ -= s->payload.capacity();
-  m.payload = std::move(s->payload);
-  s->payload = std::vector<uint8_t>();
   s->handed += uint32_t(m.payload.size());
   if (s->handed == s->length) s->in_message = false;
   push_ready(std::move(m));
 }
 
-Status ChunkReader::complete_message(uint32_t csid, Stream* s) {
+// The bytes `s` holds, as a message with its header: they leave the reader
+// (and the buffer count) with it.
+Message ChunkReader::take_payload(uint32_t csid, Stream* s) {
   Message m;
   m.type_id = s->type_id;
   m.timestamp = s->timestamp;
@@ -265,6 +261,11 @@ Status ChunkReader::complete_message(uint32_t csid, Stream* s) {
   buffered_ -= s->payload.capacity();
   m.payload = std::move(s->payload);
   s->payload = std::vector<uint8_t>();
+  return m;
+}
+
+Status ChunkReader::complete_message(uint32_t csid, Stream* s) {
+  Message m = take_payload(csid, s);
   s->in_message = false;
   Status st = apply_control(m);
   if (!st.ok()) return st;

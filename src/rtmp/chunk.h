@@ -129,6 +129,7 @@ class ChunkReader {
   Status finish_split_header(std::span<const uint8_t>* in);
   Status complete_message(uint32_t csid, Stream* s);
   void hand_out_piece(uint32_t csid, Stream* s);
+  Message take_payload(uint32_t csid, Stream* s);
   void push_ready(Message&& m);
   Status apply_control(const Message& m);
   Status reserve_chunk(uint32_t csid, Stream* s);

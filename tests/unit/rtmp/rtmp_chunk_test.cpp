@@ -675,6 +675,18 @@ TEST(RtmpChunk, GarbageNeverCrashes) {
 
 // ---- writer -> reader ------------------------------------------------------------
 
+// A random message on one of four lanes (chunk streams 4, 5, 6 and 400, two
+// message streams); lane 1 jumps its timestamp far enough for extended
+// timestamps and wraps. Audio and video, or on lane 2 data when `data_lane`.
+Message random_lane_message(std::mt19937& rng, uint32_t ts[4], size_t max_len, bool data_lane, uint8_t fill) {
+  int lane = int(rng() % 4);
+  ts[lane] += rng() % 3 == 0 ? 0 : uint32_t(rng() % (lane == 1 ? 0x2000000 : 50));
+  uint32_t csid = lane == 3 ? 400 : 4 + uint32_t(lane);
+  size_t len = rng() % 3 == 0 ? 10 : rng() % max_len;
+  uint8_t type = data_lane && lane == 2 ? msg_type::kDataAmf0 : lane % 2 ? msg_type::kVideo : msg_type::kAudio;
+  return make_message(type, ts[lane], 1 + uint32_t(lane % 2), csid, len, fill);
+}
+
 TEST(RtmpChunk, RandomWriterReaderRoundTrip) {
   std::mt19937 rng(7);
   for (int round = 0; round < 20; ++round) {
@@ -692,12 +704,7 @@ TEST(RtmpChunk, RandomWriterReaderRoundTrip) {
         ASSERT_TRUE(w.set_chunk_size(size).ok());
         continue;
       }
-      int lane = int(rng() % 4);
-      ts[lane] += rng() % 3 == 0 ? 0 : uint32_t(rng() % (lane == 1 ? 0x2000000 : 50));
-      uint32_t csid = lane == 3 ? 400 : 4 + uint32_t(lane);
-      size_t len = rng() % 3 == 0 ? 10 : rng() % 5000;
-      sent.push_back(make_message(lane % 2 ? msg_type::kVideo : msg_type::kAudio, ts[lane],
-                                  1 + uint32_t(lane % 2), csid, len, uint8_t(i)));
+      sent.push_back(random_lane_message(rng, ts, 5000, false, uint8_t(i)));
       w.write(sent.back(), &b);
     }
     Status st;
@@ -824,12 +831,7 @@ TEST(RtmpChunk, StreamedRelayDeliversTheSameMessages) {
         ASSERT_TRUE(w.set_chunk_size(size).ok());
         continue;
       }
-      int lane = int(rng() % 4);
-      ts[lane] += rng() % 3 == 0 ? 0 : uint32_t(rng() % (lane == 1 ? 0x2000000 : 50));
-      uint32_t csid = lane == 3 ? 400 : 4 + uint32_t(lane);
-      size_t len = rng() % 3 == 0 ? 10 : rng() % 20000;
-      uint8_t type = lane == 2 ? msg_type::kDataAmf0 : lane % 2 ? msg_type::kVideo : msg_type::kAudio;
-      sent.push_back(make_message(type, ts[lane], 1 + uint32_t(lane % 2), csid, len, uint8_t(i)));
+      sent.push_back(random_lane_message(rng, ts, 20000, true, uint8_t(i)));
       w.write(sent.back(), &b);
     }
     Relay relay(follow);
