@@ -182,6 +182,15 @@ void send_message(Player* p, const Message& m) {
   send_bytes(p, wire.data(), wire.size());
 }
 
+// A server's error description as a failure reason: digits (ports, ids)
+// dropped so that one cause is one reason, and cut short.
+std::string reason_text(const std::string& d) {
+  std::string o;
+  for (char c : d)
+    if (!isdigit(uint8_t(c)) && o.size() < 80) o += c;
+  return o;
+}
+
 std::string stream_name(const Player& p) { return g_opt.prefix + std::to_string(p.index % g_opt.streams); }
 
 void got_media(Player* p) {
@@ -236,7 +245,7 @@ void rtmp_message(Player* p, const Message& m) {
       if (c->name == "onStatus") {
         const amf0::Value* info = status_info(*c);
         if (info && info->get_string("level") == "error")
-          return finish(p, "rtmp_error:" + info->get_string("code", "?"));
+          return finish(p, "rtmp_error:" + info->get_string("code", "?") + ": " + reason_text(info->get_string("description")));
         return;
       }
       if (c->name != "_result") return;
@@ -474,12 +483,27 @@ void on_ramp(evutil_socket_t, short, void*) {
   if (g_next >= n) event_del(g_ramp);
 }
 
+const char* phase_name(Phase ph) {
+  switch (ph) {
+    case Phase::idle: return "idle";
+    case Phase::connecting: return "connect";
+    case Phase::handshake: return "rtmp_handshake";
+    case Phase::connect_sent: return "rtmp_connect";
+    case Phase::create_sent: return "rtmp_create_stream";
+    case Phase::play_sent: return "rtmp_play";
+    case Phase::http_head: return "http_head";
+    case Phase::http_body: return "http_body";
+    case Phase::done: return "done";
+  }
+  return "?";
+}
+
 void on_timeout(evutil_socket_t, short, void*) {
   int64_t deadline = int64_t(g_opt.media_timeout_ms) * 1000;
   int64_t t = now_us();
   for (auto& p : g_players)
     if (p.phase != Phase::done && p.phase != Phase::idle && p.media_us < 0 && t - p.start_us > deadline)
-      finish(&p, p.connect_us < 0 ? "timeout_connect" : "timeout_no_media");
+      finish(&p, p.connect_us < 0 ? "timeout_connect" : std::string("timeout_no_media_in_") + phase_name(p.phase));
 }
 
 double pct(std::vector<int64_t>& v, double q) {
@@ -521,7 +545,7 @@ void report() {
     if (p.phase != Phase::done && p.media_us >= 0) {
       // still playing: fine
     } else if (p.phase != Phase::done) {
-      g_failures["no_media_at_end"]++;
+      g_failures[std::string("no_media_at_end_in_") + phase_name(p.phase)]++;
     }
   }
   std::sort(media.begin(), media.end());
