@@ -523,7 +523,8 @@ std::string quoted(const std::string& s) {
 
 void report() {
   std::vector<int64_t> media, conn, media_rtmp, media_http;
-  int started = 0, connected = 0, got = 0, recent = 0, rtmp_got = 0, http_got = 0, rtmp_n = 0, http_n = 0;
+  int started = 0, connected = 0, got = 0, recent = 0, rtmp_got = 0, http_got = 0, rtmp_n = 0, http_n = 0,
+      rtmp_recent = 0, http_recent = 0;
   uint64_t bytes = 0;
   int64_t t = now_us();
   for (auto& p : g_players) {
@@ -540,7 +541,10 @@ void report() {
       (p.http ? http_got : rtmp_got)++;
       media.push_back(p.media_us);
       (p.http ? media_http : media_rtmp).push_back(p.media_us);
-      if (p.phase != Phase::done && t - p.last_media_us <= int64_t(g_opt.recent_ms) * 1000) recent++;
+      if (p.phase != Phase::done && t - p.last_media_us <= int64_t(g_opt.recent_ms) * 1000) {
+        recent++;
+        (p.http ? http_recent : rtmp_recent)++;
+      }
     }
     if (p.phase != Phase::done && p.media_us >= 0) {
       // still playing: fine
@@ -556,14 +560,15 @@ void report() {
   getrusage(RUSAGE_SELF, &ru);
   printf("{\"players\": %d, \"rtmp_players\": %d, \"http_players\": %d, \"streams\": %d, \"ramp_ms\": %d,\n"
          " \"started\": %d, \"connected\": %d, \"received_media\": %d, \"rtmp_received_media\": %d,"
-         " \"http_received_media\": %d, \"receiving_at_end\": %d, \"recent_ms\": %d,\n"
+         " \"http_received_media\": %d, \"receiving_at_end\": %d, \"rtmp_receiving_at_end\": %d,"
+         " \"http_receiving_at_end\": %d, \"recent_ms\": %d,\n"
          " \"first_media_ms\": {\"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, \"max\": %.1f},\n"
          " \"rtmp_first_media_ms\": {\"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, \"max\": %.1f},\n"
          " \"http_first_media_ms\": {\"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, \"max\": %.1f},\n"
          " \"connect_ms\": {\"p50\": %.1f, \"p95\": %.1f, \"p99\": %.1f, \"max\": %.1f},\n"
          " \"bytes\": %llu, \"client_cpu_s\": %.2f, \"client_maxrss_kb\": %ld,\n \"failures\": {",
          int(g_players.size()), rtmp_n, http_n, g_opt.streams, g_opt.ramp_ms, started, connected, got, rtmp_got,
-         http_got, recent, g_opt.recent_ms, pct(media, 0.5), pct(media, 0.95), pct(media, 0.99), pct(media, 1.0),
+         http_got, recent, rtmp_recent, http_recent, g_opt.recent_ms, pct(media, 0.5), pct(media, 0.95), pct(media, 0.99), pct(media, 1.0),
          pct(media_rtmp, 0.5), pct(media_rtmp, 0.95), pct(media_rtmp, 0.99), pct(media_rtmp, 1.0),
          pct(media_http, 0.5), pct(media_http, 0.95), pct(media_http, 0.99), pct(media_http, 1.0),
          pct(conn, 0.5), pct(conn, 0.95), pct(conn, 0.99), pct(conn, 1.0), (unsigned long long)bytes,
