@@ -9,7 +9,9 @@ Live tags are batched and written to every viewer every 50 ms (one write per
 viewer per batch). A viewer more than 32 MB behind is dropped, as a real
 origin would. Anything but *.flv is 404.
 
-Usage: fanout_flv_origin.py PORT [BITRATE] [FPS] [SIZE]
+Usage: fanout_flv_origin.py PORT [BITRATE] [FPS] [SIZE] [FLUSH_MS]
+FLUSH_MS (default 50) is the batching interval; bench/scale uses a longer
+one so that thousands of viewers cost fewer writes.
 Prints "ready" on stdout once the first tags arrived from ffmpeg.
 """
 import asyncio
@@ -20,6 +22,7 @@ PORT = int(sys.argv[1])
 BITRATE = sys.argv[2] if len(sys.argv) > 2 else "150k"
 FPS = sys.argv[3] if len(sys.argv) > 3 else "10"
 SIZE = sys.argv[4] if len(sys.argv) > 4 else "160x120"
+FLUSH = (int(sys.argv[5]) if len(sys.argv) > 5 else 50) / 1000.0
 MAX_BEHIND = 32 * 1024 * 1024
 
 header = b""       # FLV header + PreviousTagSize0
@@ -84,7 +87,7 @@ async def encoder(ready):
 
 async def flusher():
     while True:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(FLUSH)
         if not pending:
             continue
         data = chunked(bytes(pending))
