@@ -18,9 +18,9 @@ Status add_access(Config& c, const ConfDirective& d) {
 const Directive kSystemApiDirectives[] = {
     {"system_api", kCtxMain, 0, 0, kCtxSystemApi, false, nullptr, "system_api { ... }", "",
      "Origin registration and operator API."},
-    {"listen", kCtxSystemApi, 1, 1, 0, true,
-     [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.module<SystemApiConf>().listen); },
-     "listen ADDRESS;", "127.0.0.1:12025", "TCP address of the system API; may be repeated."},
+    {"listen", kCtxSystemApi, 1, 2, 0, true,
+     [](Config& c, const ConfDirective& d) { return add_listen(d, kListenBacklog, &c.module<SystemApiConf>().listen); },
+     "listen ADDRESS [backlog=NUMBER];", "127.0.0.1:12025", "TCP address of the system API; may be repeated."},
     {"token", kCtxSystemApi, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_string(d, &c.module<SystemApiConf>().token); }, "token STRING;",
      "", "Require \"Authorization: Bearer STRING\" or \"?token=STRING\" on every request."},

@@ -226,18 +226,29 @@ Status set_listen_from_env(std::vector<ListenConf>* out, const std::string& v, c
   return Status::Ok();
 }
 
-Status add_listen(const ConfDirective& d, bool allow_ssl, std::vector<ListenConf>* out) {
+// `params`: the ListenParam bits the block allows.
+Status add_listen(const ConfDirective& d, unsigned params, std::vector<ListenConf>* out) {
   ListenConf l;
   auto addr = parse_listen_address(d.args[0]);
   if (!addr.ok()) return Status::Error(addr.error() + " " + where(d));
   l.addr = *addr;
   l.text = d.args[0];
   l.where = d.file + ":" + std::to_string(d.line);
+  bool backlog_seen = false;
   for (size_t i = 1; i < d.args.size(); i++) {
-    if (d.args[i] == "ssl" && allow_ssl) {
+    const std::string& a = d.args[i];
+    if (a == "ssl" && (params & kListenSsl) && !l.ssl) {
       l.ssl = true;
+    } else if (a.starts_with("backlog=") && (params & kListenBacklog) && !backlog_seen) {
+      auto n = parse_int(std::string_view(a).substr(8), 1, 65535);
+      if (!n.ok()) return invalid_value(d, a, "backlog must be 1 to 65535");
+      l.backlog = int(*n);
+      backlog_seen = true;
     } else {
-      return invalid_value(d, d.args[i], allow_ssl ? "expected \"ssl\"" : "unexpected parameter");
+      std::string expected = (params & kListenSsl) ? "\"ssl\" or \"backlog=NUMBER\", once each"
+                             : (params & kListenBacklog) ? "\"backlog=NUMBER\", once"
+                                                         : "no parameters";
+      return invalid_value(d, a, "expected " + expected);
     }
   }
   for (const ListenConf& other : *out) {

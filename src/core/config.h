@@ -25,12 +25,20 @@
 
 namespace sp {
 
+// listen(2)'s backlog when `listen` names none: nginx's on Linux. The
+// kernel caps it at net.core.somaxconn.
+inline constexpr int kDefaultListenBacklog = 511;
+
 struct ListenConf {
   SockAddr addr;
   std::string text;  // as written, for messages
   bool ssl = false;
   std::string where;  // "FILE:LINE" of the directive, or the PROXY_* variable that set it
+  int backlog = kDefaultListenBacklog;  // TCP only: `backlog=NUMBER`
 };
+
+// The parameters a block's `listen` takes after its address (add_listen).
+enum ListenParam : unsigned { kListenSsl = 1, kListenBacklog = 2 };
 
 // access_log (core/access_log.h).
 struct AccessLogConf {
@@ -266,7 +274,7 @@ Status set_size(const ConfDirective& d, uint64_t* out);
 Status set_string(const ConfDirective& d, std::string* out);
 Status set_int(const ConfDirective& d, int64_t min, int64_t max, int* out);
 // `listen ADDRESS [ssl];` appended to *out; `ssl` only where allow_ssl.
-Status add_listen(const ConfDirective& d, bool allow_ssl, std::vector<ListenConf>* out);
+Status add_listen(const ConfDirective& d, unsigned params, std::vector<ListenConf>* out);
 // A PROXY_*_SERVER variable: `v` replaces the block's listen addresses, and
 // messages about it name the variable `var`.
 Status set_listen_from_env(std::vector<ListenConf>* out, const std::string& v, const char* var);

@@ -25,7 +25,7 @@ namespace {
 
 template <class Block>
 Status set_listen(Config& c, const ConfDirective& d) {
-  return add_listen(d, true, &c.module<Block>().listen);
+  return add_listen(d, kListenSsl | kListenBacklog, &c.module<Block>().listen);
 }
 template <class Block>
 Status set_cert(Config& c, const ConfDirective& d) {
@@ -55,7 +55,7 @@ const Directive kHttpDirectives[] = {
     SP_ACCESS_LOG_DIRECTIVE(kCtxHttpStream, c.module<HttpStreamConf>().access_log),
     {"http_stream", kCtxMain, 0, 0, kCtxHttpStream, false, nullptr, "http_stream { ... }", "",
      "The HTTP stream listener: HTTP-FLV, HTTP-TS, HLS and static files."},
-    {"listen", kCtxHttpStream, 1, 2, 0, true, set_listen<kStream>, "listen ADDRESS [ssl];", "",
+    {"listen", kCtxHttpStream, 1, 3, 0, true, set_listen<kStream>, "listen ADDRESS [ssl] [backlog=NUMBER];", "",
      "TCP address (standard port 8080); \"ssl\" serves HTTPS. May be repeated."},
     {"ssl_certificate", kCtxHttpStream, 1, 1, 0, false, set_cert<kStream>, "ssl_certificate PATH;", "",
      "PEM certificate (chain) for ssl listens."},
@@ -73,7 +73,7 @@ const Directive kHttpDirectives[] = {
 
     {"http_api", kCtxMain, 0, 0, kCtxHttpApi, false, nullptr, "http_api { ... }", "",
      "The HTTP API listener: WHIP/WHEP and SRS WebRTC signalling."},
-    {"listen", kCtxHttpApi, 1, 2, 0, true, set_listen<kApi>, "listen ADDRESS [ssl];", "",
+    {"listen", kCtxHttpApi, 1, 3, 0, true, set_listen<kApi>, "listen ADDRESS [ssl] [backlog=NUMBER];", "",
      "TCP address (standard port 1985); \"ssl\" serves HTTPS. May be repeated."},
     {"ssl_certificate", kCtxHttpApi, 1, 1, 0, false, set_cert<kApi>, "ssl_certificate PATH;", "",
      "PEM certificate (chain) for ssl listens."},

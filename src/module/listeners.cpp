@@ -75,7 +75,7 @@ Result<int> open_socket(const ListenConf& lc, bool udp, bool reuseport, bool pro
     return fail("setsockopt(IPV6_V6ONLY)");
   }
   if (::bind(fd, lc.addr.sa(), lc.addr.len) != 0) return fail("bind()");
-  if (!udp && ::listen(fd, 511) != 0) return fail("listen()");
+  if (!udp && ::listen(fd, lc.backlog) != 0) return fail("listen()");
   return fd;
 }
 
@@ -94,6 +94,14 @@ Result<ListenerSet> ListenerSet::open(const Config& conf, const ListenerSet* pre
         if (old.udp == want.udp && old.conf.addr == lc.addr) {
           fd = fcntl(old.fd, F_DUPFD_CLOEXEC, 3);
           if (fd < 0) return Result<ListenerSet>::Error(std::string("dup() failed: ") + strerror(errno));
+          // The socket is shared; a reload may change its backlog, which
+          // listen() on a listening socket does (as nginx on a reload).
+          if (!want.udp && old.conf.backlog != lc.backlog && ::listen(fd, lc.backlog) != 0) {
+            std::string msg = "listen() with backlog=" + std::to_string(lc.backlog) + " on tcp " +
+                              lc.addr.to_string() + " failed: " + strerror(errno);
+            ::close(fd);
+            return Result<ListenerSet>::Error(msg);
+          }
           break;
         }
       }

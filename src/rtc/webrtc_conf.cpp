@@ -16,7 +16,7 @@ const Directive kWebrtcDirectives[] = {
     {"webrtc", kCtxMain, 0, 0, kCtxWebrtc, false, nullptr, "webrtc { ... }", "",
      "The WebRTC UDP media listener."},
     {"listen", kCtxWebrtc, 1, 1, 0, true,
-     [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.module<WebrtcConf>().listen); },
+     [](Config& c, const ConfDirective& d) { return add_listen(d, 0, &c.module<WebrtcConf>().listen); },
      "listen ADDRESS;", "", "UDP address WebRTC clients send media to (standard port 8000)."},
     {"candidate", kCtxWebrtc, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) {

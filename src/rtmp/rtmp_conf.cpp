@@ -11,9 +11,9 @@ namespace {
 const Directive kRtmpDirectives[] = {
     SP_ACCESS_LOG_DIRECTIVE(kCtxRtmp, c.module<RtmpConf>().access_log),
     {"rtmp", kCtxMain, 0, 0, kCtxRtmp, false, nullptr, "rtmp { ... }", "", "The RTMP listener."},
-    {"listen", kCtxRtmp, 1, 1, 0, true,
-     [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.module<RtmpConf>().listen); },
-     "listen ADDRESS;", "", "TCP address for RTMP clients (standard port 1935); may be repeated (IPv4 and IPv6)."},
+    {"listen", kCtxRtmp, 1, 2, 0, true,
+     [](Config& c, const ConfDirective& d) { return add_listen(d, kListenBacklog, &c.module<RtmpConf>().listen); },
+     "listen ADDRESS [backlog=NUMBER];", "", "TCP address for RTMP clients (standard port 1935); may be repeated (IPv4 and IPv6)."},
     {"chunk_size", kCtxRtmp, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) {
        int v = 0;

@@ -11,7 +11,7 @@ const Directive kSrtDirectives[] = {
     SP_ACCESS_LOG_DIRECTIVE(kCtxSrt, c.module<SrtConf>().access_log),
     {"srt", kCtxMain, 0, 0, kCtxSrt, false, nullptr, "srt { ... }", "", "The SRT listener (libsrt, live mode)."},
     {"listen", kCtxSrt, 1, 1, 0, true,
-     [](Config& c, const ConfDirective& d) { return add_listen(d, false, &c.module<SrtConf>().listen); }, "listen ADDRESS;",
+     [](Config& c, const ConfDirective& d) { return add_listen(d, 0, &c.module<SrtConf>().listen); }, "listen ADDRESS;",
      "", "UDP address for SRT callers (standard port 10080)."},
     {"latency", kCtxSrt, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_time(d, &c.module<SrtConf>().latency_ms); }, "latency TIME;",

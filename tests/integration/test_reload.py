@@ -4,9 +4,10 @@ invalid configuration changes nothing. USR1 reopens a rotated log."""
 import os
 import signal
 import socket
+import subprocess
 import threading
 
-from harness import ProxyTestCase, free_port, main, wait_for
+from harness import ProxyTestCase, free_port, main, require, wait_for
 
 
 class ConnectLoop(threading.Thread):
@@ -49,6 +50,24 @@ class Reload(ProxyTestCase):
         self.assertEqual(loop.refused, [])
         # The new listener from the new configuration is open.
         socket.create_connection(("127.0.0.1", rtmp_port), timeout=2).close()
+
+    def test_listen_backlog_is_set_and_changed_by_a_reload(self):
+        """`listen ... backlog=N` is the socket's accept queue (ss shows it as
+        Send-Q of a listening socket); a reload changes it on the socket it
+        keeps, and without the parameter it is 511."""
+        def backlog(port):
+            out = subprocess.run([require("ss"), "-Hltn", "sport = :%d" % port], capture_output=True, text=True,
+                                 check=True).stdout.split()
+            return int(out[2]) if len(out) > 2 else None
+        rtmp_port = free_port()
+        p = self.proxy(workers=1, body="rtmp { listen 127.0.0.1:%d backlog=300; }" % rtmp_port)
+        p.wait_children(1)
+        self.assertEqual(backlog(rtmp_port), 300)
+        self.assertEqual(backlog(p.api_port), 511)
+        p.write_conf(workers=1, body="rtmp { listen 127.0.0.1:%d backlog=1000; }" % rtmp_port)
+        p.signal(signal.SIGHUP)
+        p.wait_log("reconfigured: generation 2")
+        self.assertEqual(backlog(rtmp_port), 1000)
 
     def test_hup_with_broken_config_keeps_everything(self):
         p = self.proxy(workers=2)

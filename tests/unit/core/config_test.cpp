@@ -184,9 +184,36 @@ TEST(ConfigErrors, InvalidAddress) {
   EXPECT_EQ(error_of("rtmp { listen ::1:1935; }"),
             "invalid listen address \"::1:1935\": IPv6 addresses must be written in brackets in \"listen\" "
             "directive in t.conf:1");
-  EXPECT_EQ(error_of("rtmp { listen 1935 ssl; }"), "invalid number of arguments in \"listen\" directive in t.conf:1");
+  EXPECT_EQ(error_of("rtmp { listen 1935 ssl; }"),
+            "invalid value \"ssl\" in \"listen\" directive in t.conf:1: expected \"backlog=NUMBER\", once");
   EXPECT_EQ(error_of("http_stream { listen 1935 tls; }"),
-            "invalid value \"tls\" in \"listen\" directive in t.conf:1: expected \"ssl\"");
+            "invalid value \"tls\" in \"listen\" directive in t.conf:1: expected \"ssl\" or \"backlog=NUMBER\", "
+            "once each");
+  EXPECT_EQ(error_of("srt { listen 10080 backlog=10; }"), "invalid number of arguments in \"listen\" directive in t.conf:1");
+}
+
+// `backlog=NUMBER` on TCP listeners: listen(2)'s backlog, 511 when absent.
+TEST(Config, ListenBacklog) {
+  auto c = load("rtmp { listen 1935 backlog=4096; listen 1936; }\n"
+                "http_stream { listen 8080 backlog=100; }\n"
+                "system_api { listen 127.0.0.1:1985 backlog=1; }");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->module<RtmpConf>().listen[0].backlog, 4096);
+  EXPECT_EQ(c->module<RtmpConf>().listen[1].backlog, kDefaultListenBacklog);
+  EXPECT_EQ(kDefaultListenBacklog, 511);
+  EXPECT_EQ(c->module<HttpStreamConf>().listen[0].backlog, 100);
+  EXPECT_EQ(c->module<SystemApiConf>().listen[0].backlog, 1);
+  for (const char* bad : {"backlog=0", "backlog=65536", "backlog=", "backlog=-1", "backlog=1k", "backlog=12 "}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(error_of(std::string("rtmp { listen 1935 \"") + bad + "\"; }"),
+              std::string("invalid value \"") + bad + "\" in \"listen\" directive in t.conf:1: backlog must be 1 to 65535");
+  }
+  EXPECT_EQ(error_of("http_api { listen 8080 backlog=1 backlog=2; }"),
+            "invalid value \"backlog=2\" in \"listen\" directive in t.conf:1: expected \"ssl\" or \"backlog=NUMBER\", "
+            "once each");
+  EXPECT_EQ(error_of("http_api { listen 8080 ssl ssl; }"),
+            "invalid value \"ssl\" in \"listen\" directive in t.conf:1: expected \"ssl\" or \"backlog=NUMBER\", "
+            "once each");
 }
 
 TEST(ConfigErrors, ListenerConflictsAcrossBlocks) {
