@@ -175,8 +175,8 @@ class ChunkWriter {
   // write() does). Every chunk whose bytes are all there is emitted at once
   // (payload valid only during the call); bytes that do not fill a chunk
   // wait in the writer, at most one chunk per chunk stream, until the next
-  // piece completes it. When pieces are cut at this writer's chunk size
-  // (the session matches it to the sender's) nothing ever waits.
+  // piece completes it. Pieces at least as large as this writer's chunk
+  // size never wait (the usual case: encoders and origins send 4096 or more).
   void write_piece(const Message& piece, Emit emit, void* ctx);
   // The sender aborted the message in progress on `csid`: its waiting bytes
   // and the rest of its pieces are dropped and the chunk stream starts over

@@ -21,7 +21,7 @@ const Directive kRtmpDirectives[] = {
        c.module<RtmpConf>().chunk_size = uint32_t(v);
        return st;
      },
-     "chunk_size NUMBER;", "60000", "Outgoing chunk size toward clients and origins until the relay starts (then each peer's own)."},
+     "chunk_size NUMBER;", "4096", "Outgoing chunk size toward clients and origins; bounds what a relaying session holds per chunk stream."},
     {"handshake_timeout", kCtxRtmp, 1, 1, 0, false,
      [](Config& c, const ConfDirective& d) { return set_time(d, &c.module<RtmpConf>().handshake_timeout_ms); },
      "handshake_timeout TIME;", "10s", "Time allowed for the handshake and the publish/play commands."},

@@ -13,7 +13,7 @@ constexpr uint32_t kCtxRtmp = 1u << 4;
 struct RtmpConf : ModuleConfOf<RtmpConf> {
   AccessLogConf access_log;  // core/access_log.h; unset: the top-level one
   std::vector<ListenConf> listen;
-  uint32_t chunk_size = 60000;
+  uint32_t chunk_size = 4096;
   int64_t handshake_timeout_ms = 10 * 1000;
   int64_t connect_timeout_ms = 5 * 1000;
   int64_t idle_timeout_ms = 30 * 1000;

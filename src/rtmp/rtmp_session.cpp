@@ -27,9 +27,13 @@
 //   reader hands them out chunk by chunk (ChunkReader::set_streamed_types)
 //   and the other side's writer re-chunks them at once (write_piece), so a
 //   session holds at most a chunk per direction instead of a whole
-//   (key)frame. For that, the chunk size toward each peer follows what the
-//   other peer announced (Set Chunk Size is passed on, see relay_media);
-//   the configured chunk_size is used until the relay starts.
+//   (key)frame. The chunk size toward each peer stays the configured
+//   chunk_size, announced once before any media: pieces larger than it are
+//   cut, smaller ones wait in the writer until they fill a chunk, so what
+//   a session holds per chunk stream is bounded by chunk_size (4096 by
+//   default). Following the sender's size instead would change the chunk
+//   size in mid-stream, which nginx-rtmp (as an origin) mis-reads when
+//   more bytes than the new size follow in one read.
 // - Socket I/O is done by hand rather than with bufferevents, because this
 //   is the hot path of a fan-out: one recv() per readiness into a buffer
 //   shared by the worker (no FIONREAD ioctl, no per-connection input buffer),
@@ -842,8 +846,8 @@ void Session::start_relay() {
           state_word(publishing_), stream_key_.c_str(), describe_origin().c_str(), client_.stream_id,
           origin_.stream_id);
   forget_replay();
-  relay_media(client_, origin_);
-  relay_media(origin_, client_);
+  relay_media(client_);
+  relay_media(origin_);
   set_reading(client_, true);
   process_client_messages();  // what arrived while the origin was set up
 }
@@ -858,17 +862,9 @@ void Session::forget_replay() {
   kept_bytes_ = 0;
 }
 
-// Audio and video from `from` are relayed piece by piece from now on; the
-// chunk size toward `to` follows from's, so pieces map to chunks 1:1.
-void Session::relay_media(Hop& from, Hop& to) {
-  follow_chunk_size(to, from.reader.chunk_size());
+// Audio and video from `from` are relayed piece by piece from now on.
+void Session::relay_media(Hop& from) {
   from.reader.set_streamed_types(1u << msg_type::kAudio | 1u << msg_type::kVideo);
-}
-
-// Tells `to` our chunk size toward it is now `size` (the sender's).
-void Session::follow_chunk_size(Hop& to, uint32_t size) {
-  if (!to.out || to.writer.chunk_size() == size || !to.writer.set_chunk_size(size).ok()) return;
-  send(to, set_chunk_size_message(size));
 }
 
 // ---- both sides --------------------------------------------------------------------
@@ -954,9 +950,6 @@ void Session::identified() {
 bool Session::control_message(Hop& from, Message& m) {
   switch (m.type_id) {
     case msg_type::kSetChunkSize:  // applied by ChunkReader already
-      if (state_ == State::relay) {
-        if (Result<uint32_t> size = decode_u32_control(m); size.ok()) follow_chunk_size(other(from), *size);
-      }
       return true;
     case msg_type::kAbort: {  // applied by ChunkReader already; a relayed piece may be cut off
       Result<uint32_t> csid = decode_u32_control(m);

@@ -198,8 +198,7 @@ class Session {
   void refuse(ErrorKind kind, const std::string& description);
   void start_relay();
   void forget_replay();
-  void relay_media(Hop& from, Hop& to);
-  void follow_chunk_size(Hop& to, uint32_t size);
+  void relay_media(Hop& from);
   void hop_closed(Hop& hop, const std::string& why);
   Hop& other(Hop& h) { return &h == &client_ ? origin_ : client_; }
 

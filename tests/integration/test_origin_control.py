@@ -290,11 +290,17 @@ class OriginControl(ProxyTestCase):
             self.keep(d, lambda d=d: (d.kill(), d.wait()))
         # Same client load (publisher + viewer: 2 each); busy moves ~12 Mbit/s
         # (in + out), i.e. ~12 units of pick_bytes_per_client (125000 B/s).
+        seen = {}
+
         def settled():
             o = self.origins(p)
+            seen.update({k: (v["load"], v["bytes_per_sec"]) for k, v in o.items()})
             return (o["busy"]["load"] == 2 and o["calm"]["load"] == 2 and
                     o["busy"]["bytes_per_sec"] >= 900000 and 0 < o["calm"]["bytes_per_sec"] < 250000)
-        wait_for(settled, timeout=30, what="both loads at 2, busy's bytes/s above 900k, calm's below 250k")
+        try:
+            wait_for(settled, timeout=30, what="both loads at 2, busy's bytes/s above 900k, calm's below 250k")
+        except AssertionError as e:
+            raise AssertionError("%s; last (load, bytes/s): %r" % (e, seen)) from None
         self.assertEqual(self.new_streams(p, "n", 4), {"calm": 4})
 
 

@@ -65,24 +65,24 @@ class ScriptedOrigin(threading.Thread):
             self.commands.append(cmd)
             if cmd[0] == "connect":
                 send(chunk(2, 5, 0, struct.pack(">I", 1000)))  # ack every 1000 bytes, please
-                send(chunk(2, 1, 0, struct.pack(">I", 4096)))  # our own chunk size: not for the client
-                c_out = 4096
+                send(chunk(2, 1, 0, struct.pack(">I", 8192)))  # our own chunk size: not for the client
+                c_out = 8192
                 props = {"fmsVer": "scripted", "capabilities": 31}
                 info = {"level": "status", "code": "NetConnection.Connect.Success", "description": "ok"}
                 send(chunk(3, 20, 0, amf_encode("_result") + amf_encode(cmd[1]) + amf_encode(props) +
                            amf_encode(info), chunk_size=c_out))
             elif cmd[0] == "createStream":
                 send(chunk(3, 20, 0, amf_encode("_result") + amf_encode(cmd[1]) + amf_encode(None) +
-                           amf_encode(ORIGIN_STREAM_ID), chunk_size=4096))
+                           amf_encode(ORIGIN_STREAM_ID), chunk_size=c_out))
             elif cmd[0] == "publish":
                 send(user_control(0, ORIGIN_STREAM_ID))  # StreamBegin
                 info = {"level": "status", "code": "NetStream.Publish.Start", "description": "go"}
                 send(chunk(5, 20, ORIGIN_STREAM_ID, amf_encode("onStatus") + amf_encode(0) + amf_encode(None) +
-                           amf_encode(info), chunk_size=4096))
+                           amf_encode(info), chunk_size=c_out))
                 send(user_control(6, 12345))  # ping request
-                # A data message bigger than 128 bytes, chunked at our 4096.
+                # A data message bigger than 128 bytes, chunked at our 8192.
                 send(chunk(5, 18, ORIGIN_STREAM_ID, amf_encode("onOriginNote") + amf_encode("x" * 3000),
-                           chunk_size=4096))
+                           chunk_size=c_out))
 
 
 class RtmpHops(RtmpTestCase):
@@ -121,10 +121,9 @@ class RtmpHops(RtmpTestCase):
         self.assertIn((0, 1), uc, "StreamBegin names the client's stream id")
         self.assertNotIn(6, [e for e, _ in uc], "the origin's ping is answered by the proxy, not forwarded")
         chunk_sizes = [struct.unpack(">I", m[2])[0] for m in c.messages if m[0] == 1]
-        # The proxy announces its own chunk size; while relaying it chunks
-        # toward the client at the origin's size (media passes chunk by chunk),
-        # announced by the proxy itself, never by forwarding the origin's message.
-        self.assertEqual(chunk_sizes, [60000, 4096], "the proxy's chunk size, then the origin's for the relay")
+        # The proxy announces its own chunk size once and keeps it (a change
+        # in mid-stream trips nginx-rtmp); the origin's is never forwarded.
+        self.assertEqual(chunk_sizes, [4096], "only the proxy's own chunk size reaches the client")
         self.assertTrue(all(m[1] in (0, 1) for m in c.messages))
         c.close()
 
@@ -143,7 +142,9 @@ class RtmpHops(RtmpTestCase):
         self.assertTrue(any(m[0] == 18 and m[1] == ORIGIN_STREAM_ID for m in om))
         self.assertTrue(any(m[0] == 3 for m in om), "the proxy acknowledges the origin's window")
         self.assertIn((7, 12345), [struct.unpack(">HI", m[2][:6]) for m in om if m[0] == 4])
-        self.assertGreater(struct.unpack(">I", next(m for m in om if m[0] == 1)[2])[0], 4096)
+        # One Set Chunk Size toward the origin, the proxy's own, before any media.
+        self.assertEqual([struct.unpack(">I", m[2])[0] for m in om if m[0] == 1], [4096])
+        self.assertLess(next(i for i, m in enumerate(om) if m[0] == 1), next(i for i, m in enumerate(om) if m[0] == 9))
         delete = next(cmd for cmd in origin.commands if cmd[0] == "deleteStream")
         self.assertEqual(delete[3], ORIGIN_STREAM_ID)
         p.wait_log("reason=client connection closed")

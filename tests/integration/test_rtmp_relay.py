@@ -42,6 +42,25 @@ class RtmpRelay(RtmpTestCase):
         self.assertRegex(log, r"session end peer=127\.0\.0\.1:\d+ play key=__defaultVhost__/live/s "
                               r"origin=o\d \(127\.0\.0\.1:\d+\) client_in=\d+ client_out=\d+")
 
+    def test_fast_publishes_to_nginx_rtmp_run_to_their_end(self):
+        """A 6 Mbit/s publisher with audio, through the proxy to nginx-rtmp,
+        watched meanwhile: each publish runs its 3 s and ends cleanly. The
+        proxy once changed its chunk size toward the origin when the relay
+        started, with media already flowing; nginx-rtmp mis-reads a smaller
+        chunk size when more bytes follow in the same read, and reset about
+        two publishes in three ("RTMP in chunk stream too big")."""
+        from origins import publish
+        p = self.rtmp_proxy(workers=1)
+        self.origin("o1", p)
+        cbr = ("-b:v", "6M", "-minrate", "6M", "-maxrate", "6M", "-bufsize", "3M", "-x264-params", "nal-hrd=cbr")
+        for i in range(4):
+            pub = publish(self.url("live/fast%d" % i), seconds=3, extra=cbr)
+            dump, _ = self.rtmpdump(self.url("live/fast%d" % i))
+            _, err = pub.communicate(timeout=30)
+            dump.kill()
+            self.assertEqual(pub.returncode, 0, err.decode(errors="replace")[-2000:])
+        self.assertNotIn("origin Connection reset", p.log())
+
     def test_streams_spread_and_players_of_one_stream_share_its_origin(self):
         p = self.rtmp_proxy(workers=2)
         self.origin("o1", p)
