@@ -4,6 +4,10 @@
 // messages and on the memory they count for partial messages. Every
 // message is decoded the way the session does (control, command, data), and
 // every AMF0 value that decodes must survive encode -> decode unchanged.
+// Then the relay's path (check_streamed_relay): the same input read with
+// audio and video handed out chunk by chunk, re-chunked by a ChunkWriter as
+// the session does, and read back on the far side must give the same
+// messages.
 #include <algorithm>
 
 #include "fuzz_util.h"
@@ -72,6 +76,71 @@ void decode_message(const rtmp::Message& m) {
   }
 }
 
+void append(void* ctx, std::span<const uint8_t> header, std::span<const uint8_t> payload) {
+  auto* out = static_cast<std::vector<uint8_t>*>(ctx);
+  out->insert(out->end(), header.begin(), header.end());
+  out->insert(out->end(), payload.begin(), payload.end());
+}
+
+bool is_control(const rtmp::Message& m) {
+  return m.type_id == rtmp::msg_type::kSetChunkSize || m.type_id == rtmp::msg_type::kAbort;
+}
+
+// `in` was accepted by a reader that reassembles everything and gave
+// `complete`. A reader that streams audio/video must accept it too, holding
+// no more than that reader; relayed the way rtmp_session.cpp does (the
+// writer keeps its own chunk size, an Abort goes on when part of the
+// message already went out) the far side reads the same messages, control
+// messages aside.
+void check_streamed_relay(std::span<const uint8_t> in, const rtmp::ChunkReader& whole,
+                          const std::vector<rtmp::Message>& complete) {
+  using namespace rtmp::msg_type;
+  rtmp::ChunkReader streamed(limits());
+  streamed.set_streamed_types(1u << kAudio | 1u << kVideo);
+  FUZZ_CHECK(streamed.feed(in).ok());
+  FUZZ_CHECK(streamed.buffered_bytes() <= whole.buffered_bytes());
+
+  // The session's writer keeps its own chunk size (128..4096 here, so both
+  // cutting larger pieces and holding smaller ones happen), announced first.
+  rtmp::ChunkWriter writer;
+  std::vector<uint8_t> wire;
+  uint32_t chunk_size = 128u << (in.size() % 6);
+  FUZZ_CHECK(writer.set_chunk_size(chunk_size).ok());
+  writer.write(rtmp::set_chunk_size_message(chunk_size), &wire);
+  rtmp::Message m;
+  while (streamed.next(&m)) {
+    if (m.type_id == kSetChunkSize) {
+      continue;  // the sender's, applied by its reader; not passed on
+    } else if (m.type_id == kAbort) {
+      auto csid = rtmp::decode_u32_control(m);
+      if (csid.ok() && writer.abort_piece(*csid)) writer.write(rtmp::abort_message(*csid), &wire);
+    } else if (m.piece) {
+      FUZZ_CHECK(m.offset + m.payload.size() <= m.length);
+      writer.write_piece(m, &append, &wire);
+    } else {
+      writer.write(m, &wire);
+    }
+  }
+
+  rtmp::ChunkReaderLimits far_limits = limits();
+  far_limits.max_buffered_bytes = 64 * 1024 * 1024;
+  rtmp::ChunkReader far(far_limits);
+  FUZZ_CHECK(far.feed(wire).ok());
+  std::vector<rtmp::Message> expected;
+  for (const rtmp::Message& c : complete) {
+    if (!is_control(c)) expected.push_back(c);
+  }
+  size_t i = 0;
+  while (far.next(&m)) {
+    if (is_control(m)) continue;
+    FUZZ_CHECK(i < expected.size());
+    const rtmp::Message& e = expected[i++];
+    FUZZ_CHECK(m.type_id == e.type_id && m.timestamp == e.timestamp && m.stream_id == e.stream_id && m.csid == e.csid &&
+               m.payload == e.payload);
+  }
+  FUZZ_CHECK(i == expected.size());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -98,12 +167,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(whole.buffered_bytes() == pieces.buffered_bytes());
   FUZZ_CHECK(whole.limit_hit() == pieces.limit_hit());
   rtmp::Message a, b;
+  std::vector<rtmp::Message> complete;
   while (whole.next(&a)) {
     FUZZ_CHECK(pieces.next(&b));
     FUZZ_CHECK(a.type_id == b.type_id && a.timestamp == b.timestamp && a.stream_id == b.stream_id &&
                a.csid == b.csid && a.payload == b.payload);
     decode_message(a);
+    complete.push_back(std::move(a));
   }
   FUZZ_CHECK(!pieces.next(&b));
+  if (whole_status.ok()) check_streamed_relay(in, whole, complete);
   return 0;
 }
